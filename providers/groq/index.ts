@@ -1,0 +1,76 @@
+import Groq from 'groq-sdk';
+import type {
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
+} from 'groq-sdk/resources/chat/completions';
+import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
+import { type HeaderSource, readHeader } from '../shared/headers';
+import { type CompatChunk, type CompatUsage, createOpenAiCompatibleAdapter } from '../shared/openai-compatible';
+import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot, RateLimitWindow } from '../types';
+
+const PROVIDER = 'groq';
+
+/**
+ * Groq's headers: the request window is per DAY, the token window per MINUTE, and resets are Go
+ * durations (`2m59.56s`).
+ */
+export function readGroqRateLimits(headers: HeaderSource): RateLimitSnapshot | undefined {
+  const window = (kind: 'requests' | 'tokens'): RateLimitWindow | undefined => {
+    const limit = parseFiniteNumber(readHeader(headers, `x-ratelimit-limit-${kind}`));
+    const remaining = parseFiniteNumber(readHeader(headers, `x-ratelimit-remaining-${kind}`));
+    const resetAfterMs = parseDurationMs(readHeader(headers, `x-ratelimit-reset-${kind}`));
+    if (limit === undefined && remaining === undefined) return undefined;
+    return { limit, remaining, resetAfterMs };
+  };
+  const requestsPerDay = window('requests');
+  const tokensPerMinute = window('tokens');
+  if (requestsPerDay === undefined && tokensPerMinute === undefined) return undefined;
+  return { requestsPerDay, tokensPerMinute };
+}
+
+/** Groq reports streaming usage in the last chunk's `x_groq.usage`. */
+function usageFromChunk(chunk: CompatChunk): CompatUsage | undefined {
+  const extra = (chunk as { x_groq?: { usage?: CompatUsage | null } }).x_groq;
+  return extra?.usage ?? undefined;
+}
+
+export function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
+  return createOpenAiCompatibleAdapter({
+    provider: PROVIDER,
+    options,
+    maxTokensParam: 'max_completion_tokens',
+    askStreamUsage: false,
+    usageFromChunk,
+    readRateLimits: readGroqRateLimits,
+    clientFor: (apiKey) => {
+      // Retries off (the router owns them); the SDK timeout is a backstop behind our own timers.
+      const client = new Groq({ apiKey, baseURL: options.baseUrl, maxRetries: 0, timeout: options.timeoutMs * 2 });
+      return {
+        async complete(params, signal) {
+          const { data, response } = await client.chat.completions
+            .create({ ...params, stream: false } as ChatCompletionCreateParamsNonStreaming, { signal })
+            .withResponse();
+          return { data, headers: response.headers };
+        },
+        async stream(params, signal) {
+          const { data, response } = await client.chat.completions
+            .create({ ...params, stream: true } as ChatCompletionCreateParamsStreaming, { signal })
+            .withResponse();
+          return { data, headers: response.headers };
+        },
+      };
+    },
+  });
+}
+
+export const groqProvider: ProviderDescriptor = {
+  name: PROVIDER,
+  envPrefix: 'GROQ',
+  defaultBaseUrl: 'https://api.groq.com',
+  defaultModel: 'llama-3.3-70b-versatile',
+  contextWindowTokens: 131_072,
+  // Free tier of llama-3.3-70b-versatile (PROVIDERS.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
+  defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 12_000, tokensPerDay: 100_000 },
+  dailyResetZone: 'UTC',
+  create: createGroqAdapter,
+};

@@ -1,0 +1,207 @@
+/**
+ * The provider port: one normalized request, one normalized result, one stream of typed events
+ * and one error type. Every adapter in `providers/<name>/` speaks exactly this; nothing outside
+ * an adapter's folder knows how a particular provider's wire format looks.
+ *
+ * This file has no dependencies on purpose: the router, storage and bot all import it.
+ */
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  readonly role: ChatRole;
+  readonly content: string;
+}
+
+export interface ChatRequest {
+  readonly messages: readonly ChatMessage[];
+  /** Model id; the adapter's configured model when omitted. */
+  readonly model?: string;
+  readonly maxOutputTokens?: number;
+  readonly temperature?: number;
+  /** Ask for a JSON object as the whole answer (used by /translate). */
+  readonly json?: boolean;
+  /** Aborting it ends the attempt at once (the router's deadline, a user leaving). */
+  readonly signal?: AbortSignal;
+  /**
+   * Per-attempt timeout in ms. For `complete` it bounds the whole call; for `stream` it bounds the
+   * time until the first text delta arrives.
+   */
+  readonly timeoutMs?: number;
+  /** For `stream`: the longest allowed silence between two chunks once the stream has started. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Normalized reason a generation ended; `raw` keeps what the provider said. */
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'other';
+
+/** Token usage; a count the provider did not report is `undefined`, never a made-up 0. */
+export interface Usage {
+  readonly inputTokens: number | undefined;
+  readonly outputTokens: number | undefined;
+  readonly totalTokens: number | undefined;
+}
+
+/** One rate-limit window as a provider announced it in its response headers. */
+export interface RateLimitWindow {
+  readonly limit?: number;
+  readonly remaining?: number;
+  /** Milliseconds from when the response was received until this window resets. */
+  readonly resetAfterMs?: number;
+}
+
+/**
+ * What a response's rate-limit headers said. Windows are named by what they count and over which
+ * period; `requests` is for providers that announce a request window without saying its length.
+ */
+export interface RateLimitSnapshot {
+  readonly requestsPerMinute?: RateLimitWindow;
+  readonly requestsPerDay?: RateLimitWindow;
+  readonly tokensPerMinute?: RateLimitWindow;
+  readonly tokensPerDay?: RateLimitWindow;
+  readonly requests?: RateLimitWindow;
+}
+
+export interface ChatResult {
+  readonly text: string;
+  readonly finishReason: FinishReason;
+  readonly rawFinishReason: string | undefined;
+  readonly usage: Usage;
+  /** The model that answered, as the provider reported it (or the one requested). */
+  readonly model: string;
+  /** Wall time of the call in ms, from sending to the full answer. */
+  readonly latencyMs: number;
+  readonly rateLimits: RateLimitSnapshot | undefined;
+}
+
+export interface TextDeltaEvent {
+  readonly type: 'text-delta';
+  readonly text: string;
+}
+
+export interface FinishEvent {
+  readonly type: 'finish';
+  readonly finishReason: FinishReason;
+  readonly rawFinishReason: string | undefined;
+  readonly usage: Usage;
+  readonly model: string;
+  /** From sending the request to the first text delta; `undefined` when no text came. */
+  readonly timeToFirstTokenMs: number | undefined;
+  readonly latencyMs: number;
+  readonly rateLimits: RateLimitSnapshot | undefined;
+}
+
+/**
+ * A stream yields text deltas and ends with exactly one `finish` event. A failure at any point
+ * is thrown from the iterator as a `ProviderError`.
+ */
+export type StreamEvent = TextDeltaEvent | FinishEvent;
+
+export type ProviderErrorKind =
+  | 'auth'
+  | 'rate_limited'
+  | 'quota_exhausted'
+  | 'transient'
+  | 'context_too_long'
+  | 'bad_request'
+  | 'content_filtered';
+
+export const PROVIDER_ERROR_KINDS: readonly ProviderErrorKind[] = [
+  'auth',
+  'rate_limited',
+  'quota_exhausted',
+  'transient',
+  'context_too_long',
+  'bad_request',
+  'content_filtered',
+];
+
+export interface ProviderErrorOptions {
+  readonly kind: ProviderErrorKind;
+  readonly provider: string;
+  readonly message: string;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly rateLimits?: RateLimitSnapshot;
+  readonly cause?: unknown;
+}
+
+/**
+ * The only error an adapter throws. Recognise it with `isProviderError` (by name and kind), not
+ * `instanceof`, so copies of this module in different bundles still agree.
+ * The message never contains an API key: adapters redact the key before building it.
+ */
+export class ProviderError extends Error {
+  override readonly name = 'ProviderError';
+  readonly kind: ProviderErrorKind;
+  readonly provider: string;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly rateLimits: RateLimitSnapshot | undefined;
+
+  constructor(options: ProviderErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.kind = options.kind;
+    this.provider = options.provider;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.rateLimits = options.rateLimits;
+  }
+}
+
+export function isProviderError(value: unknown): value is ProviderError {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as { name?: unknown; kind?: unknown; provider?: unknown };
+  return (
+    candidate.name === 'ProviderError' &&
+    typeof candidate.provider === 'string' &&
+    PROVIDER_ERROR_KINDS.includes(candidate.kind as ProviderErrorKind)
+  );
+}
+
+/** Known per-key limits of a provider's free tier; `undefined` means "no known limit". */
+export interface KeyLimits {
+  readonly requestsPerMinute?: number;
+  readonly requestsPerDay?: number;
+  readonly tokensPerMinute?: number;
+  readonly tokensPerDay?: number;
+}
+
+/** When a provider's daily quota resets: midnight in this IANA time zone. */
+export type DailyResetZone = 'UTC' | 'America/Los_Angeles';
+
+/** What the rest of the system needs to know about a provider without knowing its wire format. */
+export interface ProviderDescriptor {
+  /** Lower-case id used in config (`PROVIDER_ORDER`) and stats. */
+  readonly name: string;
+  /** Prefix of its environment variables: `<envPrefix>_API_KEY`, `<envPrefix>_BASE_URL` … */
+  readonly envPrefix: string;
+  readonly defaultBaseUrl: string;
+  readonly defaultModel: string;
+  /** Context window of the default model, in tokens (used to trim history). */
+  readonly contextWindowTokens: number;
+  readonly defaultLimits: KeyLimits;
+  readonly dailyResetZone: DailyResetZone;
+  /** Builds the adapter. */
+  readonly create: (options: AdapterOptions) => ProviderAdapter;
+}
+
+export interface AdapterOptions {
+  readonly baseUrl: string;
+  readonly model: string;
+  /** Default per-attempt timeout when a request does not carry one. */
+  readonly timeoutMs: number;
+  /** Default stream idle timeout when a request does not carry one. */
+  readonly idleTimeoutMs: number;
+  /** Clock for converting absolute reset times; tests pass a fake one. */
+  readonly now?: () => number;
+}
+
+export interface ProviderAdapter {
+  readonly name: string;
+  readonly model: string;
+  /** One request, one answer. Exactly one HTTP request per call: SDK retries are off. */
+  complete(request: ChatRequest, apiKey: string): Promise<ChatResult>;
+  /** One request, streamed. */
+  stream(request: ChatRequest, apiKey: string): AsyncIterable<StreamEvent>;
+}

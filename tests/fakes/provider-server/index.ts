@@ -1,0 +1,16 @@
+import { cerebrasFormat, groqFormat, openRouterFormat } from './openai-compatible';
+import { FakeProviderServer } from './server';
+import type { WireFormat } from './types';
+
+export { FakeProviderServer, splitWords } from './server';
+export type { Behaviour, Handler, RecordedRequest, ReplyUsage, WireFormat } from './types';
+
+/** Every wire format the fake speaks, each mounted under its dialect name. */
+export function allWireFormats(): WireFormat[] {
+  return [groqFormat(), cerebrasFormat(), openRouterFormat()];
+}
+
+/** Starts a fake provider server on a free loopback port; `stop()` it in `afterAll`. */
+export function startFakeProviderServer(options: { now?: () => number } = {}): Promise<FakeProviderServer> {
+  return new FakeProviderServer({ formats: allWireFormats(), ...options }).start();
+}

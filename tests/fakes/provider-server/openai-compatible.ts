@@ -1,0 +1,143 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Behaviour, RecordedRequest, WireFormat } from './types';
+
+type Reply = Extract<Behaviour, { type: 'reply' }>;
+
+export interface OpenAiDialectOptions {
+  readonly dialect: string;
+  /** Chat completions path after the dialect prefix, e.g. `/openai/v1/chat/completions`. */
+  readonly path: string;
+  /**
+   * Where a stream reports usage: in a final chunk with empty choices when the client asked
+   * (`stream_options.include_usage`), always in the last chunk, or in `x_groq.usage`.
+   */
+  readonly streamUsage: 'when-asked' | 'last-chunk' | 'x_groq';
+}
+
+function bearer(headers: IncomingHttpHeaders): string | undefined {
+  const value = headers.authorization;
+  return value?.startsWith('Bearer ') ? value.slice('Bearer '.length) : undefined;
+}
+
+interface OpenAiBody {
+  readonly model?: string;
+  readonly stream?: boolean;
+  readonly stream_options?: { readonly include_usage?: boolean };
+  readonly messages?: readonly { readonly role?: string; readonly content?: unknown }[];
+}
+
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((part: { text?: unknown }) => (typeof part.text === 'string' ? part.text : '')).join('');
+  }
+  return '';
+}
+
+function usageOf(reply: Reply): { prompt_tokens: number; completion_tokens: number; total_tokens: number } | undefined {
+  if (reply.usage === null) return undefined;
+  const usage = reply.usage ?? { inputTokens: 11, outputTokens: Math.max(1, reply.text.split(/\s+/).length) };
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+  };
+}
+
+/** The OpenAI chat-completions wire format, as Groq, Cerebras and OpenRouter speak it. */
+export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireFormat {
+  let counter = 0;
+  const id = (): string => `chatcmpl-fake-${++counter}`;
+  const created = 1_700_000_000;
+  const modelOf = (reply: Reply | undefined, request: RecordedRequest): string =>
+    reply?.model ?? request.model ?? 'fake-model';
+
+  const chunk = (request: RecordedRequest, chunkId: string, delta: object, finishReason: string | null): object => ({
+    id: chunkId,
+    object: 'chat.completion.chunk',
+    created,
+    model: request.model ?? 'fake-model',
+    choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+  });
+
+  return {
+    dialect: options.dialect,
+    matches: (method, path) => method === 'POST' && path === options.path,
+    describe: (_path, _query, headers, body) => {
+      const parsed = (body ?? {}) as OpenAiBody;
+      return {
+        apiKey: bearer(headers),
+        model: parsed.model,
+        stream: parsed.stream === true,
+        messages: (parsed.messages ?? []).map((message) => ({
+          role: message.role ?? '',
+          content: contentText(message.content),
+        })),
+      };
+    },
+    completion: (reply, request) => {
+      const usage = usageOf(reply);
+      return {
+        id: id(),
+        object: 'chat.completion',
+        created,
+        model: modelOf(reply, request),
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: reply.text },
+            finish_reason: reply.finishReason ?? 'stop',
+            logprobs: null,
+          },
+        ],
+        ...(usage === undefined ? {} : { usage }),
+        ...(options.streamUsage === 'x_groq' ? { x_groq: { id: 'req_fake' } } : {}),
+      };
+    },
+    textEvents: (request, chunks) => {
+      const chunkId = id();
+      return [
+        chunk(request, chunkId, { role: 'assistant', content: '' }, null),
+        ...chunks.map((text) => chunk(request, chunkId, { content: text }, null)),
+      ];
+    },
+    streamEvents: (reply, request, chunks) => {
+      const chunkId = id();
+      const usage = usageOf(reply);
+      const body = request.body as OpenAiBody;
+      const events: (object | string)[] = [
+        chunk(request, chunkId, { role: 'assistant', content: '' }, null),
+        ...chunks.map((text) => chunk(request, chunkId, { content: text }, null)),
+      ];
+      const last = chunk(request, chunkId, {}, reply.finishReason ?? 'stop') as Record<string, unknown>;
+      if (usage !== undefined && options.streamUsage === 'last-chunk') last.usage = usage;
+      if (options.streamUsage === 'x_groq') last.x_groq = { id: 'req_fake', ...(usage === undefined ? {} : { usage }) };
+      events.push(last);
+      if (usage !== undefined && options.streamUsage === 'when-asked' && body.stream_options?.include_usage === true) {
+        events.push({
+          id: chunkId,
+          object: 'chat.completion.chunk',
+          created,
+          model: modelOf(reply, request),
+          choices: [],
+          usage,
+        });
+      }
+      events.push('[DONE]');
+      return events;
+    },
+    blocked: () => ({
+      status: 403,
+      body: {
+        error: { code: 403, message: 'Your input was flagged by moderation', metadata: { reasons: ['harassment'] } },
+      },
+    }),
+  };
+}
+
+export const groqFormat = (): WireFormat =>
+  openAiCompatibleFormat({ dialect: 'groq', path: '/openai/v1/chat/completions', streamUsage: 'x_groq' });
+export const cerebrasFormat = (): WireFormat =>
+  openAiCompatibleFormat({ dialect: 'cerebras', path: '/v1/chat/completions', streamUsage: 'last-chunk' });
+export const openRouterFormat = (): WireFormat =>
+  openAiCompatibleFormat({ dialect: 'openrouter', path: '/api/v1/chat/completions', streamUsage: 'when-asked' });

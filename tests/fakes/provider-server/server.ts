@@ -1,0 +1,243 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Behaviour, Handler, RecordedRequest, WireFormat } from './types';
+
+export interface FakeProviderServerOptions {
+  readonly formats: readonly WireFormat[];
+  /** Clock stamped on recorded requests; real time by default. */
+  readonly now?: () => number;
+}
+
+const DEFAULT_HANDLER: Handler = (request) => ({
+  type: 'reply',
+  text: `echo: ${request.messages.at(-1)?.content ?? ''}`,
+});
+
+/**
+ * A local HTTP server that speaks the chat wire formats of the providers, so adapters can be tested
+ * through their real SDKs. Every request is recorded; what it answers is decided by a handler that
+ * each test scripts (a queue, a function of the key, a limit enforcer …).
+ */
+export class FakeProviderServer {
+  readonly requests: RecordedRequest[] = [];
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly formats: readonly WireFormat[];
+  private readonly now: () => number;
+  private handler: Handler = DEFAULT_HANDLER;
+  private readonly queue: Behaviour[] = [];
+  private baseUrl = '';
+
+  constructor(options: FakeProviderServerOptions) {
+    this.formats = options.formats;
+    this.now = options.now ?? Date.now;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`fake provider server failed: ${String(error)}`);
+      });
+    });
+    this.server.keepAliveTimeout = 1000;
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const { port } = this.server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    return this;
+  }
+
+  /** Closes the server and every connection, including hanging ones. */
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Root URL of a dialect, to use as the provider's base URL. */
+  url(dialect: string): string {
+    if (!this.formats.some((format) => format.dialect === dialect)) throw new Error(`no wire format ${dialect}`);
+    return `${this.baseUrl}/${dialect}`;
+  }
+
+  get origin(): string {
+    return this.baseUrl;
+  }
+
+  /** Answers every later request with `handler` (queued behaviours still go first). */
+  setHandler(handler: Handler): void {
+    this.handler = handler;
+  }
+
+  /** The next requests get these behaviours, in order; after them the handler answers again. */
+  enqueue(...behaviours: Behaviour[]): void {
+    this.queue.push(...behaviours);
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.queue.length = 0;
+    this.handler = DEFAULT_HANDLER;
+  }
+
+  requestsFor(dialect: string): RecordedRequest[] {
+    return this.requests.filter((request) => request.dialect === dialect);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const [, dialect = '', ...rest] = url.pathname.split('/');
+    const path = `/${rest.join('/')}`;
+    const format = this.formats.find((candidate) => candidate.dialect === dialect);
+    const rawBody = await readBody(req);
+
+    if (req.method === 'GET' && path.endsWith('/tcp_warming')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
+    if (format === undefined || req.method === undefined || !format.matches(req.method, path)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `fake: no route for ${req.method} ${url.pathname}` } }));
+      return;
+    }
+
+    let body: unknown;
+    try {
+      body = rawBody === '' ? undefined : JSON.parse(rawBody);
+    } catch {
+      res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"fake: body is not JSON"}}');
+      return;
+    }
+    const described = format.describe(path, url.searchParams, req.headers, body);
+    const request: RecordedRequest = {
+      dialect,
+      method: req.method,
+      path: `${path}${url.search}`,
+      headers: req.headers,
+      body,
+      index: this.requests.length,
+      receivedAt: this.now(),
+      ...described,
+    };
+    this.requests.push(request);
+    const behaviour = this.queue.shift() ?? (await this.handler(request));
+    await this.perform(format, request, behaviour, res);
+  }
+
+  private async perform(
+    format: WireFormat,
+    request: RecordedRequest,
+    behaviour: Behaviour,
+    res: ServerResponse,
+  ): Promise<void> {
+    switch (behaviour.type) {
+      case 'hang':
+        return; // the socket stays open until the client gives up or the server stops
+      case 'error':
+        await delay(behaviour.delayMs);
+        sendJson(res, behaviour.status, behaviour.body, behaviour.headers);
+        return;
+      case 'garbage':
+        res.writeHead(200, { 'content-type': behaviour.contentType ?? 'application/json' });
+        res.end(behaviour.body ?? '<html>502 bad gateway… or is it</html>');
+        return;
+      case 'blocked': {
+        const { status, body } = format.blocked(request);
+        if (request.stream && status === 200) {
+          startSse(res, {});
+          writeSse(res, body);
+          res.end();
+        } else {
+          sendJson(res, status, body);
+        }
+        return;
+      }
+      case 'error-in-body':
+        if (!request.stream) {
+          sendJson(res, 200, behaviour.body);
+          return;
+        }
+        startSse(res, {});
+        for (const event of format.textEvents(request, splitWords(behaviour.text ?? '', behaviour.afterChunks ?? 0))) {
+          writeSse(res, event);
+        }
+        writeSse(res, behaviour.body);
+        res.end();
+        return;
+      case 'stall':
+      case 'cut': {
+        startSse(res, {});
+        const chunks = splitWords(behaviour.text, behaviour.afterChunks);
+        for (const event of format.textEvents(request, chunks)) writeSse(res, event);
+        if (behaviour.type === 'cut') {
+          // Let the chunks reach the client before the connection dies mid-stream.
+          await delay(20);
+          res.socket?.destroy();
+        }
+        return;
+      }
+      case 'reply':
+        await delay(behaviour.delayMs);
+        if (!request.stream) {
+          sendJson(res, 200, format.completion(behaviour, request), behaviour.headers);
+          return;
+        }
+        startSse(res, behaviour.headers ?? {});
+        for (const event of format.streamEvents(behaviour, request, behaviour.chunks ?? splitWords(behaviour.text))) {
+          if (res.destroyed) return;
+          writeSse(res, event);
+          await delay(behaviour.chunkDelayMs);
+        }
+        res.end();
+        return;
+    }
+  }
+}
+
+/** Splits text into word chunks (each keeps its trailing space); `limit` keeps only the first ones. */
+export function splitWords(text: string, limit = Number.POSITIVE_INFINITY): string[] {
+  const words = text.match(/\S+\s*|\s+/g) ?? [];
+  return words.slice(0, limit);
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers?: Readonly<Record<string, string>>,
+): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(text);
+}
+
+function startSse(res: ServerResponse, headers: Readonly<Record<string, string>>): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+  res.flushHeaders();
+}
+
+/** Objects are sent as `data: <json>`; strings as `data: <string>`, or verbatim when they are a whole frame (`event: …`). */
+function writeSse(res: ServerResponse, event: unknown): void {
+  if (typeof event === 'string' && event.startsWith('event:')) res.write(`${event}\n\n`);
+  else res.write(`data: ${typeof event === 'string' ? event : JSON.stringify(event)}\n\n`);
+}
+
+function delay(ms: number | undefined): Promise<void> {
+  if (ms === undefined || ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (part: Buffer) => parts.push(part));
+    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('error', reject);
+  });
+}
