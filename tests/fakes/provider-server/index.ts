@@ -1,3 +1,5 @@
+import { cohereFormat } from './cohere';
+import { geminiFormat } from './gemini';
 import { cerebrasFormat, groqFormat, openRouterFormat } from './openai-compatible';
 import { FakeProviderServer } from './server';
 import type { WireFormat } from './types';
@@ -7,7 +9,7 @@ export type { Behaviour, Handler, RecordedRequest, ReplyUsage, WireFormat } from
 
 /** Every wire format the fake speaks, each mounted under its dialect name. */
 export function allWireFormats(): WireFormat[] {
-  return [groqFormat(), cerebrasFormat(), openRouterFormat()];
+  return [groqFormat(), cerebrasFormat(), openRouterFormat(), geminiFormat(), cohereFormat()];
 }
 
 /** Starts a fake provider server on a free loopback port; `stop()` it in `afterAll`. */

@@ -20,6 +20,8 @@ const DEFAULT_HANDLER: Handler = (request) => ({
  */
 export class FakeProviderServer {
   readonly requests: RecordedRequest[] = [];
+  /** Paths of `GET …/tcp_warming` calls (SDK connection warm-ups); answered, never in `requests`. */
+  readonly warmUps: string[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly formats: readonly WireFormat[];
@@ -82,6 +84,7 @@ export class FakeProviderServer {
 
   reset(): void {
     this.requests.length = 0;
+    this.warmUps.length = 0;
     this.queue.length = 0;
     this.handler = DEFAULT_HANDLER;
   }
@@ -98,6 +101,7 @@ export class FakeProviderServer {
     const rawBody = await readBody(req);
 
     if (req.method === 'GET' && path.endsWith('/tcp_warming')) {
+      this.warmUps.push(url.pathname);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       return;
     }
