@@ -1,0 +1,33 @@
+import type { DailyResetZone } from '../types';
+
+/**
+ * Providers reset daily quotas at midnight in their own time zone (Gemini: Pacific time; most
+ * others: UTC). The quota "day" of a moment is its calendar date in that zone.
+ */
+const formatters = new Map<DailyResetZone, Intl.DateTimeFormat>();
+
+function formatter(zone: DailyResetZone): Intl.DateTimeFormat {
+  let format = formatters.get(zone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(zone, format);
+  }
+  return format;
+}
+
+/** `2026-11-26`: the quota day of `now` in `zone`. */
+export function quotaDay(now: number, zone: DailyResetZone): string {
+  if (zone === 'UTC') return new Date(now).toISOString().slice(0, 10);
+  return formatter(zone).format(now);
+}
+
+/** The first moment after `now` at which the quota day in `zone` changes. */
+export function nextQuotaDayStart(now: number, zone: DailyResetZone): number {
+  const today = quotaDay(now, zone);
+  // Midnight moves by at most a few hours against UTC: search forward hour by hour, then minute by minute.
+  let hour = Math.floor(now / 3_600_000) * 3_600_000 + 3_600_000;
+  for (let step = 0; step < 50 && quotaDay(hour, zone) === today; step++) hour += 3_600_000;
+  let minute = hour - 3_600_000;
+  for (let step = 0; step < 61 && quotaDay(minute, zone) === today; step++) minute += 60_000;
+  return Math.max(minute, now + 1);
+}

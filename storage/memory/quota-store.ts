@@ -1,0 +1,179 @@
+import type { KeyLimits } from '../../providers/types';
+import { compareScores, effectiveLimits, judge, MINUTE_MS } from '../quota-rules';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BlockReason,
+  KeyBlock,
+  KeyUsage,
+  QuotaObservation,
+  QuotaStore,
+  WindowObservation,
+} from '../types';
+
+interface MinuteEntry {
+  readonly id: string;
+  readonly at: number;
+  tokens: number;
+  readonly requests: number;
+}
+
+interface KeyState {
+  /** Sorted by `at`, oldest first. */
+  minute: MinuteEntry[];
+  day: string;
+  requestsToday: number;
+  tokensToday: number;
+  learned: KeyLimits;
+  block: { reason: BlockReason; until: number } | undefined;
+}
+
+/** The quota store of one process: the same rules as the Redis one, in a Map. */
+export class MemoryQuotaStore implements QuotaStore {
+  private readonly states = new Map<string, KeyState>();
+  private phantomCounter = 0;
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const blocks: KeyBlock[] = [];
+    let best: { keyId: string; score: readonly number[] } | undefined;
+    for (const candidate of request.candidates) {
+      const state = this.stateOf(candidate.keyId, request.now, request.day);
+      if (state.block !== undefined && state.block.until > request.now) {
+        blocks.push({ keyId: candidate.keyId, reason: state.block.reason, until: state.block.until });
+        continue;
+      }
+      const verdict = judge(
+        effectiveLimits(candidate.limits, state.learned),
+        { minute: state.minute, requestsToday: state.requestsToday, tokensToday: state.tokensToday },
+        request.tokens,
+        request.now,
+      );
+      if (!verdict.admissible) {
+        blocks.push({ keyId: candidate.keyId, reason: verdict.reason, until: verdict.until });
+        continue;
+      }
+      if (best === undefined || compareScores(verdict.score, best.score) < 0) {
+        best = { keyId: candidate.keyId, score: verdict.score };
+      }
+    }
+    if (best === undefined) return { ok: false, blocks };
+    const state = this.stateOf(best.keyId, request.now, request.day);
+    insertSorted(state.minute, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
+    state.requestsToday += 1;
+    state.tokensToday += request.tokens;
+    return { ok: true, keyId: best.keyId };
+  }
+
+  async settle(settlement: Parameters<QuotaStore['settle']>[0]): Promise<void> {
+    const state = this.stateOf(settlement.keyId, settlement.now, settlement.day);
+    const entry = state.minute.find((candidate) => candidate.id === settlement.reservationId);
+    const difference = settlement.actualTokens - settlement.reservedTokens;
+    if (entry !== undefined) entry.tokens = Math.max(0, entry.tokens + difference);
+    state.tokensToday = Math.max(0, state.tokensToday + difference);
+  }
+
+  async block(keyId: string, reason: BlockReason, until: number, now: number): Promise<void> {
+    const state = this.stateOf(keyId, now, undefined);
+    if (state.block === undefined || state.block.until <= now || until > state.block.until) {
+      state.block = { reason, until };
+    }
+  }
+
+  async unblock(keyId: string): Promise<void> {
+    const state = this.states.get(keyId);
+    if (state !== undefined) state.block = undefined;
+  }
+
+  async observe(keyId: string, observation: QuotaObservation, now: number, day: string): Promise<void> {
+    const state = this.stateOf(keyId, now, day);
+    const learn = (field: keyof KeyLimits, window: WindowObservation | undefined): void => {
+      if (window?.limit !== undefined && window.limit > 0) state.learned = { ...state.learned, [field]: window.limit };
+    };
+    learn('requestsPerMinute', observation.requestsPerMinute);
+    learn('requestsPerDay', observation.requestsPerDay);
+    learn('tokensPerMinute', observation.tokensPerMinute);
+    learn('tokensPerDay', observation.tokensPerDay);
+
+    const usedOf = (window: WindowObservation | undefined): number | undefined =>
+      window?.limit !== undefined && window.remaining !== undefined ? window.limit - window.remaining : undefined;
+    const requestsUsedToday = usedOf(observation.requestsPerDay);
+    if (requestsUsedToday !== undefined) state.requestsToday = Math.max(state.requestsToday, requestsUsedToday);
+    const tokensUsedToday = usedOf(observation.tokensPerDay);
+    if (tokensUsedToday !== undefined) state.tokensToday = Math.max(state.tokensToday, tokensUsedToday);
+
+    // Requests and tokens others spent through this key in the current minute (another bot, a
+    // script sharing the key) show up as phantom entries that leave the window when it resets.
+    const requestsUsedThisMinute = usedOf(observation.requestsPerMinute);
+    const countedRequests = state.minute.reduce((sum, entry) => sum + entry.requests, 0);
+    const missingRequests = (requestsUsedThisMinute ?? 0) - countedRequests;
+    for (let index = 0; index < missingRequests; index++) {
+      insertSorted(state.minute, this.phantom(now, observation.requestsPerMinute?.resetAt, 0, 1));
+    }
+    const tokensUsedThisMinute = usedOf(observation.tokensPerMinute);
+    const counted = state.minute.reduce((sum, entry) => sum + entry.tokens, 0);
+    if (tokensUsedThisMinute !== undefined && tokensUsedThisMinute > counted) {
+      insertSorted(
+        state.minute,
+        this.phantom(now, observation.tokensPerMinute?.resetAt, tokensUsedThisMinute - counted, 0),
+      );
+    }
+
+    for (const [window, reason] of [
+      [observation.requestsPerDay, 'quota'],
+      [observation.tokensPerDay, 'quota'],
+      [observation.requestsPerMinute, 'cooldown'],
+      [observation.tokensPerMinute, 'cooldown'],
+      [observation.requests, 'cooldown'],
+    ] as const) {
+      if (window?.remaining === 0 && window.resetAt !== undefined && window.resetAt > now) {
+        await this.block(keyId, reason, window.resetAt, now);
+      }
+    }
+  }
+
+  async usage(keyIds: readonly string[], now: number, day: string): Promise<KeyUsage[]> {
+    return keyIds.map((keyId) => {
+      const state = this.stateOf(keyId, now, day);
+      return {
+        keyId,
+        requestsLastMinute: state.minute.reduce((sum, entry) => sum + entry.requests, 0),
+        tokensLastMinute: state.minute.reduce((sum, entry) => sum + entry.tokens, 0),
+        requestsToday: state.requestsToday,
+        tokensToday: state.tokensToday,
+        learnedLimits: state.learned,
+        block: state.block !== undefined && state.block.until > now ? { ...state.block } : undefined,
+      };
+    });
+  }
+
+  /** The key's state with expired minute entries dropped and the day rolled over. */
+  private stateOf(keyId: string, now: number, day: string | undefined): KeyState {
+    let state = this.states.get(keyId);
+    if (state === undefined) {
+      state = { minute: [], day: day ?? '', requestsToday: 0, tokensToday: 0, learned: {}, block: undefined };
+      this.states.set(keyId, state);
+    }
+    const cutoff = now - MINUTE_MS;
+    let expired = 0;
+    while (expired < state.minute.length && (state.minute[expired]?.at ?? 0) <= cutoff) expired++;
+    if (expired > 0) state.minute.splice(0, expired);
+    if (day !== undefined && state.day !== day) {
+      state.day = day;
+      state.requestsToday = 0;
+      state.tokensToday = 0;
+    }
+    return state;
+  }
+
+  private phantom(now: number, resetAt: number | undefined, tokens: number, requests: number): MinuteEntry {
+    // Placed so that it leaves the sliding window when the provider's window resets.
+    const at = resetAt === undefined ? now : Math.min(now, resetAt - MINUTE_MS);
+    return { id: `phantom-${++this.phantomCounter}`, at, tokens, requests };
+  }
+}
+
+function insertSorted(entries: MinuteEntry[], entry: MinuteEntry): void {
+  let index = entries.length;
+  while (index > 0 && (entries[index - 1]?.at ?? 0) > entry.at) index--;
+  entries.splice(index, 0, entry);
+}

@@ -1,0 +1,101 @@
+/**
+ * The admission arithmetic shared by the in-memory quota store and the documentation of the Redis
+ * Lua script (storage/redis/quota.lua implements the same rules; the contract suite holds both to
+ * them). Pure functions over plain numbers.
+ */
+import type { KeyLimits } from '../providers/types';
+import type { BlockReason } from './types';
+
+export const MINUTE_MS = 60_000;
+
+/** Limits learned from headers win over configured ones: the provider's word is the truth. */
+export function effectiveLimits(configured: KeyLimits, learned: KeyLimits): KeyLimits {
+  return {
+    requestsPerMinute: learned.requestsPerMinute ?? configured.requestsPerMinute,
+    requestsPerDay: learned.requestsPerDay ?? configured.requestsPerDay,
+    tokensPerMinute: learned.tokensPerMinute ?? configured.tokensPerMinute,
+    tokensPerDay: learned.tokensPerDay ?? configured.tokensPerDay,
+  };
+}
+
+export interface WindowEntry {
+  readonly at: number;
+  readonly tokens: number;
+  /** 1 for a request, 0 for tokens someone else spent (learned from headers). */
+  readonly requests: number;
+}
+
+export interface KeyWindows {
+  /** Entries of the last minute, oldest first. */
+  readonly minute: readonly WindowEntry[];
+  readonly requestsToday: number;
+  readonly tokensToday: number;
+}
+
+export type Verdict =
+  | { readonly admissible: true; readonly score: readonly number[] }
+  | { readonly admissible: false; readonly reason: BlockReason; readonly until: number | undefined };
+
+const has = (limit: number | undefined): limit is number => limit !== undefined && limit > 0;
+
+/**
+ * Decides whether one more request of `tokens` fits the key's windows, and if not, when it will.
+ * The score orders admissible keys: least used share of the day first (so load spreads evenly and
+ * keys with more headroom are preferred), then least used share of the minute.
+ */
+export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, now: number): Verdict {
+  const { minute } = windows;
+  if (has(limits.tokensPerMinute) && tokens > limits.tokensPerMinute) {
+    return { admissible: false, reason: 'too_large', until: undefined };
+  }
+  if (has(limits.requestsPerDay) && windows.requestsToday + 1 > limits.requestsPerDay) {
+    return { admissible: false, reason: 'rpd', until: undefined };
+  }
+  if (has(limits.tokensPerDay) && windows.tokensToday + tokens > limits.tokensPerDay) {
+    return { admissible: false, reason: 'tpd', until: undefined };
+  }
+  const requestsLastMinute = minute.reduce((sum, entry) => sum + entry.requests, 0);
+  if (has(limits.requestsPerMinute) && requestsLastMinute + 1 > limits.requestsPerMinute) {
+    // Room for one more when enough of the oldest entries have left the window.
+    let remaining = requestsLastMinute;
+    let until = now + MINUTE_MS;
+    for (const entry of minute) {
+      remaining -= entry.requests;
+      if (remaining + 1 <= limits.requestsPerMinute) {
+        until = entry.at + MINUTE_MS;
+        break;
+      }
+    }
+    return { admissible: false, reason: 'rpm', until };
+  }
+  const tokensLastMinute = minute.reduce((sum, entry) => sum + entry.tokens, 0);
+  if (has(limits.tokensPerMinute) && tokensLastMinute + tokens > limits.tokensPerMinute) {
+    let remaining = tokensLastMinute;
+    let until = now + MINUTE_MS;
+    for (const entry of minute) {
+      remaining -= entry.tokens;
+      if (remaining + tokens <= limits.tokensPerMinute) {
+        until = entry.at + MINUTE_MS;
+        break;
+      }
+    }
+    return { admissible: false, reason: 'tpm', until };
+  }
+  const share = (used: number, limit: number | undefined): number => (has(limit) ? used / limit : 0);
+  return {
+    admissible: true,
+    score: [
+      has(limits.requestsPerDay) ? share(windows.requestsToday, limits.requestsPerDay) : windows.requestsToday / 1e9,
+      share(requestsLastMinute, limits.requestsPerMinute),
+      share(tokensLastMinute, limits.tokensPerMinute),
+    ],
+  };
+}
+
+export function compareScores(a: readonly number[], b: readonly number[]): number {
+  for (let index = 0; index < Math.max(a.length, b.length); index++) {
+    const difference = (a[index] ?? 0) - (b[index] ?? 0);
+    if (difference !== 0) return difference;
+  }
+  return 0;
+}

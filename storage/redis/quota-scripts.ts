@@ -1,0 +1,244 @@
+/**
+ * Lua scripts of the Redis quota store. Each runs atomically inside Redis, so bot processes that
+ * share one Redis never admit more requests to a key than its limits allow, together.
+ * They implement the rules of storage/quota-rules.ts (the contract suite checks both stores).
+ *
+ * Per key id K (all under one hash tag so a Redis Cluster keeps them in one slot):
+ *   K:min      ZSET  member "reservation|tokens|requests", score = time (ms); the sliding minute
+ *   K:day:D    HASH  r = requests, t = tokens on quota day D (expires after two days)
+ *   K:learned  HASH  rpm / rpd / tpm / tpd limits the provider announced in headers
+ *   K:block    HASH  reason, until (expires at `until`)
+ */
+
+const COMMON = `
+local MINUTE = 60000
+local function limit(configured, learned)
+  local l = tonumber(learned)
+  if l ~= nil and l > 0 then return l end
+  local c = tonumber(configured)
+  if c ~= nil and c > 0 then return c end
+  return nil
+end
+local function parse(member)
+  local id, tokens, requests = string.match(member, '^(.*)|([^|]*)|([^|]*)$')
+  return id, tonumber(tokens) or 0, tonumber(requests) or 0
+end
+`;
+
+/**
+ * KEYS: for each candidate i: min, day, learned, block.
+ * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, keyId.
+ * Returns {1, keyId} or {0, keyId1, reason1, until1, keyId2, …} (until '' when it depends on the day).
+ */
+export const ACQUIRE_SCRIPT = `${COMMON}
+local now = tonumber(ARGV[1])
+local tokens = tonumber(ARGV[2])
+local reservation = ARGV[3]
+local count = tonumber(ARGV[4])
+local best = nil
+local bestScore = nil
+local blocks = {}
+
+local function better(a, b)
+  for i = 1, 3 do
+    if a[i] < b[i] then return true end
+    if a[i] > b[i] then return false end
+  end
+  return false
+end
+
+for i = 1, count do
+  local kmin, kday, klearned, kblock = KEYS[(i - 1) * 4 + 1], KEYS[(i - 1) * 4 + 2], KEYS[(i - 1) * 4 + 3], KEYS[(i - 1) * 4 + 4]
+  local a = 4 + (i - 1) * 5
+  local keyId = ARGV[a + 5]
+  local block = redis.call('HMGET', kblock, 'reason', 'until')
+  local blockedUntil = tonumber(block[2])
+  if blockedUntil ~= nil and blockedUntil > now then
+    table.insert(blocks, keyId); table.insert(blocks, block[1]); table.insert(blocks, tostring(blockedUntil))
+  else
+    local learned = redis.call('HMGET', klearned, 'rpm', 'rpd', 'tpm', 'tpd')
+    local rpm = limit(ARGV[a + 1], learned[1])
+    local rpd = limit(ARGV[a + 2], learned[2])
+    local tpm = limit(ARGV[a + 3], learned[3])
+    local tpd = limit(ARGV[a + 4], learned[4])
+    local day = redis.call('HMGET', kday, 'r', 't')
+    local requestsToday = tonumber(day[1]) or 0
+    local tokensToday = tonumber(day[2]) or 0
+    redis.call('ZREMRANGEBYSCORE', kmin, '-inf', now - MINUTE)
+    local raw = redis.call('ZRANGE', kmin, 0, -1, 'WITHSCORES')
+    local entries = {}
+    local requestsLastMinute = 0
+    local tokensLastMinute = 0
+    for j = 1, #raw, 2 do
+      local _, entryTokens, entryRequests = parse(raw[j])
+      local at = tonumber(raw[j + 1])
+      table.insert(entries, { at = at, tokens = entryTokens, requests = entryRequests })
+      requestsLastMinute = requestsLastMinute + entryRequests
+      tokensLastMinute = tokensLastMinute + entryTokens
+    end
+
+    local reason = nil
+    local untilAt = ''
+    if tpm ~= nil and tokens > tpm then
+      reason = 'too_large'
+    elseif rpd ~= nil and requestsToday + 1 > rpd then
+      reason = 'rpd'
+    elseif tpd ~= nil and tokensToday + tokens > tpd then
+      reason = 'tpd'
+    elseif rpm ~= nil and requestsLastMinute + 1 > rpm then
+      reason = 'rpm'
+      local remaining = requestsLastMinute
+      untilAt = tostring(now + MINUTE)
+      for _, entry in ipairs(entries) do
+        remaining = remaining - entry.requests
+        if remaining + 1 <= rpm then untilAt = tostring(entry.at + MINUTE); break end
+      end
+    elseif tpm ~= nil and tokensLastMinute + tokens > tpm then
+      reason = 'tpm'
+      local remaining = tokensLastMinute
+      untilAt = tostring(now + MINUTE)
+      for _, entry in ipairs(entries) do
+        remaining = remaining - entry.tokens
+        if remaining + tokens <= tpm then untilAt = tostring(entry.at + MINUTE); break end
+      end
+    end
+
+    if reason ~= nil then
+      table.insert(blocks, keyId); table.insert(blocks, reason); table.insert(blocks, untilAt)
+    else
+      local score = {
+        rpd ~= nil and requestsToday / rpd or requestsToday / 1e9,
+        rpm ~= nil and requestsLastMinute / rpm or 0,
+        tpm ~= nil and tokensLastMinute / tpm or 0,
+      }
+      if best == nil or better(score, bestScore) then
+        best = i
+        bestScore = score
+      end
+    end
+  end
+end
+
+if best == nil then
+  local result = { 0 }
+  for _, value in ipairs(blocks) do table.insert(result, value) end
+  return result
+end
+local kmin, kday = KEYS[(best - 1) * 4 + 1], KEYS[(best - 1) * 4 + 2]
+redis.call('ZADD', kmin, now, reservation .. '|' .. tostring(tokens) .. '|1')
+redis.call('PEXPIRE', kmin, MINUTE * 2)
+redis.call('HINCRBY', kday, 'r', 1)
+redis.call('HINCRBY', kday, 't', tokens)
+redis.call('PEXPIRE', kday, 2 * 24 * 3600 * 1000)
+return { 1, ARGV[4 + (best - 1) * 5 + 5] }
+`;
+
+/** KEYS: min, day. ARGV: reservationId, reservedTokens, actualTokens. */
+export const SETTLE_SCRIPT = `${COMMON}
+local old = ARGV[1] .. '|' .. ARGV[2] .. '|1'
+local difference = tonumber(ARGV[3]) - tonumber(ARGV[2])
+local at = redis.call('ZSCORE', KEYS[1], old)
+if at then
+  redis.call('ZREM', KEYS[1], old)
+  local corrected = tonumber(ARGV[3])
+  if corrected < 0 then corrected = 0 end
+  redis.call('ZADD', KEYS[1], at, ARGV[1] .. '|' .. tostring(corrected) .. '|1')
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local tokens = tonumber(redis.call('HGET', KEYS[2], 't')) or 0
+  local corrected = tokens + difference
+  if corrected < 0 then corrected = 0 end
+  redis.call('HSET', KEYS[2], 't', corrected)
+end
+return 1
+`;
+
+/** KEYS: block. ARGV: reason, until, now. A block ends no earlier than one already in force. */
+export const BLOCK_SCRIPT = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'until'))
+local now = tonumber(ARGV[3])
+local untilAt = tonumber(ARGV[2])
+if current ~= nil and current > now and current >= untilAt then return 0 end
+redis.call('HSET', KEYS[1], 'reason', ARGV[1], 'until', untilAt)
+redis.call('PEXPIREAT', KEYS[1], untilAt)
+return 1
+`;
+
+/**
+ * KEYS: min, day, learned, block.
+ * ARGV: now, then for each window in the order rpm, rpd, tpm, tpd, requests: limit, remaining,
+ * resetAt ('' when unknown), then a phantom id prefix.
+ */
+export const OBSERVE_SCRIPT = `${COMMON}
+local now = tonumber(ARGV[1])
+local function window(index)
+  local base = 2 + index * 3
+  return tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+end
+local rpmLimit, rpmRemaining, rpmReset = window(0)
+local rpdLimit, rpdRemaining, rpdReset = window(1)
+local tpmLimit, tpmRemaining, tpmReset = window(2)
+local tpdLimit, tpdRemaining, tpdReset = window(3)
+local _, reqRemaining, reqReset = window(4)
+local phantom = ARGV[17]
+
+if rpmLimit ~= nil and rpmLimit > 0 then redis.call('HSET', KEYS[3], 'rpm', rpmLimit) end
+if rpdLimit ~= nil and rpdLimit > 0 then redis.call('HSET', KEYS[3], 'rpd', rpdLimit) end
+if tpmLimit ~= nil and tpmLimit > 0 then redis.call('HSET', KEYS[3], 'tpm', tpmLimit) end
+if tpdLimit ~= nil and tpdLimit > 0 then redis.call('HSET', KEYS[3], 'tpd', tpdLimit) end
+
+local function raiseDay(field, limitValue, remaining)
+  if limitValue == nil or remaining == nil then return end
+  local used = limitValue - remaining
+  local current = tonumber(redis.call('HGET', KEYS[2], field)) or 0
+  if used > current then
+    redis.call('HSET', KEYS[2], field, used)
+    redis.call('PEXPIRE', KEYS[2], 2 * 24 * 3600 * 1000)
+  end
+end
+raiseDay('r', rpdLimit, rpdRemaining)
+raiseDay('t', tpdLimit, tpdRemaining)
+
+local function phantomAt(resetAt)
+  if resetAt == nil then return now end
+  return math.min(now, resetAt - MINUTE)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
+local raw = redis.call('ZRANGE', KEYS[1], 0, -1)
+local requests, tokens = 0, 0
+for _, member in ipairs(raw) do
+  local _, entryTokens, entryRequests = parse(member)
+  requests = requests + entryRequests
+  tokens = tokens + entryTokens
+end
+local added = 0
+if rpmLimit ~= nil and rpmRemaining ~= nil then
+  local missing = (rpmLimit - rpmRemaining) - requests
+  for i = 1, missing do
+    added = added + 1
+    redis.call('ZADD', KEYS[1], phantomAt(rpmReset), phantom .. '-' .. added .. '|0|1')
+  end
+end
+if tpmLimit ~= nil and tpmRemaining ~= nil then
+  local missing = (tpmLimit - tpmRemaining) - tokens
+  if missing > 0 then
+    added = added + 1
+    redis.call('ZADD', KEYS[1], phantomAt(tpmReset), phantom .. '-' .. added .. '|' .. missing .. '|0')
+  end
+end
+if added > 0 then redis.call('PEXPIRE', KEYS[1], MINUTE * 2) end
+
+local function blockUntil(reason, remaining, resetAt)
+  if remaining ~= 0 or resetAt == nil or resetAt <= now then return end
+  local current = tonumber(redis.call('HGET', KEYS[4], 'until'))
+  if current ~= nil and current > now and current >= resetAt then return end
+  redis.call('HSET', KEYS[4], 'reason', reason, 'until', resetAt)
+  redis.call('PEXPIREAT', KEYS[4], resetAt)
+end
+blockUntil('quota', rpdRemaining, rpdReset)
+blockUntil('quota', tpdRemaining, tpdReset)
+blockUntil('cooldown', rpmRemaining, rpmReset)
+blockUntil('cooldown', tpmRemaining, tpmReset)
+blockUntil('cooldown', reqRemaining, reqReset)
+return 1
+`;

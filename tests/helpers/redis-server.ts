@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * A real redis-server for a test suite, on a free loopback port (never 6379: other things use
+ * it), keeping nothing on disk. `TEST_REDIS_URL` points the tests at an existing server instead.
+ */
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (a Redis outage); `start()` brings it back on the same port. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+  });
+}
+
+export async function startTestRedis(): Promise<TestRedis> {
+  const external = process.env.TEST_REDIS_URL;
+  if (external !== undefined && external !== '') {
+    const port = Number(new URL(external).port || 6379);
+    const noop = async (): Promise<void> => undefined;
+    return { url: external, port, kill: noop, start: noop, stop: noop };
+  }
+  const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
+  if (found.error !== undefined || found.status !== 0) {
+    throw new Error(
+      'These tests need a Redis server: install redis-server (apt-get install redis-server) or set TEST_REDIS_URL.',
+    );
+  }
+  const port = await freePort();
+  const directory = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory],
+      { stdio: 'ignore' },
+    );
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await ping(port)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`redis-server did not start on port ${port}`);
+  };
+  const kill = async (): Promise<void> => {
+    const running = child;
+    if (running === undefined || running.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGKILL');
+    });
+    child = undefined;
+  };
+
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill,
+    start,
+    stop: async () => {
+      await kill();
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,394 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { cerebrasProvider } from '../../../providers/cerebras';
+import { groqProvider } from '../../../providers/groq';
+import { isRouterError, type RouterError } from '../../../providers/router/errors';
+import { type RouteRequest, Router, type RouterOptions, type RoutedStreamEvent } from '../../../providers/router/router';
+import type { KeyLimits, ProviderDescriptor } from '../../../providers/types';
+import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
+import { MemoryStatsStore } from '../../../storage/memory/stats-store';
+import { connectRedis, createRedisClient } from '../../../storage/redis/client';
+import { RedisQuotaStore } from '../../../storage/redis/quota-store';
+import type { QuotaStore } from '../../../storage/types';
+import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../../fakes/provider-server';
+import { groqErrors } from '../../fakes/provider-server/errors';
+import { FakeClock } from '../../helpers/fake-clock';
+import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+
+/**
+ * The router against real adapters (Groq's and Cerebras's SDKs) on the fake provider server.
+ * "A" is the first provider in priority order, "B" the second.
+ */
+const A = groqProvider;
+const B = cerebrasProvider;
+const ATTEMPT_TIMEOUT_MS = 300;
+
+let server: FakeProviderServer;
+beforeAll(async () => {
+  server = await startFakeProviderServer();
+});
+afterAll(async () => server.stop());
+beforeEach(() => server.reset());
+
+interface ProviderSetup {
+  readonly descriptor: ProviderDescriptor;
+  readonly keys: readonly string[];
+  readonly limits?: KeyLimits;
+}
+
+function makeRouter(
+  providers: readonly ProviderSetup[],
+  overrides: Partial<RouterOptions> = {},
+): { router: Router; clock: FakeClock; stats: MemoryStatsStore } {
+  const clock = new FakeClock(undefined, true);
+  const stats = new MemoryStatsStore();
+  const router = new Router({
+    providers: providers.map(({ descriptor, keys, limits }) => ({
+      name: descriptor.name,
+      adapter: descriptor.create({
+        baseUrl: server.url(descriptor.name),
+        model: descriptor.defaultModel,
+        timeoutMs: ATTEMPT_TIMEOUT_MS,
+        idleTimeoutMs: ATTEMPT_TIMEOUT_MS,
+      }),
+      keys,
+      limits: limits ?? {},
+      contextWindowTokens: descriptor.contextWindowTokens,
+      dailyResetZone: descriptor.dailyResetZone,
+    })),
+    routing: 'priority',
+    requestDeadlineMs: 10_000,
+    attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    firstTokenTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    streamIdleTimeoutMs: ATTEMPT_TIMEOUT_MS,
+    breakerFailureThreshold: 3,
+    breakerOpenMs: 30_000,
+    authRecheckMs: 6 * 3600_000,
+    quotaStore: new MemoryQuotaStore(),
+    statsStore: stats,
+    clock,
+    random: () => 0.5,
+    ...overrides,
+  });
+  return { router, clock, stats };
+}
+
+const ask = (text = 'hello'): RouteRequest => ({ messages: [{ role: 'user', content: text }] });
+const countBy = (requests: readonly RecordedRequest[], field: (request: RecordedRequest) => string | undefined) => {
+  const counts: Record<string, number> = {};
+  for (const request of requests) {
+    const key = field(request) ?? '?';
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+};
+
+async function routerError(promise: Promise<unknown>): Promise<RouterError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isRouterError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a RouterError');
+}
+
+async function drain(stream: AsyncIterable<RoutedStreamEvent>): Promise<{ events: RoutedStreamEvent[]; error: unknown }> {
+  const events: RoutedStreamEvent[] = [];
+  try {
+    for await (const event of stream) events.push(event);
+    return { events, error: undefined };
+  } catch (error) {
+    return { events, error };
+  }
+}
+
+describe('key rotation', () => {
+  it('spreads 100 requests over two keys evenly (each serves 40–60)', async () => {
+    const { router } = makeRouter([{ descriptor: A, keys: ['key-one-aaaaaaaaaa', 'key-two-bbbbbbbbbb'] }]);
+    for (let index = 0; index < 100; index++) await router.complete(ask());
+    const perKey = countBy(server.requests, (request) => request.apiKey);
+    expect(Object.keys(perKey)).toHaveLength(2);
+    for (const count of Object.values(perKey)) {
+      expect(count).toBeGreaterThanOrEqual(40);
+      expect(count).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('sets a key that answers 401 aside: it gets no further request, the other key serves the rest', async () => {
+    server.setHandler((request) =>
+      request.apiKey === 'key-bad-aaaaaaaaaa' ? groqErrors.invalidKey() : { type: 'reply', text: 'fine' },
+    );
+    const { router } = makeRouter([{ descriptor: A, keys: ['key-bad-aaaaaaaaaa', 'key-good-bbbbbbbbb'] }]);
+    for (let index = 0; index < 20; index++) expect((await router.complete(ask())).text).toBe('fine');
+    expect(countBy(server.requests, (request) => request.apiKey)).toEqual({
+      'key-bad-aaaaaaaaaa': 1,
+      'key-good-bbbbbbbbb': 20,
+    });
+  });
+
+  it('cools a key down for the 30 s a 429 announced, then uses it again', async () => {
+    const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-one-aaaaaaaaaa', 'key-two-bbbbbbbbbb'] }]);
+    server.enqueue({
+      type: 'error',
+      status: 429,
+      headers: { 'retry-after': '30' },
+      body: { error: { message: 'Rate limit reached on requests per minute (RPM)', code: 'rate_limit_exceeded' } },
+    });
+    const first = await router.complete(ask());
+    const limitedKey = server.requests[0]!.apiKey;
+    expect(first.failedAttempts).toMatchObject([{ kind: 'rate_limited' }]);
+
+    for (let second = 0; second < 29; second++) {
+      clock.advance(1000);
+      await router.complete(ask());
+    }
+    expect(server.requests.slice(1).every((request) => request.apiKey !== limitedKey)).toBe(true);
+
+    clock.advance(1500);
+    const used = server.requests.length;
+    await router.complete(ask());
+    await router.complete(ask());
+    expect(server.requests.slice(used).map((request) => request.apiKey)).toContain(limitedKey);
+  });
+
+  it('sends the 6th request within a minute to another key when the first allows 5 RPM, without any 429', async () => {
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-limited-aaaaaa'], limits: { requestsPerMinute: 5 } },
+      { descriptor: B, keys: ['key-other-bbbbbbbb'] },
+    ]);
+    const answers = [];
+    for (let index = 0; index < 6; index++) answers.push(await router.complete(ask()));
+    expect(answers.map((answer) => answer.provider)).toEqual([A.name, A.name, A.name, A.name, A.name, B.name]);
+    expect(server.requests.every((request) => request.dialect !== A.name || request.apiKey === 'key-limited-aaaaaa')).toBe(true);
+    expect(answers.every((answer) => answer.failedAttempts.length === 0)).toBe(true);
+  });
+
+  it('cools a key whose daily quota is gone until the quota resets', async () => {
+    const { router, clock } = makeRouter([
+      { descriptor: A, keys: ['key-one-aaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-bbbbbbbbbbbbbb'] },
+    ]);
+    server.enqueue({
+      type: 'error',
+      status: 429,
+      body: { error: { message: 'Rate limit reached on requests per day (RPD): Limit 1000, Used 1000', code: 'rate_limit_exceeded' } },
+    });
+    expect((await router.complete(ask())).provider).toBe(B.name);
+    clock.advance(3 * 3600_000);
+    expect((await router.complete(ask())).provider).toBe(B.name);
+    clock.advance(10 * 3600_000); // past midnight UTC
+    expect((await router.complete(ask())).provider).toBe(A.name);
+  });
+});
+
+describe('provider health', () => {
+  it('answers from B while A fails with 500; after N failures A gets only a probe until it recovers', async () => {
+    let aHealthy = false;
+    server.setHandler((request) =>
+      request.dialect === A.name && !aHealthy ? groqErrors.serverError() : { type: 'reply', text: `from ${request.dialect}` },
+    );
+    const { router, clock } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    for (let index = 0; index < 10; index++) {
+      expect((await router.complete(ask())).text).toBe(`from ${B.name}`);
+    }
+    expect(server.requestsFor(A.name)).toHaveLength(3); // the breaker opened after 3
+
+    clock.advance(30_001);
+    for (let index = 0; index < 5; index++) await router.complete(ask());
+    expect(server.requestsFor(A.name)).toHaveLength(4); // one probe, which failed
+
+    aHealthy = true;
+    clock.advance(30_001); // still open: the failed probe doubled the wait
+    await router.complete(ask());
+    expect(server.requestsFor(A.name)).toHaveLength(4);
+    clock.advance(30_001);
+    expect((await router.complete(ask())).text).toBe(`from ${A.name}`);
+    expect((await router.complete(ask())).text).toBe(`from ${A.name}`);
+  });
+
+  it('pays one attempt timeout for a hanging provider, then none for the next 20 requests', async () => {
+    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B answers' }));
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const firstStarted = performance.now();
+    await router.complete(ask());
+    expect(performance.now() - firstStarted).toBeGreaterThanOrEqual(ATTEMPT_TIMEOUT_MS * 0.9);
+
+    const restStarted = performance.now();
+    for (let index = 0; index < 20; index++) expect((await router.complete(ask())).text).toBe('B answers');
+    expect(performance.now() - restStarted).toBeLessThan(ATTEMPT_TIMEOUT_MS);
+    expect(server.requestsFor(A.name)).toHaveLength(1);
+  });
+});
+
+describe('deadlines and error classes', () => {
+  it('ends every failure in one typed error that names each provider tried and why', async () => {
+    server.setHandler((request) => (request.dialect === A.name ? groqErrors.serverError() : groqErrors.invalidKey()));
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const error = await routerError(router.complete(ask()));
+    expect(error.kind).toBe('unavailable');
+    expect(error.attempts.map((attempt) => [attempt.provider, attempt.kind])).toEqual([
+      [A.name, 'transient'],
+      [B.name, 'auth'],
+    ]);
+    expect(error.message).toContain(A.name);
+    expect(error.message).toContain(B.name);
+    expect(error.message).not.toContain('key-a-aaaaaaaaaaaa');
+  });
+
+  it('stops at the deadline even when every provider hangs', async () => {
+    server.setHandler(() => ({ type: 'hang' }));
+    const { router } = makeRouter(
+      [
+        { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+        { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+      ],
+      { clock: undefined, requestDeadlineMs: 450 },
+    );
+    const started = performance.now();
+    const error = await routerError(router.complete(ask()));
+    expect(performance.now() - started).toBeLessThan(450 + 500);
+    expect(['deadline', 'unavailable']).toContain(error.kind);
+    expect(error.attempts.every((attempt) => attempt.kind === 'transient')).toBe(true);
+  });
+
+  it('stops at a content filter without trying other providers', async () => {
+    server.enqueue({ type: 'blocked' });
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const error = await routerError(router.complete(ask()));
+    expect(error.kind).toBe('content_filtered');
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('asks the caller for a shorter conversation after a context-length error', async () => {
+    server.enqueue(groqErrors.contextTooLong());
+    const budgets: number[] = [];
+    const { router } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] }]);
+    const result = await router.complete({
+      messages: [{ role: 'user', content: 'long' }],
+      fit: (budget) => {
+        budgets.push(budget);
+        return [{ role: 'user', content: `fitted to ${budget}` }];
+      },
+    });
+    expect(budgets).toHaveLength(2);
+    expect(budgets[1]).toBeLessThanOrEqual(budgets[0]! / 2);
+    expect(server.requests[1]!.messages.at(-1)?.content).toBe(`fitted to ${budgets[1]}`);
+    expect(result.failedAttempts).toMatchObject([{ kind: 'context_too_long' }]);
+  });
+
+  it('moves to the next provider on a bad request (an unknown model)', async () => {
+    server.setHandler((request) =>
+      request.dialect === A.name ? groqErrors.modelNotFound() : { type: 'reply', text: 'B answers' },
+    );
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    expect((await router.complete(ask())).text).toBe('B answers');
+  });
+
+  it('waits for a key that frees up within the wait limit, and says when when it will not', async () => {
+    const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMinute: 2 } }], {
+      maxWaitMs: 5_000,
+    });
+    await router.complete(ask());
+    clock.advance(57_000);
+    await router.complete(ask());
+    const before = clock.slept;
+    await router.complete(ask()); // the first slot frees in 3 s: worth the wait
+    expect(clock.slept - before).toBe(3000);
+    const error = await routerError(router.complete(ask())); // the next frees in 57 s: too long
+    expect(error.kind).toBe('no_capacity');
+    expect(error.retryAfterMs).toBeGreaterThan(50_000);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('reports no_providers when no key is configured', async () => {
+    const { router } = makeRouter([{ descriptor: A, keys: [] }]);
+    expect((await routerError(router.complete(ask()))).kind).toBe('no_providers');
+  });
+});
+
+describe('streaming', () => {
+  it('falls over to another provider when the stream fails before the first delta', async () => {
+    server.setHandler((request) =>
+      request.dialect === A.name ? groqErrors.unavailable() : { type: 'reply', text: 'streamed from B' },
+    );
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const { events, error } = await drain(router.stream(ask()));
+    expect(error).toBeUndefined();
+    expect(events[0]).toMatchObject({ type: 'start', provider: B.name });
+    const text = events.flatMap((event) => (event.type === 'text-delta' ? [event.text] : [])).join('');
+    expect(text).toBe('streamed from B');
+    expect(events.at(-1)).toMatchObject({ type: 'finish' });
+  });
+
+  it('ends with an error, never glued text, when the stream breaks after the first delta', async () => {
+    server.setHandler((request) =>
+      request.dialect === A.name
+        ? { type: 'cut', text: 'partial answer that breaks', afterChunks: 2 }
+        : { type: 'reply', text: 'B would have answered' },
+    );
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const { events, error } = await drain(router.stream(ask()));
+    const text = events.flatMap((event) => (event.type === 'text-delta' ? [event.text] : [])).join('');
+    expect(text).toBe('partial answer ');
+    expect(isRouterError(error) && error.kind).toBe('interrupted');
+    expect(server.requestsFor(B.name)).toHaveLength(0);
+  });
+});
+
+describe('shared state through Redis', () => {
+  let redis: TestRedis;
+  const clients: Redis[] = [];
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    for (const client of clients) client.disconnect();
+    await redis.stop();
+  });
+
+  async function redisQuota(prefix: string): Promise<QuotaStore> {
+    const client = createRedisClient(redis.url);
+    clients.push(client);
+    await connectRedis(client);
+    return new RedisQuotaStore(client, prefix);
+  }
+
+  it('lets two routers sharing one Redis send at most 10 requests a minute to a 10-RPM key', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const clock = new FakeClock();
+    const setups = [
+      { descriptor: A, keys: ['key-shared-aaaaaaa'], limits: { requestsPerMinute: 10 } },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ];
+    const first = makeRouter(setups, { quotaStore: await redisQuota(prefix), clock, maxWaitMs: 0 }).router;
+    const second = makeRouter(setups, { quotaStore: await redisQuota(prefix), clock, maxWaitMs: 0 }).router;
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, index) => (index % 2 === 0 ? first : second).complete(ask(`q${index}`))),
+    );
+    expect(server.requestsFor(A.name)).toHaveLength(10);
+    expect(answers.filter((answer) => answer.provider === B.name)).toHaveLength(20);
+  });
+});

@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import type { KeyLimits } from '../../../providers/types';
+import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
+import { connectRedis, createRedisClient } from '../../../storage/redis/client';
+import { RedisQuotaStore } from '../../../storage/redis/quota-store';
+import type { AcquireResult, QuotaStore } from '../../../storage/types';
+import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+
+let redisServer: TestRedis;
+const clients: Redis[] = [];
+
+beforeAll(async () => {
+  redisServer = await startTestRedis();
+});
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await redisServer.stop();
+});
+
+async function redisStore(prefix: string): Promise<QuotaStore> {
+  const client = createRedisClient(redisServer.url);
+  clients.push(client);
+  await connectRedis(client);
+  return new RedisQuotaStore(client, prefix);
+}
+
+const implementations: [string, (prefix: string) => Promise<QuotaStore>][] = [
+  ['memory', async () => new MemoryQuotaStore()],
+  ['redis', redisStore],
+];
+
+const DAY = '2026-11-26';
+const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
+
+describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
+  let store: QuotaStore;
+  let prefix: string;
+  let reservation = 0;
+
+  beforeEach(async () => {
+    prefix = `test:${randomUUID()}:`;
+    store = await create(prefix);
+  });
+
+  const acquire = (
+    candidates: { keyId: string; limits: KeyLimits }[],
+    now: number,
+    tokens = 10,
+    day = DAY,
+  ): Promise<AcquireResult> =>
+    store.acquire({ candidates, tokens, reservationId: `r${++reservation}`, now, day });
+
+  it('spreads requests evenly over equal keys', async () => {
+    const candidates = [
+      { keyId: 'p:a', limits: { requestsPerDay: 1000 } },
+      { keyId: 'p:b', limits: { requestsPerDay: 1000 } },
+    ];
+    const served: Record<string, number> = {};
+    for (let index = 0; index < 100; index++) {
+      const result = await acquire(candidates, T0 + index);
+      if (!result.ok) throw new Error('expected a key');
+      served[result.keyId] = (served[result.keyId] ?? 0) + 1;
+    }
+    expect(served).toEqual({ 'p:a': 50, 'p:b': 50 });
+  });
+
+  it('prefers the key with the most headroom for the day', async () => {
+    const candidates = [
+      { keyId: 'p:small', limits: { requestsPerDay: 10 } },
+      { keyId: 'p:large', limits: { requestsPerDay: 100 } },
+    ];
+    const served: Record<string, number> = {};
+    for (let index = 0; index < 55; index++) {
+      const result = await acquire(candidates, T0 + index * 3000);
+      if (result.ok) served[result.keyId] = (served[result.keyId] ?? 0) + 1;
+    }
+    expect(served['p:large']).toBe(50);
+    expect(served['p:small']).toBe(5);
+  });
+
+  it('admits at most RPM requests in any sliding minute and says when the next fits', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { requestsPerMinute: 5 } }];
+    for (let index = 0; index < 5; index++) expect((await acquire(candidates, T0 + index * 1000)).ok).toBe(true);
+    const refused = await acquire(candidates, T0 + 10_000);
+    expect(refused).toEqual({ ok: false, blocks: [{ keyId: 'p:a', reason: 'rpm', until: T0 + 60_000 }] });
+    expect((await acquire(candidates, T0 + 59_999)).ok).toBe(false);
+    expect((await acquire(candidates, T0 + 60_001)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 60_002)).ok).toBe(false);
+  });
+
+  it('admits requests per day up to RPD, and again on the next quota day', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { requestsPerDay: 3 } }];
+    for (let index = 0; index < 3; index++) expect((await acquire(candidates, T0 + index * 61_000)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + 300_000)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'rpd', until: undefined }],
+    });
+    expect((await acquire(candidates, T0 + 400_000, 10, '2026-11-27')).ok).toBe(true);
+  });
+
+  it('counts tokens per minute and per day, and refuses a request larger than the minute allows', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 100, tokensPerDay: 250 } }];
+    expect((await acquire(candidates, T0, 60)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + 1000, 50)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'tpm', until: T0 + 60_000 }],
+    });
+    expect((await acquire(candidates, T0 + 1000, 40)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + 2000, 101)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'too_large', until: undefined }],
+    });
+    expect((await acquire(candidates, T0 + 61_000, 100)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + 130_000, 60)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'tpd', until: undefined }],
+    });
+  });
+
+  it('settles a reservation with the reported usage', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 100 } }];
+    await store.acquire({ candidates, tokens: 90, reservationId: 'big', now: T0, day: DAY });
+    expect((await acquire(candidates, T0 + 1, 20)).ok).toBe(false);
+    await store.settle({ keyId: 'p:a', reservationId: 'big', reservedTokens: 90, actualTokens: 30, now: T0 + 2, day: DAY });
+    expect((await acquire(candidates, T0 + 3, 20)).ok).toBe(true);
+    const [usage] = await store.usage(['p:a'], T0 + 4, DAY);
+    expect(usage).toMatchObject({ requestsLastMinute: 2, tokensLastMinute: 50, requestsToday: 2, tokensToday: 50 });
+  });
+
+  it('keeps a blocked key out until the block ends, and a longer block wins', async () => {
+    const candidates = [
+      { keyId: 'p:a', limits: {} },
+      { keyId: 'p:b', limits: {} },
+    ];
+    await store.block('p:a', 'cooldown', T0 + 30_000, T0);
+    await store.block('p:a', 'cooldown', T0 + 5_000, T0);
+    for (let index = 0; index < 4; index++) expect(await acquire(candidates, T0 + index)).toEqual({ ok: true, keyId: 'p:b' });
+    await store.block('p:b', 'bad', T0 + 3_600_000, T0);
+    expect(await acquire(candidates, T0 + 29_999)).toEqual({
+      ok: false,
+      blocks: [
+        { keyId: 'p:a', reason: 'cooldown', until: T0 + 30_000 },
+        { keyId: 'p:b', reason: 'bad', until: T0 + 3_600_000 },
+      ],
+    });
+    expect(await acquire(candidates, T0 + 30_000)).toEqual({ ok: true, keyId: 'p:a' });
+    await store.unblock('p:b');
+    const [usage] = await store.usage(['p:b'], T0 + 30_001, DAY);
+    expect(usage?.block).toBeUndefined();
+  });
+
+  it('learns limits and usage from headers and blocks a key whose window is empty', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { requestsPerDay: 1000, tokensPerMinute: 50_000 } }];
+    await store.observe(
+      'p:a',
+      {
+        requestsPerDay: { limit: 14_400, remaining: 14_000, resetAt: T0 + 3_600_000 },
+        tokensPerMinute: { limit: 6000, remaining: 5000, resetAt: T0 + 20_000 },
+      },
+      T0,
+      DAY,
+    );
+    const [usage] = await store.usage(['p:a'], T0, DAY);
+    expect(usage).toMatchObject({
+      requestsToday: 400,
+      tokensLastMinute: 1000,
+      learnedLimits: { requestsPerDay: 14_400, tokensPerMinute: 6000 },
+    });
+    // The phantom 1000 tokens leave the window when the provider's window resets.
+    expect((await acquire(candidates, T0 + 1000, 5500)).ok).toBe(false);
+    expect((await acquire(candidates, T0 + 20_001, 5500)).ok).toBe(true);
+
+    await store.observe('p:a', { requests: { limit: 20, remaining: 0, resetAt: T0 + 90_000 } }, T0 + 30_000, DAY);
+    expect(await acquire(candidates, T0 + 31_000)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'cooldown', until: T0 + 90_000 }],
+    });
+  });
+
+  it('reports usage of keys it has never seen as zero', async () => {
+    const [usage] = await store.usage(['p:never'], T0, DAY);
+    expect(usage).toEqual({
+      keyId: 'p:never',
+      requestsLastMinute: 0,
+      tokensLastMinute: 0,
+      requestsToday: 0,
+      tokensToday: 0,
+      learnedLimits: {},
+      block: undefined,
+    });
+  });
+});
+
+describe('RedisQuotaStore shared by several processes', () => {
+  it('never admits more than the limit across clients racing for one key', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const stores = await Promise.all([redisStore(prefix), redisStore(prefix), redisStore(prefix)]);
+    const candidates = [{ keyId: 'p:shared', limits: { requestsPerMinute: 10 } }];
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, index) =>
+        stores[index % 3]!.acquire({ candidates, tokens: 1, reservationId: `race-${index}`, now: T0 + index, day: DAY }),
+      ),
+    );
+    expect(results.filter((result) => result.ok)).toHaveLength(10);
+  });
+});
