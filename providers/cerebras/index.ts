@@ -197,7 +197,9 @@ export const cerebrasProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'CEREBRAS',
   defaultBaseUrl: 'https://api.cerebras.ai',
-  defaultModel: 'qwen-3-235b-a22b-instruct-2507',
+  // A current large model on the free tier; the model list churns (retired ids answer 404, which the
+  // router treats as a configuration error and skips), so CEREBRAS_MODEL overrides it.
+  defaultModel: 'gpt-oss-120b',
   // The model takes 131k, but the free tier caps the context at 64k (65,536); trim for that.
   contextWindowTokens: 65_536,
   // Free tier (PROVIDERS.md): 30 RPM (900/h), 14,400 RPD, 60k TPM, 1M TPD; override with CEREBRAS_RPM …

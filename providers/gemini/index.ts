@@ -386,8 +386,10 @@ function googleFailure(failure: GoogleFailure, apiKey: string): ProviderError {
     const reason = (detail as GoogleErrorDetail | null)?.reason;
     return typeof reason === 'string' ? reason : undefined;
   });
-  const retryAfterMs = retryDelayOf(failure.details);
   const quotaPeriod = quotaPeriodOf(failure.details);
+  // A per-day 429 still carries a short RetryInfo delay ("21s"), but the quota only comes back at
+  // the daily reset (midnight Pacific): leave the delay out so the router waits for the reset.
+  const retryAfterMs = quotaPeriod === 'day' ? undefined : retryDelayOf(failure.details);
   let kind: ProviderErrorKind | undefined;
   // Gemini answers a blocked or suspended key with 403; an unknown key is a 400 (API_KEY_INVALID).
   if (failure.status === 401 || failure.status === 403) kind = 'auth';

@@ -64,7 +64,9 @@ export function classifyKind(facts: FailureFacts): ProviderErrorKind {
 /** Builds the `ProviderError` for a failure, with a short message that names the provider and status. */
 export function classifyFailure(facts: FailureFacts): ProviderError {
   const kind = classifyKind(facts);
-  const retryAfterMs = facts.retryAfterMs ?? parseRetryHintFromMessage(facts.message);
+  // An adapter that says the quota is daily or monthly knows a hint in the message is not when it returns.
+  const longQuota = facts.quotaPeriod === 'day' || facts.quotaPeriod === 'month';
+  const retryAfterMs = facts.retryAfterMs ?? (longQuota ? undefined : parseRetryHintFromMessage(facts.message));
   const statusText = facts.status === undefined ? '' : ` ${facts.status}`;
   const message = `${facts.provider}${statusText} ${kind}: ${truncate(facts.message, 300)}`;
   return new ProviderError({
