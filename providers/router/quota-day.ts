@@ -1,7 +1,7 @@
 import type { DailyResetZone } from '../types';
 
 /**
- * Providers reset daily quotas at midnight in their own time zone (Gemini: Pacific time; most
+ * Providers reset daily quotas at midnight in their own time zone (some in Pacific time, most
  * others: UTC). The quota "day" of a moment is its calendar date in that zone.
  */
 const formatters = new Map<DailyResetZone, Intl.DateTimeFormat>();

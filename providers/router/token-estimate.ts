@@ -3,7 +3,7 @@ import type { ChatMessage } from '../types';
 
 /**
  * Tokens a request will count against a key's token limits, estimated before sending. Models use
- * different tokenizers (Llama, Qwen, Gemini, Command); o200k (gpt-tokenizer) is close for Latin
+ * different tokenizers; o200k (gpt-tokenizer) is close to most of them for Latin
  * text and undercounts some scripts, so the estimate adds a margin. Reported usage corrects it
  * afterwards (QuotaStore.settle).
  */
