@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { cerebrasProvider } from '../../../providers/cerebras';
 import { groqProvider } from '../../../providers/groq';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
+import { collectPoolStats } from '../../../providers/router/pool-stats';
 import { type RouteRequest, Router, type RouterOptions, type RoutedStreamEvent } from '../../../providers/router/router';
 import type { KeyLimits, ProviderDescriptor } from '../../../providers/types';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
@@ -390,5 +391,37 @@ describe('shared state through Redis', () => {
     );
     expect(server.requestsFor(A.name)).toHaveLength(10);
     expect(answers.filter((answer) => answer.provider === B.name)).toHaveLength(20);
+  });
+});
+
+describe('pool stats', () => {
+  it('reports per provider and masked key: requests, failures by kind, fallbacks, latency, quota left and capacity', async () => {
+    server.setHandler((request) =>
+      request.apiKey === 'key-bad-aaaaaaaaaaaaaaaaaaaa'
+        ? groqErrors.invalidKey()
+        : { type: 'reply', text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } },
+    );
+    const quotaStore = new MemoryQuotaStore();
+    const { router, stats } = makeRouter(
+      [
+        { descriptor: A, keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'], limits: { requestsPerDay: 100 } },
+        { descriptor: B, keys: ['key-b-cccccccccccccccccccccc'], limits: { requestsPerDay: 1000 } },
+      ],
+      { quotaStore },
+    );
+    for (let index = 0; index < 5; index++) await router.complete(ask());
+    await new Promise((resolve) => setImmediate(resolve)); // background stat writes
+
+    const pool = await collectPoolStats(router, quotaStore, stats);
+    const providerA = pool.providers.find((provider) => provider.name === A.name)!;
+    expect(providerA.counters).toMatchObject({ requests: 6, successes: 5, fallbacks: 1, failures: { auth: 1 } });
+    expect(providerA.counters.latencyP50Ms).toBeGreaterThan(0);
+    expect(providerA.keys.map((key) => key.maskedKey)).toEqual(['key-ba…aaaa', 'key-go…bbbb']);
+    expect(providerA.keys[0]).toMatchObject({ blocked: { reason: 'bad' }, leftToday: 0 });
+    expect(providerA.keys[1]).toMatchObject({ requestsToday: 5, dailyLimit: 100, leftToday: 95 });
+    // The bad key is not capacity; the good one and B's are.
+    expect(pool.dailyCapacity).toBe(1100);
+    expect(pool.leftToday).toBe(1095);
+    expect(JSON.stringify(pool)).not.toContain('key-good-bbbbbbbbbbbbbbbbbbb');
   });
 });

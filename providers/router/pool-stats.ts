@@ -1,0 +1,131 @@
+import type { CounterSet, KeyUsage, QuotaStore, StatsStore } from '../../storage/types';
+import type { BreakerState } from './breaker';
+import type { HealthSummary } from './health';
+import { percentile } from './health';
+import { quotaDay } from './quota-day';
+import type { Router } from './router';
+
+export interface KeyStats {
+  readonly maskedKey: string;
+  readonly requestsToday: number;
+  /** The key's daily request limit (announced by the provider, else configured); undefined when unknown. */
+  readonly dailyLimit: number | undefined;
+  /** Requests left today, estimated from the limit, our count and the provider's headers. */
+  readonly leftToday: number | undefined;
+  readonly blocked: { readonly reason: string; readonly until: number } | undefined;
+  readonly counters: CounterSummary;
+}
+
+export interface CounterSummary {
+  readonly requests: number;
+  readonly successes: number;
+  readonly successRate: number | undefined;
+  readonly fallbacks: number;
+  readonly failures: CounterSet['failures'];
+  readonly latencyP50Ms: number | undefined;
+  readonly latencyP95Ms: number | undefined;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+}
+
+export interface ProviderStats {
+  readonly name: string;
+  readonly model: string;
+  readonly breaker: BreakerState;
+  readonly health: HealthSummary;
+  readonly keys: readonly KeyStats[];
+  readonly counters: CounterSummary;
+  readonly dailyCapacity: number | undefined;
+  readonly leftToday: number | undefined;
+}
+
+export interface PoolStats {
+  readonly day: string;
+  readonly providers: readonly ProviderStats[];
+  /** Σ daily request limits of the keys not set aside as bad; keys without a known limit are counted apart. */
+  readonly dailyCapacity: number;
+  readonly leftToday: number;
+  readonly keysWithUnknownLimit: number;
+  readonly activeUsersToday: number;
+  readonly topUsers: readonly { readonly userId: string; readonly requests: number }[];
+}
+
+/** The figures `/stats` shows: live key state from the quota store, counters from the stats store. */
+export async function collectPoolStats(
+  router: Router,
+  quotaStore: QuotaStore,
+  statsStore: StatsStore,
+  topUsers = 5,
+): Promise<PoolStats> {
+  const now = router.now;
+  const day = quotaDay(now, 'UTC');
+  const snapshot = await statsStore.read(day, topUsers);
+  let dailyCapacity = 0;
+  let leftToday = 0;
+  let keysWithUnknownLimit = 0;
+  const providers: ProviderStats[] = [];
+
+  for (const provider of router.describeProviders()) {
+    const { input } = provider;
+    const usages = await quotaStore.usage(
+      provider.keys.map((key) => key.keyId),
+      now,
+      quotaDay(now, input.dailyResetZone),
+    );
+    const keys = provider.keys.map((key, index): KeyStats => {
+      const usage = usages[index] as KeyUsage;
+      const dailyLimit = usage.learnedLimits.requestsPerDay ?? input.limits.requestsPerDay;
+      const exhausted = usage.block !== undefined && (usage.block.reason === 'quota' || usage.block.reason === 'bad');
+      const leftForKey =
+        dailyLimit === undefined ? undefined : exhausted ? 0 : Math.max(0, dailyLimit - usage.requestsToday);
+      if (usage.block?.reason !== 'bad') {
+        if (dailyLimit === undefined) keysWithUnknownLimit += 1;
+        else dailyCapacity += dailyLimit;
+        leftToday += leftForKey ?? 0;
+      }
+      return {
+        maskedKey: key.masked,
+        requestsToday: usage.requestsToday,
+        dailyLimit,
+        leftToday: leftForKey,
+        blocked: usage.block,
+        counters: summarize(snapshot.keys[key.keyId]),
+      };
+    });
+    const known = keys.filter((key) => key.dailyLimit !== undefined && key.blocked?.reason !== 'bad');
+    providers.push({
+      name: input.name,
+      model: input.adapter.model,
+      breaker: provider.breaker.state(now),
+      health: provider.health.summary(now),
+      keys,
+      counters: summarize(snapshot.providers[input.name]),
+      dailyCapacity: known.length === 0 ? undefined : known.reduce((sum, key) => sum + (key.dailyLimit ?? 0), 0),
+      leftToday: known.length === 0 ? undefined : known.reduce((sum, key) => sum + (key.leftToday ?? 0), 0),
+    });
+  }
+  return {
+    day,
+    providers,
+    dailyCapacity,
+    leftToday,
+    keysWithUnknownLimit,
+    activeUsersToday: snapshot.activeUsers,
+    topUsers: snapshot.topUsers,
+  };
+}
+
+function summarize(counters: CounterSet | undefined): CounterSummary {
+  const latencies = counters?.latencies ?? [];
+  return {
+    requests: counters?.requests ?? 0,
+    successes: counters?.successes ?? 0,
+    successRate: counters === undefined || counters.requests === 0 ? undefined : counters.successes / counters.requests,
+    fallbacks: counters?.fallbacks ?? 0,
+    failures: counters?.failures ?? {},
+    latencyP50Ms: percentile(latencies, 0.5),
+    latencyP95Ms: percentile(latencies, 0.95),
+    inputTokens: counters?.inputTokens ?? 0,
+    outputTokens: counters?.outputTokens ?? 0,
+  };
+}

@@ -1,0 +1,124 @@
+import { isStorageUnavailable, type QuotaStore, type StatsStore } from './types';
+
+/**
+ * Shared state lives in Redis, but a Redis outage must not stop the bot: calls go to the primary
+ * store and, when it is unavailable, to a local one, until the primary answers again. The switch
+ * is reported once each way, not on every call.
+ */
+export class Failover {
+  private degraded = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly onChange?: (state: { degraded: boolean; what: string; error?: unknown }) => void,
+  ) {}
+
+  get isDegraded(): boolean {
+    return this.degraded;
+  }
+
+  async run<T>(primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    try {
+      const result = await primary();
+      if (this.degraded) {
+        this.degraded = false;
+        this.onChange?.({ degraded: false, what: this.what });
+      }
+      return result;
+    } catch (error) {
+      if (!isStorageUnavailable(error)) throw error;
+      if (!this.degraded) {
+        this.degraded = true;
+        this.onChange?.({ degraded: true, what: this.what, error });
+      }
+      return fallback();
+    }
+  }
+}
+
+/**
+ * Key quotas with a local fallback. Blocks (bad keys, cool-downs) are written to both stores, so
+ * a key known to be bad stays set aside through an outage.
+ */
+export class FallbackQuotaStore implements QuotaStore {
+  constructor(
+    private readonly primary: QuotaStore,
+    private readonly local: QuotaStore,
+    private readonly failover: Failover,
+  ) {}
+
+  acquire(...args: Parameters<QuotaStore['acquire']>): ReturnType<QuotaStore['acquire']> {
+    return this.failover.run(
+      () => this.primary.acquire(...args),
+      () => this.local.acquire(...args),
+    );
+  }
+
+  settle(...args: Parameters<QuotaStore['settle']>): Promise<void> {
+    return this.failover.run(
+      () => this.primary.settle(...args),
+      () => this.local.settle(...args),
+    );
+  }
+
+  async block(...args: Parameters<QuotaStore['block']>): Promise<void> {
+    await this.local.block(...args);
+    await this.failover.run(
+      () => this.primary.block(...args),
+      async () => undefined,
+    );
+  }
+
+  async unblock(keyId: string): Promise<void> {
+    await this.local.unblock(keyId);
+    await this.failover.run(
+      () => this.primary.unblock(keyId),
+      async () => undefined,
+    );
+  }
+
+  async observe(...args: Parameters<QuotaStore['observe']>): Promise<void> {
+    await this.local.observe(...args);
+    await this.failover.run(
+      () => this.primary.observe(...args),
+      async () => undefined,
+    );
+  }
+
+  usage(...args: Parameters<QuotaStore['usage']>): ReturnType<QuotaStore['usage']> {
+    return this.failover.run(
+      () => this.primary.usage(...args),
+      () => this.local.usage(...args),
+    );
+  }
+}
+
+/** Stats with a local fallback: during an outage this process counts locally. */
+export class FallbackStatsStore implements StatsStore {
+  constructor(
+    private readonly primary: StatsStore,
+    private readonly local: StatsStore,
+    private readonly failover: Failover,
+  ) {}
+
+  recordAttempt(...args: Parameters<StatsStore['recordAttempt']>): Promise<void> {
+    return this.failover.run(
+      () => this.primary.recordAttempt(...args),
+      () => this.local.recordAttempt(...args),
+    );
+  }
+
+  recordUserRequest(...args: Parameters<StatsStore['recordUserRequest']>): Promise<void> {
+    return this.failover.run(
+      () => this.primary.recordUserRequest(...args),
+      () => this.local.recordUserRequest(...args),
+    );
+  }
+
+  read(...args: Parameters<StatsStore['read']>): ReturnType<StatsStore['read']> {
+    return this.failover.run(
+      () => this.primary.read(...args),
+      () => this.local.read(...args),
+    );
+  }
+}
