@@ -1,4 +1,4 @@
-import { isStorageUnavailable, type QuotaStore, type StatsStore } from './types';
+import { type CounterStore, isStorageUnavailable, type QuotaStore, type StatsStore } from './types';
 
 /**
  * Shared state lives in Redis, but a Redis outage must not stop the bot: calls go to the primary
@@ -119,6 +119,29 @@ export class FallbackStatsStore implements StatsStore {
     return this.failover.run(
       () => this.primary.read(...args),
       () => this.local.read(...args),
+    );
+  }
+}
+
+/** Per-user counters with a local fallback: during an outage each process limits on its own. */
+export class FallbackCounterStore implements CounterStore {
+  constructor(
+    private readonly primary: CounterStore,
+    private readonly local: CounterStore,
+    private readonly failover: Failover,
+  ) {}
+
+  increment(...args: Parameters<CounterStore['increment']>): ReturnType<CounterStore['increment']> {
+    return this.failover.run(
+      () => this.primary.increment(...args),
+      () => this.local.increment(...args),
+    );
+  }
+
+  peek(...args: Parameters<CounterStore['peek']>): Promise<number> {
+    return this.failover.run(
+      () => this.primary.peek(...args),
+      () => this.local.peek(...args),
     );
   }
 }

@@ -135,8 +135,8 @@ export interface CounterStore {
    * returns the new count and when the window ends. Atomic (INCR + PEXPIRE-if-new in one step).
    */
   increment(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }>;
-  /** Reads without incrementing (0 when absent). */
-  peek(key: string): Promise<number>;
+  /** Reads without incrementing (0 when absent or expired). */
+  peek(key: string, now: number): Promise<number>;
 }
 
 // ─── Stats ─────────────────────────────────────────────────────────────────────────────────────

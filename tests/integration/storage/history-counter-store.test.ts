@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import type { ChatMessage } from '../../../providers/types';
+import { MemoryCounterStore } from '../../../storage/memory/counter-store';
+import { MemoryHistoryStore } from '../../../storage/memory/history-store';
+import { connectRedis, createRedisClient } from '../../../storage/redis/client';
+import { RedisCounterStore } from '../../../storage/redis/counter-store';
+import { RedisHistoryStore } from '../../../storage/redis/history-store';
+import type { CounterStore, HistoryStore } from '../../../storage/types';
+import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+
+let redisServer: TestRedis;
+let client: Redis;
+beforeAll(async () => {
+  redisServer = await startTestRedis();
+  client = createRedisClient(redisServer.url);
+  await connectRedis(client);
+});
+afterAll(async () => {
+  client.disconnect();
+  await redisServer.stop();
+});
+
+const limits = { maxMessages: 6, ttlSeconds: 3600 };
+const turn = (index: number): ChatMessage[] => [
+  { role: 'user', content: `پرسش ${index} — question ‌${index}` },
+  { role: 'assistant', content: `پاسخ ۱۲۳ answer ${index}` },
+];
+
+const histories: [string, () => HistoryStore][] = [
+  ['memory', () => new MemoryHistoryStore()],
+  ['redis', () => new RedisHistoryStore(client, `test:${randomUUID()}:`)],
+];
+
+describe.each(histories)('HistoryStore contract: %s', (_name, create) => {
+  it('keeps conversations apart, appends whole exchanges and keeps the last pairs', async () => {
+    const store = create();
+    for (let index = 1; index <= 5; index++) await store.append('alice', turn(index), limits);
+    await store.append('bob', turn(99), limits);
+    expect(await store.load('alice')).toEqual([...turn(3), ...turn(4), ...turn(5)]);
+    expect(await store.load('bob')).toEqual(turn(99));
+    expect(await store.load('nobody')).toEqual([]);
+  });
+
+  it('trims an odd limit down to whole pairs, so history never starts with an answer', async () => {
+    const store = create();
+    for (let index = 1; index <= 4; index++) await store.append('carol', turn(index), { ...limits, maxMessages: 5 });
+    const kept = await store.load('carol');
+    expect(kept).toHaveLength(4);
+    expect(kept[0]?.role).toBe('user');
+  });
+
+  it('forgets a conversation on clear', async () => {
+    const store = create();
+    await store.append('dave', turn(1), limits);
+    await store.clear('dave');
+    expect(await store.load('dave')).toEqual([]);
+  });
+});
+
+describe('MemoryHistoryStore bounds', () => {
+  it('keeps at most maxConversations, dropping the least recently used, and expires by TTL', async () => {
+    let now = 0;
+    const store = new MemoryHistoryStore(3, () => now);
+    for (const user of ['a', 'b', 'c']) await store.append(user, turn(1), limits);
+    await store.append('a', turn(2), limits); // a is now the most recent
+    await store.append('d', turn(1), limits);
+    expect(store.size).toBe(3);
+    expect(await store.load('b')).toEqual([]);
+    expect(await store.load('a')).toHaveLength(4);
+    now += 3600_001;
+    expect(await store.load('a')).toEqual([]);
+  });
+});
+
+const counters: [string, () => CounterStore][] = [
+  ['memory', () => new MemoryCounterStore()],
+  ['redis', () => new RedisCounterStore(client, `test:${randomUUID()}:`)],
+];
+
+describe.each(counters)('CounterStore contract: %s', (_name, create) => {
+  it('counts within a window that starts with the first increment and reports when it ends', async () => {
+    const store = create();
+    const now = Date.now();
+    const first = await store.increment('user:1', 60_000, now);
+    expect(first.count).toBe(1);
+    expect(first.resetAt).toBeGreaterThan(now + 59_000);
+    expect(first.resetAt).toBeLessThanOrEqual(now + 60_000);
+    expect((await store.increment('user:1', 60_000, now + 10)).count).toBe(2);
+    expect((await store.increment('user:2', 60_000, now + 10)).count).toBe(1);
+    expect(await store.peek('user:1', now + 20)).toBe(2);
+    expect(await store.peek('user:3', now + 20)).toBe(0);
+  });
+});
+
+describe('RedisCounterStore', () => {
+  it('starts a new window once the old one expired', async () => {
+    const store = new RedisCounterStore(client, `test:${randomUUID()}:`);
+    await store.increment('k', 30, Date.now());
+    await store.increment('k', 30, Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 60)); // Redis expires keys on its own clock
+    expect((await store.increment('k', 30, Date.now())).count).toBe(1);
+  });
+});
