@@ -5,16 +5,15 @@ import { cerebrasProvider } from '../../../providers/cerebras';
 import { groqProvider } from '../../../providers/groq';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../providers/router/pool-stats';
-import { type RouteRequest, Router, type RouterOptions, type RoutedStreamEvent } from '../../../providers/router/router';
-import type { KeyLimits, ProviderDescriptor } from '../../../providers/types';
+import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
-import { MemoryStatsStore } from '../../../storage/memory/stats-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import type { QuotaStore } from '../../../storage/types';
 import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../../fakes/provider-server';
 import { groqErrors } from '../../fakes/provider-server/errors';
 import { FakeClock } from '../../helpers/fake-clock';
+import { buildRouter, type ProviderSetup, TEST_ATTEMPT_TIMEOUT_MS } from '../../helpers/pool';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 /**
@@ -23,7 +22,7 @@ import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
  */
 const A = groqProvider;
 const B = cerebrasProvider;
-const ATTEMPT_TIMEOUT_MS = 300;
+const ATTEMPT_TIMEOUT_MS = TEST_ATTEMPT_TIMEOUT_MS;
 
 let server: FakeProviderServer;
 beforeAll(async () => {
@@ -32,47 +31,8 @@ beforeAll(async () => {
 afterAll(async () => server.stop());
 beforeEach(() => server.reset());
 
-interface ProviderSetup {
-  readonly descriptor: ProviderDescriptor;
-  readonly keys: readonly string[];
-  readonly limits?: KeyLimits;
-}
-
-function makeRouter(
-  providers: readonly ProviderSetup[],
-  overrides: Partial<RouterOptions> = {},
-): { router: Router; clock: FakeClock; stats: MemoryStatsStore } {
-  const clock = new FakeClock(undefined, true);
-  const stats = new MemoryStatsStore();
-  const router = new Router({
-    providers: providers.map(({ descriptor, keys, limits }) => ({
-      name: descriptor.name,
-      adapter: descriptor.create({
-        baseUrl: server.url(descriptor.name),
-        model: descriptor.defaultModel,
-        timeoutMs: ATTEMPT_TIMEOUT_MS,
-        idleTimeoutMs: ATTEMPT_TIMEOUT_MS,
-      }),
-      keys,
-      limits: limits ?? {},
-      contextWindowTokens: descriptor.contextWindowTokens,
-      dailyResetZone: descriptor.dailyResetZone,
-    })),
-    routing: 'priority',
-    requestDeadlineMs: 10_000,
-    attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
-    firstTokenTimeoutMs: ATTEMPT_TIMEOUT_MS,
-    streamIdleTimeoutMs: ATTEMPT_TIMEOUT_MS,
-    breakerFailureThreshold: 3,
-    breakerOpenMs: 30_000,
-    authRecheckMs: 6 * 3600_000,
-    quotaStore: new MemoryQuotaStore(),
-    statsStore: stats,
-    clock,
-    random: () => 0.5,
-    ...overrides,
-  });
-  return { router, clock, stats };
+function makeRouter(providers: readonly ProviderSetup[], overrides: Partial<RouterOptions> = {}) {
+  return buildRouter(server, providers, overrides);
 }
 
 const ask = (text = 'hello'): RouteRequest => ({ messages: [{ role: 'user', content: text }] });

@@ -1,0 +1,91 @@
+import type { Redis } from 'ioredis';
+import { Failover, FallbackCounterStore, FallbackQuotaStore, FallbackStatsStore } from './fallback';
+import { MemoryCounterStore } from './memory/counter-store';
+import { MemoryHistoryStore } from './memory/history-store';
+import { MemoryQuotaStore } from './memory/quota-store';
+import { MemoryStatsStore } from './memory/stats-store';
+import { connectRedis, createRedisClient } from './redis/client';
+import { RedisCounterStore } from './redis/counter-store';
+import { RedisHistoryStore } from './redis/history-store';
+import { RedisQuotaStore } from './redis/quota-store';
+import { RedisStatsStore } from './redis/stats-store';
+import type { CounterStore, HistoryStore, QuotaStore, StatsStore } from './types';
+
+export interface Stores {
+  readonly mode: 'memory' | 'redis';
+  readonly quota: QuotaStore;
+  readonly stats: StatsStore;
+  /** Throws `StorageUnavailableError` during a Redis outage: the caller decides how to go on without history. */
+  readonly history: HistoryStore;
+  readonly counters: CounterStore;
+  readonly redis: Redis | undefined;
+  /** Whether Redis answered the last call (always true in memory mode). */
+  isHealthy(): boolean;
+  close(): Promise<void>;
+}
+
+export type StorageEvent =
+  | { readonly type: 'degraded'; readonly what: string; readonly error: unknown }
+  | { readonly type: 'recovered'; readonly what: string }
+  | { readonly type: 'connection-error'; readonly error: Error }
+  | { readonly type: 'unreachable-at-start'; readonly error: unknown };
+
+export interface StoreOptions {
+  readonly redisUrl: string | undefined;
+  readonly prefix?: string;
+  readonly onEvent?: (event: StorageEvent) => void;
+}
+
+/**
+ * Builds the stores: in memory without `REDIS_URL`; with it, Redis stores that several processes
+ * share, each wrapped so that quotas, stats and per-user limits fall back to local state while
+ * Redis is away. An unreachable Redis at start-up is not fatal: the client keeps reconnecting.
+ */
+export async function createStores(options: StoreOptions): Promise<Stores> {
+  if (options.redisUrl === undefined) {
+    return {
+      mode: 'memory',
+      quota: new MemoryQuotaStore(),
+      stats: new MemoryStatsStore(),
+      history: new MemoryHistoryStore(),
+      counters: new MemoryCounterStore(),
+      redis: undefined,
+      isHealthy: () => true,
+      close: async () => undefined,
+    };
+  }
+  const onEvent = options.onEvent;
+  const redis = createRedisClient(options.redisUrl, {
+    onError: (error) => onEvent?.({ type: 'connection-error', error }),
+  });
+  try {
+    await connectRedis(redis);
+  } catch (error) {
+    onEvent?.({ type: 'unreachable-at-start', error });
+  }
+  const prefix = options.prefix ?? 'sb:';
+  const failover = (what: string): Failover =>
+    new Failover(what, ({ degraded, error }) =>
+      onEvent?.(degraded ? { type: 'degraded', what, error } : { type: 'recovered', what }),
+    );
+  return {
+    mode: 'redis',
+    quota: new FallbackQuotaStore(new RedisQuotaStore(redis, prefix), new MemoryQuotaStore(), failover('key quotas')),
+    stats: new FallbackStatsStore(new RedisStatsStore(redis, prefix), new MemoryStatsStore(), failover('stats')),
+    counters: new FallbackCounterStore(
+      new RedisCounterStore(redis, prefix),
+      new MemoryCounterStore(),
+      failover('user limits'),
+    ),
+    history: new RedisHistoryStore(redis, prefix),
+    redis,
+    isHealthy: () => redis.status === 'ready',
+    close: async () => {
+      try {
+        await redis.quit();
+      } catch {
+        redis.disconnect();
+      }
+    },
+  };
+}

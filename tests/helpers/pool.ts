@@ -1,0 +1,56 @@
+import { Router, type RouterOptions } from '../../providers/router/router';
+import type { KeyLimits, ProviderDescriptor } from '../../providers/types';
+import { MemoryQuotaStore } from '../../storage/memory/quota-store';
+import { MemoryStatsStore } from '../../storage/memory/stats-store';
+import type { FakeProviderServer } from '../fakes/provider-server';
+import { FakeClock } from './fake-clock';
+
+export interface ProviderSetup {
+  readonly descriptor: ProviderDescriptor;
+  readonly keys: readonly string[];
+  readonly limits?: KeyLimits;
+}
+
+export const TEST_ATTEMPT_TIMEOUT_MS = 300;
+
+/**
+ * A router over real adapters pointed at the fake provider server, with a virtual clock (waiting
+ * costs no real time), in-memory stores and short timeouts. `overrides` replace any option.
+ */
+export function buildRouter(
+  server: FakeProviderServer,
+  providers: readonly ProviderSetup[],
+  overrides: Partial<RouterOptions> = {},
+): { router: Router; clock: FakeClock; stats: MemoryStatsStore } {
+  const clock = new FakeClock(undefined, true);
+  const stats = new MemoryStatsStore();
+  const router = new Router({
+    providers: providers.map(({ descriptor, keys, limits }) => ({
+      name: descriptor.name,
+      adapter: descriptor.create({
+        baseUrl: server.url(descriptor.name),
+        model: descriptor.defaultModel,
+        timeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+        idleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+      }),
+      keys,
+      limits: limits ?? {},
+      contextWindowTokens: descriptor.contextWindowTokens,
+      dailyResetZone: descriptor.dailyResetZone,
+    })),
+    routing: 'priority',
+    requestDeadlineMs: 10_000,
+    attemptTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+    firstTokenTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+    streamIdleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+    breakerFailureThreshold: 3,
+    breakerOpenMs: 30_000,
+    authRecheckMs: 6 * 3600_000,
+    quotaStore: new MemoryQuotaStore(),
+    statsStore: stats,
+    clock,
+    random: () => 0.5,
+    ...overrides,
+  });
+  return { router, clock, stats };
+}

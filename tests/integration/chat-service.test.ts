@@ -1,0 +1,225 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { ChatService, makeBatches, parseTranslations } from '../../providers/chat-service';
+import { cerebrasProvider } from '../../providers/cerebras';
+import { groqProvider } from '../../providers/groq';
+import { isRouterError } from '../../providers/router/errors';
+import type { ChatMessage } from '../../providers/types';
+import { MemoryHistoryStore } from '../../storage/memory/history-store';
+import { type HistoryStore, StorageUnavailableError } from '../../storage/types';
+import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import { groqErrors } from '../fakes/provider-server/errors';
+import { fakeTranslator, translationRequest } from '../fakes/provider-server/translator';
+import { buildRouter } from '../helpers/pool';
+
+let server: FakeProviderServer;
+beforeAll(async () => {
+  server = await startFakeProviderServer();
+});
+afterAll(async () => server.stop());
+beforeEach(() => server.reset());
+
+const SYSTEM_PROMPT = 'You are Switchboard.';
+const limits = { maxMessages: 20, ttlSeconds: 3600 };
+
+function makeService(history: HistoryStore = new MemoryHistoryStore(), onHistoryUnavailable?: (error: unknown) => void) {
+  const { router } = buildRouter(server, [
+    { descriptor: groqProvider, keys: ['key-a-aaaaaaaaaaaa'] },
+    { descriptor: cerebrasProvider, keys: ['key-b-bbbbbbbbbbbb'] },
+  ]);
+  return {
+    history,
+    service: new ChatService({
+      router,
+      history,
+      historyLimits: limits,
+      systemPrompt: SYSTEM_PROMPT,
+      maxOutputTokens: 512,
+      ...(onHistoryUnavailable === undefined ? {} : { onHistoryUnavailable }),
+    }),
+  };
+}
+
+describe('sendMessageWithHistory', () => {
+  it('sends the growing history, stores each exchange, and keeps conversations apart', async () => {
+    const { service, history } = makeService();
+    await service.sendMessageWithHistory('alice', 'سلام، اسم من آلیس است');
+    await service.sendMessageWithHistory('bob', 'I am Bob');
+    await service.sendMessageWithHistory('alice', 'دومین پیام ۲');
+    const third = await service.sendMessageWithHistory('alice', 'third');
+
+    const aliceRequests = server.requests.filter((request) => request.messages.some((m) => m.content.includes('آلیس')));
+    expect(aliceRequests.map((request) => request.messages.length)).toEqual([2, 4, 6]);
+    expect(server.requests.at(-1)!.messages).toEqual([
+      { role: 'system', content: SYSTEM_PROMPT },
+      { role: 'user', content: 'سلام، اسم من آلیس است' },
+      { role: 'assistant', content: 'echo: سلام، اسم من آلیس است' },
+      { role: 'user', content: 'دومین پیام ۲' },
+      { role: 'assistant', content: 'echo: دومین پیام ۲' },
+      { role: 'user', content: 'third' },
+    ]);
+    expect(server.requests.every((request) => !request.messages.some((m) => m.content === 'I am Bob') || !request.messages.some((m) => m.content.includes('آلیس')))).toBe(true);
+    expect(third).toMatchObject({ text: 'echo: third', provider: groqProvider.name, historyAvailable: true });
+    expect(await history.load('alice')).toHaveLength(6);
+  });
+
+  it('leaves no orphan turn when every provider fails, and does not duplicate it on retry', async () => {
+    const { service, history } = makeService();
+    await service.sendMessageWithHistory('carol', 'first');
+    server.setHandler(() => groqErrors.serverError());
+    const error = await service.sendMessageWithHistory('carol', 'lost?').catch((caught: unknown) => caught);
+    expect(isRouterError(error)).toBe(true);
+    expect(await history.load('carol')).toHaveLength(2);
+
+    server.reset();
+    await service.sendMessageWithHistory('carol', 'lost?');
+    expect((await history.load('carol')).map((message: ChatMessage) => message.content)).toEqual([
+      'first',
+      'echo: first',
+      'lost?',
+      'echo: lost?',
+    ]);
+  });
+
+  it('drops the oldest history first to fit a small context window', async () => {
+    const history = new MemoryHistoryStore();
+    for (let index = 0; index < 8; index++) {
+      await history.append(
+        'dave',
+        [
+          { role: 'user', content: `question ${index} ${'word '.repeat(300)}` },
+          { role: 'assistant', content: `answer ${index}` },
+        ],
+        limits,
+      );
+    }
+    const { router } = buildRouter(server, [
+      { descriptor: { ...groqProvider, contextWindowTokens: 2600 }, keys: ['key-a-aaaaaaaaaaaa'] },
+    ]);
+    const service = new ChatService({ router, history, historyLimits: limits, systemPrompt: SYSTEM_PROMPT, maxOutputTokens: 512 });
+    await service.sendMessageWithHistory('dave', 'latest');
+    const sent = server.requests[0]!.messages;
+    expect(sent[0]).toEqual({ role: 'system', content: SYSTEM_PROMPT });
+    expect(sent.at(-1)).toEqual({ role: 'user', content: 'latest' });
+    expect(sent.length).toBeLessThan(18);
+    expect(sent[1]?.content).not.toContain('question 0 ');
+    expect(sent.at(-2)).toEqual({ role: 'assistant', content: 'answer 7' });
+  });
+
+  it('answers without history when the history store is away, and says so', async () => {
+    const unavailable: HistoryStore = {
+      load: async () => {
+        throw new StorageUnavailableError('Redis is unavailable');
+      },
+      append: async () => {
+        throw new StorageUnavailableError('Redis is unavailable');
+      },
+      clear: async () => {
+        throw new StorageUnavailableError('Redis is unavailable');
+      },
+    };
+    const notices: unknown[] = [];
+    const { service } = makeService(unavailable, (error) => notices.push(error));
+    const reply = await service.sendMessageWithHistory('erin', 'hello');
+    expect(reply).toMatchObject({ text: 'echo: hello', historyAvailable: false });
+    expect(notices.length).toBeGreaterThan(0);
+  });
+});
+
+describe('streamMessageWithHistory', () => {
+  it('stores the exchange once the stream finishes', async () => {
+    const { service, history } = makeService();
+    const events = [];
+    for await (const event of service.streamMessageWithHistory('frank', 'stream me')) events.push(event.type);
+    expect(events[0]).toBe('start');
+    expect(events.slice(-2)).toEqual(['finish', 'stored']);
+    expect(await history.load('frank')).toEqual([
+      { role: 'user', content: 'stream me' },
+      { role: 'assistant', content: 'echo: stream me' },
+    ]);
+  });
+
+  it('stores nothing when the stream breaks off', async () => {
+    server.setHandler(() => ({ type: 'cut', text: 'half an answer', afterChunks: 2 }));
+    const { service, history } = makeService();
+    const outcome = await (async () => {
+      for await (const _event of service.streamMessageWithHistory('gina', 'break')) {
+        // drain
+      }
+    })().catch((error: unknown) => error);
+    expect(isRouterError(outcome) && outcome.kind).toBe('interrupted');
+    expect(await history.load('gina')).toEqual([]);
+  });
+});
+
+describe('translateMultipleTexts', () => {
+  const lines = Array.from({ length: 25 }, (_, index) => `line ${index + 1} — سطر ${index + 1}`);
+
+  it('translates 25 lines in order in at most 4 requests, in the wire format', async () => {
+    server.setHandler(fakeTranslator());
+    const { service } = makeService();
+    const results = await service.translateMultipleTexts(lines, 'fa');
+    expect(results).toEqual(lines.map((line) => ({ ok: true, text: `fa:${line}` })));
+    expect(server.requests.length).toBeLessThanOrEqual(4);
+    for (const request of server.requests) {
+      const last = request.messages.at(-1)!.content;
+      expect(Object.keys(JSON.parse(last))).toEqual(['target', 'texts']);
+      expect(request.body).toMatchObject({ response_format: { type: 'json_object' } });
+    }
+  });
+
+  it('retries a batch whose answer is short, by halves, and never shifts lines', async () => {
+    let tampered = 0;
+    server.setHandler(
+      fakeTranslator((translations) => {
+        if (translations.length > 5 && tampered < 2) {
+          tampered += 1;
+          return translations.slice(1); // one entry missing: the classic misalignment
+        }
+        return translations;
+      }),
+    );
+    const { service } = makeService();
+    const results = await service.translateMultipleTexts(lines, 'German');
+    expect(results).toEqual(lines.map((line) => ({ ok: true, text: `German:${line}` })));
+  });
+
+  it('marks a text that keeps failing in its own place', async () => {
+    server.setHandler(
+      fakeTranslator((translations, request) =>
+        translationRequest(request)?.texts.includes('poison') ? 'Sorry, I cannot help with that.' : translations,
+      ),
+    );
+    const { service } = makeService();
+    const results = await service.translateMultipleTexts(['one', 'poison', 'three'], 'fr');
+    expect(results).toEqual([
+      { ok: true, text: 'fr:one' },
+      { ok: false, text: 'poison' },
+      { ok: true, text: 'fr:three' },
+    ]);
+  });
+
+  it('reports the pool error on every text when no provider can answer', async () => {
+    server.setHandler(() => groqErrors.serverError());
+    const { service } = makeService();
+    const results = await service.translateMultipleTexts(['a', 'b'], 'fr');
+    expect(results.every((result) => !result.ok && result.error?.kind === 'unavailable')).toBe(true);
+  });
+});
+
+describe('translation helpers', () => {
+  it('batches by count and balances the batches', () => {
+    const items = Array.from({ length: 25 }, (_, index) => ({ text: `t${index}` }));
+    expect(makeBatches(items).map((batch) => batch.length)).toEqual([13, 12]);
+    const big = Array.from({ length: 5 }, () => ({ text: 'x'.repeat(1400) }));
+    expect(makeBatches(big).map((batch) => batch.length)).toEqual([2, 2, 1]);
+  });
+
+  it('validates answers: JSON object, exact count, strings only; tolerates a code fence', () => {
+    expect(parseTranslations('{"translations":["a","b"]}', 2)).toEqual(['a', 'b']);
+    expect(parseTranslations('```json\n{"translations":["a","b"]}\n```', 2)).toEqual(['a', 'b']);
+    expect(parseTranslations('{"translations":["a"]}', 2)).toBeUndefined();
+    expect(parseTranslations('{"translations":["a", 2]}', 2)).toBeUndefined();
+    expect(parseTranslations('not json', 1)).toBeUndefined();
+    expect(parseTranslations('{"other":["a"]}', 1)).toBeUndefined();
+  });
+});
