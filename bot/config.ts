@@ -549,6 +549,22 @@ export function createConfig(env: Env): Config {
   };
 }
 
+/** What the command-line tools (`npm run chat`) need: everything but Telegram's settings. */
+export type ToolsConfig = Omit<Config, 'botToken' | 'webhook'>;
+
+/**
+ * The config without BOT_TOKEN and webhook settings, which the tools do not use (a missing or
+ * malformed token must not stop someone from checking their provider keys).
+ */
+export function createConfigForTools(env: Env): ToolsConfig {
+  const { botToken: _token, webhook: _webhook, ...rest } = createConfig({
+    ...env,
+    BOT_TOKEN: '1:not-used-by-the-command-line-tools',
+    WEBHOOK_URL: undefined,
+  });
+  return rest;
+}
+
 /**
  * Loads `.env` into `env` (`process.env` by default) when the file exists; variables already set
  * win, as with `process.loadEnvFile`, whose parser (`util.parseEnv`) this uses. Returns whether a

@@ -1,6 +1,4 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Env } from '../../bot/config';
@@ -9,6 +7,7 @@ import { maskSecret } from '../../providers/shared/secrets';
 import { runCheckKeys } from '../../scripts/check-keys';
 import { type Behaviour, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { groqRateLimitHeaders } from '../fakes/provider-server/errors';
+import { emptyDirectory, runBuiltScript } from '../helpers/cli';
 
 const GOOD_KEYS = ['gsk_GoodKeyNumberOne00000000000000000001', 'gsk_GoodKeyNumberTwo00000000000000000002'];
 const BAD_KEY = 'gsk_BadKeyRevoked000000000000000000000003';
@@ -141,28 +140,17 @@ describe('check-keys', () => {
   });
 
   describe('as a user runs it (node dist/scripts/check-keys.js)', () => {
-    const directory = mkdtempSync(path.join(tmpdir(), 'switchboard-check-keys-'));
-    const script = path.resolve(__dirname, '../../dist/scripts/check-keys.js');
-    afterAll(() => rmSync(directory, { recursive: true, force: true }));
+    const directory = emptyDirectory('switchboard-check-keys-');
+    afterAll(() => directory.remove());
 
     /** Runs the built CLI in an empty directory with only `env` (never the developer's real keys). */
-    function runCli(env: Record<string, string>): Promise<{ code: number; stdout: string }> {
-      return new Promise((resolve, reject) => {
-        execFile(
-          process.execPath,
-          [script],
-          { cwd: directory, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 15_000 },
-          (error, stdout) => {
-            if (error !== null && typeof error.code !== 'number') reject(error);
-            else resolve({ code: error === null ? 0 : Number(error.code), stdout });
-          },
-        );
-      });
+    async function runCli(env: Record<string, string>): Promise<{ code: number; stdout: string }> {
+      return runBuiltScript('scripts/check-keys.js', { cwd: directory.path, env });
     }
 
     it('reads keys from the environment and from .env, prints the report and exits 0', async () => {
       server.setHandler(answerByKey());
-      writeFileSync(path.join(directory, '.env'), `GROQ_API_KEY_2=${BAD_KEY}\nGROQ_API_KEY=overridden-by-env\n`);
+      writeFileSync(path.join(directory.path, '.env'), `GROQ_API_KEY_2=${BAD_KEY}\nGROQ_API_KEY=overridden-by-env\n`);
       const { code, stdout } = await runCli({ GROQ_BASE_URL: server.url('groq'), GROQ_API_KEY: GOOD_KEYS[0] ?? '' });
 
       expect(code).toBe(0);
@@ -176,7 +164,7 @@ describe('check-keys', () => {
     });
 
     it('exits 2 when no key is configured', async () => {
-      rmSync(path.join(directory, '.env'), { force: true });
+      rmSync(path.join(directory.path, '.env'), { force: true });
       const { code, stdout } = await runCli({});
       expect(code).toBe(2);
       expect(stdout).toContain('No API keys configured');

@@ -1,0 +1,75 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { maskSecret } from '../../providers/shared/secrets';
+import { runChat } from '../../scripts/chat';
+import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import { groqErrors } from '../fakes/provider-server/errors';
+import { emptyDirectory, runBuiltScript } from '../helpers/cli';
+
+const GROQ_KEY = 'gsk_ReplKeyNumberOne000000000000000000001';
+const CEREBRAS_KEY = 'csk-replkeynumbertwo0000000000000000000002';
+
+describe('npm run chat', () => {
+  let server: FakeProviderServer;
+  beforeAll(async () => {
+    server = await startFakeProviderServer();
+  });
+  afterAll(async () => server.stop());
+  beforeEach(() => server.reset());
+
+  const env = () => ({
+    GROQ_API_KEY: GROQ_KEY,
+    GROQ_BASE_URL: server.url('groq'),
+    CEREBRAS_API_KEY: CEREBRAS_KEY,
+    CEREBRAS_BASE_URL: server.url('cerebras'),
+  });
+
+  async function converse(lines: string[]): Promise<{ code: number; output: string }> {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let text = '';
+    output.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+    });
+    input.end(`${lines.join('\n')}\n`);
+    const code = await runChat(env(), input, output);
+    return { code, output: text };
+  }
+
+  it('answers with history, names the provider and masked key, and shows a fallback', async () => {
+    server.setHandler((request) =>
+      request.dialect === 'groq' && request.messages.at(-1)?.content === 'second'
+        ? groqErrors.unavailable()
+        : { type: 'reply', text: `answer to ${request.messages.at(-1)?.content}` },
+    );
+    const { code, output } = await converse(['first', 'second', '/reset', 'third', '/stats', '/quit']);
+    expect(code).toBe(0);
+    expect(output).toContain('answer to first');
+    expect(output).toContain(`[groq ${maskSecret(GROQ_KEY)}`);
+    expect(output).toMatch(/answer to second\n\[cerebras .* · after groq transient\]/);
+    expect(output).toContain('(conversation forgotten)');
+    expect(output).toMatch(/pool: \d+ of \d+ requests left today/);
+    expect(output).not.toContain(GROQ_KEY);
+    // The second question carried the first exchange; after /reset the third carried none.
+    const byQuestion = (question: string) => server.requests.find((request) => request.messages.at(-1)?.content === question);
+    expect(byQuestion('second')?.messages.map((message) => message.content)).toContain('answer to first');
+    expect(byQuestion('third')?.messages).toHaveLength(2);
+  });
+
+  it('says plainly when no provider can answer, and keeps going', async () => {
+    server.setHandler(() => groqErrors.serverError());
+    const { output } = await converse(['hello', '/quit']);
+    expect(output).toContain('[no answer: unavailable');
+  });
+
+  it('runs as a user starts it, reading stdin', async () => {
+    const directory = emptyDirectory('switchboard-chat-');
+    try {
+      const { code, stdout } = await runBuiltScript('scripts/chat.js', { cwd: directory.path, env: env(), input: 'سلام ۱۲۳\n' });
+      expect(code).toBe(0);
+      expect(stdout).toContain('echo: سلام ۱۲۳');
+    } finally {
+      directory.remove();
+    }
+  });
+});
