@@ -1,0 +1,36 @@
+import type { Context } from 'grammy';
+import type { Config } from './config';
+import type { Language, Messages } from './locales';
+import type { Logger } from './logger';
+import type { Services } from './services';
+
+/** What every handler can reach, put on the context by the first middleware (the composition root). */
+export interface BotDeps {
+  readonly config: Config;
+  readonly services: Services;
+  readonly logger: Logger;
+  /** Wall clock (tests may pass their own). */
+  readonly now: () => number;
+  /** Conversations told that history is unavailable during the current outage (told once each). */
+  readonly historyNotified: Set<string>;
+}
+
+export interface BotFlavor {
+  readonly deps: BotDeps;
+  /** A child logger carrying `update_id`, chat and user. */
+  log: Logger;
+  lang: Language;
+  t: Messages;
+}
+
+export type BotContext = Context & BotFlavor;
+
+export function isAdmin(ctx: BotContext): boolean {
+  return ctx.from !== undefined && ctx.deps.config.adminIds.includes(ctx.from.id);
+}
+
+/** One history per user in private chats, one per chat and user in groups. */
+export function conversationIdOf(ctx: BotContext): string | undefined {
+  if (ctx.chat === undefined || ctx.from === undefined) return undefined;
+  return ctx.chat.type === 'private' ? `u:${ctx.from.id}` : `g:${ctx.chat.id}:u:${ctx.from.id}`;
+}

@@ -1,0 +1,107 @@
+import { autoRetry } from '@grammyjs/auto-retry';
+import { sequentialize } from '@grammyjs/runner';
+import { Bot, type BotError, type Composer, GrammyError, HttpError } from 'grammy';
+import type { Config } from './config';
+import type { BotContext, BotDeps } from './context';
+import { basicsFeature } from './features/basics';
+import { chatFeature } from './features/chat';
+import { costGate } from './features/limits';
+import { statsFeature } from './features/stats';
+import { translateFeature } from './features/translate';
+import { unsupportedFeature } from './features/unsupported';
+import { LANGUAGES, languageOf, messagesFor } from './locales';
+import type { Logger } from './logger';
+import type { Services } from './services';
+
+export interface CreateBotDeps {
+  readonly services: Services;
+  readonly logger: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * The composition root: every dependency explicit, put on the context by the first middleware,
+ * then one Composer per feature behind an error boundary, in this order:
+ *   context → access → basics (/start /help /reset) → /stats → /translate → chat → everything else.
+ * Limits stand only in front of what costs a provider call (/translate and chat).
+ */
+export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> {
+  const bot = new Bot<BotContext>(config.botToken, { client: { apiRoot: config.telegramApiRoot } });
+  const botDeps: BotDeps = {
+    config,
+    services: deps.services,
+    logger: deps.logger,
+    now: deps.now ?? Date.now,
+    historyNotified: new Set(),
+  };
+
+  // Telegram's 429 (flood control) and 5xx are retried, within explicit bounds: the plugin's
+  // defaults would wait forever.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 }));
+
+  bot.use(async (ctx, next) => {
+    Object.assign(ctx, { deps: botDeps });
+    ctx.log = deps.logger.child({ update_id: ctx.update.update_id, chat: ctx.chat?.id, user: ctx.from?.id });
+    ctx.lang = languageOf(ctx.from?.language_code);
+    ctx.t = messagesFor(ctx.lang);
+    await next();
+  });
+  // Each chat's updates are handled in order; different chats in parallel (with @grammyjs/runner
+  // or concurrent webhook deliveries).
+  bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
+
+  bot.use(async (ctx, next) => {
+    const allowed = config.allowedUserIds;
+    if (allowed.length === 0 || ctx.from === undefined || allowed.includes(ctx.from.id) || config.adminIds.includes(ctx.from.id)) {
+      await next();
+      return;
+    }
+    if (ctx.chat?.type === 'private' && ctx.message !== undefined) await ctx.reply(ctx.t.notAllowed);
+  });
+
+  const gate = costGate(deps.services.stores.counters, {
+    perMinute: config.rateLimitPerMinute,
+    perDay: config.userDailyLimit,
+    now: botDeps.now,
+  });
+  const features: [string, Composer<BotContext>][] = [
+    ['basics', basicsFeature()],
+    ['stats', statsFeature()],
+    ['translate', translateFeature(gate)],
+    ['chat', chatFeature(gate)],
+    ['unsupported', unsupportedFeature()],
+  ];
+  for (const [name, feature] of features) bot.errorBoundary((error) => reportError(error, name), feature);
+
+  bot.catch((error) => reportError(error, 'bot'));
+  return bot;
+}
+
+/** Logs a failed update and tells the user, briefly, that something went wrong (never a stack trace). */
+async function reportError(error: BotError<BotContext>, where: string): Promise<void> {
+  const ctx = error.ctx;
+  const log = ctx.log ?? ctx.deps?.logger;
+  log?.error({ err: error.error, feature: where }, 'update failed');
+  if (ctx.chat === undefined || ctx.message === undefined || ctx.t === undefined) return;
+  try {
+    await ctx.reply(ctx.t.errors.generic);
+  } catch (replyError) {
+    log?.warn({ err: replyError }, 'could not tell the user about the failure');
+  }
+}
+
+/** Registers the commands (English by default, Persian for Persian-speaking users). */
+export async function registerCommands(bot: Bot<BotContext>): Promise<void> {
+  for (const language of LANGUAGES) {
+    const t = messagesFor(language);
+    const commands = Object.entries(t.commands).map(([command, description]) => ({ command, description }));
+    await bot.api.setMyCommands(commands, language === 'en' ? {} : { language_code: language });
+  }
+}
+
+/** A Telegram API failure worth a short log line (not a crash). */
+export function describeTelegramError(error: unknown): string {
+  if (error instanceof GrammyError) return `${error.method}: ${error.error_code} ${error.description}`;
+  if (error instanceof HttpError) return `network: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

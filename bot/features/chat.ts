@@ -1,0 +1,127 @@
+import { Composer, type Filter, type MiddlewareFn } from 'grammy';
+import type { ChatReply } from '../../providers/chat-service';
+import { type BotContext, conversationIdOf } from '../context';
+import { DraftPreview, describeFailure, EditPreview, finishEditedMessage, keepTyping, sendMarkdown, sendPlain } from '../reply';
+
+type TextContext = Filter<BotContext, 'message:text'>;
+
+/**
+ * Chat: in private chats every text message is a turn; in groups the bot answers when mentioned
+ * or replied to. The answer comes through the provider pool with the conversation's history,
+ * streamed as a live preview when STREAM_REPLIES is on.
+ */
+export function chatFeature(costGate: MiddlewareFn<BotContext>): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  const text = feature.on('message:text').filter((ctx) => !ctx.msg.text.startsWith('/'));
+
+  const addressed = text.filter((ctx) => ctx.chat.type === 'private' || isAddressedToBot(ctx));
+  addressed.use(async (ctx, next) => {
+    const question = questionText(ctx);
+    const max = ctx.deps.config.maxMessageChars;
+    if (question === '') {
+      await ctx.reply(ctx.t.emptyMessage);
+      return;
+    }
+    if (question.length > max) {
+      await ctx.reply(ctx.t.tooLong(question.length, max));
+      return;
+    }
+    await next();
+  });
+  addressed.use(costGate, answer);
+  return feature;
+}
+
+async function answer(ctx: TextContext): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const question = questionText(ctx);
+  const typing = new AbortController();
+  keepTyping(ctx, typing.signal);
+  try {
+    const reply = ctx.deps.config.streamReplies
+      ? await streamAnswer(ctx, conversationId, question, typing)
+      : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question);
+    if (!ctx.deps.config.streamReplies) {
+      typing.abort();
+      await sendMarkdown(ctx, reply.text);
+    }
+    await noteHistory(ctx, conversationId, reply);
+    ctx.log.info(
+      {
+        provider: reply.provider,
+        key: reply.maskedKey,
+        latencyMs: Math.round(reply.latencyMs),
+        fallbacks: reply.failedAttempts.length,
+      },
+      'answered',
+    );
+  } catch (error) {
+    ctx.log.warn({ err: error }, 'no answer');
+    await sendPlain(ctx, describeFailure(ctx.t, error));
+  } finally {
+    typing.abort();
+  }
+}
+
+/** Streams the answer into a live preview, then sends (or edits in) the final rendered message. */
+async function streamAnswer(
+  ctx: TextContext,
+  conversationId: string,
+  question: string,
+  typing: AbortController,
+): Promise<ChatReply> {
+  const preview = ctx.chat.type === 'private' ? new DraftPreview(ctx) : new EditPreview(ctx);
+  let text = '';
+  let reply: ChatReply | undefined;
+  try {
+    for await (const event of ctx.deps.services.chat.streamMessageWithHistory(conversationId, question)) {
+      if (event.type === 'text-delta') {
+        text += event.text;
+        typing.abort();
+        preview.update(text);
+      } else if (event.type === 'stored') {
+        reply = event.reply;
+      }
+    }
+  } finally {
+    await preview.stop();
+  }
+  if (reply === undefined) throw new Error('the stream ended without an answer');
+  if (preview instanceof EditPreview && preview.messageId !== undefined) {
+    await finishEditedMessage(ctx, preview.messageId, reply.text);
+  } else {
+    await sendMarkdown(ctx, reply.text);
+  }
+  return reply;
+}
+
+/** Tells a conversation once per outage that history is unavailable; forgets that when it is back. */
+async function noteHistory(ctx: BotContext, conversationId: string, reply: ChatReply): Promise<void> {
+  const notified = ctx.deps.historyNotified;
+  if (reply.historyAvailable) {
+    notified.clear();
+    return;
+  }
+  if (notified.has(conversationId)) return;
+  notified.add(conversationId);
+  await ctx.reply(ctx.t.historyUnavailable);
+}
+
+/** In groups: a mention of the bot (`@name`) or a reply to one of its messages. */
+function isAddressedToBot(ctx: TextContext): boolean {
+  const me = ctx.me;
+  if (ctx.msg.reply_to_message?.from?.id === me.id) return true;
+  const mention = `@${me.username}`.toLowerCase();
+  return (ctx.msg.entities ?? []).some(
+    (entity) =>
+      entity.type === 'mention' &&
+      ctx.msg.text.slice(entity.offset, entity.offset + entity.length).toLowerCase() === mention,
+  );
+}
+
+/** The message without the bot's @mention. */
+function questionText(ctx: TextContext): string {
+  const mention = new RegExp(`@${ctx.me.username}\\b`, 'gi');
+  return ctx.msg.text.replace(mention, '').trim();
+}

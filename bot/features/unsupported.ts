@@ -1,0 +1,20 @@
+import { Composer } from 'grammy';
+import type { BotContext } from '../context';
+
+/**
+ * Everything else. In private chats: media gets a short "text only" notice and an unknown command
+ * points to /help. Edited messages, channel posts and group chatter are ignored by design (the
+ * bot answers new messages addressed to it).
+ */
+export function unsupportedFeature(): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  const privateChat = feature.chatType('private');
+  privateChat.on('message:text', async (ctx) => {
+    if (ctx.msg.text.startsWith('/')) await ctx.reply(ctx.t.unknownCommand);
+  });
+  privateChat.on(
+    ['message:sticker', 'message:photo', 'message:voice', 'message:video', 'message:video_note', 'message:document', 'message:audio', 'message:animation', 'message:location', 'message:contact', 'message:poll'],
+    (ctx) => ctx.reply(ctx.t.onlyText),
+  );
+  return feature;
+}

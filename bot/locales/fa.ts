@@ -1,0 +1,81 @@
+import type { Messages } from './en';
+
+/** Persian interface texts (right-to-left; digits are written in Persian). */
+export const fa: Messages = {
+  start: (name: string) =>
+    `سلام ${name}! من یک دستیار هوش مصنوعی هستم. پیامت را بفرست تا جواب بدهم؛ گفت‌وگوی‌مان را به خاطر می‌سپارم.\n\n` +
+    'دستورها:\n/translate <زبان> — ترجمهٔ خط‌های یک پیام (یا پیامی که به آن پاسخ می‌دهی)\n' +
+    '/reset — فراموش کردن گفت‌وگو\n/help — راهنما',
+  help:
+    'هر متنی بفرستی جواب می‌دهم و پیام‌های قبلی‌مان را در نظر می‌گیرم.\n' +
+    'در گروه‌ها، مرا منشن کن یا به پیامم پاسخ بده.\n\n' +
+    '/translate <زبان> — ترجمهٔ خط به خط. خط‌ها را زیر دستور بنویس، یا روی یک پیام با /translate en پاسخ بده.\n' +
+    '/reset — فراموش کردن گفت‌وگو و شروع دوباره\n/stats — آمار مصرف و سهمیه (فقط مدیران)',
+  commands: {
+    start: 'شروع و معرفی',
+    help: 'راهنمای ربات',
+    reset: 'فراموش کردن گفت‌وگو',
+    translate: 'ترجمهٔ خط‌ها: ‎/translate <زبان>',
+    stats: 'آمار و سهمیه (مدیران)',
+  },
+  resetDone: 'انجام شد — گفت‌وگوی‌مان را فراموش کردم. از چه حرف بزنیم؟',
+  resetFailed: 'الان نتوانستم گفت‌وگو را پاک کنم (حافظه در دسترس نیست). لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
+  notAllowed: 'متأسفم، این ربات خصوصی است. از صاحبش بخواه شناسهٔ تلگرامت را اضافه کند.',
+  tooLong: (length: number, max: number) =>
+    `پیامت خیلی طولانی است (${toPersianDigits(length)} نویسه؛ حداکثر ${toPersianDigits(max)}). لطفاً کوتاهش کن یا چند تکه بفرست.`,
+  emptyMessage: 'پیامت خالی است — متنی بفرست.',
+  onlyText: 'فعلاً فقط پیام متنی را می‌توانم بخوانم. لطفاً سؤالت را به صورت متن بفرست.',
+  unknownCommand: 'این دستور را نمی‌شناسم. /help را ببین.',
+  rateLimited: (seconds: number) => `خیلی سریع پیام می‌فرستی. لطفاً ${toPersianDigits(seconds)} ثانیه صبر کن و دوباره بفرست.`,
+  dailyLimit: (hours: number) => `به سقف پیام‌های امروز رسیدی. حدود ${toPersianDigits(hours)} ساعت دیگر برگرد.`,
+  historyUnavailable: '⚠️ الان به حافظه‌ام دسترسی ندارم؛ تا برگردد بدون در نظر گرفتن گفت‌وگوی قبلی جواب می‌دهم.',
+  errors: {
+    noCapacity: (minutes: number | undefined) =>
+      minutes === undefined
+        ? 'سهمیهٔ رایگان هوش مصنوعی فعلاً تمام شده است. لطفاً بعداً دوباره امتحان کن.'
+        : `سهمیهٔ رایگان هوش مصنوعی الان پر است. لطفاً حدود ${toPersianDigits(minutes)} دقیقهٔ دیگر دوباره امتحان کن.`,
+    unavailable: 'سرویس‌های هوش مصنوعی الان پاسخ نمی‌دهند. لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
+    contextTooLong: 'گفت‌وگوی‌مان برای مدل‌ها خیلی طولانی شده است. برای شروع دوباره /reset را بفرست.',
+    contentFiltered: 'سرویس هوش مصنوعی به دلایل ایمنی به این پیام پاسخ نداد.',
+    deadline: 'پاسخ هوش مصنوعی بیش از حد طول کشید. لطفاً دوباره امتحان کن.',
+    interrupted: 'پاسخ نیمه‌کاره قطع شد. لطفاً پیامت را دوباره بفرست.',
+    noProviders: 'هنوز هیچ سرویس هوش مصنوعی‌ای تنظیم نشده است. صاحب ربات باید کلید API اضافه کند.',
+    generic: 'مشکلی پیش آمد. لطفاً دوباره امتحان کن.',
+  },
+  translate: {
+    usage: (defaultLanguage: string) =>
+      'روش استفاده:\n/translate <زبان>\nخط اول\nخط دوم\n\n' +
+      `…یا روی یک پیام با /translate <زبان> پاسخ بده. هر خط جداگانه ترجمه می‌شود. زبان می‌تواند نام یا کد باشد (en، de، French)؛ اگر ننویسی از «${defaultLanguage}» استفاده می‌کنم.`,
+    nothingToTranslate: (defaultLanguage: string) =>
+      `چیزی برای ترجمه نیست. خط‌ها را زیر دستور بنویس، یا روی یک پیام با /translate ${defaultLanguage} پاسخ بده.`,
+    tooMany: (count: number, max: number) =>
+      `این ${toPersianDigits(count)} خط است؛ من هر بار حداکثر ${toPersianDigits(max)} خط ترجمه می‌کنم. لطفاً تقسیمش کن.`,
+    failedLine: (original: string) => `⚠️ (ترجمه نشد) ${original}`,
+    someFailed: (count: number) => `⚠️ ${toPersianDigits(count)} خط ترجمه نشد و همان‌طور که بود نمایش داده شد.`,
+  },
+  stats: {
+    refused: 'متأسفم، /stats فقط برای مدیران ربات است.',
+    title: (day: string) => `📊 Switchboard — ${day} (UTC)`,
+    pool: (left: number, capacity: number) =>
+      `مخزن: ${toPersianDigits(left)} از ${toPersianDigits(capacity)} درخواست امروز باقی مانده`,
+    unknownKeys: (count: number) => `${toPersianDigits(count)} کلید بدون سقف روزانهٔ مشخص`,
+    users: (active: number) => `کاربران فعال امروز: ${toPersianDigits(active)}`,
+    topUsers: 'پرکارترین کاربران:',
+    noRequests: 'هنوز درخواستی نبوده',
+    requests: 'درخواست',
+    success: 'موفق',
+    fallbacks: 'جایگزینی',
+    left: 'باقی',
+    errors: 'خطاها',
+    breaker: { closed: '🟢', open: '🔴 مدار باز', 'half-open': '🟡 در حال آزمایش' },
+    blocked: { bad: 'کلید رد شده', quota: 'سهمیه تمام', cooldown: 'در حال استراحت' } as Record<string, string>,
+    until: (time: string) => `تا ${time}`,
+  },
+};
+
+const PERSIAN_DIGITS = '۰۱۲۳۴۵۶۷۸۹';
+
+/** 2026 → ۲۰۲۶ */
+export function toPersianDigits(value: number | string): string {
+  return String(value).replace(/[0-9]/g, (digit) => PERSIAN_DIGITS[Number(digit)] ?? digit);
+}

@@ -1,0 +1,125 @@
+/**
+ * The entry point, and the only reader of `process.env`. Builds everything from the environment
+ * (and `.env`), then runs long polling through @grammyjs/runner — or, when WEBHOOK_URL is set, a
+ * webhook server — until SIGTERM/SIGINT, when it stops taking updates, finishes those in flight
+ * (up to 10 s), closes storage and exits 0.
+ */
+import { run, type RunnerHandle } from '@grammyjs/runner';
+import type { Bot } from 'grammy';
+import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
+import type { BotContext } from './context';
+import { createBot, describeTelegramError, registerCommands } from './create-bot';
+import { createLogger, type Logger } from './logger';
+import { configSecrets, createServices, type Services } from './services';
+import { startWebhookServer, type WebhookServer } from './webhook';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+/** The update types the bot handles; others are never fetched. */
+export const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member'] as const;
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  let config: Config;
+  try {
+    config = createConfig(process.env);
+  } catch (error) {
+    if (!isConfigError(error)) throw error;
+    process.stderr.write(`Switchboard cannot start: the configuration has problems.\n${error.message}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
+  logger.info({ config: describeConfig(config) }, 'starting');
+  for (const warning of config.providers.warnings) logger.warn(warning);
+
+  const services = await createServices({
+    providers: config.providers,
+    redisUrl: config.redisUrl,
+    logger,
+    systemPrompt: config.systemPrompt,
+    historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
+  });
+  const bot = createBot(config, { services, logger });
+  await initialize(bot, logger);
+
+  const stop =
+    config.webhook === undefined
+      ? await startPolling(bot, logger)
+      : await startWebhook(bot, config, logger);
+  installShutdown(stop, services, logger);
+}
+
+/** getMe (retried while Telegram is unreachable) and the command menu. */
+async function initialize(bot: Bot<BotContext>, logger: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await bot.init();
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      logger.warn({ err: describeTelegramError(error), attempt }, 'Telegram is not reachable yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
+    }
+  }
+  logger.info({ username: bot.botInfo.username }, 'connected to Telegram');
+  await registerCommands(bot).catch((error: unknown) =>
+    logger.warn({ err: describeTelegramError(error) }, 'could not register the command menu'),
+  );
+}
+
+async function startPolling(bot: Bot<BotContext>, logger: Logger): Promise<() => Promise<void>> {
+  await bot.api.deleteWebhook();
+  const handle: RunnerHandle = run(bot, {
+    runner: { fetch: { allowed_updates: [...ALLOWED_UPDATES] } },
+  });
+  logger.info('long polling started');
+  return async () => {
+    if (handle.isRunning()) await handle.stop();
+  };
+}
+
+async function startWebhook(bot: Bot<BotContext>, config: Config, logger: Logger): Promise<() => Promise<void>> {
+  const webhook = config.webhook;
+  if (webhook === undefined) throw new Error('webhook mode without webhook settings');
+  const server: WebhookServer = await startWebhookServer(bot, {
+    port: webhook.port,
+    path: webhook.path,
+    secret: webhook.secret,
+    logger,
+  });
+  await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] });
+  logger.info({ port: webhook.port, path: webhook.path }, 'webhook server started');
+  return () => server.close();
+}
+
+function installShutdown(stop: () => Promise<void>, services: Services, logger: Logger): void {
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing the updates in flight');
+    const timer = setTimeout(() => {
+      logger.warn('updates still in flight after the grace period; exiting anyway');
+      process.exit(0);
+    }, SHUTDOWN_GRACE_MS);
+    timer.unref();
+    stop()
+      .catch((error: unknown) => logger.error({ err: error }, 'error while stopping'))
+      .then(() => services.close())
+      .catch((error: unknown) => logger.error({ err: error }, 'error while closing storage'))
+      .finally(() => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  // One bad update or a stray rejection must not kill the process: log it and go on.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (error) => logger.error({ err: error }, 'uncaught exception'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Switchboard failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,220 @@
+import { GrammyError } from 'grammy';
+import type { ReplyParameters } from 'grammy/types';
+import { isRouterError } from '../providers/router/errors';
+import type { BotContext } from './context';
+import type { Messages } from './locales';
+import { renderForTelegram, splitPlainText, TELEGRAM_MESSAGE_LIMIT } from './render';
+
+/**
+ * Sending answers: Markdown rendered to Telegram HTML and split under 4096 characters, each part
+ * resent as plain text if Telegram refuses its entities, and live previews of streamed answers
+ * that respect Telegram's flood limits.
+ */
+
+/** Telegram's answer to HTML it cannot parse. */
+export function isEntityError(error: unknown): boolean {
+  return error instanceof GrammyError && error.error_code === 400 && /can't parse entities/i.test(error.description);
+}
+
+export function isNotModified(error: unknown): boolean {
+  return error instanceof GrammyError && error.error_code === 400 && /message is not modified/i.test(error.description);
+}
+
+function replyTo(ctx: BotContext): { reply_parameters?: ReplyParameters } {
+  // In groups, answer the message that asked, so the thread stays readable.
+  if (ctx.chat?.type === 'private' || ctx.msg?.message_id === undefined) return {};
+  return { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } };
+}
+
+/** Sends plain text, split under the limit. Returns the ids of the messages sent. */
+export async function sendPlain(ctx: BotContext, text: string): Promise<number[]> {
+  const ids: number[] = [];
+  for (const [index, part] of splitPlainText(text).entries()) {
+    const sent = await ctx.reply(part, index === 0 ? replyTo(ctx) : {});
+    ids.push(sent.message_id);
+  }
+  return ids;
+}
+
+/** Sends a model's Markdown answer as HTML messages; a part Telegram refuses is resent as plain text. */
+export async function sendMarkdown(ctx: BotContext, markdown: string): Promise<void> {
+  const { html, plain } = renderForTelegram(markdown);
+  if (html.length === 0) {
+    await ctx.reply('…', replyTo(ctx));
+    return;
+  }
+  for (const [index, part] of html.entries()) {
+    await sendHtmlOrPlain(ctx, part, plain[index] ?? part, index === 0 ? replyTo(ctx) : {});
+  }
+}
+
+async function sendHtmlOrPlain(
+  ctx: BotContext,
+  html: string,
+  plain: string,
+  extra: { reply_parameters?: ReplyParameters },
+): Promise<void> {
+  try {
+    await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...extra });
+  } catch (error) {
+    if (!isEntityError(error)) throw error;
+    ctx.log.warn({ err: error }, 'Telegram refused the rendered HTML; sent as plain text');
+    for (const piece of splitPlainText(plain)) await ctx.reply(piece, extra);
+  }
+}
+
+/** Replaces a message's text with the rendered answer (groups, after streaming), sending what does not fit. */
+export async function finishEditedMessage(ctx: BotContext, messageId: number, markdown: string): Promise<void> {
+  const chatId = ctx.chat?.id;
+  if (chatId === undefined) return;
+  const { html, plain } = renderForTelegram(markdown);
+  const [first = '…', ...rest] = html;
+  try {
+    await ctx.api.editMessageText(chatId, messageId, first, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } });
+  } catch (error) {
+    if (isNotModified(error)) {
+      // The preview already shows exactly this text.
+    } else if (isEntityError(error)) {
+      await ctx.api.editMessageText(chatId, messageId, plain[0] ?? first).catch((retryError: unknown) => {
+        if (!isNotModified(retryError)) throw retryError;
+      });
+    } else {
+      throw error;
+    }
+  }
+  for (const [index, part] of rest.entries()) await sendHtmlOrPlain(ctx, part, plain[index + 1] ?? part, {});
+}
+
+/** The short message a user sees when the pool could not answer: what happened and what to do. */
+export function describeFailure(t: Messages, error: unknown): string {
+  if (!isRouterError(error)) return t.errors.generic;
+  switch (error.kind) {
+    case 'no_capacity':
+      return t.errors.noCapacity(error.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(error.retryAfterMs / 60_000)));
+    case 'unavailable':
+      return t.errors.unavailable;
+    case 'context_too_long':
+      return t.errors.contextTooLong;
+    case 'content_filtered':
+      return t.errors.contentFiltered;
+    case 'deadline':
+      return t.errors.deadline;
+    case 'interrupted':
+      return t.errors.interrupted;
+    case 'no_providers':
+      return t.errors.noProviders;
+    case 'cancelled':
+      return t.errors.generic;
+  }
+}
+
+/** Shows "typing…" until `signal` aborts (Telegram shows it for about 5 s per call). */
+export function keepTyping(ctx: BotContext, signal: AbortSignal): void {
+  const chatId = ctx.chat?.id;
+  if (chatId === undefined) return;
+  const send = (): void => {
+    ctx.api.sendChatAction(chatId, 'typing').catch((error: unknown) => ctx.log.debug({ err: error }, 'typing failed'));
+  };
+  send();
+  const timer = setInterval(send, 4500);
+  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+}
+
+/**
+ * A live preview of a streamed answer. Updates are coalesced: at most one Telegram call per
+ * `intervalMs` per chat (Telegram allows about one message a second per chat), always showing the
+ * latest text, and never two calls in flight.
+ */
+export abstract class StreamPreview {
+  private latest = '';
+  private shown = '';
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private lastSentAt = 0;
+  private stopped = false;
+
+  protected constructor(
+    protected readonly ctx: BotContext,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** The answer so far. */
+  update(text: string): void {
+    if (this.stopped) return;
+    this.latest = text;
+    if (this.timer !== undefined) return;
+    const wait = Math.max(0, this.lastSentAt + this.intervalMs - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, wait);
+  }
+
+  /** Stops previews and waits for the one in flight. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+  }
+
+  private flush(): void {
+    const text = previewText(this.latest);
+    if (this.stopped || text === this.shown || text.trim() === '') return;
+    this.shown = text;
+    this.lastSentAt = Date.now();
+    this.inFlight = this.inFlight
+      .then(() => this.show(text))
+      .catch((error: unknown) => {
+        if (!isNotModified(error)) this.ctx.log.debug({ err: error }, 'preview update failed');
+      });
+  }
+
+  protected abstract show(text: string): Promise<void>;
+}
+
+/** Private chats: `sendMessageDraft`, a temporary preview replaced by the final `sendMessage`. */
+export class DraftPreview extends StreamPreview {
+  private readonly draftId = 1 + Math.floor(Math.random() * 2_000_000_000);
+
+  constructor(ctx: BotContext, intervalMs = 1000) {
+    super(ctx, intervalMs);
+  }
+
+  protected async show(text: string): Promise<void> {
+    const chatId = this.ctx.chat?.id;
+    if (chatId === undefined) return;
+    await this.ctx.api.sendMessageDraft(chatId, this.draftId, text);
+  }
+}
+
+/** Groups: one message, edited as the answer grows, finished by `finishEditedMessage`. */
+export class EditPreview extends StreamPreview {
+  messageId: number | undefined;
+
+  constructor(ctx: BotContext, intervalMs = 3000) {
+    super(ctx, intervalMs);
+  }
+
+  protected async show(text: string): Promise<void> {
+    const chatId = this.ctx.chat?.id;
+    if (chatId === undefined) return;
+    if (this.messageId === undefined) {
+      const sent = await this.ctx.reply(text, replyTo(this.ctx));
+      this.messageId = sent.message_id;
+    } else {
+      await this.ctx.api.editMessageText(chatId, this.messageId, text);
+    }
+  }
+}
+
+/** Previews are plain text (half-written Markdown is not valid HTML) and end with a cursor. */
+function previewText(text: string): string {
+  const limit = TELEGRAM_MESSAGE_LIMIT - 2;
+  if (text.length <= limit) return `${text} ▍`;
+  let start = text.length - limit + 1;
+  // Never start inside a surrogate pair: a lone half is not valid text.
+  const code = text.charCodeAt(start);
+  if (code >= 0xdc00 && code <= 0xdfff) start += 1;
+  return `…${text.slice(start)} ▍`;
+}
