@@ -11,12 +11,14 @@ import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
+import type { Metrics } from './metrics';
 import type { Services } from './services';
 
 export interface CreateBotDeps {
   readonly services: Services;
   readonly logger: Logger;
   readonly now?: () => number;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -38,6 +40,29 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
   // Telegram's 429 (flood control) and 5xx are retried, within explicit bounds: the plugin's
   // defaults would wait forever.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 }));
+  const metrics = deps.metrics;
+  if (metrics !== undefined) {
+    // Outermost transformer: sees each call once, after auto-retry gave up or succeeded.
+    bot.api.config.use(async (previous, method, payload, signal) => {
+      try {
+        const result = await previous(method, payload, signal);
+        metrics.recordTelegramCall(method, result.ok ? { ok: true } : { ok: false, code: result.error_code });
+        return result;
+      } catch (error) {
+        metrics.recordTelegramCall(method, { ok: false, code: 'network' });
+        throw error;
+      }
+    });
+    bot.use(async (ctx, next) => {
+      const started = performance.now();
+      try {
+        await next();
+      } finally {
+        const type = Object.keys(ctx.update).find((key) => key !== 'update_id') ?? 'unknown';
+        metrics.recordUpdate(type, (performance.now() - started) / 1000);
+      }
+    });
+  }
 
   bot.use(async (ctx, next) => {
     Object.assign(ctx, { deps: botDeps });
@@ -63,6 +88,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     perMinute: config.rateLimitPerMinute,
     perDay: config.userDailyLimit,
     now: botDeps.now,
+    ...(metrics === undefined ? {} : { onLimited: (limit: 'minute' | 'day') => metrics.recordRateLimited(limit) }),
   });
   const features: [string, Composer<BotContext>][] = [
     ['basics', basicsFeature()],

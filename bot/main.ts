@@ -4,6 +4,7 @@
  * webhook server — until SIGTERM/SIGINT, when it stops taking updates, finishes those in flight
  * (up to 10 s), closes storage and exits 0.
  */
+import { createServer } from 'node:http';
 import { run, type RunnerHandle } from '@grammyjs/runner';
 import type { Bot } from 'grammy';
 import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
@@ -11,7 +12,10 @@ import type { BotContext } from './context';
 import { createBot, describeTelegramError, registerCommands } from './create-bot';
 import { createLogger, type Logger } from './logger';
 import { configSecrets, createServices, type Services } from './services';
+import { checkReadiness, createOpsHandler, Metrics } from './metrics';
 import { startWebhookServer, type WebhookServer } from './webhook';
+
+type OpsHandler = ReturnType<typeof createOpsHandler>;
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The update types the bot handles; others are never fetched. */
@@ -31,21 +35,63 @@ async function main(): Promise<void> {
   logger.info({ config: describeConfig(config) }, 'starting');
   for (const warning of config.providers.warnings) logger.warn(warning);
 
+  let metrics: Metrics | undefined;
   const services = await createServices({
     providers: config.providers,
     redisUrl: config.redisUrl,
     logger,
     systemPrompt: config.systemPrompt,
     historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
+    onAttempt: (record) => metrics?.recordAttempt(record),
   });
-  const bot = createBot(config, { services, logger });
+  metrics = new Metrics({ router: services.router, stores: services.stores, now: Date.now });
+  const bot = createBot(config, { services, logger, metrics });
+  const ops = opsHandler(bot, services, metrics);
   await initialize(bot, logger);
 
-  const stop =
-    config.webhook === undefined
-      ? await startPolling(bot, logger)
-      : await startWebhook(bot, config, logger);
-  installShutdown(stop, services, logger);
+  const stops: (() => Promise<void>)[] = [];
+  if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
+  stops.unshift(
+    config.webhook === undefined ? await startPolling(bot, logger) : await startWebhook(bot, config, logger, ops),
+  );
+  installShutdown(async () => {
+    for (const stop of stops) await stop();
+  }, services, logger);
+}
+
+function opsHandler(bot: Bot<BotContext>, services: Services, metrics: Metrics): OpsHandler {
+  const pingTelegram = async (): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('getMe timed out')), 3000);
+    });
+    try {
+      await Promise.race([bot.api.getMe(), timeout]);
+      return true;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  return createOpsHandler(metrics, () =>
+    checkReadiness(metrics, { router: services.router, stores: services.stores, now: Date.now, pingTelegram }),
+  );
+}
+
+/** /healthz, /readyz and /metrics on their own port (METRICS_PORT). */
+async function startOpsServer(port: number, handler: OpsHandler, logger: Logger): Promise<() => Promise<void>> {
+  const server = createServer((req, res) => {
+    if (!handler(req, res)) res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => resolve());
+  });
+  logger.info({ port }, 'health and metrics endpoints listening');
+  return () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
 }
 
 /** getMe (retried while Telegram is unreachable) and the command menu. */
@@ -77,7 +123,12 @@ async function startPolling(bot: Bot<BotContext>, logger: Logger): Promise<() =>
   };
 }
 
-async function startWebhook(bot: Bot<BotContext>, config: Config, logger: Logger): Promise<() => Promise<void>> {
+async function startWebhook(
+  bot: Bot<BotContext>,
+  config: Config,
+  logger: Logger,
+  ops: OpsHandler,
+): Promise<() => Promise<void>> {
   const webhook = config.webhook;
   if (webhook === undefined) throw new Error('webhook mode without webhook settings');
   const server: WebhookServer = await startWebhookServer(bot, {
@@ -85,6 +136,7 @@ async function startWebhook(bot: Bot<BotContext>, config: Config, logger: Logger
     path: webhook.path,
     secret: webhook.secret,
     logger,
+    otherRequests: ops,
   });
   await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] });
   logger.info({ port: webhook.port, path: webhook.path }, 'webhook server started');

@@ -1,7 +1,7 @@
 import { ChatService } from '../providers/chat-service';
 import { Router } from '../providers/router/router';
 import { createStores, type StorageEvent, type Stores } from '../storage/create-stores';
-import type { HistoryLimits } from '../storage/types';
+import type { AttemptRecord, HistoryLimits } from '../storage/types';
 import type { Config, ProvidersConfig } from './config';
 import type { Logger } from './logger';
 
@@ -22,6 +22,8 @@ export interface ServiceOptions {
   /** Output allowance per chat answer. */
   readonly maxOutputTokens?: number;
   readonly onHistoryUnavailable?: (error: unknown) => void;
+  /** Sees every provider attempt (metrics). */
+  readonly onAttempt?: (record: AttemptRecord) => void;
 }
 
 export async function createServices(options: ServiceOptions): Promise<Services> {
@@ -55,6 +57,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     quotaStore: stores.quota,
     statsStore: stores.stats,
     logger: logger.child({ component: 'router' }),
+    ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
   });
   const chat = new ChatService({
     router,

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
@@ -13,6 +13,8 @@ export interface WebhookOptions {
   readonly logger: Logger;
   /** Largest update body accepted; Telegram's updates are far smaller. */
   readonly maxBodyBytes?: number;
+  /** Serves other requests on the same port (/healthz, /readyz, /metrics); returns false when it did not. */
+  readonly otherRequests?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface WebhookServer {
@@ -33,6 +35,7 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://webhook').pathname;
+    if (req.method !== 'POST' && options.otherRequests?.(req, res) === true) return;
     if (req.method !== 'POST' || path !== options.path) {
       res.writeHead(404).end();
       req.resume();

@@ -50,7 +50,15 @@ export class LimiterStorage {
 const KEY_PREFIX = 'rate:';
 
 /** The middleware that stands before every provider-costing handler. */
-export function costGate(counters: CounterStore, options: { perMinute: number; perDay: number; now: () => number }): MiddlewareFn<BotContext> {
+export interface CostGateOptions {
+  readonly perMinute: number;
+  readonly perDay: number;
+  readonly now: () => number;
+  /** Told each time a message is refused (metrics). */
+  readonly onLimited?: (limit: 'minute' | 'day') => void;
+}
+
+export function costGate(counters: CounterStore, options: CostGateOptions): MiddlewareFn<BotContext> {
   const gate = new Composer<BotContext>();
   const userKey = (ctx: BotContext): string | undefined =>
     ctx.from === undefined || isAdmin(ctx) ? undefined : String(ctx.from.id);
@@ -68,6 +76,7 @@ export function costGate(counters: CounterStore, options: { perMinute: number; p
           const key = userKey(ctx);
           const resetAt = key === undefined ? undefined : storage.takeResetAt(`${KEY_PREFIX}${key}`);
           const seconds = Math.max(1, Math.ceil(((resetAt ?? options.now() + MINUTE_MS) - options.now()) / 1000));
+          options.onLimited?.('minute');
           ctx.log.info({ seconds }, 'user over the per-minute limit');
           await ctx.reply(ctx.t.rateLimited(seconds));
         },
@@ -81,6 +90,7 @@ export function costGate(counters: CounterStore, options: { perMinute: number; p
       const now = options.now();
       const { count } = await counters.increment(`daily:${quotaDay(now, 'UTC')}:${key}`, nextQuotaDayStart(now, 'UTC') - now, now);
       if (count > options.perDay) {
+        options.onLimited?.('day');
         if (count === options.perDay + 1) {
           const hours = Math.max(1, Math.ceil((nextQuotaDayStart(now, 'UTC') - now) / 3_600_000));
           ctx.log.info({ count }, 'user over the daily limit');

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AcquireResult, KeyBlock, QuotaObservation, QuotaStore, StatsStore } from '../../storage/types';
+import type { AcquireResult, AttemptRecord, KeyBlock, QuotaObservation, QuotaStore, StatsStore } from '../../storage/types';
 import { maskSecret } from '../shared/secrets';
 import {
   type ChatMessage,
@@ -55,6 +55,8 @@ export interface RouterOptions {
   readonly maxWaitMs?: number;
   readonly quotaStore: QuotaStore;
   readonly statsStore?: StatsStore;
+  /** Sees every attempt as it ends (metrics); must not throw. */
+  readonly onAttempt?: (record: AttemptRecord) => void;
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly logger?: RouterLogger;
@@ -547,23 +549,19 @@ export class Router {
     usage: Usage | undefined,
     latencyMs = performance.now() - plan.startedAt,
   ): void {
+    const record: AttemptRecord = {
+      provider: plan.provider.input.name,
+      keyId: plan.keyId,
+      outcome,
+      latencyMs,
+      ...(usage?.inputTokens === undefined ? {} : { inputTokens: usage.inputTokens }),
+      ...(usage?.outputTokens === undefined ? {} : { outputTokens: usage.outputTokens }),
+      fallback: plan.fallback,
+      at: now,
+    };
+    this.options.onAttempt?.(record);
     const stats = this.options.statsStore;
-    if (stats === undefined) return;
-    this.background('stats', () =>
-      stats.recordAttempt(
-        {
-          provider: plan.provider.input.name,
-          keyId: plan.keyId,
-          outcome,
-          latencyMs,
-          ...(usage?.inputTokens === undefined ? {} : { inputTokens: usage.inputTokens }),
-          ...(usage?.outputTokens === undefined ? {} : { outputTokens: usage.outputTokens }),
-          fallback: plan.fallback,
-          at: now,
-        },
-        quotaDay(now, 'UTC'),
-      ),
-    );
+    if (stats !== undefined) this.background('stats', () => stats.recordAttempt(record, quotaDay(now, 'UTC')));
   }
 
   /** Store writes that must not delay the answer; failures are logged once, not thrown. */

@@ -1,0 +1,210 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectPoolStats } from '../providers/router/pool-stats';
+import type { Router } from '../providers/router/router';
+import type { Stores } from '../storage/create-stores';
+import type { AttemptRecord } from '../storage/types';
+
+/**
+ * Prometheus metrics (prom-client) and the operator endpoints: `/healthz` (the process is alive),
+ * `/readyz` (Telegram reachable, storage up, at least one provider usable) and `/metrics`.
+ * Keys appear only masked in labels.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly attempts: Counter<'provider' | 'key' | 'outcome'>;
+  private readonly attemptDuration: Histogram<'provider' | 'outcome'>;
+  private readonly fallbacks: Counter<'provider'>;
+  private readonly rateLimited: Counter<'limit'>;
+  private readonly telegramErrors: Counter<'method' | 'code'>;
+  private readonly updates: Counter<'type'>;
+  private readonly updateDuration: Histogram;
+  private maskedKeys = new Map<string, string>();
+  private lastTelegramSuccess = 0;
+
+  constructor(private readonly sources: { router: Router; stores: Stores; now: () => number }) {
+    const registry = this.registry;
+    collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+    this.attempts = new Counter({
+      name: 'switchboard_provider_attempts_total',
+      help: 'Provider attempts by provider, masked key and outcome (success or error kind)',
+      labelNames: ['provider', 'key', 'outcome'],
+      registers: [registry],
+    });
+    this.attemptDuration = new Histogram({
+      name: 'switchboard_provider_attempt_duration_seconds',
+      help: 'Duration of provider attempts',
+      labelNames: ['provider', 'outcome'],
+      buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+      registers: [registry],
+    });
+    this.fallbacks = new Counter({
+      name: 'switchboard_fallback_answers_total',
+      help: 'Answers that came after another provider or key had failed the request',
+      labelNames: ['provider'],
+      registers: [registry],
+    });
+    this.rateLimited = new Counter({
+      name: 'switchboard_users_rate_limited_total',
+      help: 'Users told they are over a per-user limit (once per window)',
+      labelNames: ['limit'],
+      registers: [registry],
+    });
+    this.telegramErrors = new Counter({
+      name: 'switchboard_telegram_api_errors_total',
+      help: 'Failed Telegram Bot API calls by method and error code (or "network")',
+      labelNames: ['method', 'code'],
+      registers: [registry],
+    });
+    this.updates = new Counter({
+      name: 'switchboard_updates_total',
+      help: 'Updates handled, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.updateDuration = new Histogram({
+      name: 'switchboard_update_duration_seconds',
+      help: 'Time from receiving an update to finishing it',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60],
+      registers: [registry],
+    });
+
+    const pool = (): ReturnType<typeof collectPoolStats> =>
+      collectPoolStats(this.sources.router, this.sources.stores.quota, this.sources.stores.stats, 0);
+    new Gauge({
+      name: 'switchboard_key_requests_left_today',
+      help: 'Requests a key has left today (estimated from limits, counts and headers); -1 when unknown',
+      labelNames: ['provider', 'key'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const provider of (await pool()).providers) {
+          for (const key of provider.keys) this.set({ provider: provider.name, key: key.maskedKey }, key.leftToday ?? -1);
+        }
+      },
+    });
+    new Gauge({
+      name: 'switchboard_pool_requests_left_today',
+      help: 'Requests left today across all keys with a known daily limit',
+      registers: [registry],
+      async collect() {
+        this.set((await pool()).leftToday);
+      },
+    });
+    const router = this.sources.router;
+    const now = this.sources.now;
+    new Gauge({
+      name: 'switchboard_provider_circuit_open',
+      help: '1 while a provider is switched off by its circuit breaker',
+      labelNames: ['provider'],
+      registers: [registry],
+      collect() {
+        for (const provider of router.describeProviders()) {
+          this.set({ provider: provider.input.name }, provider.breaker.state(now()) === 'open' ? 1 : 0);
+        }
+      },
+    });
+    const stores = this.sources.stores;
+    new Gauge({
+      name: 'switchboard_storage_up',
+      help: '1 when shared storage (Redis) answers, or in memory mode',
+      registers: [registry],
+      collect() {
+        this.set(stores.isHealthy() ? 1 : 0);
+      },
+    });
+  }
+
+  /** For RouterOptions.onAttempt. */
+  readonly recordAttempt = (record: AttemptRecord): void => {
+    const key = this.maskedKeyOf(record.keyId);
+    this.attempts.inc({ provider: record.provider, key, outcome: record.outcome });
+    this.attemptDuration.observe(
+      { provider: record.provider, outcome: record.outcome === 'success' ? 'success' : 'failure' },
+      record.latencyMs / 1000,
+    );
+    if (record.outcome === 'success' && record.fallback) this.fallbacks.inc({ provider: record.provider });
+  };
+
+  recordRateLimited(limit: 'minute' | 'day'): void {
+    this.rateLimited.inc({ limit });
+  }
+
+  recordTelegramCall(method: string, outcome: { ok: true } | { ok: false; code: number | 'network' }): void {
+    if (outcome.ok) this.lastTelegramSuccess = this.sources.now();
+    else this.telegramErrors.inc({ method, code: String(outcome.code) });
+  }
+
+  recordUpdate(type: string, seconds: number): void {
+    this.updates.inc({ type });
+    this.updateDuration.observe(seconds);
+  }
+
+  /** When a Telegram call last succeeded (0: never). */
+  get telegramLastSuccessAt(): number {
+    return this.lastTelegramSuccess;
+  }
+
+  private maskedKeyOf(keyId: string): string {
+    if (this.maskedKeys.size === 0) {
+      this.maskedKeys = new Map(
+        this.sources.router.describeProviders().flatMap((provider) => provider.keys.map((key) => [key.keyId, key.masked] as const)),
+      );
+    }
+    return this.maskedKeys.get(keyId) ?? 'unknown';
+  }
+}
+
+export interface ReadinessCheck {
+  readonly ready: boolean;
+  readonly checks: { readonly telegram: boolean; readonly storage: boolean; readonly providers: boolean };
+}
+
+/** Whether the bot can serve: Telegram answered recently (or answers now), storage is up, a provider is usable. */
+export async function checkReadiness(
+  metrics: Metrics,
+  sources: { router: Router; stores: Stores; now: () => number; pingTelegram: () => Promise<boolean> },
+): Promise<ReadinessCheck> {
+  const telegram =
+    sources.now() - metrics.telegramLastSuccessAt < 90_000 ? true : await sources.pingTelegram().catch(() => false);
+  const storage = sources.stores.isHealthy();
+  const pool = await collectPoolStats(sources.router, sources.stores.quota, sources.stores.stats, 0).catch(() => undefined);
+  const providers =
+    pool?.providers.some(
+      (provider) => provider.breaker !== 'open' && provider.keys.some((key) => key.blocked === undefined),
+    ) ?? false;
+  return { ready: telegram && storage && providers, checks: { telegram, storage, providers } };
+}
+
+/** Handles the operator endpoints; returns false for any other request. */
+export function createOpsHandler(
+  metrics: Metrics,
+  readiness: () => Promise<ReadinessCheck>,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    if (req.method !== 'GET') return false;
+    const path = new URL(req.url ?? '/', 'http://ops').pathname;
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return true;
+    }
+    if (path === '/readyz') {
+      readiness().then(
+        (check) =>
+          res
+            .writeHead(check.ready ? 200 : 503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ status: check.ready ? 'ready' : 'not ready', ...check.checks })),
+        () => res.writeHead(503).end('{"status":"not ready"}'),
+      );
+      return true;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (error: unknown) => res.writeHead(500).end(String(error)),
+      );
+      return true;
+    }
+    return false;
+  };
+}
