@@ -2,8 +2,8 @@
  * PM2 process file. PM2 runs the built entry point with node directly (npm would not pass
  * SIGTERM on, and the bot needs it to finish the answers in flight before it exits).
  *
- *   npm run build && pm2 start ecosystem.config.cjs            # long polling, one process
- *   pm2 start ecosystem.config.cjs --only switchboard-webhook  # webhook mode, several processes
+ *   npm run build && pm2 start ecosystem.config.cjs --only switchboard          # long polling, one process
+ *   npm run build && pm2 start ecosystem.config.cjs --only switchboard-webhook  # webhook mode, several
  *
  * Long polling must run as ONE process (Telegram gives updates to one poller). Webhook mode can
  * run several in cluster mode: they share the port, and with REDIS_URL set they share history,
