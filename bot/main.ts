@@ -5,7 +5,6 @@
  * (up to 10 s), closes storage and exits 0.
  */
 import { createServer } from 'node:http';
-import { run, type RunnerHandle } from '@grammyjs/runner';
 import type { Bot } from 'grammy';
 import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
 import type { BotContext } from './context';
@@ -13,6 +12,7 @@ import { createBot, describeTelegramError, registerCommands } from './create-bot
 import { createLogger, type Logger } from './logger';
 import { configSecrets, createServices, type Services } from './services';
 import { checkReadiness, createOpsHandler, Metrics } from './metrics';
+import { startPolling } from './polling';
 import { startWebhookServer, type WebhookServer } from './webhook';
 
 type OpsHandler = ReturnType<typeof createOpsHandler>;
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
   stops.unshift(
-    config.webhook === undefined ? await startPolling(bot, logger) : await startWebhook(bot, config, logger, ops),
+    config.webhook === undefined ? await startLongPolling(bot, logger) : await startWebhook(bot, config, logger, ops),
   );
   installShutdown(async () => {
     for (const stop of stops) await stop();
@@ -112,15 +112,11 @@ async function initialize(bot: Bot<BotContext>, logger: Logger): Promise<void> {
   );
 }
 
-async function startPolling(bot: Bot<BotContext>, logger: Logger): Promise<() => Promise<void>> {
+async function startLongPolling(bot: Bot<BotContext>, logger: Logger): Promise<() => Promise<void>> {
   await bot.api.deleteWebhook();
-  const handle: RunnerHandle = run(bot, {
-    runner: { fetch: { allowed_updates: [...ALLOWED_UPDATES] } },
-  });
+  const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger });
   logger.info('long polling started');
-  return async () => {
-    if (handle.isRunning()) await handle.stop();
-  };
+  return () => polling.stop(SHUTDOWN_GRACE_MS - 500);
 }
 
 async function startWebhook(

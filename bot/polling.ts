@@ -1,0 +1,134 @@
+import { createConcurrentSink, createRunner, createSource, type UpdateSupplier } from '@grammyjs/runner';
+import type { Bot } from 'grammy';
+import type { Update } from 'grammy/types';
+import type { BotContext } from './context';
+import type { Logger } from './logger';
+
+type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
+type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];
+
+export interface PollingOptions {
+  readonly allowedUpdates: GetUpdatesParameters['allowed_updates'];
+  readonly logger: Logger;
+  /** Updates handled at once (different chats; each chat stays in order through `sequentialize`). */
+  readonly concurrency?: number;
+  /** Long-poll timeout in seconds when nothing is in flight. */
+  readonly timeoutSeconds?: number;
+  /** Pause between polls while earlier updates are still in flight and no new ones came. */
+  readonly busyPollMs?: number;
+}
+
+export interface PollingHandle {
+  /** Stops fetching, waits for the updates in flight (up to `graceMs`), confirms them to Telegram. */
+  stop(graceMs: number): Promise<void>;
+  readonly inFlight: number;
+}
+
+/**
+ * Long polling through @grammyjs/runner that never loses an update. Telegram forgets every update
+ * below the `offset` of a getUpdates call, and the runner's own fetcher moves the offset past
+ * updates as soon as they arrive; this supplier moves it only past updates that have been
+ * handled: the offset is the lowest update still in flight (or one past the newest when none is).
+ * A crash or restart therefore gets the unfinished updates again. Updates already seen (sent
+ * again because a lower one is still in flight) are skipped.
+ */
+export function startPolling(bot: Bot<BotContext>, options: PollingOptions): PollingHandle {
+  const timeoutSeconds = options.timeoutSeconds ?? 30;
+  const busyPollMs = options.busyPollMs ?? 20;
+  const logger = options.logger;
+  const inFlight = new Map<number, Promise<unknown>>();
+  let newest = 0;
+  let wake: (() => void) | undefined;
+
+  const offset = (): number => (inFlight.size > 0 ? Math.min(...inFlight.keys()) : newest + 1);
+  /** Waits until an update finishes, `ms` passes or `signal` aborts. */
+  const pause = (ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+
+  const supplier: UpdateSupplier<Update> = {
+    async supply(_batchSize, runnerSignal) {
+      // The runner types its signal with an older AbortSignal shim; at run time it is Node's.
+      const signal = runnerSignal as unknown as AbortSignal;
+      let retryMs = 100;
+      while (!signal.aborted) {
+        const busy = inFlight.size > 0;
+        let updates: Update[];
+        try {
+          updates = await bot.api.getUpdates(
+            {
+              offset: offset(),
+              limit: 100,
+              // With updates in flight Telegram answers at once (it still holds them): no long poll.
+              timeout: busy ? 0 : timeoutSeconds,
+              allowed_updates: options.allowedUpdates,
+            },
+            runnerSignal as GetUpdatesSignal,
+          );
+          retryMs = 100;
+        } catch (error) {
+          if (signal.aborted) break;
+          logger.warn({ err: error, retryMs }, 'getUpdates failed; retrying');
+          await pause(retryMs, signal);
+          retryMs = Math.min(retryMs * 2, 30_000);
+          continue;
+        }
+        const fresh = updates.filter((update) => update.update_id > newest);
+        if (fresh.length > 0) {
+          newest = fresh[fresh.length - 1]!.update_id;
+          return fresh;
+        }
+        if (busy) await pause(busyPollMs, signal);
+      }
+      return [];
+    },
+  };
+
+  const sink = createConcurrentSink<Update>(
+    {
+      consume: (update) => {
+        const task = bot.handleUpdate(update).finally(() => {
+          inFlight.delete(update.update_id);
+          wake?.();
+        });
+        inFlight.set(update.update_id, task);
+        return task;
+      },
+    },
+    async (error) => logger.error({ err: error }, 'update failed'),
+    { concurrency: options.concurrency ?? 500 },
+  );
+  const runner = createRunner(createSource(supplier), sink);
+  runner.start();
+
+  return {
+    get inFlight() {
+      return inFlight.size;
+    },
+    async stop(graceMs) {
+      await runner.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), graceMs);
+      });
+      const outcome = await Promise.race([Promise.allSettled([...inFlight.values()]), deadline]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        logger.warn({ inFlight: inFlight.size }, 'updates still in flight at shutdown; Telegram will send them again');
+      }
+      // Confirm what was handled, so a restart does not get it again.
+      await bot.api.getUpdates({ offset: offset(), limit: 1, timeout: 0 }).catch((error: unknown) => {
+        logger.warn({ err: error }, 'could not confirm the handled updates');
+      });
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
+import { botEnv, startPollingBot } from '../helpers/bot-harness';
+
+/** Long-polling offsets advance only past handled updates, so a crash loses nothing. */
+describe('no lost updates', () => {
+  let telegram: FakeTelegramServer;
+  let providers: FakeProviderServer;
+  const user = { id: 3001, first_name: 'Sara' };
+
+  beforeAll(async () => {
+    telegram = await startFakeTelegramServer();
+    providers = await startFakeProviderServer();
+  });
+  afterAll(async () => {
+    await telegram.stop();
+    await providers.stop();
+  });
+
+  it('does not confirm an update while it is being answered, and does after', async () => {
+    const bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' }));
+    try {
+      let release: () => void = () => undefined;
+      const answered = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      providers.setHandler(async () => {
+        await answered;
+        return { type: 'reply', text: 'finally' };
+      });
+      const slow = telegram.sendText(user, 'slow one');
+      await telegram.waitForCall('sendChatAction', undefined, 5000); // the bot is working on it
+      // Another update arrives and is handled meanwhile…
+      const quick = telegram.sendText({ id: 3002, first_name: 'Omid' }, '/help');
+      await telegram.waitForMessage(3002, (message) => message.fromBot, 5000);
+      // …but the offset stays at the slow update, which is not handled yet.
+      expect(telegram.updatesConfirmed()).toBeLessThanOrEqual(slow.update_id);
+      release();
+      await telegram.waitForMessage(user.id, (message) => message.fromBot && message.text === 'finally', 5000);
+      await telegram.waitForPolling(5000); // the bot is idle again: its held poll carries the new offset
+      expect(telegram.updatesConfirmed()).toBeGreaterThan(quick.update_id);
+    } finally {
+      providers.reset();
+      await bot.stop();
+    }
+  });
+
+  it('answers, after a crash and restart, the update it was answering when it died', async () => {
+    const env = botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' });
+    const first = await startPollingBot(telegram, env);
+    providers.setHandler(() => ({ type: 'hang' }));
+    const update = telegram.sendText(user, 'are you there?');
+    await telegram.waitForCall('sendChatAction', (call) => call.params.chat_id === user.id, 5000);
+    expect(await first.stop('SIGKILL')).toBeNull();
+    expect(telegram.updatesConfirmed()).toBeLessThanOrEqual(update.update_id);
+
+    providers.setHandler(() => ({ type: 'reply', text: 'yes, back again' }));
+    const since = telegram.mark();
+    const second = await startPollingBot(telegram, env);
+    try {
+      const reply = await telegram.waitForMessage(user.id, (message) => message.text === 'yes, back again', {
+        timeoutMs: 10_000,
+        since,
+      });
+      expect(reply.fromBot).toBe(true);
+    } finally {
+      await second.stop();
+    }
+  });
+});

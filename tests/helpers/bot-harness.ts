@@ -1,0 +1,130 @@
+import type { FakeProviderServer, RecordedRequest } from '../fakes/provider-server';
+import { DEFAULT_TOKEN, type FakeTelegramServer, type StoredMessage, type UserInput } from '../fakes/telegram-server';
+import { type BotProcess, startBotProcess } from './bot-process';
+
+/**
+ * What the end-to-end suites share: the environment that points the built bot at the fakes,
+ * distinctive keys to look for in every message and log line, and waits on events.
+ */
+
+export type ProviderName = 'groq' | 'cerebras' | 'gemini' | 'openrouter' | 'cohere';
+
+const ENV_PREFIX: Readonly<Record<ProviderName, string>> = {
+  groq: 'GROQ',
+  cerebras: 'CEREBRAS',
+  gemini: 'GEMINI',
+  openrouter: 'OPENROUTER',
+  cohere: 'COHERE',
+};
+
+/** One key per provider, long and recognisable, so a leak of any of them is easy to spot. */
+export const KEYS: Readonly<Record<ProviderName, string>> = {
+  groq: 'gsk_e2eGroqSecretKey00000000000000000000G1',
+  cerebras: 'csk-e2eCerebrasSecretKey000000000000000C1',
+  gemini: 'AIzaE2eGeminiSecretKey000000000000000000M1',
+  openrouter: 'sk-or-v1-e2eOpenRouterSecretKey0000000000R1',
+  cohere: 'e2eCohereSecretKey00000000000000000000000K1',
+};
+
+/** Fast failure paths: a dead provider costs well under a second. */
+export const SHORT_TIMEOUTS: Readonly<Record<string, string>> = {
+  ATTEMPT_TIMEOUT_MS: '1500',
+  FIRST_TOKEN_TIMEOUT_MS: '1500',
+  STREAM_IDLE_TIMEOUT_MS: '1500',
+  REQUEST_DEADLINE_MS: '8000',
+};
+
+/**
+ * `<P>_API_KEY` and `<P>_BASE_URL` for each provider, pointed at the fake provider server. The
+ * per-minute limits are lifted (`<P>_RPM=0`, `<P>_TPM=0`): a suite sends more, and longer, answers
+ * in a few seconds than a free key takes in a minute. Daily quotas stay as configured.
+ */
+export function providerEnv(providers: FakeProviderServer, names: readonly ProviderName[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const prefix = ENV_PREFIX[name];
+    env[`${prefix}_API_KEY`] = KEYS[name];
+    env[`${prefix}_RPM`] = '0';
+    env[`${prefix}_TPM`] = '0';
+    // OpenRouter's base URL includes the API version, as its default does.
+    env[`${prefix}_BASE_URL`] = name === 'openrouter' ? `${providers.url(name)}/api/v1` : providers.url(name);
+  }
+  return env;
+}
+
+/** The environment of a polling bot talking to the fakes. */
+export function botEnv(
+  telegram: FakeTelegramServer,
+  providers: FakeProviderServer,
+  names: readonly ProviderName[],
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    BOT_TOKEN: DEFAULT_TOKEN,
+    TELEGRAM_API_ROOT: telegram.apiRoot,
+    LOG_LEVEL: 'debug',
+    ...providerEnv(providers, names),
+    ...extra,
+  };
+}
+
+/** Starts the built bot in long-polling mode and resolves once it is listening. */
+export async function startPollingBot(telegram: FakeTelegramServer, env: Record<string, string>): Promise<BotProcess> {
+  const bot = startBotProcess(env);
+  await Promise.race([
+    bot.waitForLog((record) => record.msg === 'long polling started', 15_000),
+    bot.exited.then((code) => {
+      throw new Error(`the bot exited with ${code} before polling:\n${bot.lines.slice(-15).join('\n')}`);
+    }),
+  ]);
+  await telegram.waitForPolling({ timeoutMs: 10_000 });
+  return bot;
+}
+
+/** Polls `condition` until it holds (a state reached through several events), or fails after `timeoutMs`. */
+export async function until(condition: () => boolean, description: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`waited ${timeoutMs} ms for ${description}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Provider requests whose last user message is `text` (a chat turn as the model received it). */
+export function requestsEndingWith(providers: FakeProviderServer, text: string): RecordedRequest[] {
+  return providers.requests.filter((request) => request.messages.at(-1)?.content === text);
+}
+
+/** The conversation a request carried, without the system prompt: `role: content` lines. */
+export function turnsOf(request: RecordedRequest | undefined): string[] {
+  if (request === undefined) throw new Error('no such provider request');
+  return request.messages.filter((message) => message.role !== 'system').map((m) => `${m.role}: ${m.content}`);
+}
+
+/** Sends a text and resolves with the bot's next message in that chat. */
+export async function ask(
+  telegram: FakeTelegramServer,
+  from: UserInput,
+  text: string,
+  options: { chatId?: number; timeoutMs?: number; send?: () => void } = {},
+): Promise<StoredMessage> {
+  const since = telegram.mark();
+  if (options.send === undefined) telegram.sendText(from, text);
+  else options.send();
+  return telegram.waitForMessage(options.chatId ?? from.id, (message) => message.fromBot, {
+    since,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  });
+}
+
+/** Log records that mean an update crashed or escaped the error boundaries. */
+export function crashRecords(bot: BotProcess): Record<string, unknown>[] {
+  return bot
+    .records()
+    .filter((record) => ['uncaught exception', 'unhandled rejection', 'update failed'].includes(String(record.msg)));
+}
+
+/** Resolves when the bot logged that it finished answering `update` (every part sent). */
+export function answered(bot: BotProcess, update: { update_id: number }, timeoutMs = 10_000): Promise<unknown> {
+  return bot.waitForLog((record) => record.msg === 'answered' && record.update_id === update.update_id, timeoutMs);
+}
