@@ -190,7 +190,12 @@ export class ChatService {
       maxOutputTokens: Math.min(8192, 256 + countTokens(payload) * 3),
       ...(signal === undefined ? {} : { signal }),
     });
-    return parseTranslations(result.text, texts.length);
+    const translations = parseTranslations(result.text, texts.length);
+    // A blank translation of a text is a failure too: shown, it would read as a missing line.
+    if (translations?.some((translation, index) => translation.trim() === '' && texts[index]?.trim() !== '')) {
+      return undefined;
+    }
+    return translations;
   }
 
   private async loadHistory(conversationId: string): Promise<{ history: ChatMessage[]; historyAvailable: boolean }> {

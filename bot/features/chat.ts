@@ -1,5 +1,6 @@
 import { Composer, type Filter, type MiddlewareFn } from 'grammy';
 import type { ChatReply } from '../../providers/chat-service';
+import { isRouterError } from '../../providers/router/errors';
 import { type BotContext, conversationIdOf } from '../context';
 import { DraftPreview, describeFailure, EditPreview, finishEditedMessage, keepTyping, sendMarkdown, sendPlain } from '../reply';
 
@@ -38,11 +39,17 @@ async function answer(ctx: TextContext): Promise<void> {
   const question = questionText(ctx);
   const typing = new AbortController();
   keepTyping(ctx, typing.signal);
+  const preview = ctx.deps.config.streamReplies
+    ? ctx.chat.type === 'private'
+      ? new DraftPreview(ctx)
+      : new EditPreview(ctx)
+    : undefined;
   try {
-    const reply = ctx.deps.config.streamReplies
-      ? await streamAnswer(ctx, conversationId, question, typing)
-      : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question);
-    if (!ctx.deps.config.streamReplies) {
+    const reply =
+      preview !== undefined
+        ? await streamAnswer(ctx, conversationId, question, typing, preview)
+        : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question);
+    if (preview === undefined) {
       typing.abort();
       await sendMarkdown(ctx, reply.text);
     }
@@ -58,7 +65,9 @@ async function answer(ctx: TextContext): Promise<void> {
     );
   } catch (error) {
     ctx.log.warn({ err: error }, 'no answer');
-    await sendPlain(ctx, describeFailure(ctx.t, error));
+    // A group preview of an answer that broke off would stay behind, half-written: it becomes the notice.
+    const halfWritten = preview instanceof EditPreview && isRouterError(error) ? preview.messageId : undefined;
+    await tellFailure(ctx, describeFailure(ctx.t, error), halfWritten);
   } finally {
     typing.abort();
   }
@@ -70,8 +79,8 @@ async function streamAnswer(
   conversationId: string,
   question: string,
   typing: AbortController,
+  preview: DraftPreview | EditPreview,
 ): Promise<ChatReply> {
-  const preview = ctx.chat.type === 'private' ? new DraftPreview(ctx) : new EditPreview(ctx);
   let text = '';
   let reply: ChatReply | undefined;
   try {
@@ -94,6 +103,19 @@ async function streamAnswer(
     await sendMarkdown(ctx, reply.text);
   }
   return reply;
+}
+
+/** Sends the failure notice, or puts it in place of the message `replacing` when there is one. */
+async function tellFailure(ctx: TextContext, notice: string, replacing: number | undefined): Promise<void> {
+  if (replacing !== undefined) {
+    try {
+      await ctx.api.editMessageText(ctx.chat.id, replacing, notice);
+      return;
+    } catch (error) {
+      ctx.log.debug({ err: error }, 'could not replace the preview; sending the notice apart');
+    }
+  }
+  await sendPlain(ctx, notice);
 }
 
 /** Tells a conversation once per outage that history is unavailable; forgets that when it is back. */

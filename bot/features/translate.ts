@@ -54,7 +54,10 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
       await sendPlain(ctx, describeFailure(ctx.t, poolError));
       return;
     }
-    const lines = results.map((result) => (result.ok ? result.text : ctx.t.translate.failedLine(result.text)));
+    // One output line per input line: a translation the model broke over several lines is joined.
+    const lines = results.map((result) =>
+      result.ok ? result.text.trim().replace(/\s*\n\s*/g, ' ') : ctx.t.translate.failedLine(result.text),
+    );
     if (failed.length > 0) lines.push('', ctx.t.translate.someFailed(failed.length));
     await sendPlain(ctx, lines.join('\n'));
     ctx.log.info({ texts: results.length, failed: failed.length, language }, 'translated');

@@ -160,7 +160,8 @@ local now = tonumber(ARGV[3])
 local untilAt = tonumber(ARGV[2])
 if current ~= nil and current > now and current >= untilAt then return 0 end
 redis.call('HSET', KEYS[1], 'reason', ARGV[1], 'until', untilAt)
-redis.call('PEXPIREAT', KEYS[1], untilAt)
+-- Relative to the caller's clock, like every other time here (Redis's own clock may differ).
+redis.call('PEXPIRE', KEYS[1], untilAt - now)
 return 1
 `;
 
@@ -233,7 +234,7 @@ local function blockUntil(reason, remaining, resetAt)
   local current = tonumber(redis.call('HGET', KEYS[4], 'until'))
   if current ~= nil and current > now and current >= resetAt then return end
   redis.call('HSET', KEYS[4], 'reason', reason, 'until', resetAt)
-  redis.call('PEXPIREAT', KEYS[4], resetAt)
+  redis.call('PEXPIRE', KEYS[4], resetAt - now)
 end
 blockUntil('quota', rpdRemaining, rpdReset)
 blockUntil('quota', tpdRemaining, tpdReset)

@@ -128,3 +128,11 @@ export function crashRecords(bot: BotProcess): Record<string, unknown>[] {
 export function answered(bot: BotProcess, update: { update_id: number }, timeoutMs = 10_000): Promise<unknown> {
   return bot.waitForLog((record) => record.msg === 'answered' && record.update_id === update.update_id, timeoutMs);
 }
+
+/** Texts the bot sent that look like a leaked internal (a stack trace, `undefined`, an object). */
+export function suspiciousTexts(telegram: FakeTelegramServer): string[] {
+  return telegram.calls
+    .filter((call) => ['sendMessage', 'editMessageText', 'sendMessageDraft'].includes(call.method))
+    .map((call) => String(call.params.text ?? ''))
+    .filter((text) => /undefined|NaN|\[object Object\]|Error:|\n\s+at [\w.<]+ \(/.test(text));
+}
