@@ -31,6 +31,15 @@ export interface ChatReply extends RouteInfo {
 
 export type ChatStreamEvent = RoutedStreamEvent | { readonly type: 'stored'; readonly reply: ChatReply };
 
+export interface ExchangeOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * Identifies the exchange (the Telegram update it answers): handling the same update again, after
+   * a crash, answers again but stores the exchange only once.
+   */
+  readonly exchangeId?: string;
+}
+
 export interface TranslationOutcome {
   readonly ok: boolean;
   /** The translation, or the original text when `ok` is false. */
@@ -56,7 +65,8 @@ export class ChatService {
   constructor(private readonly options: ChatServiceOptions) {}
 
   /** One answer to `text` in the conversation, stored with it when (and only when) it arrives. */
-  async sendMessageWithHistory(conversationId: string, text: string, signal?: AbortSignal): Promise<ChatReply> {
+  async sendMessageWithHistory(conversationId: string, text: string, options: ExchangeOptions = {}): Promise<ChatReply> {
+    const { signal, exchangeId } = options;
     const { history, historyAvailable } = await this.loadHistory(conversationId);
     const userTurn: ChatMessage = { role: 'user', content: text };
     const result = await this.options.router.complete({
@@ -65,7 +75,7 @@ export class ChatService {
       maxOutputTokens: this.options.maxOutputTokens,
       ...(signal === undefined ? {} : { signal }),
     });
-    const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, result.text));
+    const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, result.text, exchangeId));
     return {
       text: result.text,
       usage: result.usage,
@@ -86,8 +96,9 @@ export class ChatService {
   async *streamMessageWithHistory(
     conversationId: string,
     text: string,
-    signal?: AbortSignal,
+    options: ExchangeOptions = {},
   ): AsyncGenerator<ChatStreamEvent> {
+    const { signal, exchangeId } = options;
     const { history, historyAvailable } = await this.loadHistory(conversationId);
     const userTurn: ChatMessage = { role: 'user', content: text };
     let answer = '';
@@ -102,7 +113,7 @@ export class ChatService {
       if (event.type === 'text-delta') answer += event.text;
       yield event;
       if (event.type === 'finish' && route !== undefined) {
-        const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, answer));
+        const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, answer, exchangeId));
         yield {
           type: 'stored',
           reply: {
@@ -208,12 +219,19 @@ export class ChatService {
     }
   }
 
-  private async storeExchange(conversationId: string, userTurn: ChatMessage, answer: string): Promise<boolean> {
+  /** Whether history is usable (an exchange already stored under `exchangeId` counts as stored). */
+  private async storeExchange(
+    conversationId: string,
+    userTurn: ChatMessage,
+    answer: string,
+    exchangeId: string | undefined,
+  ): Promise<boolean> {
     try {
       await this.options.history.append(
         conversationId,
         [userTurn, { role: 'assistant', content: answer }],
         this.options.historyLimits,
+        exchangeId,
       );
       return true;
     } catch (error) {

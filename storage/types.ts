@@ -122,8 +122,18 @@ export interface HistoryLimits {
 
 export interface HistoryStore {
   load(conversationId: string): Promise<ChatMessage[]>;
-  /** Appends a whole exchange (the user turn and the answer) atomically, then trims to the limit. */
-  append(conversationId: string, messages: readonly ChatMessage[], limits: HistoryLimits): Promise<void>;
+  /**
+   * Appends a whole exchange (the user turn and the answer) atomically, then trims to the limit.
+   * With an `exchangeId` (the Telegram update it answers), an exchange already stored under that id
+   * is not stored again: an update handled a second time after a crash adds no duplicate turn.
+   * Returns whether it was stored.
+   */
+  append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    limits: HistoryLimits,
+    exchangeId?: string,
+  ): Promise<boolean>;
   clear(conversationId: string): Promise<void>;
 }
 

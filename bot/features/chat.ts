@@ -48,7 +48,7 @@ async function answer(ctx: TextContext): Promise<void> {
     const reply =
       preview !== undefined
         ? await streamAnswer(ctx, conversationId, question, typing, preview)
-        : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question);
+        : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, exchangeOf(ctx));
     if (preview === undefined) {
       typing.abort();
       await sendMarkdown(ctx, reply.text);
@@ -84,7 +84,7 @@ async function streamAnswer(
   let text = '';
   let reply: ChatReply | undefined;
   try {
-    for await (const event of ctx.deps.services.chat.streamMessageWithHistory(conversationId, question)) {
+    for await (const event of ctx.deps.services.chat.streamMessageWithHistory(conversationId, question, exchangeOf(ctx))) {
       if (event.type === 'text-delta') {
         text += event.text;
         typing.abort();
@@ -128,6 +128,11 @@ async function noteHistory(ctx: BotContext, conversationId: string, reply: ChatR
   if (notified.has(conversationId)) return;
   notified.add(conversationId);
   await ctx.reply(ctx.t.historyUnavailable);
+}
+
+/** The update being answered: handled again after a crash, it adds no second copy to history. */
+function exchangeOf(ctx: BotContext): { exchangeId: string } {
+  return { exchangeId: `update:${ctx.update.update_id}` };
 }
 
 /** In groups: a mention of the bot (`@name`) or a reply to one of its messages. */

@@ -5,7 +5,11 @@ import { trimToPairs } from '../history-rules';
 interface Conversation {
   messages: ChatMessage[];
   expiresAt: number;
+  /** Ids of the exchanges stored, most recent last (a few are enough: re-handling is immediate). */
+  exchangeIds: string[];
 }
+
+const REMEMBERED_EXCHANGES = 50;
 
 /**
  * Conversations of one process, lost on restart. Bounded: expired conversations are dropped when
@@ -25,18 +29,29 @@ export class MemoryHistoryStore implements HistoryStore {
     return conversation === undefined ? [] : [...conversation.messages];
   }
 
-  async append(conversationId: string, messages: readonly ChatMessage[], limits: HistoryLimits): Promise<void> {
-    const previous = this.live(conversationId)?.messages ?? [];
+  async append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    limits: HistoryLimits,
+    exchangeId?: string,
+  ): Promise<boolean> {
+    const previous = this.live(conversationId);
+    if (exchangeId !== undefined && previous?.exchangeIds.includes(exchangeId)) return false;
     this.conversations.delete(conversationId);
     this.conversations.set(conversationId, {
-      messages: trimToPairs([...previous, ...messages], limits.maxMessages),
+      messages: trimToPairs([...(previous?.messages ?? []), ...messages], limits.maxMessages),
       expiresAt: this.now() + limits.ttlSeconds * 1000,
+      exchangeIds:
+        exchangeId === undefined
+          ? (previous?.exchangeIds ?? [])
+          : [...(previous?.exchangeIds ?? []), exchangeId].slice(-REMEMBERED_EXCHANGES),
     });
     while (this.conversations.size > this.maxConversations) {
       const oldest = this.conversations.keys().next().value;
       if (oldest === undefined) break;
       this.conversations.delete(oldest);
     }
+    return true;
   }
 
   async clear(conversationId: string): Promise<void> {

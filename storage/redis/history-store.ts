@@ -6,16 +6,44 @@ import { callRedis } from './client';
 
 /**
  * Conversations in Redis lists (one JSON message per entry). An exchange is appended, trimmed and
- * given its TTL in one MULTI, so a crash never leaves half of it.
+ * given its TTL in one script, so a crash never leaves half of it.
  */
-export class RedisHistoryStore implements HistoryStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix = 'sb:',
-  ) {}
+/**
+ * KEYS: the list, the set of stored exchange ids. ARGV: messages kept, TTL in seconds, exchange id
+ * ('' for none), then the messages as JSON. Appends, trims and sets the TTL in one step, and skips
+ * an exchange whose id is already stored.
+ */
+const APPEND_SCRIPT = `
+local exchangeId = ARGV[3]
+if exchangeId ~= '' and redis.call('SISMEMBER', KEYS[2], exchangeId) == 1 then return 0 end
+for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if exchangeId ~= '' then
+  redis.call('SADD', KEYS[2], exchangeId)
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return 1
+`;
 
+interface HistoryCommands {
+  switchboardAppendExchange(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+}
+
+export class RedisHistoryStore implements HistoryStore {
+  private readonly redis: Redis & HistoryCommands;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix = 'sb:',
+  ) {
+    redis.defineCommand('switchboardAppendExchange', { lua: APPEND_SCRIPT });
+    this.redis = redis as Redis & HistoryCommands;
+  }
+
+  /** Both keys of a conversation share a hash tag, so the script runs on a Redis Cluster. */
   private key(conversationId: string): string {
-    return `${this.prefix}history:${conversationId}`;
+    return `${this.prefix}history:{${conversationId}}`;
   }
 
   async load(conversationId: string): Promise<ChatMessage[]> {
@@ -26,22 +54,30 @@ export class RedisHistoryStore implements HistoryStore {
     });
   }
 
-  async append(conversationId: string, messages: readonly ChatMessage[], limits: HistoryLimits): Promise<void> {
-    if (messages.length === 0) return;
+  async append(
+    conversationId: string,
+    messages: readonly ChatMessage[],
+    limits: HistoryLimits,
+    exchangeId?: string,
+  ): Promise<boolean> {
+    if (messages.length === 0) return false;
     const key = this.key(conversationId);
-    const results = await callRedis(() =>
-      this.redis
-        .multi()
-        .rpush(key, ...messages.map((message) => JSON.stringify({ role: message.role, content: message.content })))
-        .ltrim(key, -keptMessages(limits.maxMessages), -1)
-        .expire(key, limits.ttlSeconds)
-        .exec(),
+    const stored = await callRedis(() =>
+      this.redis.switchboardAppendExchange(
+        2,
+        key,
+        `${key}:exchanges`,
+        keptMessages(limits.maxMessages),
+        limits.ttlSeconds,
+        exchangeId ?? '',
+        ...messages.map((message) => JSON.stringify({ role: message.role, content: message.content })),
+      ),
     );
-    const failed = results?.find(([error]) => error !== null);
-    if (failed?.[0]) throw failed[0];
+    return Number(stored) === 1;
   }
 
   async clear(conversationId: string): Promise<void> {
-    await callRedis(() => this.redis.del(this.key(conversationId)));
+    const key = this.key(conversationId);
+    await callRedis(() => this.redis.del(key, `${key}:exchanges`));
   }
 }

@@ -80,6 +80,13 @@ describe('sendMessageWithHistory', () => {
     ]);
   });
 
+  it('stores an exchange once when the same update is answered twice (after a crash)', async () => {
+    const { service, history } = makeService();
+    await service.sendMessageWithHistory('zoe', 'once', { exchangeId: 'update:42' });
+    await service.sendMessageWithHistory('zoe', 'once', { exchangeId: 'update:42' });
+    expect(await history.load('zoe')).toHaveLength(2);
+  });
+
   it('drops the oldest history first to fit a small context window', async () => {
     const history = new MemoryHistoryStore();
     for (let index = 0; index < 8; index++) {

@@ -103,3 +103,16 @@ describe('RedisCounterStore', () => {
     expect((await store.increment('k', 30, Date.now())).count).toBe(1);
   });
 });
+
+describe.each(histories)('HistoryStore exchange ids: %s', (_name, create) => {
+  it('stores an exchange once per id, so an update handled twice adds one copy', async () => {
+    const store = create();
+    expect(await store.append('erin', turn(1), limits, 'update:7')).toBe(true);
+    expect(await store.append('erin', turn(1), limits, 'update:7')).toBe(false);
+    expect(await store.append('erin', turn(2), limits, 'update:8')).toBe(true);
+    expect(await store.append('erin', turn(3), limits)).toBe(true);
+    expect(await store.load('erin')).toEqual([...turn(1), ...turn(2), ...turn(3)]);
+    await store.clear('erin');
+    expect(await store.append('erin', turn(1), limits, 'update:7')).toBe(true);
+  });
+});
