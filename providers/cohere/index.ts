@@ -14,11 +14,11 @@
  *   request is aborted: it is set to twice ours, as a backstop only.
  */
 import { type Cohere, CohereClientV2, CohereError } from 'cohere-ai';
-import { type AttemptControl, describeAbort } from '../shared/attempt';
+import type { AttemptControl } from '../shared/attempt';
 import { classifyFailure, type FailureFacts } from '../shared/classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
-import { runAttempt, streamAttempt } from '../shared/run-attempt';
+import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
 import { redactSecrets } from '../shared/secrets';
 import {
   type AdapterOptions,
@@ -186,19 +186,8 @@ function toProviderError(
 ): ProviderError {
   if (isProviderError(error)) return error;
   const redact = (text: string): string => redactSecrets(text, [apiKey]);
-  const abortCause = control.abortCause;
-  if (abortCause !== undefined) {
-    return classifyFailure({
-      provider: PROVIDER,
-      status: undefined,
-      message: describeAbort(
-        abortCause,
-        request.timeoutMs ?? options.timeoutMs,
-        request.idleTimeoutMs ?? options.idleTimeoutMs,
-      ),
-      kind: 'transient',
-    });
-  }
+  const aborted = abortedAttemptError(PROVIDER, control, request, options);
+  if (aborted !== undefined) return aborted;
   if (error instanceof CohereError) {
     const status = error.statusCode;
     const headers = headersOf(error);

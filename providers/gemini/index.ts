@@ -21,10 +21,10 @@ import {
   GoogleGenerativeAIFetchError,
   GoogleGenerativeAIResponseError,
 } from '@google/generative-ai';
-import { type AttemptControl, describeAbort } from '../shared/attempt';
+import type { AttemptControl } from '../shared/attempt';
 import { classifyFailure, type FailureFacts } from '../shared/classify';
 import { parseDurationMs } from '../shared/durations';
-import { runAttempt, streamAttempt } from '../shared/run-attempt';
+import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
 import { redactSecrets } from '../shared/secrets';
 import {
   type AdapterOptions,
@@ -438,19 +438,8 @@ function toProviderError(
   options: AdapterOptions,
 ): ProviderError {
   if (isProviderError(error)) return error;
-  const cause = control.abortCause;
-  if (cause !== undefined) {
-    return classifyFailure({
-      provider: PROVIDER,
-      status: undefined,
-      message: describeAbort(
-        cause,
-        request.timeoutMs ?? options.timeoutMs,
-        request.idleTimeoutMs ?? options.idleTimeoutMs,
-      ),
-      kind: 'transient',
-    });
-  }
+  const aborted = abortedAttemptError(PROVIDER, control, request, options);
+  if (aborted !== undefined) return aborted;
   if (error instanceof GoogleGenerativeAIFetchError) {
     return googleFailure(
       {

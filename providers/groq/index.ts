@@ -1,11 +1,12 @@
 import Groq from 'groq-sdk';
-import type {
-  ChatCompletionCreateParamsNonStreaming,
-  ChatCompletionCreateParamsStreaming,
-} from 'groq-sdk/resources/chat/completions';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
-import { type CompatChunk, type CompatUsage, createOpenAiCompatibleAdapter } from '../shared/openai-compatible';
+import {
+  type CompatChunk,
+  type CompatUsage,
+  createOpenAiCompatibleAdapter,
+  stainlessCompatClient,
+} from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot, RateLimitWindow } from '../types';
 
 const PROVIDER = 'groq';
@@ -45,20 +46,7 @@ export function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
     clientFor: (apiKey) => {
       // Retries off (the router owns them); the SDK timeout is a backstop behind our own timers.
       const client = new Groq({ apiKey, baseURL: options.baseUrl, maxRetries: 0, timeout: options.timeoutMs * 2 });
-      return {
-        async complete(params, signal) {
-          const { data, response } = await client.chat.completions
-            .create({ ...params, stream: false } as ChatCompletionCreateParamsNonStreaming, { signal })
-            .withResponse();
-          return { data, headers: response.headers };
-        },
-        async stream(params, signal) {
-          const { data, response } = await client.chat.completions
-            .create({ ...params, stream: true } as ChatCompletionCreateParamsStreaming, { signal })
-            .withResponse();
-          return { data, headers: response.headers };
-        },
-      };
+      return stainlessCompatClient(client.chat.completions);
     },
   });
 }

@@ -1,12 +1,8 @@
 import OpenAI from 'openai';
-import type {
-  ChatCompletionCreateParamsNonStreaming,
-  ChatCompletionCreateParamsStreaming,
-} from 'openai/resources/chat/completions';
 import type { FailureFacts } from '../shared/classify';
 import { parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
-import { createOpenAiCompatibleAdapter, type ErrorBody } from '../shared/openai-compatible';
+import { createOpenAiCompatibleAdapter, type ErrorBody, stainlessCompatClient } from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot } from '../types';
 
 const PROVIDER = 'openrouter';
@@ -94,20 +90,7 @@ export function createOpenRouterAdapter(options: AdapterOptions): ProviderAdapte
         adminAPIKey: null,
         webhookSecret: null,
       });
-      return {
-        async complete(params, signal) {
-          const { data, response } = await client.chat.completions
-            .create({ ...params, stream: false } as ChatCompletionCreateParamsNonStreaming, { signal })
-            .withResponse();
-          return { data, headers: response.headers };
-        },
-        async stream(params, signal) {
-          const { data, response } = await client.chat.completions
-            .create({ ...params, stream: true } as ChatCompletionCreateParamsStreaming, { signal })
-            .withResponse();
-          return { data, headers: response.headers };
-        },
-      };
+      return stainlessCompatClient(client.chat.completions);
     },
   });
 }

@@ -16,11 +16,11 @@ import {
   type StreamEvent,
   type Usage,
 } from '../types';
-import { type AttemptControl, describeAbort } from './attempt';
+import type { AttemptControl } from './attempt';
 import { classifyFailure, type FailureFacts } from './classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from './durations';
 import { type HeaderSource, readHeader } from './headers';
-import { runAttempt, streamAttempt } from './run-attempt';
+import { abortedAttemptError, runAttempt, streamAttempt } from './run-attempt';
 import { redactSecrets } from './secrets';
 
 export interface CompatUsage {
@@ -64,6 +64,28 @@ export interface CompatParams {
 export interface CompatClient {
   complete(params: CompatParams, signal: AbortSignal): Promise<{ data: unknown; headers: HeaderSource }>;
   stream(params: CompatParams, signal: AbortSignal): Promise<{ data: AsyncIterable<unknown>; headers: HeaderSource }>;
+}
+
+/** The part of a Stainless-generated SDK client (groq-sdk, openai) the adapters call. */
+export interface StainlessCompletions {
+  create(
+    body: CompatParams & { stream: boolean },
+    options: { signal: AbortSignal },
+  ): { withResponse(): Promise<{ data: unknown; response: { headers: HeaderSource } }> };
+}
+
+/** A CompatClient over a Stainless SDK's `chat.completions`, keeping the raw response headers. */
+export function stainlessCompatClient(completions: StainlessCompletions): CompatClient {
+  return {
+    async complete(params, signal) {
+      const { data, response } = await completions.create({ ...params, stream: false }, { signal }).withResponse();
+      return { data, headers: response.headers };
+    },
+    async stream(params, signal) {
+      const { data, response } = await completions.create({ ...params, stream: true }, { signal }).withResponse();
+      return { data: data as AsyncIterable<unknown>, headers: response.headers };
+    },
+  };
 }
 
 export interface CompatSpec {
@@ -332,19 +354,8 @@ function toProviderError(
 ): ProviderError {
   if (error instanceof ProviderError) return error;
   const redact = redactor(apiKey);
-  const cause = control.abortCause;
-  if (cause !== undefined) {
-    return classifyFailure({
-      provider: spec.provider,
-      status: undefined,
-      message: describeAbort(
-        cause,
-        request.timeoutMs ?? spec.options.timeoutMs,
-        request.idleTimeoutMs ?? spec.options.idleTimeoutMs,
-      ),
-      kind: 'transient',
-    });
-  }
+  const aborted = abortedAttemptError(spec.provider, control, request, spec.options);
+  if (aborted !== undefined) return aborted;
   if (isSdkApiError(error)) {
     const body = errorBodyOf(error.error);
     const rateLimits = spec.readRateLimits(error.headers, now());

@@ -1,5 +1,6 @@
-import type { AdapterOptions, ChatRequest } from '../types';
-import { AttemptControl, withIdleTimeout } from './attempt';
+import type { AdapterOptions, ChatRequest, ProviderError } from '../types';
+import { AttemptControl, describeAbort, withIdleTimeout } from './attempt';
+import { classifyFailure } from './classify';
 
 /**
  * Runs one non-streamed attempt: one AbortController for the caller's signal and the attempt
@@ -42,4 +43,24 @@ export function streamAttempt<T>(
       }
     },
   };
+}
+
+/**
+ * The error of an attempt our own timers or the caller aborted (whatever the SDK threw about it),
+ * or `undefined` when the attempt was not aborted.
+ */
+export function abortedAttemptError(
+  provider: string,
+  control: AttemptControl,
+  request: ChatRequest,
+  options: AdapterOptions,
+): ProviderError | undefined {
+  const cause = control.abortCause;
+  if (cause === undefined) return undefined;
+  return classifyFailure({
+    provider,
+    status: undefined,
+    message: describeAbort(cause, request.timeoutMs ?? options.timeoutMs, request.idleTimeoutMs ?? options.idleTimeoutMs),
+    kind: 'transient',
+  });
 }
