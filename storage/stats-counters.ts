@@ -1,17 +1,10 @@
+import { PROVIDER_ERROR_KINDS } from '../providers/types';
 import type { AttemptOutcome, AttemptRecord, CounterSet } from './types';
 
 /** Latencies kept per provider and per key, for percentiles: recent enough, and bounded. */
 export const LATENCY_SAMPLES = 500;
 
-export const FAILURE_OUTCOMES: readonly Exclude<AttemptOutcome, 'success'>[] = [
-  'auth',
-  'rate_limited',
-  'quota_exhausted',
-  'transient',
-  'context_too_long',
-  'bad_request',
-  'content_filtered',
-];
+export const FAILURE_OUTCOMES: readonly Exclude<AttemptOutcome, 'success'>[] = PROVIDER_ERROR_KINDS;
 
 export function emptyCounters(): CounterSet {
   return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, failures: {}, latencies: [] };

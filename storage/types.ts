@@ -7,7 +7,7 @@
  * it throws `StorageUnavailableError` quickly (no long hangs) and the caller decides what degrades.
  * Keys are referred to by an opaque id (`keyId`), never by the secret itself.
  */
-import type { ChatMessage, KeyLimits } from '../providers/types';
+import type { ChatMessage, KeyLimits, ProviderErrorKind } from '../providers/types';
 
 export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
@@ -151,15 +151,8 @@ export interface CounterStore {
 
 // ─── Stats ─────────────────────────────────────────────────────────────────────────────────────
 
-export type AttemptOutcome =
-  | 'success'
-  | 'auth'
-  | 'rate_limited'
-  | 'quota_exhausted'
-  | 'transient'
-  | 'context_too_long'
-  | 'bad_request'
-  | 'content_filtered';
+/** How an attempt ended: an answer, or the class of its failure. */
+export type AttemptOutcome = 'success' | ProviderErrorKind;
 
 export interface AttemptRecord {
   readonly provider: string;
