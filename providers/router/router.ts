@@ -111,6 +111,8 @@ interface ProviderRuntime {
 
 /** The state of one request while the router works on it. */
 interface Run {
+  /** A stream's attempts are bounded by the first-token timeout; a whole answer's by the attempt timeout. */
+  readonly streaming: boolean;
   readonly started: number;
   readonly deadlineAt: number;
   readonly request: RouteRequest;
@@ -178,7 +180,7 @@ export class Router {
 
   /** One answer from the pool, or a `RouterError` saying what was tried and why it failed. */
   async complete(request: RouteRequest): Promise<RoutedResult> {
-    const run = this.begin(request);
+    const run = this.begin(request, false);
     while (true) {
       const plan = await this.nextPlan(run);
       try {
@@ -197,7 +199,7 @@ export class Router {
    * never gets two models' text glued together. The first event is `start`, naming who answers.
    */
   async *stream(request: RouteRequest): AsyncGenerator<RoutedStreamEvent> {
-    const run = this.begin(request);
+    const run = this.begin(request, true);
     while (true) {
       const plan = await this.nextPlan(run);
       const iterator = plan.provider.input.adapter.stream(plan.request, plan.secret)[Symbol.asyncIterator]();
@@ -240,9 +242,10 @@ export class Router {
 
   // ─── Planning ────────────────────────────────────────────────────────────────────────────────
 
-  private begin(request: RouteRequest): Run {
+  private begin(request: RouteRequest, streaming: boolean): Run {
     const started = this.clock.now();
     return {
+      streaming,
       started,
       deadlineAt: started + (request.deadlineMs ?? this.options.requestDeadlineMs),
       request,
@@ -296,6 +299,8 @@ export class Router {
   }
 
   private orderedProviders(now: number): ProviderRuntime[] {
+    // Priority order ignores health; summarising it sorts every provider's recent latencies.
+    if (this.options.routing === 'priority') return [...this.providers];
     const byName = new Map(this.providers.map((provider) => [provider.input.name, provider]));
     const candidates = this.providers.map((provider) => ({
       name: provider.input.name,
@@ -336,7 +341,8 @@ export class Router {
     }
     const key = provider.keys.find((candidate) => candidate.keyId === acquired.keyId)!;
     const remaining = run.deadlineAt - now;
-    const timeoutMs = Math.max(1, Math.min(this.options.attemptTimeoutMs, remaining));
+    const limit = run.streaming ? this.options.firstTokenTimeoutMs : this.options.attemptTimeoutMs;
+    const timeoutMs = Math.max(1, Math.min(limit, remaining));
     run.attempts += 1;
     return {
       provider,
@@ -355,7 +361,7 @@ export class Router {
         temperature: run.request.temperature,
         json: run.request.json,
         signal: run.request.signal,
-        timeoutMs: Math.min(timeoutMs, this.options.firstTokenTimeoutMs),
+        timeoutMs,
         idleTimeoutMs: this.options.streamIdleTimeoutMs,
       },
     };

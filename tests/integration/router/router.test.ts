@@ -301,6 +301,23 @@ describe('streaming', () => {
     expect(events.at(-1)).toMatchObject({ type: 'finish' });
   });
 
+  it('pays the first-token timeout once for a provider whose streams hang, then none', async () => {
+    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B streams' }));
+    const { router } = makeRouter(
+      [
+        { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+        { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+      ],
+      { attemptTimeoutMs: 5_000, firstTokenTimeoutMs: ATTEMPT_TIMEOUT_MS },
+    );
+    const first = await drain(router.stream(ask()));
+    expect(first.error).toBeUndefined();
+    const started = performance.now();
+    for (let index = 0; index < 10; index++) expect((await drain(router.stream(ask()))).error).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(ATTEMPT_TIMEOUT_MS);
+    expect(server.requestsFor(A.name)).toHaveLength(1);
+  });
+
   it('ends with an error, never glued text, when the stream breaks after the first delta', async () => {
     server.setHandler((request) =>
       request.dialect === A.name
