@@ -8,7 +8,7 @@
  * a secret's value instead of quoting it, and every message is redacted once more before it is
  * thrown, in case a secret was pasted into a variable whose value is quoted.
  *
- * Values are trimmed, and an empty value counts as unset, so `.env` lines like `GROQ_MODEL=` mean
+ * Values are trimmed, and an empty value counts as unset, so `.env` lines like `<P>_MODEL=` mean
  * "use the default".
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export type RoutingStrategy = 'priority' | 'fastest';
 
 export interface ProviderSettings {
-  /** `descriptor.name`, e.g. `groq`. */
+  /** `descriptor.name`. */
   readonly name: string;
   readonly descriptor: ProviderDescriptor;
   /** At least one; de-duplicated, in the order `<P>_API_KEY`, `<P>_API_KEY_2` …, `<P>_API_KEYS`. */
@@ -480,7 +480,7 @@ function readProviders(env: Env, issues: ConfigIssue[]): ProvidersConfig | undef
 // ---------------------------------------------------------------------------------------------
 // Secrets in error messages
 
-/** Names whose values are secrets wherever they appear in a message (`GROQ_API_KEY_OLD` too). */
+/** Names whose values are secrets wherever they appear in a message (`<P>_API_KEY_OLD` too). */
 function isSecretVariable(name: string): boolean {
   return name.includes('_API_KEY') || /(KEY|KEYS|TOKEN|SECRET|PASSWORD)(_\d+)?$/.test(name);
 }

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { isRouterError } from '../providers/router/errors';
 import { collectPoolStats } from '../providers/router/pool-stats';
+import { PROVIDERS } from '../providers/registry';
 import { createConfigForTools, type Env, isConfigError, loadDotEnv, type ToolsConfig } from '../bot/config';
 import { createLogger } from '../bot/logger';
 import { configSecrets, createServices } from '../bot/services';
@@ -28,7 +29,9 @@ export async function runChat(env: Env, input: NodeJS.ReadableStream, output: Wr
     return 2;
   }
   if (config.providers.providers.length === 0) {
-    write('No provider has an API key. Put one in .env (see .env.example), e.g. GROQ_API_KEY=…\n');
+    write(
+      `No provider has an API key. Put one in .env (see .env.example), e.g. ${PROVIDERS[0]?.envPrefix ?? '<PROVIDER>'}_API_KEY=…\n`,
+    );
     return 2;
   }
   const logger = createLogger({

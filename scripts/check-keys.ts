@@ -63,7 +63,7 @@ function shortReason(error: unknown, secrets: readonly string[]): { kind: string
   if (isProviderError(error)) {
     kind = error.kind;
     status = error.status === undefined ? '' : `${error.status} `;
-    // Adapters prefix messages with what the other columns already show ("groq 401 auth: …").
+    // Adapters prefix messages with what the other columns already show ("<provider> 401 auth: …").
     const prefix = `${[error.provider, error.status, error.kind].filter((part) => part !== undefined).join(' ')}: `;
     if (message.startsWith(prefix)) message = message.slice(prefix.length);
   }
@@ -185,7 +185,7 @@ export function formatReport(checks: readonly KeyCheck[]): string[] {
 }
 
 function howToAddKeys(): string[] {
-  const example = PROVIDERS[0]?.envPrefix ?? 'GROQ';
+  const example = PROVIDERS[0]?.envPrefix ?? '<PROVIDER>';
   return [
     'No API keys configured: there is nothing to check.',
     'Add at least one to .env (start from .env.example), for example:',

@@ -66,7 +66,7 @@ export interface CompatClient {
   stream(params: CompatParams, signal: AbortSignal): Promise<{ data: AsyncIterable<unknown>; headers: HeaderSource }>;
 }
 
-/** The part of a Stainless-generated SDK client (groq-sdk, openai) the adapters call. */
+/** The part of a Stainless-generated SDK client (several official SDKs are) the adapters call. */
 export interface StainlessCompletions {
   create(
     body: CompatParams & { stream: boolean },
