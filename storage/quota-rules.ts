@@ -26,8 +26,11 @@ export interface WindowEntry {
 }
 
 export interface KeyWindows {
-  /** Entries of the last minute, oldest first. */
+  /** Entries of the last minute, oldest first (read only to say when a refused key frees up). */
   readonly minute: readonly WindowEntry[];
+  /** Σ requests and Σ tokens of `minute`, kept as running totals by the store. */
+  readonly requestsLastMinute: number;
+  readonly tokensLastMinute: number;
   readonly requestsToday: number;
   readonly tokensToday: number;
 }
@@ -54,7 +57,7 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
   if (has(limits.tokensPerDay) && windows.tokensToday + tokens > limits.tokensPerDay) {
     return { admissible: false, reason: 'tpd', until: undefined };
   }
-  const requestsLastMinute = minute.reduce((sum, entry) => sum + entry.requests, 0);
+  const { requestsLastMinute, tokensLastMinute } = windows;
   if (has(limits.requestsPerMinute) && requestsLastMinute + 1 > limits.requestsPerMinute) {
     // Room for one more when enough of the oldest entries have left the window.
     let remaining = requestsLastMinute;
@@ -68,7 +71,6 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
     }
     return { admissible: false, reason: 'rpm', until };
   }
-  const tokensLastMinute = minute.reduce((sum, entry) => sum + entry.tokens, 0);
   if (has(limits.tokensPerMinute) && tokensLastMinute + tokens > limits.tokensPerMinute) {
     let remaining = tokensLastMinute;
     let until = now + MINUTE_MS;

@@ -21,13 +21,25 @@ export function quotaDay(now: number, zone: DailyResetZone): string {
   return formatter(zone).format(now);
 }
 
-/** The first moment after `now` at which the quota day in `zone` changes. */
+const dayStarts = new Map<string, number>();
+
+/** The first moment after `now` at which the quota day in `zone` changes (cached per zone and day). */
 export function nextQuotaDayStart(now: number, zone: DailyResetZone): number {
   const today = quotaDay(now, zone);
+  const cacheKey = `${zone}|${today}`;
+  const cached = dayStarts.get(cacheKey);
+  if (cached !== undefined && cached > now) return cached;
+  const start = searchNextDayStart(now, zone, today);
+  if (dayStarts.size > 64) dayStarts.clear();
+  dayStarts.set(cacheKey, start);
+  return Math.max(start, now + 1);
+}
+
+function searchNextDayStart(now: number, zone: DailyResetZone, today: string): number {
   // Midnight moves by at most a few hours against UTC: search forward hour by hour, then minute by minute.
   let hour = Math.floor(now / 3_600_000) * 3_600_000 + 3_600_000;
   for (let step = 0; step < 50 && quotaDay(hour, zone) === today; step++) hour += 3_600_000;
   let minute = hour - 3_600_000;
   for (let step = 0; step < 61 && quotaDay(minute, zone) === today; step++) minute += 60_000;
-  return Math.max(minute, now + 1);
+  return minute;
 }

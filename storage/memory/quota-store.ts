@@ -21,6 +21,9 @@ interface MinuteEntry {
 interface KeyState {
   /** Sorted by `at`, oldest first. */
   minute: MinuteEntry[];
+  /** Running totals of `minute`, so admission does not rescan the window (it can be large for keys without limits). */
+  requestsLastMinute: number;
+  tokensLastMinute: number;
   day: string;
   requestsToday: number;
   tokensToday: number;
@@ -44,7 +47,13 @@ export class MemoryQuotaStore implements QuotaStore {
       }
       const verdict = judge(
         effectiveLimits(candidate.limits, state.learned),
-        { minute: state.minute, requestsToday: state.requestsToday, tokensToday: state.tokensToday },
+        {
+          minute: state.minute,
+          requestsLastMinute: state.requestsLastMinute,
+          tokensLastMinute: state.tokensLastMinute,
+          requestsToday: state.requestsToday,
+          tokensToday: state.tokensToday,
+        },
         request.tokens,
         request.now,
       );
@@ -58,7 +67,7 @@ export class MemoryQuotaStore implements QuotaStore {
     }
     if (best === undefined) return { ok: false, blocks };
     const state = this.stateOf(best.keyId, request.now, request.day);
-    insertSorted(state.minute, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
+    addEntry(state, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
     state.requestsToday += 1;
     state.tokensToday += request.tokens;
     return { ok: true, keyId: best.keyId };
@@ -66,9 +75,13 @@ export class MemoryQuotaStore implements QuotaStore {
 
   async settle(settlement: Parameters<QuotaStore['settle']>[0]): Promise<void> {
     const state = this.stateOf(settlement.keyId, settlement.now, settlement.day);
-    const entry = state.minute.find((candidate) => candidate.id === settlement.reservationId);
+    const entry = findFromNewest(state.minute, settlement.reservationId);
     const difference = settlement.actualTokens - settlement.reservedTokens;
-    if (entry !== undefined) entry.tokens = Math.max(0, entry.tokens + difference);
+    if (entry !== undefined) {
+      const corrected = Math.max(0, entry.tokens + difference);
+      state.tokensLastMinute += corrected - entry.tokens;
+      entry.tokens = corrected;
+    }
     state.tokensToday = Math.max(0, state.tokensToday + difference);
   }
 
@@ -104,18 +117,14 @@ export class MemoryQuotaStore implements QuotaStore {
     // Requests and tokens others spent through this key in the current minute (another bot, a
     // script sharing the key) show up as phantom entries that leave the window when it resets.
     const requestsUsedThisMinute = usedOf(observation.requestsPerMinute);
-    const countedRequests = state.minute.reduce((sum, entry) => sum + entry.requests, 0);
-    const missingRequests = (requestsUsedThisMinute ?? 0) - countedRequests;
+    const missingRequests = (requestsUsedThisMinute ?? 0) - state.requestsLastMinute;
     for (let index = 0; index < missingRequests; index++) {
-      insertSorted(state.minute, this.phantom(now, observation.requestsPerMinute?.resetAt, 0, 1));
+      addEntry(state, this.phantom(now, observation.requestsPerMinute?.resetAt, 0, 1));
     }
     const tokensUsedThisMinute = usedOf(observation.tokensPerMinute);
-    const counted = state.minute.reduce((sum, entry) => sum + entry.tokens, 0);
+    const counted = state.tokensLastMinute;
     if (tokensUsedThisMinute !== undefined && tokensUsedThisMinute > counted) {
-      insertSorted(
-        state.minute,
-        this.phantom(now, observation.tokensPerMinute?.resetAt, tokensUsedThisMinute - counted, 0),
-      );
+      addEntry(state, this.phantom(now, observation.tokensPerMinute?.resetAt, tokensUsedThisMinute - counted, 0));
     }
 
     for (const [window, reason] of [
@@ -136,8 +145,8 @@ export class MemoryQuotaStore implements QuotaStore {
       const state = this.stateOf(keyId, now, day);
       return {
         keyId,
-        requestsLastMinute: state.minute.reduce((sum, entry) => sum + entry.requests, 0),
-        tokensLastMinute: state.minute.reduce((sum, entry) => sum + entry.tokens, 0),
+        requestsLastMinute: state.requestsLastMinute,
+        tokensLastMinute: state.tokensLastMinute,
         requestsToday: state.requestsToday,
         tokensToday: state.tokensToday,
         learnedLimits: state.learned,
@@ -150,12 +159,26 @@ export class MemoryQuotaStore implements QuotaStore {
   private stateOf(keyId: string, now: number, day: string | undefined): KeyState {
     let state = this.states.get(keyId);
     if (state === undefined) {
-      state = { minute: [], day: day ?? '', requestsToday: 0, tokensToday: 0, learned: {}, block: undefined };
+      state = {
+        minute: [],
+        requestsLastMinute: 0,
+        tokensLastMinute: 0,
+        day: day ?? '',
+        requestsToday: 0,
+        tokensToday: 0,
+        learned: {},
+        block: undefined,
+      };
       this.states.set(keyId, state);
     }
     const cutoff = now - MINUTE_MS;
     let expired = 0;
-    while (expired < state.minute.length && (state.minute[expired]?.at ?? 0) <= cutoff) expired++;
+    while (expired < state.minute.length && (state.minute[expired]?.at ?? 0) <= cutoff) {
+      const entry = state.minute[expired]!;
+      state.requestsLastMinute -= entry.requests;
+      state.tokensLastMinute -= entry.tokens;
+      expired++;
+    }
     if (expired > 0) state.minute.splice(0, expired);
     if (day !== undefined && state.day !== day) {
       state.day = day;
@@ -172,8 +195,18 @@ export class MemoryQuotaStore implements QuotaStore {
   }
 }
 
-function insertSorted(entries: MinuteEntry[], entry: MinuteEntry): void {
+/** Inserts in time order (almost always at the end) and keeps the running totals. */
+function addEntry(state: KeyState, entry: MinuteEntry): void {
+  const entries = state.minute;
   let index = entries.length;
   while (index > 0 && (entries[index - 1]?.at ?? 0) > entry.at) index--;
   entries.splice(index, 0, entry);
+  state.requestsLastMinute += entry.requests;
+  state.tokensLastMinute += entry.tokens;
+}
+
+/** Reservations are settled soon after they are made: look from the newest end. */
+function findFromNewest(entries: readonly MinuteEntry[], id: string): MinuteEntry | undefined {
+  for (let index = entries.length - 1; index >= 0; index--) if (entries[index]?.id === id) return entries[index];
+  return undefined;
 }

@@ -65,16 +65,20 @@ for i = 1, count do
     local requestsToday = tonumber(day[1]) or 0
     local tokensToday = tonumber(day[2]) or 0
     redis.call('ZREMRANGEBYSCORE', kmin, '-inf', now - MINUTE)
-    local raw = redis.call('ZRANGE', kmin, 0, -1, 'WITHSCORES')
     local entries = {}
     local requestsLastMinute = 0
     local tokensLastMinute = 0
-    for j = 1, #raw, 2 do
-      local _, entryTokens, entryRequests = parse(raw[j])
-      local at = tonumber(raw[j + 1])
-      table.insert(entries, { at = at, tokens = entryTokens, requests = entryRequests })
-      requestsLastMinute = requestsLastMinute + entryRequests
-      tokensLastMinute = tokensLastMinute + entryTokens
+    -- The minute's entries matter only under a per-minute limit. Without one, reading them all
+    -- would cost every admission O(requests in the last minute): quadratic under load.
+    if rpm ~= nil or tpm ~= nil then
+      local raw = redis.call('ZRANGE', kmin, 0, -1, 'WITHSCORES')
+      for j = 1, #raw, 2 do
+        local _, entryTokens, entryRequests = parse(raw[j])
+        local at = tonumber(raw[j + 1])
+        table.insert(entries, { at = at, tokens = entryTokens, requests = entryRequests })
+        requestsLastMinute = requestsLastMinute + entryRequests
+        tokensLastMinute = tokensLastMinute + entryTokens
+      end
     end
 
     local reason = nil
