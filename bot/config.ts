@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { PROVIDERS } from '../providers/registry';
 import { maskSecret, redactSecrets } from '../providers/shared/secrets';
 import type { KeyLimits, ProviderDescriptor } from '../providers/types';
+import type { RedisAddress, RedisTopology } from '../storage/redis/client';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -76,6 +77,8 @@ export interface Config {
   readonly allowedUserIds: readonly number[];
   /** Unset means in-memory storage. */
   readonly redisUrl: string | undefined;
+  /** REDIS_SENTINELS or REDIS_CLUSTER_NODES; `redisUrl` then gives only credentials, database and TLS. */
+  readonly redisTopology: RedisTopology | undefined;
   /** 0 means no per-minute limit. */
   readonly rateLimitPerMinute: number;
   /** 0 means unlimited. */
@@ -209,6 +212,29 @@ function redisUrl() {
     });
 }
 
+/** `host:port, host:port` (IPv6 in brackets: `[::1]:26379`). */
+function redisAddresses() {
+  return requiredString()
+    .transform(splitList)
+    .pipe(
+      z
+        .array(
+          z.string().refine((item) => parseAddress(item) !== undefined, {
+            error: (issue) => `${quote(issue.input)} is not host:port`,
+          }),
+        )
+        .min(1, { error: 'list at least one host:port' }),
+    )
+    .transform((items) => items.map((item) => parseAddress(item) as RedisAddress));
+}
+
+function parseAddress(item: string): RedisAddress | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[\w.-]+):(\d{1,5})$/.exec(item);
+  const port = Number(match?.[2]);
+  if (match?.[1] === undefined || !(port >= 1 && port <= 65_535)) return undefined;
+  return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
+}
+
 /**
  * Telegram's token is `<bot id>:<secret>` (35 characters after the colon today). At least 20 of
  * [A-Za-z0-9_-] are asked for: enough to catch a truncated paste, loose enough for test tokens.
@@ -315,6 +341,15 @@ function botFields() {
   } as const satisfies FieldSpecs;
 }
 
+/** Where Redis is when REDIS_URL's host cannot say it: Sentinels, or the seed nodes of a Cluster. */
+function redisTopologyFields() {
+  return {
+    sentinels: ['REDIS_SENTINELS', redisAddresses().optional()],
+    masterName: ['REDIS_SENTINEL_NAME', text(200).default('mymaster')],
+    clusterNodes: ['REDIS_CLUSTER_NODES', redisAddresses().optional()],
+  } as const satisfies FieldSpecs;
+}
+
 /** Read only in webhook mode, so a platform's stray `PORT` does not matter when polling. */
 function webhookFields() {
   return {
@@ -352,7 +387,7 @@ function providerFields(descriptor: ProviderDescriptor) {
 
 /** Every variable the config reads (key variables as `<P>_API_KEY`, `<P>_API_KEY_2`, `<P>_API_KEYS`). */
 export function configVariableNames(): string[] {
-  const groups: FieldSpecs[] = [botFields(), webhookFields(), routerFields()];
+  const groups: FieldSpecs[] = [botFields(), redisTopologyFields(), webhookFields(), routerFields()];
   const names = groups.flatMap((fields) => Object.values(fields).map(([variable]) => variable));
   for (const descriptor of PROVIDERS) {
     const prefix = descriptor.envPrefix;
@@ -533,6 +568,7 @@ export function createProvidersConfig(env: Env): ProvidersConfig {
 export function createConfig(env: Env): Config {
   const issues: ConfigIssue[] = [];
   const bot = parseFields(env, botFields(), issues);
+  const redisTopology = readRedisTopology(env, issues);
   const webhookMode = readVariable(env, 'WEBHOOK_URL') !== undefined;
   const webhook = webhookMode ? parseFields(env, webhookFields(), issues) : undefined;
   const providers = readProviders(env, issues);
@@ -544,9 +580,49 @@ export function createConfig(env: Env): Config {
   }
   return {
     ...bot,
+    redisTopology,
     webhook: webhook === undefined ? undefined : { ...webhook, path: new URL(webhook.url).pathname },
     providers,
   };
+}
+
+/**
+ * REDIS_SENTINELS or REDIS_CLUSTER_NODES, which need REDIS_URL: it turns Redis on and gives the
+ * user, password, database and TLS (`rediss://`), while its host is not used.
+ */
+function readRedisTopology(env: Env, issues: ConfigIssue[]): RedisTopology | undefined {
+  const fields = parseFields(env, redisTopologyFields(), issues);
+  if (fields === undefined) return undefined;
+  const { sentinels, masterName, clusterNodes } = fields;
+  if (sentinels !== undefined && clusterNodes !== undefined) {
+    issues.push({
+      variable: 'REDIS_CLUSTER_NODES',
+      problem: 'set either REDIS_SENTINELS or REDIS_CLUSTER_NODES, not both',
+    });
+    return undefined;
+  }
+  const variable =
+    sentinels !== undefined ? 'REDIS_SENTINELS' : clusterNodes !== undefined ? 'REDIS_CLUSTER_NODES' : undefined;
+  if (variable === undefined) return undefined;
+  const url = readVariable(env, 'REDIS_URL');
+  if (url === undefined) {
+    issues.push({
+      variable: 'REDIS_URL',
+      problem: `required with ${variable} (it gives the password, database and TLS; its host is not used), e.g. redis://:password@redis/0`,
+    });
+    return undefined;
+  }
+  if (clusterNodes !== undefined) {
+    const database = URL.canParse(url) ? new URL(url).pathname.replace(/^\//, '') : '';
+    if (database !== '' && database !== '0') {
+      issues.push({
+        variable: 'REDIS_URL',
+        problem: 'a Redis Cluster has only database 0: leave the database out of the URL',
+      });
+    }
+    return { kind: 'cluster', nodes: clusterNodes };
+  }
+  return sentinels === undefined ? undefined : { kind: 'sentinel', sentinels, masterName };
 }
 
 /** What the command-line tools (`npm run chat`) need: everything but Telegram's settings. */
@@ -626,6 +702,7 @@ export function describeConfig(config: Config) {
         ? undefined
         : { url: redactSecrets(config.webhook.url, secrets), port: config.webhook.port },
     storage: config.redisUrl === undefined ? 'memory' : maskUrlPassword(config.redisUrl),
+    redisTopology: config.redisTopology,
     admins: config.adminIds.length,
     allowedUsers: config.allowedUserIds.length === 0 ? 'everyone' : config.allowedUserIds.length,
     rateLimitPerMinute: config.rateLimitPerMinute,

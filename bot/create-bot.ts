@@ -38,8 +38,14 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
   };
 
   // Telegram's 429 (flood control) and 5xx are retried, within explicit bounds: the plugin's
-  // defaults would wait forever.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 }));
+  // defaults would wait forever. A network error is retried by the plugin without bound, 3 s,
+  // 6 s, 12 s … up to an hour apart; long polling has its own backoff (at most 30 s), so
+  // getUpdates is left to it — else the bot stays deaf long after Telegram is reachable again.
+  const retry = autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 });
+  const retryPolling = autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: true });
+  bot.api.config.use((previous, method, payload, signal) =>
+    (method === 'getUpdates' ? retryPolling : retry)(previous, method, payload, signal),
+  );
   const metrics = deps.metrics;
   if (metrics !== undefined) {
     // Outermost transformer: sees each call once, after auto-retry gave up or succeeded.

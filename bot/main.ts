@@ -18,6 +18,12 @@ import { startWebhookServer, type WebhookServer } from './webhook';
 type OpsHandler = ReturnType<typeof createOpsHandler>;
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * Beyond REQUEST_DEADLINE_MS, how long an update waits for an earlier one of its chat (handled by
+ * another process) before it goes on without it: time to send the answer, flood waits included.
+ * Only a process that died mid-update makes anyone wait this long.
+ */
+const ORDER_WAIT_MARGIN_MS = 30_000;
 /** The update types the bot handles; others are never fetched. */
 export const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member'] as const;
 
@@ -39,6 +45,7 @@ async function main(): Promise<void> {
   const services = await createServices({
     providers: config.providers,
     redisUrl: config.redisUrl,
+    redisTopology: config.redisTopology,
     logger,
     systemPrompt: config.systemPrompt,
     historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
@@ -52,7 +59,9 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
   stops.unshift(
-    config.webhook === undefined ? await startLongPolling(bot, logger) : await startWebhook(bot, config, logger, ops),
+    config.webhook === undefined
+      ? await startLongPolling(bot, logger)
+      : await startWebhook(bot, config, logger, ops, services),
   );
   installShutdown(async () => {
     for (const stop of stops) await stop();
@@ -124,6 +133,7 @@ async function startWebhook(
   config: Config,
   logger: Logger,
   ops: OpsHandler,
+  services: Services,
 ): Promise<() => Promise<void>> {
   const webhook = config.webhook;
   if (webhook === undefined) throw new Error('webhook mode without webhook settings');
@@ -133,6 +143,10 @@ async function startWebhook(
     secret: webhook.secret,
     logger,
     otherRequests: ops,
+    ordering: {
+      store: services.stores.ordering,
+      maxWaitMs: config.providers.requestDeadlineMs + ORDER_WAIT_MARGIN_MS,
+    },
   });
   await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] });
   logger.info({ port: webhook.port, path: webhook.path }, 'webhook server started');

@@ -108,16 +108,20 @@ export function describeFailure(t: Messages, error: unknown): string {
   }
 }
 
-/** Shows "typing…" until `signal` aborts (Telegram shows it for about 5 s per call). */
-export function keepTyping(ctx: BotContext, signal: AbortSignal): void {
+/**
+ * Shows "typing…" (Telegram shows it for about 5 s per call) until the returned function is
+ * called; calling it again does nothing. A plain function rather than an AbortController: abort()
+ * builds a DOMException with a stack trace each time, and streaming stops typing on every delta.
+ */
+export function keepTyping(ctx: BotContext): () => void {
   const chatId = ctx.chat?.id;
-  if (chatId === undefined) return;
+  if (chatId === undefined) return () => undefined;
   const send = (): void => {
     ctx.api.sendChatAction(chatId, 'typing').catch((error: unknown) => ctx.log.debug({ err: error }, 'typing failed'));
   };
   send();
   const timer = setInterval(send, 4500);
-  signal.addEventListener('abort', () => clearInterval(timer), { once: true });
+  return () => clearInterval(timer);
 }
 
 /**

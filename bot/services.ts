@@ -1,6 +1,7 @@
 import { ChatService } from '../providers/chat-service';
 import { Router } from '../providers/router/router';
 import { createStores, type StorageEvent, type Stores } from '../storage/create-stores';
+import type { RedisTopology } from '../storage/redis/client';
 import type { AttemptRecord, HistoryLimits } from '../storage/types';
 import type { Config, ProvidersConfig } from './config';
 import type { Logger } from './logger';
@@ -16,6 +17,8 @@ export interface Services {
 export interface ServiceOptions {
   readonly providers: ProvidersConfig;
   readonly redisUrl: string | undefined;
+  /** Sentinels or Cluster nodes (REDIS_SENTINELS, REDIS_CLUSTER_NODES). */
+  readonly redisTopology?: RedisTopology;
   readonly logger: Logger;
   readonly systemPrompt: string;
   readonly historyLimits: HistoryLimits;
@@ -28,7 +31,11 @@ export interface ServiceOptions {
 
 export async function createServices(options: ServiceOptions): Promise<Services> {
   const { logger } = options;
-  const stores = await createStores({ redisUrl: options.redisUrl, onEvent: logStorageEvent(logger) });
+  const stores = await createStores({
+    redisUrl: options.redisUrl,
+    ...(options.redisTopology === undefined ? {} : { redisTopology: options.redisTopology }),
+    onEvent: logStorageEvent(logger),
+  });
   if (stores.mode === 'memory') {
     logger.warn('REDIS_URL is not set: history, limits and stats live in this process and are lost on restart');
   }

@@ -1,8 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Bot } from 'grammy';
+import { type Bot, Context } from 'grammy';
 import type { Update } from 'grammy/types';
+import type { ChatOrdering, ChatTicket } from '../storage/types';
 import type { BotContext } from './context';
 import type { Logger } from './logger';
 
@@ -15,6 +16,12 @@ export interface WebhookOptions {
   readonly maxBodyBytes?: number;
   /** Serves other requests on the same port (/healthz, /readyz, /metrics); returns false when it did not. */
   readonly otherRequests?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /**
+   * Keeps each chat's updates in the order received across every process sharing the store
+   * (several webhook processes on one Redis); `maxWaitMs` bounds the wait for an earlier update
+   * whose process died. Without it, the order is kept within this process only (`sequentialize`).
+   */
+  readonly ordering?: { readonly store: ChatOrdering; readonly maxWaitMs: number };
 }
 
 export interface WebhookServer {
@@ -27,6 +34,10 @@ export interface WebhookServer {
  * Receives updates from Telegram. The secret header is checked before any work; a good update is
  * acknowledged at once and handled afterwards, so Telegram's request is never held open while a
  * model thinks (grammY's webhookCallback would wait, and time out after 10 s).
+ *
+ * With `ordering`, the update takes its chat's next ticket before it is acknowledged (so ticket
+ * order is delivery order, whichever process a delivery reached) and is handled when the chat's
+ * earlier tickets are done.
  */
 export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookOptions): Promise<WebhookServer> {
   const maxBodyBytes = options.maxBodyBytes ?? 1_000_000;
@@ -48,7 +59,7 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
       return;
     }
     readBody(req, maxBodyBytes).then(
-      (body) => {
+      async (body) => {
         let update: Update;
         try {
           update = JSON.parse(body) as Update;
@@ -60,16 +71,17 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
           res.writeHead(400).end();
           return;
         }
+        const ticket = await takeTicket(bot, update, options);
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-        const handling = bot
-          .handleUpdate(update)
+        const handling = handleInTurn(bot, update, ticket, options)
           .catch((error: unknown) => options.logger.error({ err: error, update_id: update.update_id }, 'update failed'))
           .finally(() => inFlight.delete(handling));
         inFlight.add(handling);
       },
       (error: unknown) => {
         const tooLarge = error instanceof Error && error.message === 'too large';
-        res.writeHead(tooLarge ? 413 : 400).end();
+        // The connection is closed after the answer, so a sender of a huge body cannot keep it.
+        res.writeHead(tooLarge ? 413 : 400, { connection: 'close' }).end();
       },
     );
   });
@@ -90,19 +102,74 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
   };
 }
 
+/** The chat's next ticket, or none (no chat, no ordering, or the store failed: the update is not refused for it). */
+async function takeTicket(
+  bot: Bot<BotContext>,
+  update: Update,
+  options: WebhookOptions,
+): Promise<ChatTicket | undefined> {
+  if (options.ordering === undefined) return undefined;
+  try {
+    // The chat as grammY sees it: the key `sequentialize` uses within a process.
+    const chatId = new Context(update, bot.api, bot.botInfo).chat?.id;
+    return chatId === undefined ? undefined : await options.ordering.store.take(String(chatId));
+  } catch (error) {
+    options.logger.warn(
+      { err: error, update_id: update.update_id },
+      'no place in the chat order; handling as it comes',
+    );
+    return undefined;
+  }
+}
+
+/** Waits for the chat's earlier updates, handles this one, then lets the next one go. */
+async function handleInTurn(
+  bot: Bot<BotContext>,
+  update: Update,
+  ticket: ChatTicket | undefined,
+  options: WebhookOptions,
+): Promise<void> {
+  const ordering = options.ordering;
+  if (ticket === undefined || ordering === undefined) {
+    await bot.handleUpdate(update);
+    return;
+  }
+  const log = { update_id: update.update_id, chat: ticket.chatId, ticket: ticket.number };
+  const outcome = await ordering.store.waitForTurn(ticket, ordering.maxWaitMs).catch((error: unknown) => {
+    options.logger.warn({ err: error, ...log }, 'waiting for the chat order failed; handling now');
+    return 'unordered' as const;
+  });
+  if (outcome === 'gave-up') {
+    options.logger.warn(log, 'an earlier update of this chat did not finish in time; going on without it');
+  }
+  try {
+    await bot.handleUpdate(update);
+  } finally {
+    await ordering.store
+      .done(ticket)
+      .catch((error: unknown) =>
+        options.logger.warn({ err: error, ...log }, 'could not mark the update done in the chat order'),
+      );
+  }
+}
+
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
-    req.on('data', (part: Buffer) => {
+    const collect = (part: Buffer): void => {
       size += part.length;
       if (size > maxBytes) {
+        // The rest is read and dropped, not cut off: destroying the socket would reset the
+        // connection before the client could read the 413.
+        req.off('data', collect);
+        req.resume();
         reject(new Error('too large'));
-        req.destroy();
         return;
       }
       parts.push(part);
-    });
+    };
+    req.on('data', collect);
     req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
     req.on('error', reject);
   });

@@ -43,6 +43,7 @@ export async function runChat(env: Env, input: NodeJS.ReadableStream, output: Wr
   const services = await createServices({
     providers: config.providers,
     redisUrl: config.redisUrl,
+    redisTopology: config.redisTopology,
     logger,
     systemPrompt: config.systemPrompt,
     historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },

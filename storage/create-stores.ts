@@ -1,15 +1,28 @@
-import type { Redis } from 'ioredis';
-import { Failover, FallbackCounterStore, FallbackQuotaStore, FallbackStatsStore } from './fallback';
+import {
+  Failover,
+  FallbackChatOrdering,
+  FallbackCounterStore,
+  FallbackQuotaStore,
+  FallbackStatsStore,
+} from './fallback';
+import { MemoryChatOrdering } from './memory/chat-ordering';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemoryStatsStore } from './memory/stats-store';
-import { connectRedis, createRedisClient } from './redis/client';
+import { RedisChatOrdering } from './redis/chat-ordering';
+import {
+  connectRedis,
+  createRedisClientFor,
+  duplicateClient,
+  type RedisClient,
+  type RedisTopology,
+} from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisQuotaStore } from './redis/quota-store';
 import { RedisStatsStore } from './redis/stats-store';
-import type { CounterStore, HistoryStore, QuotaStore, StatsStore } from './types';
+import type { ChatOrdering, CounterStore, HistoryStore, QuotaStore, StatsStore } from './types';
 
 export interface Stores {
   readonly mode: 'memory' | 'redis';
@@ -18,7 +31,9 @@ export interface Stores {
   /** Throws `StorageUnavailableError` during a Redis outage: the caller decides how to go on without history. */
   readonly history: HistoryStore;
   readonly counters: CounterStore;
-  readonly redis: Redis | undefined;
+  /** Each chat's updates in the order received, across the processes sharing Redis (webhook mode). */
+  readonly ordering: ChatOrdering;
+  readonly redis: RedisClient | undefined;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -32,6 +47,8 @@ export type StorageEvent =
 
 export interface StoreOptions {
   readonly redisUrl: string | undefined;
+  /** Sentinels or Cluster nodes; REDIS_URL then gives only credentials, database and TLS. */
+  readonly redisTopology?: RedisTopology;
   readonly prefix?: string;
   readonly onEvent?: (event: StorageEvent) => void;
 }
@@ -49,13 +66,14 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       stats: new MemoryStatsStore(),
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
+      ordering: new MemoryChatOrdering(),
       redis: undefined,
       isHealthy: () => true,
       close: async () => undefined,
     };
   }
   const onEvent = options.onEvent;
-  const redis = createRedisClient(options.redisUrl, {
+  const redis = createRedisClientFor(options.redisUrl, options.redisTopology, {
     onError: (error) => onEvent?.({ type: 'connection-error', error }),
   });
   try {
@@ -63,6 +81,10 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   } catch (error) {
     onEvent?.({ type: 'unreachable-at-start', error });
   }
+  // Pub/sub takes a connection of its own (a subscribed connection can run nothing else).
+  const subscriber = duplicateClient(redis);
+  subscriber.on('error', (error: Error) => onEvent?.({ type: 'connection-error', error }));
+  await connectRedis(subscriber).catch(() => undefined); // reported above; it keeps reconnecting
   const prefix = options.prefix ?? 'sb:';
   const failover = (what: string): Failover =>
     new Failover(what, ({ degraded, error }) =>
@@ -78,14 +100,23 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       failover('user limits'),
     ),
     history: new RedisHistoryStore(redis, prefix),
+    ordering: new FallbackChatOrdering(
+      new RedisChatOrdering(redis, subscriber, { prefix }),
+      new MemoryChatOrdering(),
+      failover('chat order'),
+    ),
     redis,
     isHealthy: () => redis.status === 'ready',
     close: async () => {
-      try {
-        await redis.quit();
-      } catch {
-        redis.disconnect();
-      }
+      await Promise.all(
+        [redis, subscriber].map(async (client) => {
+          try {
+            await client.quit();
+          } catch {
+            client.disconnect();
+          }
+        }),
+      );
     },
   };
 }

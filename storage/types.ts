@@ -193,3 +193,37 @@ export interface StatsStore {
   recordUserRequest(userId: string, day: string): Promise<void>;
   read(day: string, topUsers?: number): Promise<StatsSnapshot>;
 }
+
+// ─── Chat order (several processes) ────────────────────────────────────────────────────────────
+
+/** A place in one chat's line of updates. */
+export interface ChatTicket {
+  readonly chatId: string;
+  /** 1, 2, 3 … in the order the chat's updates were received, by whichever process received them. */
+  readonly number: number;
+}
+
+/**
+ * How a wait for a turn ended: every earlier ticket was done (`turn`); an earlier one did not finish
+ * in time, e.g. its process died, and is skipped from now on (`gave-up`); or the store became
+ * unreachable and the update goes on in this process's own order (`unordered`, only from the
+ * fallback wrapper: the stores themselves throw `StorageUnavailableError`).
+ */
+export type TurnOutcome = 'turn' | 'gave-up' | 'unordered';
+
+/**
+ * Keeps each chat's updates in the order they were received, across every process sharing the
+ * store (a ticket lock): a ticket is taken when an update arrives, before it is acknowledged, so
+ * that ticket order is delivery order; the update is handled once every earlier ticket of its chat
+ * is done; then its ticket is marked done.
+ */
+export interface ChatOrdering {
+  take(chatId: string): Promise<ChatTicket>;
+  /**
+   * Resolves once every earlier ticket of the chat is done. A wait is bounded: when no earlier
+   * ticket finished for `maxWaitMs` per ticket still ahead, it ends with `gave-up` and the earlier
+   * tickets count as done, so the ones behind do not wait for them as well.
+   */
+  waitForTurn(ticket: ChatTicket, maxWaitMs: number): Promise<TurnOutcome>;
+  done(ticket: ChatTicket): Promise<void>;
+}

@@ -37,8 +37,7 @@ async function answer(ctx: TextContext): Promise<void> {
   const conversationId = conversationIdOf(ctx);
   if (conversationId === undefined) return;
   const question = questionText(ctx);
-  const typing = new AbortController();
-  keepTyping(ctx, typing.signal);
+  const stopTyping = keepTyping(ctx);
   const preview = ctx.deps.config.streamReplies
     ? ctx.chat.type === 'private'
       ? new DraftPreview(ctx)
@@ -47,10 +46,10 @@ async function answer(ctx: TextContext): Promise<void> {
   try {
     const reply =
       preview !== undefined
-        ? await streamAnswer(ctx, conversationId, question, typing, preview)
+        ? await streamAnswer(ctx, conversationId, question, stopTyping, preview)
         : await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, exchangeOf(ctx));
     if (preview === undefined) {
-      typing.abort();
+      stopTyping();
       await sendMarkdown(ctx, reply.text);
     }
     await noteHistory(ctx, conversationId, reply);
@@ -69,7 +68,7 @@ async function answer(ctx: TextContext): Promise<void> {
     const halfWritten = preview instanceof EditPreview && isRouterError(error) ? preview.messageId : undefined;
     await tellFailure(ctx, describeFailure(ctx.t, error), halfWritten);
   } finally {
-    typing.abort();
+    stopTyping();
   }
 }
 
@@ -78,7 +77,7 @@ async function streamAnswer(
   ctx: TextContext,
   conversationId: string,
   question: string,
-  typing: AbortController,
+  stopTyping: () => void,
   preview: DraftPreview | EditPreview,
 ): Promise<ChatReply> {
   let text = '';
@@ -87,7 +86,7 @@ async function streamAnswer(
     for await (const event of ctx.deps.services.chat.streamMessageWithHistory(conversationId, question, exchangeOf(ctx))) {
       if (event.type === 'text-delta') {
         text += event.text;
-        typing.abort();
+        stopTyping();
         preview.update(text);
       } else if (event.type === 'stored') {
         reply = event.reply;

@@ -43,11 +43,10 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
     ctx.msg.reply_to_message?.text ?? ctx.msg.reply_to_message?.caption,
   );
   const language = request.language ?? ctx.deps.config.translateDefaultLang;
-  const typing = new AbortController();
-  keepTyping(ctx, typing.signal);
+  const stopTyping = keepTyping(ctx);
   try {
     const results = await ctx.deps.services.chat.translateMultipleTexts(request.texts, language);
-    typing.abort();
+    stopTyping();
     const failed = results.filter((result) => !result.ok);
     const poolError = failed.find((result) => result.error !== undefined)?.error;
     if (failed.length === results.length && poolError !== undefined) {
@@ -62,7 +61,7 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
     await sendPlain(ctx, lines.join('\n'));
     ctx.log.info({ texts: results.length, failed: failed.length, language }, 'translated');
   } finally {
-    typing.abort();
+    stopTyping();
   }
 }
 

@@ -1,5 +1,21 @@
-import { Redis } from 'ioredis';
+import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis';
 import { StorageUnavailableError } from '../types';
+
+/** What the stores run on: one server (or a Sentinel-managed master), or a Redis Cluster. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Where the servers are when REDIS_URL's host alone cannot say it. REDIS_URL still gives the user,
+ * password, database (not on a Cluster) and TLS (`rediss://`); its host and port are then unused.
+ */
+export type RedisTopology =
+  | { readonly kind: 'sentinel'; readonly sentinels: readonly RedisAddress[]; readonly masterName: string }
+  | { readonly kind: 'cluster'; readonly nodes: readonly RedisAddress[] };
 
 export interface RedisClientOptions {
   /** Called with connection errors (rate-limited by the caller); ioredis requires a listener. */
@@ -30,8 +46,55 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
   return client;
 }
 
+/**
+ * A client for REDIS_URL alone (`createRedisClient`), for the master a set of Sentinels names, or
+ * for a Redis Cluster: all with the same fail-fast settings. ioredis follows a Sentinel failover,
+ * and a Cluster's moved slots, by itself.
+ */
+export function createRedisClientFor(
+  url: string,
+  topology: RedisTopology | undefined,
+  options: RedisClientOptions = {},
+): RedisClient {
+  if (topology === undefined) return createRedisClient(url, options);
+  const parsed = new URL(url);
+  const connection: RedisOptions = {
+    ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+    ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: 1,
+    commandTimeout: options.commandTimeoutMs ?? 2000,
+    connectTimeout: 2000,
+  };
+  const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+  const client: RedisClient =
+    topology.kind === 'sentinel'
+      ? new Redis({
+          ...connection,
+          db: Number(parsed.pathname.slice(1) || 0),
+          sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+          name: topology.masterName,
+          enableTLSForSentinelMode: parsed.protocol === 'rediss:',
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          retryStrategy: retry,
+          sentinelRetryStrategy: retry,
+        })
+      : new Cluster(
+          topology.nodes.map(({ host, port }) => ({ host, port })),
+          { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retry, redisOptions: connection },
+        );
+  client.on('error', (error: Error) => options.onError?.(error));
+  return client;
+}
+
+/** A second connection like `client` (pub/sub needs one of its own), not yet connected. */
+export function duplicateClient(client: RedisClient): RedisClient {
+  return client instanceof Cluster ? client.duplicate() : client.duplicate();
+}
+
 /** Waits for the first connection, failing fast (and leaving the client reconnecting) when Redis is down. */
-export async function connectRedis(client: Redis): Promise<void> {
+export async function connectRedis(client: RedisClient): Promise<void> {
   if (client.status === 'ready') return;
   try {
     await client.connect();
@@ -51,6 +114,20 @@ export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
     if (error instanceof Error && error.name === 'ReplyError') throw error;
     throw new StorageUnavailableError(`Redis is unavailable: ${describe(error)}`, { cause: error });
   }
+}
+
+/**
+ * Runs a pipeline through `callRedis`. A pipeline resolves even when its commands fail (each reply
+ * carries its own error), so a connection lost before or during it would otherwise surface later
+ * as a plain error, outside `callRedis`, and a Redis outage would not be recognised as one.
+ */
+export async function execPipeline(pipeline: ChainableCommander): Promise<[error: Error | null, result: unknown][]> {
+  return callRedis(async () => {
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([error]) => error !== null)?.[0];
+    if (failed) throw failed;
+    return replies;
+  });
 }
 
 function describe(error: unknown): string {

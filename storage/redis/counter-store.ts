@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { CounterStore } from '../types';
-import { callRedis } from './client';
+import { callRedis, type RedisClient } from './client';
 
 /** INCR and PEXPIRE-if-new in one script: a crash between the two can never leave a counter that never expires. */
 const INCREMENT_SCRIPT = `
@@ -18,14 +17,14 @@ interface CounterCommands {
 }
 
 export class RedisCounterStore implements CounterStore {
-  private readonly redis: Redis & CounterCommands;
+  private readonly redis: RedisClient & CounterCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix = 'sb:',
   ) {
     redis.defineCommand('switchboardIncrement', { lua: INCREMENT_SCRIPT });
-    this.redis = redis as Redis & CounterCommands;
+    this.redis = redis as RedisClient & CounterCommands;
   }
 
   async increment(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {

@@ -1,8 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../../providers/types';
 import { keptMessages, parseStoredMessage } from '../history-rules';
 import type { HistoryLimits, HistoryStore } from '../types';
-import { callRedis } from './client';
+import { callRedis, type RedisClient } from './client';
 
 /**
  * Conversations in Redis lists (one JSON message per entry). An exchange is appended, trimmed and
@@ -31,14 +30,14 @@ interface HistoryCommands {
 }
 
 export class RedisHistoryStore implements HistoryStore {
-  private readonly redis: Redis & HistoryCommands;
+  private readonly redis: RedisClient & HistoryCommands;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix = 'sb:',
   ) {
     redis.defineCommand('switchboardAppendExchange', { lua: APPEND_SCRIPT });
-    this.redis = redis as Redis & HistoryCommands;
+    this.redis = redis as RedisClient & HistoryCommands;
   }
 
   /** Both keys of a conversation share a hash tag, so the script runs on a Redis Cluster. */

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { KeyLimits } from '../../providers/types';
 import { MINUTE_MS } from '../quota-rules';
 import type {
@@ -11,7 +10,7 @@ import type {
   QuotaStore,
   WindowObservation,
 } from '../types';
-import { callRedis } from './client';
+import { callRedis, execPipeline, type RedisClient } from './client';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
 
 const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm', 'rpd', 'tpm', 'tpd', 'too_large'];
@@ -27,18 +26,18 @@ interface QuotaCommands {
 
 /** The quota store several bot processes share: every admission is one atomic Lua script. */
 export class RedisQuotaStore implements QuotaStore {
-  private readonly redis: Redis & QuotaCommands;
+  private readonly redis: RedisClient & QuotaCommands;
   private phantomCounter = 0;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix = 'sb:',
   ) {
     redis.defineCommand('switchboardAcquire', { lua: ACQUIRE_SCRIPT });
     redis.defineCommand('switchboardSettle', { lua: SETTLE_SCRIPT });
     redis.defineCommand('switchboardBlock', { lua: BLOCK_SCRIPT });
     redis.defineCommand('switchboardObserve', { lua: OBSERVE_SCRIPT });
-    this.redis = redis as Redis & QuotaCommands;
+    this.redis = redis as RedisClient & QuotaCommands;
   }
 
   private keys(keyId: string, day: string): { min: string; day: string; learned: string; block: string } {
@@ -134,7 +133,7 @@ export class RedisQuotaStore implements QuotaStore {
       pipeline.hmget(names.learned, 'rpm', 'rpd', 'tpm', 'tpd');
       pipeline.hmget(names.block, 'reason', 'until');
     }
-    const replies = await callRedis(async () => (await pipeline.exec()) ?? []);
+    const replies = await execPipeline(pipeline);
     return keyIds.map((keyId, index) => {
       const at = (offset: number): unknown => {
         const [error, value] = replies[index * 4 + offset] ?? [null, null];

@@ -1,7 +1,6 @@
-import type { Redis } from 'ioredis';
 import { FAILURE_OUTCOMES, LATENCY_SAMPLES } from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
-import { callRedis } from './client';
+import { callRedis, execPipeline, type RedisClient } from './client';
 
 const RETENTION_SECONDS = 8 * 24 * 3600;
 
@@ -12,12 +11,13 @@ const RETENTION_SECONDS = 8 * 24 * 3600;
  */
 export class RedisStatsStore implements StatsStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'sb:',
   ) {}
 
+  /** One hash tag per day: a day's counters are written in one MULTI, which a Redis Cluster runs only within one slot. */
   private base(day: string): string {
-    return `${this.prefix}stats:${day}`;
+    return `${this.prefix}stats:{${day}}`;
   }
 
   async recordAttempt(record: AttemptRecord, day: string): Promise<void> {
@@ -69,7 +69,7 @@ export class RedisStatsStore implements StatsStore {
         pipeline.hgetall(`${base}:${kind}:${name}`);
         pipeline.lrange(`${base}:lat:${kind}:${name}`, 0, -1);
       }
-      const replies = (await callRedis(() => pipeline.exec())) ?? [];
+      const replies = await execPipeline(pipeline);
       const result: Record<string, CounterSet> = {};
       names.forEach((name, index) => {
         const hash = (replies[index * 2]?.[1] ?? {}) as Record<string, string>;

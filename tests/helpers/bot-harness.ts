@@ -52,6 +52,17 @@ export function providerEnv(providers: FakeProviderServer, names: readonly Provi
   return env;
 }
 
+/**
+ * `<P>_API_KEY` for each provider given, to lay over `providerEnv`: a suite that leaves keys set
+ * aside or cooling down in Redis uses keys of its own, so a Redis shared between suites
+ * (TEST_REDIS_URL) carries no such state from one suite to another.
+ */
+export function keyEnv(keys: Partial<Record<ProviderName, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(keys).map(([name, key]) => [`${ENV_PREFIX[name as ProviderName]}_API_KEY`, key]),
+  );
+}
+
 /** The environment of a polling bot talking to the fakes. */
 export function botEnv(
   telegram: FakeTelegramServer,

@@ -29,21 +29,35 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function ping(port: number): Promise<boolean> {
+function ping(port: number, password: string | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ port, host: '127.0.0.1' });
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);
     };
+    const auth = password === undefined ? '' : `*2\r\n$4\r\nAUTH\r\n$${Buffer.byteLength(password)}\r\n${password}\r\n`;
+    let replies = '';
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    socket.once('connect', () => socket.write(`${auth}PING\r\n`));
+    socket.on('data', (data) => {
+      replies += data.toString();
+      if (replies.includes('+PONG')) done(true);
+      else if (replies.includes('-')) done(false);
+    });
   });
 }
 
-export async function startTestRedis(): Promise<TestRedis> {
+export interface TestRedisOptions {
+  /**
+   * Starts the server with `--requirepass`; the URL then carries the password (percent-encoded).
+   * Not applied to a server given by TEST_REDIS_URL, whose URL is used as it is.
+   */
+  readonly password?: string;
+}
+
+export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
   const external = process.env.TEST_REDIS_URL;
   if (external !== undefined && external !== '') {
     const port = Number(new URL(external).port || 6379);
@@ -56,6 +70,7 @@ export async function startTestRedis(): Promise<TestRedis> {
       'These tests need a Redis server: install redis-server (apt-get install redis-server) or set TEST_REDIS_URL.',
     );
   }
+  const password = options.password;
   const port = await freePort();
   const directory = mkdtempSync(join(tmpdir(), 'switchboard-redis-'));
   let child: ChildProcess | undefined;
@@ -63,11 +78,23 @@ export async function startTestRedis(): Promise<TestRedis> {
   const start = async (): Promise<void> => {
     child = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        directory,
+        ...(password === undefined ? [] : ['--requirepass', password]),
+      ],
       { stdio: 'ignore' },
     );
     for (let attempt = 0; attempt < 100; attempt++) {
-      if (await ping(port)) return;
+      if (await ping(port, password)) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     throw new Error(`redis-server did not start on port ${port}`);
@@ -84,7 +111,7 @@ export async function startTestRedis(): Promise<TestRedis> {
 
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}127.0.0.1:${port}`,
     port,
     kill,
     start,

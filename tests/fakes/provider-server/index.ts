@@ -1,10 +1,10 @@
 import { cohereFormat } from './cohere';
 import { geminiFormat } from './gemini';
 import { cerebrasFormat, groqFormat, openRouterFormat } from './openai-compatible';
-import { FakeProviderServer } from './server';
+import { FakeProviderServer, type FakeProviderServerOptions } from './server';
 import type { WireFormat } from './types';
 
-export { FakeProviderServer, splitWords } from './server';
+export { FakeProviderServer, type FakeProviderServerOptions, splitWords } from './server';
 export type { Behaviour, Handler, RecordedRequest, ReplyUsage, WireFormat } from './types';
 
 /** Every wire format the fake speaks, each mounted under its dialect name. */
@@ -13,6 +13,8 @@ export function allWireFormats(): WireFormat[] {
 }
 
 /** Starts a fake provider server on a free loopback port; `stop()` it in `afterAll`. */
-export function startFakeProviderServer(options: { now?: () => number } = {}): Promise<FakeProviderServer> {
+export function startFakeProviderServer(
+  options: Omit<FakeProviderServerOptions, 'formats'> = {},
+): Promise<FakeProviderServer> {
   return new FakeProviderServer({ formats: allWireFormats(), ...options }).start();
 }

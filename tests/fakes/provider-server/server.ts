@@ -6,6 +6,14 @@ export interface FakeProviderServerOptions {
   readonly formats: readonly WireFormat[];
   /** Clock stamped on recorded requests; real time by default. */
   readonly now?: () => number;
+  /**
+   * How long an idle client connection stays open (1 s by default). Node's fetch reuses a
+   * connection only when this exceeds its own 2 s margin, so load benchmarks raise it: real
+   * providers keep connections alive.
+   */
+  readonly keepAliveTimeoutMs?: number;
+  /** Keep every request in `requests` (default true); load benchmarks turn it off to save memory. */
+  readonly recordRequests?: boolean;
 }
 
 const DEFAULT_HANDLER: Handler = (request) => ({
@@ -26,6 +34,8 @@ export class FakeProviderServer {
   private readonly sockets = new Set<Socket>();
   private readonly formats: readonly WireFormat[];
   private readonly now: () => number;
+  private readonly recordRequests: boolean;
+  private received = 0;
   private handler: Handler = DEFAULT_HANDLER;
   private readonly queue: Behaviour[] = [];
   private baseUrl = '';
@@ -33,13 +43,14 @@ export class FakeProviderServer {
   constructor(options: FakeProviderServerOptions) {
     this.formats = options.formats;
     this.now = options.now ?? Date.now;
+    this.recordRequests = options.recordRequests ?? true;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(`fake provider server failed: ${String(error)}`);
       });
     });
-    this.server.keepAliveTimeout = 1000;
+    this.server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 1000;
     this.server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -84,6 +95,7 @@ export class FakeProviderServer {
 
   reset(): void {
     this.requests.length = 0;
+    this.received = 0;
     this.warmUps.length = 0;
     this.queue.length = 0;
     this.handler = DEFAULT_HANDLER;
@@ -125,11 +137,11 @@ export class FakeProviderServer {
       path: `${path}${url.search}`,
       headers: req.headers,
       body,
-      index: this.requests.length,
+      index: this.received++,
       receivedAt: this.now(),
       ...described,
     };
-    this.requests.push(request);
+    if (this.recordRequests) this.requests.push(request);
     const behaviour = this.queue.shift() ?? (await this.handler(request));
     await this.perform(format, request, behaviour, res);
   }

@@ -46,6 +46,12 @@ export interface FakeTelegramServerOptions {
   /** Accept http:// and any port in setWebhook (Telegram demands HTTPS on 443, 80, 88 or 8443). */
   readonly allowHttpWebhooks?: boolean;
   readonly firstUpdateId?: number;
+  /**
+   * Keep every call in `calls` (default true). Load benchmarks turn it off: listeners (`onCall`,
+   * the wait helpers) still see each call as it is answered, but `calls` stays empty and responses
+   * are not copied, so thousands of calls cost neither memory nor a JSON round trip each.
+   */
+  readonly recordCalls?: boolean;
 }
 
 export const DEFAULT_TOKEN = '123456789:AAHfakeTokenForTests_0123456789abcdefg';
@@ -95,6 +101,8 @@ export class FakeTelegramServer {
   private poll: PendingPoll | undefined;
   private readonly waiters = new Set<(error: Error) => void>();
   private root = '';
+  /** Calls answered while `recordCalls` is off (their `index`). */
+  private unrecordedCalls = 0;
 
   constructor(private readonly options: FakeTelegramServerOptions = {}) {
     this.token = options.token ?? DEFAULT_TOKEN;
@@ -165,6 +173,7 @@ export class FakeTelegramServer {
   reset(): void {
     this.world = this.newWorld();
     this.calls.length = 0;
+    this.unrecordedCalls = 0;
     this.webhookDeliveries.length = 0;
     this.failures.length = 0;
     this.flood = undefined;
@@ -328,6 +337,12 @@ export class FakeTelegramServer {
   }
 
   // ── observing ──────────────────────────────────────────────────────────────
+
+  /** Calls `listener` with every call as it is answered (until the returned function is called). */
+  onCall(listener: (call: ApiCall) => void): () => void {
+    this.events.on('call', listener);
+    return () => this.events.off('call', listener);
+  }
 
   callsTo(method: string): ApiCall[] {
     return this.calls.filter((call) => call.method === method);
@@ -642,12 +657,13 @@ export class FakeTelegramServer {
     const text = JSON.stringify(response);
     if (!res.destroyed) res.writeHead(status, { 'content-type': 'application/json' }).end(text);
     // Recorded as the client saw it (a copy: later edits do not rewrite history).
-    this.record(call, status, JSON.parse(text) as TelegramResponse);
+    this.record(call, status, this.options.recordCalls === false ? response : (JSON.parse(text) as TelegramResponse));
   }
 
   private record(call: CallDraft, status: ApiCall['status'], response: TelegramResponse | undefined): void {
-    const recorded: ApiCall = { index: this.calls.length, ...call, status, response, ok: response?.ok === true };
-    this.calls.push(recorded);
+    const index = this.options.recordCalls === false ? this.unrecordedCalls++ : this.calls.length;
+    const recorded: ApiCall = { index, ...call, status, response, ok: response?.ok === true };
+    if (this.options.recordCalls !== false) this.calls.push(recorded);
     this.events.emit('call', recorded);
   }
 

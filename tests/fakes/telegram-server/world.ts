@@ -220,8 +220,10 @@ export class TelegramWorld {
     const updateId = update.update_id ?? this.nextUpdateId;
     this.nextUpdateId = Math.max(this.nextUpdateId, updateId + 1);
     const complete = { ...update, update_id: updateId } as Update;
+    const last = this.updates.at(-1);
     this.updates.push(complete);
-    this.updates.sort((a, b) => a.update_id - b.update_id);
+    // Usually appended in order; sorting every time would make a burst of n updates cost O(n²).
+    if (last !== undefined && last.update_id > updateId) this.updates.sort((a, b) => a.update_id - b.update_id);
     return complete;
   }
 
@@ -229,7 +231,10 @@ export class TelegramWorld {
   confirm(offset: number | undefined): void {
     if (offset === undefined || offset === 0) return;
     if (offset > 0) {
-      this.updates = this.updates.filter((update) => update.update_id >= offset);
+      // `updates` is sorted: drop the confirmed head without scanning the rest.
+      let confirmed = 0;
+      while (confirmed < this.updates.length && this.updates[confirmed]!.update_id < offset) confirmed++;
+      if (confirmed > 0) this.updates = this.updates.slice(confirmed);
       this.confirmedOffset = Math.max(this.confirmedOffset, offset);
       return;
     }
@@ -241,7 +246,12 @@ export class TelegramWorld {
 
   /** The updates a getUpdates call would return now. */
   deliverable(limit: number): Update[] {
-    return this.updates.filter((update) => this.isAllowed(update)).slice(0, limit);
+    const ready: Update[] = [];
+    for (const update of this.updates) {
+      if (ready.length >= limit) break;
+      if (this.isAllowed(update)) ready.push(update);
+    }
+    return ready;
   }
 
   dropPendingUpdates(): void {

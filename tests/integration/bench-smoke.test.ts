@@ -1,0 +1,107 @@
+import { describe, expect, it } from '@jest/globals';
+import { runFailoverBenchmark } from '../../bench/failover';
+import { LimitEnforcer } from '../../bench/limit-enforcer';
+import { measureWindowCost, runOverheadBenchmark } from '../../bench/overhead';
+import { DEFAULT_DAY_OPTIONS, runSimulatedDay } from '../../bench/simulated-day';
+import { cohereProvider } from '../../providers/cohere';
+import type { RecordedRequest } from '../fakes/provider-server';
+
+/**
+ * Tiny versions of the benchmarks behind `npm run bench`, so their code keeps working as the
+ * router changes. They check that each benchmark runs and reports sane numbers, not how fast
+ * anything is: timing belongs to the benchmark run, not to the test suite.
+ */
+
+const isFinitePositive = (value: number): boolean => Number.isFinite(value) && value > 0;
+
+describe('bench smoke', () => {
+  it('overhead: measures both arms at each concurrency and reports finite ratios', async () => {
+    const results = await runOverheadBenchmark({
+      concurrency: [1, 2],
+      warmupRequests: 5,
+      rounds: 2,
+      requestsPerRound: 10,
+    });
+    expect(results.map((result) => result.concurrency)).toEqual([1, 2]);
+    for (const result of results) {
+      expect(result.direct.requests).toBe(20);
+      expect(result.router.requests).toBe(20);
+      expect(isFinitePositive(result.direct.requestsPerSecond)).toBe(true);
+      expect(isFinitePositive(result.router.requestsPerSecond)).toBe(true);
+      expect(isFinitePositive(result.throughputRatio)).toBe(true);
+      expect(isFinitePositive(result.cpuRatio)).toBe(true);
+      expect(isFinitePositive(result.controlRatio)).toBe(true);
+      expect(Number.isFinite(result.addedP50Ms)).toBe(true);
+      expect(result.roundRatios).toHaveLength(2);
+    }
+    const costs = await measureWindowCost([10, 200], 50, 50);
+    expect(costs.map((cost) => cost.windowEntries)).toEqual([10, 200]);
+    expect(costs.every((cost) => isFinitePositive(cost.microsecondsPerRequest))).toBe(true);
+  });
+
+  it('failover: the hanging provider gets one attempt, then the breaker keeps requests away from it', async () => {
+    const result = await runFailoverBenchmark({
+      replyDelayMs: 20,
+      attemptTimeoutMs: 300,
+      warmupRequests: 2,
+      healthyRequests: 10,
+      failoverRequests: 10,
+      concurrency: 1,
+    });
+    expect(result.failed).toBe(0);
+    expect(result.attemptsOnHangingProvider).toBe(1);
+    expect(result.paidTimeout).toBe(1);
+    expect(isFinitePositive(result.healthyP95Ms)).toBe(true);
+    expect(isFinitePositive(result.ratio)).toBe(true);
+  });
+
+  it('limit enforcer: refuses a key over its per-minute limit with the provider’s 429 and says no key has room', () => {
+    let now = Date.UTC(2026, 10, 26, 12, 0, 30);
+    const enforcer = new LimitEnforcer({
+      providers: [{ name: cohereProvider.name, limits: cohereProvider.defaultLimits, dailyResetZone: 'UTC' }],
+      now: () => now,
+      answer: () => ({ text: 'ok', outputTokens: 1 }),
+    });
+    enforcer.register(cohereProvider.name, 'key-one');
+    const request = {
+      dialect: cohereProvider.name,
+      apiKey: 'key-one',
+      messages: [{ role: 'user', content: 'hi' }],
+      body: {},
+    };
+    const ask = () => enforcer.handle(request as unknown as RecordedRequest);
+    const rpm = cohereProvider.defaultLimits.requestsPerMinute ?? 0;
+    for (let index = 0; index < rpm; index++) expect(ask().type).toBe('reply');
+    expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeUndefined();
+    expect(ask()).toMatchObject({ type: 'error', status: 429 });
+    now += 30_000; // Cohere's window is the clock minute: the next one has room again
+    expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeDefined();
+    expect(enforcer.totals()).toMatchObject({ upstreamRequests: rpm + 1, served: rpm, refused: 1 });
+  });
+
+  it('simulated day: runs the same demand through both routers; ours draws no more 429s than the naive one', async () => {
+    const result = await runSimulatedDay({
+      ...DEFAULT_DAY_OPTIONS,
+      hours: 0.1,
+      keysPerProvider: { groq: 1, cerebras: 1, gemini: 1, openrouter: 2, cohere: 1 },
+      // Flat demand well above what the first providers take in a minute, so limits are hit.
+      peakFactor: 6,
+      meanFactor: 6,
+      floorFactor: 6,
+    });
+    expect(result.demand).toBeGreaterThan(100);
+    expect(result.capacity).toBe(1_000 + 14_400 + 500 + 2 * 50 + 32);
+    for (const run of [result.ours, result.naive]) {
+      expect(run.userRequests).toBe(result.demand);
+      expect(run.served + run.failed).toBe(result.demand);
+      expect(run.upstream.served).toBe(run.served);
+      expect(Number.isFinite(run.shareOfCapacity)).toBe(true);
+      expect(Number.isFinite(run.refusedShare)).toBe(true);
+      expect(Number.isFinite(run.delayP95Ms)).toBe(true);
+    }
+    // The enforcer did refuse the naive router, and our router did no worse.
+    expect(result.naive.upstream.refused).toBeGreaterThan(0);
+    expect(result.ours.refusedShare).toBeLessThanOrEqual(result.naive.refusedShare);
+    expect(result.ours.upstream.refused).toBeLessThanOrEqual(result.naive.upstream.refused);
+  }, 60_000);
+});

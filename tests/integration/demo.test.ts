@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import { expandTranslateTexts } from '../../scripts/demo';
+import { translate } from '../../scripts/demo-model';
+import { emptyDirectory, runBuiltScript } from '../helpers/cli';
+
+/** The made-up keys the demo configures; none may show in full. */
+const DEMO_KEYS = [
+  'gsk_DEMO_not_a_real_key_00000000000000001',
+  'gsk_DEMO_not_a_real_key_00000000000000002',
+  'csk-DEMO-not-a-real-key-00000000000000001',
+  'AIzaDEMO_not_a_real_key_0000000000000001',
+];
+
+describe('npm run demo', () => {
+  it('runs the real bot on local stand-ins: answers, a visible fallback, /translate, /stats, clean exit', async () => {
+    const directory = emptyDirectory('switchboard-demo-test-');
+    const started = Date.now();
+    try {
+      const script = [
+        'hello',
+        'tell me a joke',
+        // The third request to groq fails with a 503: cerebras answers instead.
+        'show me some code',
+        '/translate fa hello | good morning \\',
+        'thank you',
+        '/stats',
+        '/quit',
+        'this line is never sent',
+      ];
+      const { code, stdout, stderr } = await runBuiltScript('scripts/demo.js', {
+        cwd: directory.path,
+        env: {},
+        input: `${script.join('\n')}\n`,
+        timeoutMs: 50_000,
+      });
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+
+      // The user's lines are echoed, the bot's answers follow, each with who answered.
+      expect(stdout).toContain('you › hello\nbot › Hello! 👋 I am a stand-in model');
+      expect(stdout).toMatch(/↳ ✓ groq · key gsk_DE…000[12] · \d+ ms/);
+      expect(stdout).toContain('Why did the router cross the road?');
+
+      // The fallback: groq's failure, then cerebras answering.
+      expect(stdout).toContain('const reply = await sendMessageWithHistory(conversation, text);');
+      expect(stdout).toMatch(
+        /↳ ✗ groq · key gsk_DE…000[12] · 503 Service Unavailable → fallback\n\s+↳ ✓ cerebras · key csk-DE…0001 · \d+ ms · after 1 failed attempt/,
+      );
+
+      // /translate with three texts (a `|` list continued on a second line), one line each, in order.
+      expect(stdout).toMatch(/bot › سلام\n\s+صبح بخیر\n\s+متشکرم\n/);
+
+      // /stats for the admin demo user: every provider, keys masked, the failure counted.
+      expect(stdout).toContain('📊 Switchboard');
+      for (const provider of ['groq', 'cerebras', 'gemini'])
+        expect(stdout).toMatch(new RegExp(`^\\s+${provider} `, 'm'));
+      expect(stdout).toContain('gsk_DE…0002');
+      expect(stdout).toContain('errors: transient 1');
+      expect(stdout).toContain('Active users today: 1');
+
+      // /quit stops the bot with SIGTERM; nothing after it is sent.
+      expect(stdout).not.toContain('this line is never sent');
+      expect(stdout).toMatch(/The bot exited with code 0\. Bye!\n$/);
+      for (const key of DEMO_KEYS) expect(stdout).not.toContain(key);
+      expect(Date.now() - started).toBeLessThan(45_000);
+    } finally {
+      directory.remove();
+    }
+  }, 60_000);
+
+  it('reads `/translate <lang> a | b` as one text per line, and leaves other messages alone', () => {
+    expect(expandTranslateTexts('/translate fa hello | good morning|thank you')).toBe(
+      '/translate fa hello\ngood morning\nthank you',
+    );
+    expect(expandTranslateTexts('a | b')).toBe('a | b');
+    expect(expandTranslateTexts('/translate de')).toBe('/translate de');
+  });
+
+  it("translates from the stand-in's phrase book, and marks what it does not know", () => {
+    expect(translate('Thank you!', 'fa')).toBe('متشکرم');
+    expect(translate('good morning', 'German')).toBe('Guten Morgen');
+    expect(translate('the cat sleeps', 'fa')).toBe('[fa] the cat sleeps');
+  });
+});

@@ -1,0 +1,64 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from '@jest/globals';
+import { createConfig } from '../../bot/config';
+import { createLogger } from '../../bot/logger';
+import { configSecrets } from '../../bot/services';
+import { maskSecret } from '../../providers/shared/secrets';
+
+const TOKEN = '123456789:AAHloggerTestToken_0123456789abcdefgh';
+const GROQ_KEY = 'gsk_loggerTestGroqKey000000000000000000001';
+const WEBHOOK_SECRET = 'whsec_loggerTestWebhookSecret_0123456789';
+const REDIS_PASSWORD = 'p@ss:word/loggerTest-0123456789';
+
+/** A logger built as main.ts builds it, writing into an array of lines. */
+function capturedLogger(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const config = createConfig({
+    BOT_TOKEN: TOKEN,
+    GROQ_API_KEY: GROQ_KEY,
+    WEBHOOK_URL: 'https://bot.example.com/telegram/hook',
+    WEBHOOK_SECRET,
+    REDIS_URL: `redis://:${encodeURIComponent(REDIS_PASSWORD)}@redis.example.com:6379`,
+  });
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(
+        ...chunk
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== ''),
+      );
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'debug', secrets: configSecrets(config), destination }) };
+}
+
+/**
+ * The logger is the last line of defence: whatever a call site passes — an SDK error quoting a
+ * request URL, a cause chain, a config echo — no configured secret is written in full, only masked.
+ */
+describe('log redaction', () => {
+  it('masks every configured secret wherever it hides in a line', async () => {
+    const { lines, logger } = capturedLogger();
+    const fetchError = new Error(`request to http://127.0.0.1/bot${TOKEN}/sendMessage failed, reason: socket hang up`);
+    logger.debug({ err: new Error('Network request failed!', { cause: fetchError }) }, 'telegram call failed');
+    logger.info({ headers: { authorization: `Bearer ${GROQ_KEY}` }, apiKey: GROQ_KEY }, 'provider request');
+    logger.warn(
+      { url: `redis://:${encodeURIComponent(REDIS_PASSWORD)}@redis.example.com` },
+      `password ${REDIS_PASSWORD}`,
+    );
+    logger.error({ nested: { deeper: [`secret_token=${WEBHOOK_SECRET}`] } }, `key ${GROQ_KEY} rejected`);
+    logger.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(lines).toHaveLength(4);
+    const all = lines.join('\n');
+    for (const secret of [TOKEN, GROQ_KEY, WEBHOOK_SECRET, REDIS_PASSWORD, encodeURIComponent(REDIS_PASSWORD)]) {
+      expect(all).not.toContain(secret);
+    }
+    expect(all).toContain(`bot${maskSecret(TOKEN)}/sendMessage`);
+    expect(all).toContain(`key ${maskSecret(GROQ_KEY)} rejected`);
+    expect(all).toContain(`secret_token=${maskSecret(WEBHOOK_SECRET)}`);
+  });
+});
