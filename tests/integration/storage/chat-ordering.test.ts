@@ -115,7 +115,7 @@ describe.each(orderings)('ChatOrdering contract: %s', (_name, create) => {
     const waited = performance.now() - started;
     expect(secondOutcome).toBe('gave-up');
     expect(waited).toBeGreaterThanOrEqual(140);
-    expect(waited).toBeLessThan(1000);
+    expect(waited).toBeLessThan(5000);
     // The third waits for the second (alive), not for the dead first one.
     await flush(ordering);
     expect(thirdTurn.settled()).toBe(false);
@@ -139,7 +139,8 @@ describe('RedisChatOrdering across processes', () => {
     const started = performance.now();
     await processA.done(first);
     expect(await secondTurn.promise).toBe('turn');
-    expect(performance.now() - started).toBeLessThan(500);
+    // Far below the one-minute re-read: only the notification can have woken it.
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('re-reads a waited-on chat when a notification is lost', async () => {

@@ -1,0 +1,195 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { en } from '../../bot/locales/en';
+import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import {
+  type ApiCall,
+  type Failure,
+  type FakeTelegramServer,
+  startFakeTelegramServer,
+  telegramErrors,
+} from '../fakes/telegram-server';
+import {
+  answered,
+  botEnv,
+  crashRecords,
+  SHORT_TIMEOUTS,
+  startPollingBot,
+  suspiciousTexts,
+} from '../helpers/bot-harness';
+import type { BotProcess } from '../helpers/bot-process';
+import { startTestRedis, type TestRedis } from '../helpers/redis-server';
+import { connectInspector, storedTurns } from '../helpers/stored-history';
+
+/** grammY's auto-retry waits 3 s before retrying a 5xx or a network error: one retry fits in this. */
+const ONE_RETRY_MS = 7000;
+
+const statusOf = (failure: Failure): ApiCall['status'] =>
+  'drop' in failure ? 'dropped' : 'body' in failure ? failure.status : failure.error_code;
+
+/**
+ * Telegram failing under the built bot: 429 with retry_after, 5xx (a Bot API error and a proxy's
+ * HTML page) and dropped connections, on the answer's sendMessage and on getUpdates. The answer
+ * still arrives, once, within the bounded retries (auto-retry: 3 attempts, flood waits up to 30 s);
+ * a flood wait beyond that bound is not waited out; the bot keeps running; and the stored
+ * conversation holds each exchange exactly once.
+ */
+describe('Telegram failures', () => {
+  let redis: TestRedis;
+  let inspector: Redis;
+  let telegram: FakeTelegramServer;
+  let providers: FakeProviderServer;
+  let bot: BotProcess;
+  let nextUserId = 7301;
+
+  beforeAll(async () => {
+    [redis, telegram, providers] = await Promise.all([
+      startTestRedis(),
+      startFakeTelegramServer(),
+      startFakeProviderServer(),
+    ]);
+    inspector = await connectInspector(redis.url);
+    bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, ['groq', 'cerebras'], {
+        ...SHORT_TIMEOUTS,
+        REDIS_URL: redis.url,
+        RATE_LIMIT_PER_MINUTE: '0',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await bot?.stop();
+    inspector?.disconnect();
+    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
+  });
+  beforeEach(async () => {
+    telegram.clearFailures();
+    // Each case starts with the bot idle and listening, so a scripted failure meets the call it names.
+    await telegram.waitForPolling({ timeoutMs: 10_000 });
+  });
+
+  const newUser = () => ({ id: nextUserId++, first_name: 'Tom', language_code: 'en' });
+  const texts = (chatId: number): string[] => telegram.messagesIn(chatId).map((message) => message.text);
+
+  describe("the answer's sendMessage", () => {
+    it.each<[string, Failure, number]>([
+      ['429 with retry_after 1', telegramErrors.tooManyRequests(1), 1000],
+      ['500 Internal Server Error', telegramErrors.internalServerError(), 3000],
+      ["a proxy's 502 HTML page", { status: 502, body: '<html><body>502 Bad Gateway</body></html>' }, 3000],
+      ['a dropped connection', { drop: true }, 3000],
+    ])('%s: retried, delivered once, stored once', async (_name, failure, waitedMs) => {
+      const user = newUser();
+      const since = telegram.mark();
+      telegram.failNext('sendMessage', failure);
+      const started = performance.now();
+      const update = telegram.sendText(user, 'hello through the storm');
+      await answered(bot, update, ONE_RETRY_MS + 3000);
+      const elapsed = performance.now() - started;
+
+      expect(texts(user.id)).toEqual(['echo: hello through the storm']);
+      const attempts = telegram.calls.slice(since).filter((call) => call.method === 'sendMessage');
+      expect(attempts.map((call) => call.status)).toEqual([statusOf(failure), 200]);
+      // It waited what Telegram (or the backoff) asked, and no more than one bounded retry.
+      expect(elapsed).toBeGreaterThanOrEqual(waitedMs - 50);
+      expect(elapsed).toBeLessThan(ONE_RETRY_MS);
+      expect(await storedTurns(inspector, `u:${user.id}`)).toEqual([
+        'user: hello through the storm',
+        'assistant: echo: hello through the storm',
+      ]);
+    });
+
+    it('does not wait out a flood wait longer than 30 s: the user is told at once, and the bot goes on', async () => {
+      const user = newUser();
+      const since = telegram.mark();
+      telegram.failNext('sendMessage', telegramErrors.tooManyRequests(120));
+      const started = performance.now();
+      const update = telegram.sendText(user, 'are you flooded?');
+      await bot.waitForLog((record) => record.update_id === update.update_id && record.msg === 'no answer', 10_000);
+      await telegram.waitForMessage(user.id, (message) => message.text === en.errors.generic, { since });
+      expect(performance.now() - started).toBeLessThan(3000);
+
+      expect(texts(user.id)).toEqual([en.errors.generic]);
+      expect(
+        telegram.calls
+          .slice(since)
+          .filter((call) => call.method === 'sendMessage')
+          .map((call) => call.status),
+      ).toEqual([429, 200]);
+      // The exchange was stored once (the answer existed), and the next question is answered with it.
+      const next = telegram.sendText(user, 'and now?');
+      await answered(bot, next);
+      expect(await storedTurns(inspector, `u:${user.id}`)).toEqual([
+        'user: are you flooded?',
+        'assistant: echo: are you flooded?',
+        'user: and now?',
+        'assistant: echo: and now?',
+      ]);
+    });
+  });
+
+  describe('getUpdates', () => {
+    it.each<[string, Failure]>([
+      ['429 with retry_after 1', telegramErrors.tooManyRequests(1)],
+      ['500 Internal Server Error', telegramErrors.internalServerError()],
+      ['a dropped connection', { drop: true }],
+    ])('%s: updates before and after it are answered once each', async (_name, failure) => {
+      const user = newUser();
+      const since = telegram.mark();
+      telegram.failNext('getUpdates', failure);
+      // The held poll returns the first update; the bot's next poll, made while it answers, fails.
+      const first = telegram.sendText(user, 'before the failure');
+      await telegram.waitForCall('getUpdates', (call) => call.status === statusOf(failure), {
+        since,
+        timeoutMs: 5000,
+      });
+      const second = telegram.sendText(user, 'after the failure');
+      await answered(bot, first, ONE_RETRY_MS);
+      await answered(bot, second, ONE_RETRY_MS);
+
+      // The retried poll asked for the unconfirmed first update again: it was not answered twice.
+      expect(texts(user.id)).toEqual(['echo: before the failure', 'echo: after the failure']);
+      expect(await storedTurns(inspector, `u:${user.id}`)).toEqual([
+        'user: before the failure',
+        'assistant: echo: before the failure',
+        'user: after the failure',
+        'assistant: echo: after the failure',
+      ]);
+      await telegram.waitForPolling({ timeoutMs: ONE_RETRY_MS });
+      expect(telegram.updatesConfirmed()).toBeGreaterThan(second.update_id);
+    });
+  });
+
+  describe('Telegram unreachable for a while', () => {
+    it('resumes long polling within seconds of its return, not after a long backoff', async () => {
+      const user = newUser();
+      const since = telegram.mark();
+      // Four polls in a row lose their connection (a network outage of a few seconds).
+      telegram.failNext('getUpdates', { drop: true }, 4);
+      const first = telegram.sendText(user, 'before the outage');
+      await telegram.waitForCall('getUpdates', (call) => call.status === 'dropped', { since, timeoutMs: 5000 });
+      const second = telegram.sendText(user, 'during the outage');
+      const started = performance.now();
+      await answered(bot, first, ONE_RETRY_MS);
+      await answered(bot, second, 15_000);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(telegram.calls.slice(since).filter((call) => call.status === 'dropped')).toHaveLength(4);
+      expect(telegram.messagesIn(user.id).map((message) => message.text)).toEqual([
+        'echo: before the outage',
+        'echo: during the outage',
+      ]);
+    });
+  });
+
+  describe('afterwards', () => {
+    it('kept running, crashed nowhere, and sent nothing odd', async () => {
+      const user = newUser();
+      const update = telegram.sendText(user, 'all good?');
+      await answered(bot, update);
+      expect(texts(user.id)).toEqual(['echo: all good?']);
+      expect(bot.child.exitCode).toBeNull();
+      expect(crashRecords(bot)).toEqual([]);
+      expect(suspiciousTexts(telegram)).toEqual([]);
+    });
+  });
+});
