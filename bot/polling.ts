@@ -7,6 +7,10 @@ import type { Logger } from './logger';
 type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
 type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];
 
+/** Most updates one getUpdates call returns (Telegram's maximum). */
+const POLL_LIMIT = 100;
+const BUSY_POLL_MS = 10;
+
 export interface PollingOptions {
   readonly allowedUpdates: GetUpdatesParameters['allowed_updates'];
   readonly logger: Logger;
@@ -14,7 +18,11 @@ export interface PollingOptions {
   readonly concurrency?: number;
   /** Long-poll timeout in seconds when nothing is in flight. */
   readonly timeoutSeconds?: number;
-  /** Pause between polls while earlier updates are still in flight and no new ones came. */
+  /**
+   * Pause between polls while earlier updates are still in flight and no new ones came. Telegram
+   * answers such polls at once (it still holds the updates in flight), so nothing can wait for new
+   * updates: this pause is how late a new message may be noticed, at most.
+   */
   readonly busyPollMs?: number;
 }
 
@@ -34,15 +42,17 @@ export interface PollingHandle {
  */
 export function startPolling(bot: Bot<BotContext>, options: PollingOptions): PollingHandle {
   const timeoutSeconds = options.timeoutSeconds ?? 30;
-  const busyPollMs = options.busyPollMs ?? 20;
+  const busyPollMs = options.busyPollMs ?? BUSY_POLL_MS;
   const logger = options.logger;
   const inFlight = new Map<number, Promise<unknown>>();
   let newest = 0;
   let wake: (() => void) | undefined;
+  /** The current pause waits for the offset to move, with no timer (Telegram's answer was full). */
+  let waitingForOffset = false;
 
   const offset = (): number => (inFlight.size > 0 ? Math.min(...inFlight.keys()) : newest + 1);
-  /** Waits until an update finishes, `ms` passes or `signal` aborts. */
-  const pause = (ms: number, signal: AbortSignal): Promise<void> =>
+  /** Waits until the offset moves (the lowest update in flight finished), `ms` passes (when given) or `signal` aborts. */
+  const pause = (ms: number | undefined, signal: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -50,7 +60,8 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
         wake = undefined;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      waitingForOffset = ms === undefined;
       wake = done;
       signal.addEventListener('abort', done, { once: true });
     });
@@ -62,12 +73,13 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
       let retryMs = 100;
       while (!signal.aborted) {
         const busy = inFlight.size > 0;
+        const requested = offset();
         let updates: Update[];
         try {
           updates = await bot.api.getUpdates(
             {
-              offset: offset(),
-              limit: 100,
+              offset: requested,
+              limit: POLL_LIMIT,
               // With updates in flight Telegram answers at once (it still holds them): no long poll.
               timeout: busy ? 0 : timeoutSeconds,
               allowed_updates: options.allowedUpdates,
@@ -87,7 +99,11 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
           newest = fresh[fresh.length - 1]!.update_id;
           return fresh;
         }
-        if (busy) await pause(busyPollMs, signal);
+        // The offset moved while asking (or nothing is in flight any more): ask again at once.
+        if (inFlight.size === 0 || offset() !== requested) continue;
+        // A full answer of updates already in flight: nothing new can come before the offset moves,
+        // so polling again before then would only fetch the same updates again.
+        await pause(updates.length >= POLL_LIMIT ? undefined : busyPollMs, signal);
       }
       return [];
     },
@@ -97,8 +113,11 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
     {
       consume: (update) => {
         const task = bot.handleUpdate(update).finally(() => {
+          const lowest = offset() === update.update_id;
           inFlight.delete(update.update_id);
-          wake?.();
+          // Poll at once when this moves the offset of a poll that waits for it, or leaves nothing
+          // in flight (back to long polling). Otherwise the next timed poll confirms it soon enough.
+          if (lowest && (waitingForOffset || inFlight.size === 0)) wake?.();
         });
         inFlight.set(update.update_id, task);
         return task;

@@ -14,7 +14,8 @@ export function maskSecret(secret: string): string {
 export function redactSecrets(text: string, secrets: Iterable<string>): string {
   let result = text;
   for (const secret of secrets) {
-    if (secret.length < 4) continue;
+    // Every log line passes through here: look before allocating.
+    if (secret.length < 4 || !result.includes(secret)) continue;
     result = result.split(secret).join(maskSecret(secret));
   }
   return result;

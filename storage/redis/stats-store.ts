@@ -5,52 +5,97 @@ import { callRedis, execPipeline, type RedisClient } from './client';
 const RETENTION_SECONDS = 8 * 24 * 3600;
 
 /**
+ * KEYS: for the provider, then for the key: its counters hash, its latency list, the day's set of
+ * names. ARGV: provider name, key id, outcome, fallback ('1' or '0'), latency, input tokens and
+ * output tokens ('' when unknown), retention in seconds, latency samples kept. One script rather
+ * than a MULTI of some twenty commands: written on every answer, it is one command to send and
+ * to parse, atomic all the same.
+ */
+const RECORD_ATTEMPT_SCRIPT = `
+local outcome, retention, samples = ARGV[3], tonumber(ARGV[8]), tonumber(ARGV[9])
+for i = 0, 1 do
+  local counters, latencies, names = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+  redis.call('HINCRBY', counters, 'requests', 1)
+  if outcome == 'success' then
+    redis.call('HINCRBY', counters, 'successes', 1)
+    if ARGV[4] == '1' then redis.call('HINCRBY', counters, 'fallbacks', 1) end
+    redis.call('LPUSH', latencies, ARGV[5])
+    redis.call('LTRIM', latencies, 0, samples - 1)
+    redis.call('EXPIRE', latencies, retention)
+  else
+    redis.call('HINCRBY', counters, 'fail:' .. outcome, 1)
+  end
+  if ARGV[6] ~= '' then redis.call('HINCRBY', counters, 'in', ARGV[6]) end
+  if ARGV[7] ~= '' then redis.call('HINCRBY', counters, 'out', ARGV[7]) end
+  redis.call('EXPIRE', counters, retention)
+  redis.call('SADD', names, ARGV[i + 1])
+  redis.call('EXPIRE', names, retention)
+end
+return 1
+`;
+
+/** KEYS: the day's users sorted set. ARGV: user id, retention in seconds. */
+const RECORD_USER_SCRIPT = `
+redis.call('ZINCRBY', KEYS[1], 1, ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
+interface StatsCommands {
+  switchboardRecordAttempt(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  switchboardRecordUser(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+}
+
+/**
  * Stats shared by every bot process: per day, a hash of counters and a capped list of latencies
  * per provider and per key, and a sorted set of requests per user. `/stats` in any process shows
  * the totals of all of them.
  */
 export class RedisStatsStore implements StatsStore {
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly prefix = 'sb:',
-  ) {}
+  private readonly redis: RedisClient & StatsCommands;
 
-  /** One hash tag per day: a day's counters are written in one MULTI, which a Redis Cluster runs only within one slot. */
+  constructor(
+    redis: RedisClient,
+    private readonly prefix = 'sb:',
+  ) {
+    redis.defineCommand('switchboardRecordAttempt', { lua: RECORD_ATTEMPT_SCRIPT });
+    redis.defineCommand('switchboardRecordUser', { lua: RECORD_USER_SCRIPT });
+    this.redis = redis as RedisClient & StatsCommands;
+  }
+
+  /** One hash tag per day: a day's counters are written by one script, which a Redis Cluster runs only within one slot. */
   private base(day: string): string {
     return `${this.prefix}stats:{${day}}`;
   }
 
   async recordAttempt(record: AttemptRecord, day: string): Promise<void> {
     const base = this.base(day);
-    const multi = this.redis.multi();
-    for (const [kind, name] of [
-      ['p', record.provider],
-      ['k', record.keyId],
-    ] as const) {
-      const counters = `${base}:${kind}:${name}`;
-      multi.hincrby(counters, 'requests', 1);
-      if (record.outcome === 'success') {
-        multi.hincrby(counters, 'successes', 1);
-        if (record.fallback) multi.hincrby(counters, 'fallbacks', 1);
-        const latencies = `${base}:lat:${kind}:${name}`;
-        multi.lpush(latencies, Math.round(record.latencyMs * 100) / 100);
-        multi.ltrim(latencies, 0, LATENCY_SAMPLES - 1);
-        multi.expire(latencies, RETENTION_SECONDS);
-      } else {
-        multi.hincrby(counters, `fail:${record.outcome}`, 1);
-      }
-      if (record.inputTokens !== undefined) multi.hincrby(counters, 'in', record.inputTokens);
-      if (record.outputTokens !== undefined) multi.hincrby(counters, 'out', record.outputTokens);
-      multi.expire(counters, RETENTION_SECONDS);
-      multi.sadd(`${base}:${kind}`, name);
-      multi.expire(`${base}:${kind}`, RETENTION_SECONDS);
-    }
-    await callRedis(() => multi.exec());
+    const keys = (kind: 'p' | 'k', name: string): string[] => [
+      `${base}:${kind}:${name}`,
+      `${base}:lat:${kind}:${name}`,
+      `${base}:${kind}`,
+    ];
+    await callRedis(() =>
+      this.redis.switchboardRecordAttempt(
+        6,
+        ...keys('p', record.provider),
+        ...keys('k', record.keyId),
+        record.provider,
+        record.keyId,
+        record.outcome,
+        record.fallback ? '1' : '0',
+        Math.round(record.latencyMs * 100) / 100,
+        record.inputTokens ?? '',
+        record.outputTokens ?? '',
+        RETENTION_SECONDS,
+        LATENCY_SAMPLES,
+      ),
+    );
   }
 
   async recordUserRequest(userId: string, day: string): Promise<void> {
     const users = `${this.base(day)}:users`;
-    await callRedis(() => this.redis.multi().zincrby(users, 1, userId).expire(users, RETENTION_SECONDS).exec());
+    await callRedis(() => this.redis.switchboardRecordUser(1, users, userId, RETENTION_SECONDS));
   }
 
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {

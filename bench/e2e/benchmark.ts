@@ -1,0 +1,466 @@
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { type FakeProviderServer, startFakeProviderServer } from '../../tests/fakes/provider-server';
+import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../../tests/fakes/telegram-server';
+import { startTestRedis, type TestRedis } from '../../tests/helpers/redis-server';
+import { closedLoop, type Exchange, type LoadOutcome, openLoop, ReplyTracker, simulatedUser, sleep } from './load';
+import { type BenchProcess, cpuTimeMs, DIST, PeakMemory, sampleMemory, startBenchProcess } from './processes';
+
+/**
+ * The end-to-end benchmark (`npm run bench:e2e`): simulated users write to the real bot process
+ * through the fake Telegram server; the bot answers from the fake providers, with its state in a
+ * real Redis. The same load runs against a bare grammY echo bot on the same fakes, the ceiling of
+ * this machine, and the two are compared side by side in one run, arms alternating so that noise
+ * hits both.
+ */
+
+/**
+ * The bots measured: the echo bot; Switchboard as `node dist/bot/main.js`; the same answering
+ * streamed; and the same with the node arguments PM2 gives it (ecosystem.config.cjs).
+ */
+export type ArmName = 'echo' | 'switchboard' | 'switchboard-streamed' | 'switchboard-pm2';
+
+export interface E2eOptions {
+  /** Simulated users of the throughput and latency phases. */
+  readonly users: number;
+  /** Throughput phase: messages each user sends, the next one when the previous is answered. */
+  readonly messagesPerUser: number;
+  /** Messages answered before measuring, per bot process (JIT, connections, Redis scripts loaded). */
+  readonly warmupMessages: number;
+  /** Latency phase: messages injected per second (open loop), and for how long. */
+  readonly latencyRatePerSecond: number;
+  readonly latencySeconds: number;
+  /** The provider's own latency in the latency phase. */
+  readonly providerDelayMs: number;
+  /** Each arm runs this many times, in alternating order. */
+  readonly rounds: number;
+  /** Memory phase: distinct users after which RSS is measured (each sends one message). */
+  readonly memoryCheckpoints: readonly number[];
+  /** Memory phase: users writing at once. */
+  readonly memoryConcurrency: number;
+  /**
+   * Memory phase: messages answered first, from `memoryConcurrency` recurring users, so that the
+   * heap has grown to its size under this load before the distinct users are counted: growth
+   * between checkpoints is then growth with users, not with load.
+   */
+  readonly memoryWarmupMessages: number;
+  /** Memory phase: also run Switchboard with the node arguments of ecosystem.config.cjs. */
+  readonly memoryWithPm2Args: boolean;
+  /** Also time streamed answers (STREAM_REPLIES=true) in the latency phase, once. */
+  readonly streaming: boolean;
+  /** Longest any phase may take before its unanswered messages are counted missing. */
+  readonly phaseDeadlineMs: number;
+  /** The arms compared (both by default; one alone when profiling). */
+  readonly arms: readonly ('echo' | 'switchboard')[];
+}
+
+export const DEFAULT_E2E_OPTIONS: E2eOptions = {
+  users: 1000,
+  messagesPerUser: 5,
+  warmupMessages: 500,
+  latencyRatePerSecond: 100,
+  latencySeconds: 6,
+  providerDelayMs: 300,
+  rounds: 2,
+  memoryCheckpoints: [1000, 5000, 10_000],
+  memoryConcurrency: 200,
+  memoryWarmupMessages: 3000,
+  memoryWithPm2Args: true,
+  streaming: true,
+  phaseDeadlineMs: 90_000,
+  arms: ['echo', 'switchboard'],
+};
+
+/** p50 and p95 of one stage of the exchanges, in ms (NaN when the stage was not seen). */
+export interface StageTime {
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+}
+
+/** Where an exchange's time goes; the stages add up to its latency. */
+export interface Stages {
+  /** Injection → the getUpdates answer that carries the message (the bot's polling). */
+  readonly delivery: StageTime;
+  /** Delivery → the provider receives the request (the bot's work before the call). */
+  readonly beforeProvider: StageTime;
+  /** The provider's own time (its configured delay, plus the driver's timer lag). */
+  readonly provider: StageTime;
+  /** Provider answered (or, with no provider, delivery) → the final sendMessage answered. */
+  readonly afterProvider: StageTime;
+}
+
+export interface PhaseResult {
+  readonly updates: number;
+  /** Answers that did not carry the question back, plus messages never answered. */
+  readonly errors: number;
+  /** Answers a second between the 10th and the 90th percentile answer (steady state). */
+  readonly updatesPerSecond: number;
+  readonly p50Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+  /** CPU the bot process used per answered update (user + system). */
+  readonly botCpuMsPerUpdate: number;
+  readonly redisCpuMsPerUpdate: number;
+  /** Commands Redis processed per answered update (commands inside scripts included). */
+  readonly redisCommandsPerUpdate: number;
+  /** getUpdates calls per answered update. */
+  readonly pollsPerUpdate: number;
+  /** CPU of this process (the fakes and the simulated users) per answered update. */
+  readonly driverCpuMsPerUpdate: number;
+  readonly stages: Stages;
+}
+
+export interface ArmRun {
+  readonly arm: ArmName;
+  readonly round: number;
+  readonly throughput: PhaseResult | undefined;
+  readonly latency: PhaseResult;
+  readonly peakRssBytes: number;
+}
+
+export interface MemoryRun {
+  readonly arm: ArmName;
+  readonly checkpoints: readonly { readonly users: number; readonly rssBytes: number }[];
+  readonly peakRssBytes: number;
+  readonly errors: number;
+}
+
+export interface E2eReport {
+  readonly options: E2eOptions;
+  readonly runs: readonly ArmRun[];
+  readonly memory: readonly MemoryRun[];
+  readonly environment: { readonly node: string; readonly cores: number; readonly redis: string };
+  readonly seconds: number;
+}
+
+interface Fixtures {
+  readonly redis: TestRedis;
+  readonly redisClient: Redis;
+  readonly providers: FakeProviderServer;
+  /** The fake providers' delay before answering, changed between phases. */
+  providerDelayMs: number;
+  /** Told when the provider receives and answers each request (the running arm's tracker). */
+  tracker: ReplyTracker | undefined;
+}
+
+export async function runE2eBenchmark(
+  options: E2eOptions = DEFAULT_E2E_OPTIONS,
+  log: (line: string) => void = () => undefined,
+): Promise<E2eReport> {
+  const started = performance.now();
+  const fixtures = await startFixtures();
+  try {
+    const runs: ArmRun[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const order = round % 2 === 1 ? options.arms : [...options.arms].reverse();
+      for (const arm of order) {
+        log(`round ${round}: ${arm} …`);
+        runs.push(await runArm(fixtures, arm, round, options));
+      }
+    }
+    if (options.streaming && options.arms.includes('switchboard')) {
+      log('streamed answers: switchboard …');
+      runs.push(await runArm(fixtures, 'switchboard-streamed', 1, options));
+    }
+    const memory: MemoryRun[] = [];
+    if (options.memoryCheckpoints.length > 0) {
+      const arms: ArmName[] = [...options.arms];
+      if (options.memoryWithPm2Args && arms.includes('switchboard')) arms.push('switchboard-pm2');
+      for (const arm of arms) {
+        log(`memory: ${arm} …`);
+        memory.push(await runMemory(fixtures, arm, options));
+      }
+    }
+    const info = await fixtures.redisClient.info('server');
+    return {
+      options,
+      runs,
+      memory,
+      environment: {
+        node: process.version,
+        cores: availableParallelism(),
+        redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
+      },
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await stopFixtures(fixtures);
+  }
+}
+
+async function startFixtures(): Promise<Fixtures> {
+  const redis = await startTestRedis();
+  const redisClient = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redisClient.connect();
+  // Real providers keep connections alive; the fake's 1 s default would make every request connect.
+  const providers = await startFakeProviderServer({ keepAliveTimeoutMs: 30_000, recordRequests: false });
+  const fixtures: Fixtures = { redis, redisClient, providers, providerDelayMs: 0, tracker: undefined };
+  providers.setHandler(async (request) => {
+    const question = request.messages.at(-1)?.content ?? '';
+    fixtures.tracker?.providerSaw(question, 'start');
+    if (fixtures.providerDelayMs > 0) await sleep(fixtures.providerDelayMs);
+    fixtures.tracker?.providerSaw(question, 'end');
+    return { type: 'reply', text: `echo: ${question}` };
+  });
+  return fixtures;
+}
+
+async function stopFixtures(fixtures: Fixtures): Promise<void> {
+  fixtures.redisClient.disconnect();
+  await fixtures.providers.stop();
+  await fixtures.redis.stop();
+}
+
+/** The environment of each arm; Switchboard's lifts every limit so that none throttles the load. */
+function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures): Record<string, string> {
+  const common = { BOT_TOKEN: DEFAULT_TOKEN, TELEGRAM_API_ROOT: telegram.apiRoot };
+  if (arm === 'echo') return common;
+  // Every provider configured (every SDK loaded, as in a real pool); Groq, first in the default
+  // order, answers everything while it is healthy.
+  const providers: Record<string, string> = {};
+  for (const name of ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere']) {
+    const prefix = name.toUpperCase();
+    providers[`${prefix}_API_KEY`] = `bench-e2e-${name}-key-0000000000000000000001`;
+    // OpenRouter's base URL includes the API version, as its default does.
+    providers[`${prefix}_BASE_URL`] = fixtures.providers.url(name) + (name === 'openrouter' ? '/api/v1' : '');
+    for (const limit of ['RPM', 'RPD', 'TPM', 'TPD']) providers[`${prefix}_${limit}`] = '0';
+  }
+  return {
+    ...common,
+    ...providers,
+    REDIS_URL: fixtures.redis.url,
+    RATE_LIMIT_PER_MINUTE: '0',
+    USER_DAILY_LIMIT: '0',
+    STREAM_REPLIES: arm === 'switchboard-streamed' ? 'true' : 'false',
+    LOG_LEVEL: 'info',
+  };
+}
+
+function armScript(arm: ArmName): string {
+  return arm === 'echo' ? 'bench/e2e/echo-bot.js' : 'bot/main.js';
+}
+
+interface Running {
+  readonly telegram: FakeTelegramServer;
+  readonly bot: BenchProcess;
+  readonly tracker: ReplyTracker;
+  readonly peak: PeakMemory;
+}
+
+/** A fresh fake Telegram server and bot process for one arm (and a clean Redis for Switchboard). */
+async function startArm(fixtures: Fixtures, arm: ArmName): Promise<Running> {
+  const telegram = await startFakeTelegramServer({ recordCalls: false });
+  if (arm !== 'echo') await fixtures.redisClient.flushall();
+  // BENCH_BOT_NODE_ARGS go to the bots' node, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
+  const nodeArgs = [
+    ...(arm === 'switchboard-pm2' ? pm2NodeArgs() : []),
+    ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
+  ];
+  const bot = startBenchProcess(armScript(arm), armEnv(arm, telegram, fixtures), nodeArgs);
+  try {
+    await Promise.race([
+      telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
+      bot.exited.then((code) => {
+        throw new Error(`${arm} exited with ${code} before polling:\n${bot.tail().join('\n')}`);
+      }),
+    ]);
+  } catch (error) {
+    await bot.stop(2000);
+    await telegram.stop();
+    throw error;
+  }
+  const tracker = new ReplyTracker(telegram);
+  fixtures.tracker = tracker;
+  return { telegram, bot, tracker, peak: new PeakMemory(bot.pid) };
+}
+
+/** The `node_args` PM2 runs the polling bot with (ecosystem.config.cjs), so the bench follows the deployment. */
+export function pm2NodeArgs(): string[] {
+  const file = path.join(DIST, '..', 'ecosystem.config.cjs');
+  const config = require(file) as { apps?: { name?: string; node_args?: string | string[] }[] };
+  const args = config.apps?.find((app) => app.name === 'switchboard')?.node_args ?? [];
+  return typeof args === 'string' ? args.split(' ').filter((arg) => arg !== '') : [...args];
+}
+
+async function stopArm(running: Running): Promise<number> {
+  const peak = running.peak.peakBytes(true);
+  running.tracker.close();
+  const code = await running.bot.stop();
+  await running.telegram.stop();
+  if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.tail().join('\n')}`);
+  return peak;
+}
+
+async function runArm(fixtures: Fixtures, arm: ArmName, round: number, options: E2eOptions): Promise<ArmRun> {
+  const running = await startArm(fixtures, arm);
+  let throughput: PhaseResult | undefined;
+  let latency: PhaseResult;
+  try {
+    fixtures.providerDelayMs = 0;
+    const warmupUsers = Math.max(1, Math.min(options.users, 100));
+    await closedLoop(running.tracker, {
+      users: warmupUsers,
+      messagesPerUser: Math.max(1, Math.ceil(options.warmupMessages / warmupUsers)),
+      tag: 'warm-up',
+      deadlineMs: options.phaseDeadlineMs,
+    });
+    await sleep(200);
+    if (arm !== 'switchboard-streamed') {
+      throughput = await measure(fixtures, running, () =>
+        closedLoop(running.tracker, {
+          users: options.users,
+          messagesPerUser: options.messagesPerUser,
+          tag: `r${round}`,
+          deadlineMs: options.phaseDeadlineMs,
+        }),
+      );
+      await sleep(200);
+    }
+    fixtures.providerDelayMs = options.providerDelayMs;
+    latency = await measure(fixtures, running, () =>
+      openLoop(running.tracker, {
+        users: options.users,
+        ratePerSecond: options.latencyRatePerSecond,
+        seconds: options.latencySeconds,
+        tag: `l${round}`,
+        drainMs: Math.min(options.phaseDeadlineMs, 30_000),
+      }),
+    );
+  } finally {
+    fixtures.providerDelayMs = 0;
+  }
+  const peakRssBytes = await stopArm(running);
+  return { arm, round, throughput, latency, peakRssBytes };
+}
+
+/** Runs one phase and sums up its answers and the CPU each process spent on them. */
+async function measure(fixtures: Fixtures, running: Running, phase: () => Promise<LoadOutcome>): Promise<PhaseResult> {
+  const redisPid = await redisServerPid(fixtures);
+  const botBefore = cpuTimeMs(running.bot.pid);
+  const redisBefore = redisPid === undefined ? Number.NaN : cpuTimeMs(redisPid);
+  const commandsBefore = await redisCommands(fixtures);
+  const pollsBefore = running.tracker.polls;
+  const driverBefore = process.cpuUsage();
+  const outcome = await phase();
+  const driver = process.cpuUsage(driverBefore);
+  const bot = cpuTimeMs(running.bot.pid) - botBefore;
+  const redis = redisPid === undefined ? Number.NaN : cpuTimeMs(redisPid) - redisBefore;
+  // Less the first INFO of this measurement (each INFO counts the commands before itself).
+  const commands = (await redisCommands(fixtures)) - commandsBefore - 1;
+  const polls = running.tracker.polls - pollsBefore;
+  return summarize(outcome, { bot, redis, driver: (driver.user + driver.system) / 1000 }, commands, polls);
+}
+
+async function redisCommands(fixtures: Fixtures): Promise<number> {
+  const info = await fixtures.redisClient.info('stats');
+  return Number(/total_commands_processed:(\d+)/.exec(info)?.[1] ?? Number.NaN);
+}
+
+async function redisServerPid(fixtures: Fixtures): Promise<number | undefined> {
+  const info = await fixtures.redisClient.info('server');
+  const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  return Number.isFinite(pid) ? pid : undefined;
+}
+
+function summarize(
+  outcome: LoadOutcome,
+  cpuMs: { bot: number; redis: number; driver: number },
+  redisCommands: number,
+  polls: number,
+): PhaseResult {
+  const answered = outcome.exchanges;
+  const latencies = answered.map((exchange) => exchange.latencyMs).sort((a, b) => a - b);
+  const count = Math.max(1, answered.length);
+  return {
+    updates: answered.length,
+    errors: answered.filter((exchange) => !exchange.ok).length + outcome.missing,
+    updatesPerSecond: steadyRate(answered),
+    p50Ms: percentile(latencies, 0.5),
+    p95Ms: percentile(latencies, 0.95),
+    p99Ms: percentile(latencies, 0.99),
+    botCpuMsPerUpdate: cpuMs.bot / count,
+    redisCpuMsPerUpdate: cpuMs.redis / count,
+    redisCommandsPerUpdate: redisCommands / count,
+    pollsPerUpdate: polls / count,
+    driverCpuMsPerUpdate: cpuMs.driver / count,
+    stages: stagesOf(answered),
+  };
+}
+
+function stagesOf(exchanges: readonly Exchange[]): Stages {
+  const stage = (duration: (exchange: Exchange) => number | undefined): StageTime => {
+    const values = exchanges
+      .map(duration)
+      .filter((value): value is number => value !== undefined && Number.isFinite(value))
+      .sort((a, b) => a - b);
+    return { p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95) };
+  };
+  const difference = (later: number | undefined, earlier: number | undefined): number | undefined =>
+    later === undefined || earlier === undefined ? undefined : later - earlier;
+  return {
+    delivery: stage((exchange) => exchange.deliveredMs),
+    beforeProvider: stage((exchange) => difference(exchange.providerStartMs, exchange.deliveredMs)),
+    provider: stage((exchange) => difference(exchange.providerEndMs, exchange.providerStartMs)),
+    afterProvider: stage((exchange) => difference(exchange.latencyMs, exchange.providerEndMs ?? exchange.deliveredMs)),
+  };
+}
+
+/** Answers per second between the 10th and the 90th percentile answer: no ramp-up, no drain. */
+function steadyRate(exchanges: readonly Exchange[]): number {
+  const times = exchanges.map((exchange) => exchange.repliedAt).sort((a, b) => a - b);
+  if (times.length < 10) return Number.NaN;
+  const first = Math.floor(times.length * 0.1);
+  const last = Math.ceil(times.length * 0.9) - 1;
+  const seconds = (times[last]! - times[first]!) / 1000;
+  return seconds > 0 ? (last - first) / seconds : Number.NaN;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/**
+ * Memory: distinct users, each sending one message, `memoryConcurrency` at a time, in one bot
+ * process; after each checkpoint the load stops, the answers drain and RSS is read.
+ */
+async function runMemory(fixtures: Fixtures, arm: ArmName, options: E2eOptions): Promise<MemoryRun> {
+  fixtures.providerDelayMs = 0;
+  const running = await startArm(fixtures, arm);
+  const checkpoints: { users: number; rssBytes: number }[] = [];
+  let errors = 0;
+  if (options.memoryWarmupMessages > 0) {
+    const warmup = await closedLoop(running.tracker, {
+      users: options.memoryConcurrency,
+      messagesPerUser: Math.max(1, Math.ceil(options.memoryWarmupMessages / options.memoryConcurrency)),
+      firstUser: 2_000_000,
+      tag: 'mem warm-up',
+      deadlineMs: options.phaseDeadlineMs,
+    });
+    errors += warmup.missing;
+  }
+  let next = 0;
+  for (const checkpoint of options.memoryCheckpoints) {
+    const deadline = performance.now() + options.phaseDeadlineMs;
+    const worker = async (): Promise<void> => {
+      while (next < checkpoint && performance.now() < deadline) {
+        const index = next++;
+        const exchange = await running.tracker.ask(simulatedUser(1_000_000 + index), `mem u${index}`);
+        if (exchange === undefined || !exchange.ok) errors++;
+      }
+    };
+    const timer = setTimeout(() => running.tracker.abandon(), options.phaseDeadlineMs);
+    await Promise.all(Array.from({ length: options.memoryConcurrency }, worker));
+    clearTimeout(timer);
+    errors += Math.max(0, checkpoint - next);
+    next = Math.max(next, checkpoint);
+    await sleep(1000);
+    checkpoints.push({ users: checkpoint, rssBytes: sampleMemory(running.bot.pid).rssBytes });
+  }
+  const peakRssBytes = await stopArm(running);
+  return { arm, checkpoints, peakRssBytes, errors };
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from '@jest/globals';
+import { DEFAULT_E2E_OPTIONS, type E2eOptions, type PhaseResult, runE2eBenchmark } from '../../bench/e2e/benchmark';
+import { evaluateTargets, formatE2eReport } from '../../bench/e2e/report';
+
+/**
+ * A tiny run of `npm run bench:e2e` (a handful of users, every arm and phase), so the benchmark
+ * keeps working as the bot changes. It checks that every message is answered and the figures are
+ * sane, not how fast anything is: timing belongs to the benchmark run, not to the test suite.
+ */
+const TINY: E2eOptions = {
+  ...DEFAULT_E2E_OPTIONS,
+  users: 5,
+  messagesPerUser: 3,
+  warmupMessages: 5,
+  latencyRatePerSecond: 20,
+  latencySeconds: 0.5,
+  providerDelayMs: 50,
+  rounds: 1,
+  memoryCheckpoints: [5, 10],
+  memoryConcurrency: 5,
+  memoryWarmupMessages: 5,
+  memoryWithPm2Args: true,
+  streaming: true,
+  phaseDeadlineMs: 20_000,
+  arms: ['echo', 'switchboard'],
+};
+
+function expectSane(phase: PhaseResult, updates: number): void {
+  expect(phase.errors).toBe(0);
+  expect(phase.updates).toBe(updates);
+  expect(phase.p50Ms).toBeGreaterThan(0);
+  expect(phase.p95Ms).toBeGreaterThanOrEqual(phase.p50Ms);
+  expect(Number.isFinite(phase.botCpuMsPerUpdate)).toBe(true);
+}
+
+describe('bench:e2e smoke', () => {
+  it('runs every arm and phase against the real bot processes and reports every target', async () => {
+    const report = await runE2eBenchmark(TINY);
+
+    expect(report.runs.map((run) => run.arm)).toEqual(['echo', 'switchboard', 'switchboard-streamed']);
+    for (const run of report.runs) {
+      if (run.arm !== 'switchboard-streamed') {
+        expectSane(run.throughput!, TINY.users * TINY.messagesPerUser);
+        expect(run.throughput!.updatesPerSecond).toBeGreaterThan(0);
+      }
+      expectSane(run.latency, TINY.latencyRatePerSecond * TINY.latencySeconds);
+      expect(run.peakRssBytes).toBeGreaterThan(10 * 1024 * 1024);
+      // Every message reached the bot through getUpdates.
+      expect(run.latency.stages.delivery.p50Ms).toBeGreaterThanOrEqual(0);
+      if (run.arm !== 'echo') {
+        // Switchboard's answers came from the provider, which takes its time: they cannot be faster.
+        expect(run.latency.p50Ms).toBeGreaterThanOrEqual(TINY.providerDelayMs);
+        expect(run.latency.stages.provider.p50Ms).toBeGreaterThanOrEqual(TINY.providerDelayMs - 1);
+        expect(run.latency.redisCommandsPerUpdate).toBeGreaterThan(0);
+      }
+    }
+
+    expect(report.memory.map((run) => run.arm)).toEqual(['echo', 'switchboard', 'switchboard-pm2']);
+    for (const run of report.memory) {
+      expect(run.errors).toBe(0);
+      expect(run.checkpoints.map((checkpoint) => checkpoint.users)).toEqual([5, 10]);
+      for (const checkpoint of run.checkpoints) expect(checkpoint.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    }
+
+    const checks = evaluateTargets(report);
+    expect(checks.map((check) => check.target)).toEqual([
+      expect.stringContaining('throughput'),
+      expect.stringContaining('added p95 latency'),
+      expect.stringContaining('added p95 latency over the echo bot'),
+      expect.stringContaining('RSS after 10 distinct users'),
+      expect.stringContaining('RSS growth'),
+      expect.stringContaining('RSS after 10 distinct users (PM2'),
+      expect.stringContaining('RSS growth'),
+    ]);
+    const text = formatE2eReport(report);
+    expect(text).toContain('Targets');
+    expect(text).toMatch(/ALL TARGETS PASS|TARGET\(S\) FAIL/);
+    expect(text).not.toMatch(/NaN|undefined/);
+  }, 120_000);
+});
