@@ -109,7 +109,7 @@ export function describeFailure(t: Messages, error: unknown): string {
 }
 
 /**
- * Shows "typing…" (Telegram shows it for about 5 s per call) until the returned function is
+ * Shows "typing…" (Telegram shows it for about 5 s per call), from TYPING_DELAY_MS on, until the returned function is
  * called; calling it again does nothing. A plain function rather than an AbortController: abort()
  * builds a DOMException with a stack trace each time, and streaming stops typing on every delta.
  */
@@ -119,10 +119,20 @@ export function keepTyping(ctx: BotContext): () => void {
   const send = (): void => {
     ctx.api.sendChatAction(chatId, 'typing').catch((error: unknown) => ctx.log.debug({ err: error }, 'typing failed'));
   };
-  send();
-  const timer = setInterval(send, 4500);
-  return () => clearInterval(timer);
+  // A quick answer needs no "typing…": it would only cost a Telegram call per message.
+  let repeat: NodeJS.Timeout | undefined;
+  const first = setTimeout(() => {
+    send();
+    repeat = setInterval(send, 4500);
+  }, TYPING_DELAY_MS);
+  return () => {
+    clearTimeout(first);
+    if (repeat !== undefined) clearInterval(repeat);
+  };
 }
+
+/** How long an answer may take before "typing…" is shown. */
+const TYPING_DELAY_MS = 300;
 
 /**
  * A live preview of a streamed answer. Updates are coalesced: at most one Telegram call per
