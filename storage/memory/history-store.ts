@@ -4,6 +4,8 @@ import { trimToPairs } from '../history-rules';
 
 interface Conversation {
   messages: ChatMessage[];
+  /** Σ characters of `messages`. */
+  chars: number;
   expiresAt: number;
   /** Ids of the exchanges stored, most recent last (a few are enough: re-handling is immediate). */
   exchangeIds: string[];
@@ -13,15 +15,18 @@ const REMEMBERED_EXCHANGES = 50;
 
 /**
  * Conversations of one process, lost on restart. Bounded: expired conversations are dropped when
- * touched, and past `maxConversations` the least recently used ones go first, so memory does not
- * grow with the number of users.
+ * touched, and past `maxConversations` conversations or `maxChars` characters in all the least
+ * recently used ones go first, so memory does not grow with the number of users or their verbosity.
  */
 export class MemoryHistoryStore implements HistoryStore {
   private readonly conversations = new Map<string, Conversation>();
+  private chars = 0;
 
   constructor(
     private readonly maxConversations = 10_000,
     private readonly now: () => number = Date.now,
+    /** About 2 bytes each in memory: 16M characters is some 32 MB of text. */
+    private readonly maxChars = 16_000_000,
   ) {}
 
   async load(conversationId: string): Promise<ChatMessage[]> {
@@ -37,24 +42,38 @@ export class MemoryHistoryStore implements HistoryStore {
   ): Promise<boolean> {
     const previous = this.live(conversationId);
     if (exchangeId !== undefined && previous?.exchangeIds.includes(exchangeId)) return false;
-    this.conversations.delete(conversationId);
+    this.remove(conversationId);
+    const kept = trimToPairs([...(previous?.messages ?? []), ...messages], limits.maxMessages);
+    const chars = kept.reduce((sum, message) => sum + message.content.length, 0);
+    this.chars += chars;
     this.conversations.set(conversationId, {
-      messages: trimToPairs([...(previous?.messages ?? []), ...messages], limits.maxMessages),
+      messages: kept,
+      chars,
       expiresAt: this.now() + limits.ttlSeconds * 1000,
       exchangeIds:
         exchangeId === undefined
           ? (previous?.exchangeIds ?? [])
           : [...(previous?.exchangeIds ?? []), exchangeId].slice(-REMEMBERED_EXCHANGES),
     });
-    while (this.conversations.size > this.maxConversations) {
+    while (
+      this.conversations.size > this.maxConversations ||
+      (this.chars > this.maxChars && this.conversations.size > 1)
+    ) {
       const oldest = this.conversations.keys().next().value;
       if (oldest === undefined) break;
-      this.conversations.delete(oldest);
+      this.remove(oldest);
     }
     return true;
   }
 
   async clear(conversationId: string): Promise<void> {
+    this.remove(conversationId);
+  }
+
+  private remove(conversationId: string): void {
+    const conversation = this.conversations.get(conversationId);
+    if (conversation === undefined) return;
+    this.chars -= conversation.chars;
     this.conversations.delete(conversationId);
   }
 
@@ -65,7 +84,7 @@ export class MemoryHistoryStore implements HistoryStore {
   private live(conversationId: string): Conversation | undefined {
     const conversation = this.conversations.get(conversationId);
     if (conversation !== undefined && conversation.expiresAt <= this.now()) {
-      this.conversations.delete(conversationId);
+      this.remove(conversationId);
       return undefined;
     }
     return conversation;

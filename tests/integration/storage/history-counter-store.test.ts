@@ -60,6 +60,18 @@ describe.each(histories)('HistoryStore contract: %s', (_name, create) => {
 });
 
 describe('MemoryHistoryStore bounds', () => {
+  it('drops the least recently used conversations when the text in all passes its budget', async () => {
+    const store = new MemoryHistoryStore(100, Date.now, 1000);
+    const long = (text: string): ChatMessage[] => [
+      { role: 'user', content: text.repeat(200) },
+      { role: 'assistant', content: 'ok' },
+    ];
+    for (const user of ['a', 'b', 'c', 'd', 'e', 'f']) await store.append(user, long(user), limits);
+    expect(store.size).toBeLessThanOrEqual(4);
+    expect(await store.load('a')).toEqual([]);
+    expect(await store.load('f')).toHaveLength(2);
+  });
+
   it('keeps at most maxConversations, dropping the least recently used, and expires by TTL', async () => {
     let now = 0;
     const store = new MemoryHistoryStore(3, () => now);
