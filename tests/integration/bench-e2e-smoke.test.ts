@@ -67,9 +67,9 @@ describe('bench:e2e smoke', () => {
       expect.stringContaining('throughput'),
       expect.stringContaining('added p95 latency'),
       expect.stringContaining('added p95 latency over the echo bot'),
-      expect.stringContaining('RSS after 10 distinct users'),
+      expect.stringContaining('RSS after 10 distinct users (as npm start / PM2 run it)'),
       expect.stringContaining('RSS growth'),
-      expect.stringContaining('RSS after 10 distinct users (PM2'),
+      expect.stringContaining('RSS after 10 distinct users (plain node'),
       expect.stringContaining('RSS growth'),
     ]);
     const text = formatE2eReport(report);
