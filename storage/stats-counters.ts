@@ -6,22 +6,46 @@ export const LATENCY_SAMPLES = 500;
 
 export const FAILURE_OUTCOMES: readonly Exclude<AttemptOutcome, 'success'>[] = PROVIDER_ERROR_KINDS;
 
-export function emptyCounters(): CounterSet {
+/** Counters as the in-memory store keeps them: updated in place, latencies oldest first. */
+export interface MutableCounters {
+  requests: number;
+  successes: number;
+  fallbacks: number;
+  inputTokens: number;
+  outputTokens: number;
+  failures: Partial<Record<Exclude<AttemptOutcome, 'success'>, number>>;
+  latencies: number[];
+}
+
+export function emptyCounters(): MutableCounters {
   return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, failures: {}, latencies: [] };
 }
 
-/** The counters after one more attempt (pure, for the in-memory store). */
-export function addAttempt(counters: CounterSet, record: AttemptRecord): CounterSet {
-  const success = record.outcome === 'success';
-  const failures = { ...counters.failures };
-  if (record.outcome !== 'success') failures[record.outcome] = (failures[record.outcome] ?? 0) + 1;
+/** Counts one more attempt, in place (no copy of the latency samples per attempt). */
+export function addAttempt(counters: MutableCounters, record: AttemptRecord): void {
+  counters.requests += 1;
+  counters.inputTokens += record.inputTokens ?? 0;
+  counters.outputTokens += record.outputTokens ?? 0;
+  if (record.outcome !== 'success') {
+    counters.failures[record.outcome] = (counters.failures[record.outcome] ?? 0) + 1;
+    return;
+  }
+  counters.successes += 1;
+  if (record.fallback) counters.fallbacks += 1;
+  counters.latencies.push(record.latencyMs);
+  // Trimmed in batches: amortised O(1) per attempt.
+  if (counters.latencies.length >= 2 * LATENCY_SAMPLES) counters.latencies.splice(0, LATENCY_SAMPLES);
+}
+
+/** A read-only copy, latencies most recent first and capped, as StatsStore.read returns them. */
+export function snapshotCounters(counters: MutableCounters): CounterSet {
   return {
-    requests: counters.requests + 1,
-    successes: counters.successes + (success ? 1 : 0),
-    fallbacks: counters.fallbacks + (success && record.fallback ? 1 : 0),
-    inputTokens: counters.inputTokens + (record.inputTokens ?? 0),
-    outputTokens: counters.outputTokens + (record.outputTokens ?? 0),
-    failures,
-    latencies: success ? [record.latencyMs, ...counters.latencies].slice(0, LATENCY_SAMPLES) : counters.latencies,
+    requests: counters.requests,
+    successes: counters.successes,
+    fallbacks: counters.fallbacks,
+    inputTokens: counters.inputTokens,
+    outputTokens: counters.outputTokens,
+    failures: { ...counters.failures },
+    latencies: counters.latencies.slice(-LATENCY_SAMPLES).reverse(),
   };
 }

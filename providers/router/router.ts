@@ -1,5 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AcquireResult, AttemptRecord, KeyBlock, QuotaObservation, QuotaStore, StatsStore } from '../../storage/types';
+import type {
+  AcquireResult,
+  AttemptRecord,
+  KeyBlock,
+  QuotaCandidate,
+  QuotaObservation,
+  QuotaStore,
+  StatsStore,
+} from '../../storage/types';
 import { maskSecret } from '../shared/secrets';
 import {
   type ChatMessage,
@@ -105,6 +113,8 @@ const MAX_ATTEMPTS_CAP = 30;
 interface ProviderRuntime {
   readonly input: RouterProviderInput;
   readonly keys: readonly { readonly keyId: string; readonly secret: string; readonly masked: string }[];
+  /** What the quota store is asked about (the same every request). */
+  readonly candidates: readonly QuotaCandidate[];
   readonly breaker: CircuitBreaker;
   readonly health: HealthWindow;
 }
@@ -163,12 +173,16 @@ export class Router {
     this.random = options.random ?? Math.random;
     this.providers = options.providers
       .filter((provider) => provider.keys.length > 0)
-      .map((input) => ({
-        input,
-        keys: input.keys.map((secret) => ({ keyId: keyIdFor(input.name, secret), secret, masked: maskSecret(secret) })),
-        breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
-        health: new HealthWindow(),
-      }));
+      .map((input) => {
+        const keys = input.keys.map((secret) => ({ keyId: keyIdFor(input.name, secret), secret, masked: maskSecret(secret) }));
+        return {
+          input,
+          keys,
+          candidates: keys.map((key) => ({ keyId: key.keyId, limits: input.limits })),
+          breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
+          health: new HealthWindow(),
+        };
+      });
     const keyCount = this.providers.reduce((sum, provider) => sum + provider.keys.length, 0);
     this.maxAttempts = Math.min(MAX_ATTEMPTS_CAP, 2 * (this.providers.length + keyCount));
   }
@@ -322,7 +336,7 @@ export class Router {
     let acquired: AcquireResult;
     try {
       acquired = await this.options.quotaStore.acquire({
-        candidates: provider.keys.map((key) => ({ keyId: key.keyId, limits: input.limits })),
+        candidates: provider.candidates,
         tokens: reservedTokens,
         reservationId,
         now,

@@ -1,9 +1,9 @@
-import { addAttempt, emptyCounters } from '../stats-counters';
+import { addAttempt, emptyCounters, type MutableCounters, snapshotCounters } from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
 
 interface DayStats {
-  providers: Record<string, CounterSet>;
-  keys: Record<string, CounterSet>;
+  providers: Map<string, MutableCounters>;
+  keys: Map<string, MutableCounters>;
   users: Map<string, number>;
 }
 
@@ -13,8 +13,8 @@ export class MemoryStatsStore implements StatsStore {
 
   async recordAttempt(record: AttemptRecord, day: string): Promise<void> {
     const stats = this.dayStats(day);
-    stats.providers[record.provider] = addAttempt(stats.providers[record.provider] ?? emptyCounters(), record);
-    stats.keys[record.keyId] = addAttempt(stats.keys[record.keyId] ?? emptyCounters(), record);
+    addAttempt(countersOf(stats.providers, record.provider), record);
+    addAttempt(countersOf(stats.keys, record.keyId), record);
   }
 
   async recordUserRequest(userId: string, day: string): Promise<void> {
@@ -29,8 +29,8 @@ export class MemoryStatsStore implements StatsStore {
       .sort((a, b) => b.requests - a.requests || a.userId.localeCompare(b.userId));
     return {
       day,
-      providers: { ...stats?.providers },
-      keys: { ...stats?.keys },
+      providers: snapshotAll(stats?.providers),
+      keys: snapshotAll(stats?.keys),
       activeUsers: users.length,
       topUsers: users.slice(0, topUsers),
     };
@@ -39,11 +39,26 @@ export class MemoryStatsStore implements StatsStore {
   private dayStats(day: string): DayStats {
     let stats = this.days.get(day);
     if (stats === undefined) {
-      stats = { providers: {}, keys: {}, users: new Map() };
+      stats = { providers: new Map(), keys: new Map(), users: new Map() };
       this.days.set(day, stats);
       // Keep a week: memory stays flat however long the process runs.
       while (this.days.size > 7) this.days.delete(this.days.keys().next().value as string);
     }
     return stats;
   }
+}
+
+function countersOf(group: Map<string, MutableCounters>, name: string): MutableCounters {
+  let counters = group.get(name);
+  if (counters === undefined) {
+    counters = emptyCounters();
+    group.set(name, counters);
+  }
+  return counters;
+}
+
+function snapshotAll(group: Map<string, MutableCounters> | undefined): Record<string, CounterSet> {
+  const result: Record<string, CounterSet> = {};
+  for (const [name, counters] of group ?? []) result[name] = snapshotCounters(counters);
+  return result;
 }

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { MemoryStatsStore } from '../../../storage/memory/stats-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisStatsStore } from '../../../storage/redis/stats-store';
+import { LATENCY_SAMPLES } from '../../../storage/stats-counters';
 import type { AttemptRecord, StatsStore } from '../../../storage/types';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
@@ -59,6 +60,17 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
     expect(snapshot.keys['alpha:k2']).toMatchObject({ requests: 1, successes: 0, failures: { rate_limited: 1 } });
     expect((await store.read('d2')).providers.alpha?.requests).toBe(1);
     expect((await store.read('d3')).providers).toEqual({});
+  });
+
+  it('keeps the most recent latencies, newest first, up to the cap', async () => {
+    const store = create();
+    for (let index = 1; index <= LATENCY_SAMPLES + 20; index++) {
+      await store.recordAttempt(attempt({ latencyMs: index }), 'd1');
+    }
+    const latencies = (await store.read('d1')).providers.alpha?.latencies ?? [];
+    expect(latencies).toHaveLength(LATENCY_SAMPLES);
+    expect(latencies.slice(0, 3)).toEqual([LATENCY_SAMPLES + 20, LATENCY_SAMPLES + 19, LATENCY_SAMPLES + 18]);
+    expect(latencies.at(-1)).toBe(21);
   });
 
   it('counts active users and ranks the top users', async () => {
