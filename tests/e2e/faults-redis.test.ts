@@ -9,7 +9,8 @@ import {
   crashRecords,
   requestsEndingWith,
   SHORT_TIMEOUTS,
-  startPollingBot,
+  startRedisBotWorld,
+  type RedisBotWorld,
   suspiciousTexts,
   turnsOf,
   until,
@@ -42,29 +43,17 @@ describeOutage('Redis outage mid-conversation', () => {
   const admin = { id: 6103, first_name: 'Ada', language_code: 'en' };
   const waits: { text: string; ms: number }[] = [];
 
+  let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    [redis, telegram, providers] = await Promise.all([
-      startTestRedis(),
-      startFakeTelegramServer(),
-      startFakeProviderServer(),
-    ]);
-    inspector = await connectInspector(redis.url);
-    bot = await startPollingBot(
-      telegram,
-      botEnv(telegram, providers, ['groq', 'cerebras'], {
-        ...SHORT_TIMEOUTS,
-        REDIS_URL: redis.url,
-        ADMIN_IDS: String(admin.id),
-        RATE_LIMIT_PER_MINUTE: '4',
-        HISTORY_MAX_MESSAGES: '50',
-      }),
-    );
+    world = await startRedisBotWorld(['groq', 'cerebras'], {
+      ...SHORT_TIMEOUTS,
+      ADMIN_IDS: String(admin.id),
+      RATE_LIMIT_PER_MINUTE: '4',
+      HISTORY_MAX_MESSAGES: '50',
+    });
+    ({ redis, inspector, telegram, providers, bot } = world);
   });
-  afterAll(async () => {
-    await bot?.stop();
-    inspector?.disconnect();
-    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
-  });
+  afterAll(async () => world?.stop());
 
   /** One chat message: what the bot sent for it, and how long the user waited for all of it. */
   async function turn(from: UserInput, text: string): Promise<string[]> {

@@ -1,24 +1,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import type { FakeProviderServer, } from '../fakes/provider-server';
 import {
   type ApiCall,
   type Failure,
   type FakeTelegramServer,
-  startFakeTelegramServer,
   telegramErrors,
 } from '../fakes/telegram-server';
 import {
   answered,
-  botEnv,
   crashRecords,
   SHORT_TIMEOUTS,
-  startPollingBot,
+  startRedisBotWorld,
+  type RedisBotWorld,
   suspiciousTexts,
 } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server';
-import { connectInspector, storedTurns } from '../helpers/stored-history';
+import { storedTurns } from '../helpers/stored-history';
 
 /** grammY's auto-retry waits 3 s before retrying a 5xx or a network error: one retry fits in this. */
 const ONE_RETRY_MS = 7000;
@@ -35,7 +33,6 @@ const statusOf = (failure: Failure): ApiCall['status'] =>
  * the bot exits 0.
  */
 describe('Telegram failures while streaming', () => {
-  let redis: TestRedis;
   let inspector: Redis;
   let telegram: FakeTelegramServer;
   let providers: FakeProviderServer;
@@ -43,28 +40,16 @@ describe('Telegram failures while streaming', () => {
   let nextUserId = 7401;
   let nextGroupId = -1007400000001;
 
+  let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    [redis, telegram, providers] = await Promise.all([
-      startTestRedis(),
-      startFakeTelegramServer(),
-      startFakeProviderServer(),
-    ]);
-    inspector = await connectInspector(redis.url);
-    bot = await startPollingBot(
-      telegram,
-      botEnv(telegram, providers, ['groq', 'cerebras'], {
-        ...SHORT_TIMEOUTS,
-        REDIS_URL: redis.url,
-        RATE_LIMIT_PER_MINUTE: '0',
-        STREAM_REPLIES: 'true',
-      }),
-    );
+    world = await startRedisBotWorld(['groq', 'cerebras'], {
+      ...SHORT_TIMEOUTS,
+      RATE_LIMIT_PER_MINUTE: '0',
+      STREAM_REPLIES: 'true',
+    });
+    ({ inspector, telegram, providers, bot } = world);
   });
-  afterAll(async () => {
-    await bot?.stop();
-    inspector?.disconnect();
-    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
-  });
+  afterAll(async () => world?.stop());
   beforeEach(async () => {
     telegram.clearFailures();
     // 13 words, 40 ms apart: the preview is shown before the answer is complete.

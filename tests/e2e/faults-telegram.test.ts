@@ -1,25 +1,22 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { en } from '../../bot/locales/en';
-import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import {
   type ApiCall,
   type Failure,
   type FakeTelegramServer,
-  startFakeTelegramServer,
   telegramErrors,
 } from '../fakes/telegram-server';
 import {
   answered,
-  botEnv,
   crashRecords,
   SHORT_TIMEOUTS,
-  startPollingBot,
+  startRedisBotWorld,
+  type RedisBotWorld,
   suspiciousTexts,
 } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server';
-import { connectInspector, storedTurns } from '../helpers/stored-history';
+import { storedTurns } from '../helpers/stored-history';
 
 /** grammY's auto-retry waits 3 s before retrying a 5xx or a network error: one retry fits in this. */
 const ONE_RETRY_MS = 7000;
@@ -35,34 +32,20 @@ const statusOf = (failure: Failure): ApiCall['status'] =>
  * conversation holds each exchange exactly once.
  */
 describe('Telegram failures', () => {
-  let redis: TestRedis;
   let inspector: Redis;
   let telegram: FakeTelegramServer;
-  let providers: FakeProviderServer;
   let bot: BotProcess;
   let nextUserId = 7301;
 
+  let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    [redis, telegram, providers] = await Promise.all([
-      startTestRedis(),
-      startFakeTelegramServer(),
-      startFakeProviderServer(),
-    ]);
-    inspector = await connectInspector(redis.url);
-    bot = await startPollingBot(
-      telegram,
-      botEnv(telegram, providers, ['groq', 'cerebras'], {
-        ...SHORT_TIMEOUTS,
-        REDIS_URL: redis.url,
-        RATE_LIMIT_PER_MINUTE: '0',
-      }),
-    );
+    world = await startRedisBotWorld(['groq', 'cerebras'], {
+      ...SHORT_TIMEOUTS,
+      RATE_LIMIT_PER_MINUTE: '0',
+    });
+    ({ inspector, telegram, bot } = world);
   });
-  afterAll(async () => {
-    await bot?.stop();
-    inspector?.disconnect();
-    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
-  });
+  afterAll(async () => world?.stop());
   beforeEach(async () => {
     telegram.clearFailures();
     // Each case starts with the bot idle and listening, so a scripted failure meets the call it names.

@@ -1,3 +1,8 @@
+import type { Redis } from 'ioredis';
+import { startFakeProviderServer } from '../fakes/provider-server';
+import { startFakeTelegramServer } from '../fakes/telegram-server';
+import { startTestRedis, type TestRedis } from './redis-server';
+import { connectInspector } from './stored-history';
 import type { FakeProviderServer, RecordedRequest } from '../fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, type StoredMessage, type UserInput } from '../fakes/telegram-server';
 import { type BotProcess, startBotProcess } from './bot-process';
@@ -146,4 +151,39 @@ export function suspiciousTexts(telegram: FakeTelegramServer): string[] {
     .filter((call) => ['sendMessage', 'editMessageText', 'sendMessageDraft'].includes(call.method))
     .map((call) => String(call.params.text ?? ''))
     .filter((text) => /undefined|NaN|\[object Object\]|Error:|\n\s+at [\w.<]+ \(/.test(text));
+}
+
+/** A polling bot with its own Redis and fakes, and a plain Redis client to read what it stored. */
+export interface RedisBotWorld {
+  readonly redis: TestRedis;
+  readonly inspector: Redis;
+  readonly telegram: FakeTelegramServer;
+  readonly providers: FakeProviderServer;
+  readonly bot: BotProcess;
+  stop(): Promise<void>;
+}
+
+export async function startRedisBotWorld(
+  names: readonly ProviderName[],
+  extra: Record<string, string> = {},
+): Promise<RedisBotWorld> {
+  const [redis, telegram, providers] = await Promise.all([
+    startTestRedis(),
+    startFakeTelegramServer(),
+    startFakeProviderServer(),
+  ]);
+  const inspector = await connectInspector(redis.url);
+  const bot = await startPollingBot(telegram, botEnv(telegram, providers, names, { REDIS_URL: redis.url, ...extra }));
+  return {
+    redis,
+    inspector,
+    telegram,
+    providers,
+    bot,
+    stop: async () => {
+      await bot.stop();
+      inspector.disconnect();
+      await Promise.all([telegram.stop(), providers.stop(), redis.stop()]);
+    },
+  };
 }
