@@ -14,6 +14,9 @@ import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { Services } from './services';
 
+/** Retries of a Telegram call whose connection failed (1 s, 2 s, 4 s apart). */
+const NETWORK_RETRIES = 3;
+
 export interface CreateBotDeps {
   readonly services: Services;
   readonly logger: Logger;
@@ -37,15 +40,22 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     historyNotified: new Set(),
   };
 
-  // Telegram's 429 (flood control) and 5xx are retried, within explicit bounds: the plugin's
-  // defaults would wait forever. A network error is retried by the plugin without bound, 3 s,
-  // 6 s, 12 s … up to an hour apart; long polling has its own backoff (at most 30 s), so
-  // getUpdates is left to it — else the bot stays deaf long after Telegram is reachable again.
-  const retry = autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30 });
-  const retryPolling = autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: true });
-  bot.api.config.use((previous, method, payload, signal) =>
-    (method === 'getUpdates' ? retryPolling : retry)(previous, method, payload, signal),
-  );
+  // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit
+  // bounds (its defaults would wait forever). It would also retry a network error without bound,
+  // up to an hour apart — a chat (and, in polling, the offset) stuck behind one send long after
+  // Telegram is back — so network errors are rethrown to a bounded retry of our own; getUpdates
+  // is left to long polling's own backoff.
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 30, rethrowHttpErrors: true }));
+  bot.api.config.use(async (previous, method, payload, signal) => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await previous(method, payload, signal);
+      } catch (error) {
+        if (!(error instanceof HttpError) || method === 'getUpdates' || attempt >= NETWORK_RETRIES) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 1000 * 2 ** attempt));
+      }
+    }
+  });
   const metrics = deps.metrics;
   if (metrics !== undefined) {
     // Outermost transformer: sees each call once, after auto-retry gave up or succeeded.

@@ -18,7 +18,7 @@ import {
 import type { BotProcess } from '../helpers/bot-process';
 import { storedTurns } from '../helpers/stored-history';
 
-/** grammY's auto-retry waits 3 s before retrying a 5xx or a network error: one retry fits in this. */
+/** auto-retry waits 3 s before retrying a 5xx, our network retry 1 s: one retry fits in this. */
 const ONE_RETRY_MS = 7000;
 const ANSWER = 'a streamed answer that arrives one word at a time over a short while';
 
