@@ -11,14 +11,22 @@ import {
 /**
  * Shared state lives in Redis, but a Redis outage must not stop the bot: calls go to the primary
  * store and, when it is unavailable, to a local one, until the primary answers again. The switch
- * is reported once each way, not on every call.
+ * is reported once each way, not on every call. A refusal (Redis down) costs nothing, so the
+ * primary is asked again on the next call and resumes the moment it is back; but after a slow
+ * failure (a Redis that hangs until the command timeout) it rests for `retryAfterMs`, or every
+ * call would pay that timeout.
  */
 export class Failover {
   private degraded = false;
+  private retryAt = 0;
 
   constructor(
     private readonly what: string,
     private readonly onChange?: (state: { degraded: boolean; what: string; error?: unknown }) => void,
+    private readonly retryAfterMs = 1000,
+    private readonly now: () => number = Date.now,
+    /** A failure slower than this is a hang, not a refusal. */
+    private readonly slowMs = 250,
   ) {}
 
   get isDegraded(): boolean {
@@ -26,6 +34,8 @@ export class Failover {
   }
 
   async run<T>(primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (this.degraded && this.now() < this.retryAt) return fallback();
+    const started = this.now();
     try {
       const result = await primary();
       if (this.degraded) {
@@ -35,6 +45,8 @@ export class Failover {
       return result;
     } catch (error) {
       if (!isStorageUnavailable(error)) throw error;
+      const now = this.now();
+      this.retryAt = now - started >= this.slowMs ? now + this.retryAfterMs : 0;
       if (!this.degraded) {
         this.degraded = true;
         this.onChange?.({ degraded: true, what: this.what, error });
