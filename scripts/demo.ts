@@ -50,7 +50,7 @@ const FAIL_EVERY = 3;
 const DEMO_KEYS = {
   groq: ['gsk_DEMO_not_a_real_key_00000000000000001', 'gsk_DEMO_not_a_real_key_00000000000000002'],
   cerebras: ['csk-DEMO-not-a-real-key-00000000000000001'],
-  gemini: ['AIzaDEMO_not_a_real_key_0000000000000001'],
+  gemini: ['AIzaDEMO_not_a_real_key_00000001'],
 } as const;
 const FIRST_BYTE_MS: Readonly<Record<string, number>> = { groq: 150, cerebras: 250, gemini: 400 };
 const CHUNK_DELAY_MS = 30;

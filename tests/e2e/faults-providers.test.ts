@@ -32,7 +32,7 @@ import { connectInspector, storedTurns } from '../helpers/stored-history';
 const SUITE_KEYS: Readonly<Record<ProviderName, string>> = {
   groq: 'gsk_faultsGroqKey000000000000000000000F1',
   cerebras: 'csk-faultsCerebrasKey000000000000000000F2',
-  gemini: 'AIzaFaultsGeminiKey00000000000000000000F3',
+  gemini: 'AIzaFaultsGeminiKey000000000000F3',
   openrouter: 'sk-or-v1-faultsOpenRouterKey0000000000F4',
   cohere: 'faultsCohereKey0000000000000000000000F5',
 };

@@ -29,7 +29,7 @@ import { connectInspector } from '../helpers/stored-history';
 const KEYS: Readonly<Record<ProviderName, string>> = {
   groq: 'gsk_securityGroqKey00000000000000000000S1',
   cerebras: 'csk-securityCerebrasKey0000000000000000S2',
-  gemini: 'AIzaSecurityGeminiKey000000000000000000S3',
+  gemini: 'AIzaSecurityGeminiKey0000000000S3',
   openrouter: 'sk-or-v1-securityOpenRouterKey00000000S4',
   cohere: 'securityCohereKey00000000000000000000S5',
 };

@@ -26,7 +26,7 @@ const ENV_PREFIX: Readonly<Record<ProviderName, string>> = {
 export const KEYS: Readonly<Record<ProviderName, string>> = {
   groq: 'gsk_e2eGroqSecretKey00000000000000000000G1',
   cerebras: 'csk-e2eCerebrasSecretKey000000000000000C1',
-  gemini: 'AIzaE2eGeminiSecretKey000000000000000000M1',
+  gemini: 'AIzaE2eGeminiSecretKey0000000000M1',
   openrouter: 'sk-or-v1-e2eOpenRouterSecretKey0000000000R1',
   cohere: 'e2eCohereSecretKey00000000000000000000000K1',
 };

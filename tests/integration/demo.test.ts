@@ -8,7 +8,7 @@ const DEMO_KEYS = [
   'gsk_DEMO_not_a_real_key_00000000000000001',
   'gsk_DEMO_not_a_real_key_00000000000000002',
   'csk-DEMO-not-a-real-key-00000000000000001',
-  'AIzaDEMO_not_a_real_key_0000000000000001',
+  'AIzaDEMO_not_a_real_key_00000001',
 ];
 
 describe('npm run demo', () => {

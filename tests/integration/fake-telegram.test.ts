@@ -32,7 +32,7 @@ describe('fake Telegram Bot API, driven by a real grammY Bot', () => {
   describe('the wire', () => {
     it('answers getMe for the right token and 401 Unauthorized for any other', async () => {
       const me = await bot.api.getMe();
-      expect(me).toMatchObject({ id: 123456789, is_bot: true, username: 'switchboard_test_bot' });
+      expect(me).toMatchObject({ id: 1234567, is_bot: true, username: 'switchboard_test_bot' });
 
       const stranger = new Bot('987654321:not-the-token', { client: { apiRoot: server.apiRoot } });
       const error = await grammyErrorOf(stranger.api.getMe());

@@ -349,7 +349,7 @@ describe('errors', () => {
   });
 
   it('never shows a secret, malformed or pasted into the wrong variable', () => {
-    const botToken = '987654321:AAFakeBotTokenForTestsOnly_1234567890';
+    const botToken = '9876543:AAFakeBotTokenForTestsOnly_1234567890';
     const webhookSecret = 'not a valid secret because of spaces';
     const redisPassword = 'redis-pass-w0rd';
     const providerKeys = Object.fromEntries(

@@ -5,7 +5,7 @@ import { createLogger } from '../../bot/logger';
 import { configSecrets } from '../../bot/services';
 import { maskSecret } from '../../providers/shared/secrets';
 
-const TOKEN = '123456789:AAHloggerTestToken_0123456789abcdefgh';
+const TOKEN = '1234567:AAHloggerTestToken_0123456789abcdefgh';
 const GROQ_KEY = 'gsk_loggerTestGroqKey000000000000000000001';
 const WEBHOOK_SECRET = 'whsec_loggerTestWebhookSecret_0123456789';
 const REDIS_PASSWORD = 'p@ss:word/loggerTest-0123456789';

@@ -54,7 +54,7 @@ export interface FakeTelegramServerOptions {
   readonly recordCalls?: boolean;
 }
 
-export const DEFAULT_TOKEN = '123456789:AAHfakeTokenForTests_0123456789abcdefg';
+export const DEFAULT_TOKEN = '1234567:AAHfakeTokenForTests_0123456789abcdefg';
 
 const DEFAULT_WAIT_MS = 2000;
 
