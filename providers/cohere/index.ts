@@ -15,7 +15,7 @@
  */
 import { type Cohere, CohereClientV2, CohereError } from 'cohere-ai';
 import type { AttemptControl } from '../shared/attempt';
-import { classifyFailure, type FailureFacts } from '../shared/classify';
+import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from '../shared/classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
@@ -131,13 +131,7 @@ function finish(raw: string | null | undefined): { finishReason: FinishReason; r
 }
 
 function malformed(what: string, rateLimits: RateLimitSnapshot | undefined): ProviderError {
-  return classifyFailure({
-    provider: PROVIDER,
-    status: undefined,
-    message: `malformed response: ${what}`,
-    kind: 'transient',
-    ...(rateLimits === undefined ? {} : { rateLimits }),
-  });
+  return transientFailure(PROVIDER, `malformed response: ${what}`, rateLimits);
 }
 
 const MONTHLY = /\/\s*month|per month|monthly/i;
@@ -208,7 +202,7 @@ function toProviderError(
   }
   // Anything else (a connection cut mid-stream, an event that is not JSON) is the provider's transient fault.
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return classifyFailure({ provider: PROVIDER, status: undefined, message: redact(message), kind: 'transient' });
+  return transientFailure(PROVIDER, redact(message));
 }
 
 export function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
@@ -307,13 +301,7 @@ export function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
           throw toProviderError(error, apiKey, control, request, options, now);
         }
         if (!ended) {
-          throw classifyFailure({
-            provider: PROVIDER,
-            status: undefined,
-            message: 'the stream ended without a message-end event (connection cut?)',
-            kind: 'transient',
-            ...(rateLimits === undefined ? {} : { rateLimits }),
-          });
+          throw streamBrokeOff(PROVIDER, 'a message-end event', rateLimits);
         }
         yield {
           type: 'finish',

@@ -22,7 +22,7 @@ import {
   GoogleGenerativeAIResponseError,
 } from '@google/generative-ai';
 import type { AttemptControl } from '../shared/attempt';
-import { classifyFailure, type FailureFacts } from '../shared/classify';
+import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from '../shared/classify';
 import { parseDurationMs } from '../shared/durations';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
 import { redactSecrets } from '../shared/secrets';
@@ -271,12 +271,7 @@ export function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
             }
           }
           if (finishReason === undefined) {
-            throw classifyFailure({
-              provider: PROVIDER,
-              status: undefined,
-              message: 'the stream ended without a finish reason (connection cut?)',
-              kind: 'transient',
-            });
+            throw streamBrokeOff(PROVIDER, 'a finish reason');
           }
           if (firstTokenAt === undefined) refuseFilteredFinish(finishReason, finishMessage, apiKey);
         } catch (error) {
@@ -327,12 +322,7 @@ function toUsage(usage: GeminiUsage | undefined): Usage {
 }
 
 function malformed(what: string): ProviderError {
-  return classifyFailure({
-    provider: PROVIDER,
-    status: undefined,
-    message: `malformed response: ${what}`,
-    kind: 'transient',
-  });
+  return transientFailure(PROVIDER, `malformed response: ${what}`);
 }
 
 function contentFiltered(message: string, apiKey: string): ProviderError {
@@ -464,12 +454,7 @@ function toProviderError(
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   // Anything else (a connection reset, a body that is not JSON, a broken SSE stream) is the
   // provider's transient fault.
-  return classifyFailure({
-    provider: PROVIDER,
-    status: undefined,
-    message: redactSecrets(message, [apiKey]),
-    kind: 'transient',
-  });
+  return transientFailure(PROVIDER, redactSecrets(message, [apiKey]));
 }
 
 export const geminiProvider: ProviderDescriptor = {

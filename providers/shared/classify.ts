@@ -84,3 +84,22 @@ function truncate(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
 }
+
+/**
+ * A failure that is the provider's and passes: a malformed answer, a stream that broke off. The
+ * router tries another provider.
+ */
+export function transientFailure(provider: string, message: string, rateLimits?: RateLimitSnapshot): ProviderError {
+  return classifyFailure({
+    provider,
+    status: undefined,
+    message,
+    kind: 'transient',
+    ...(rateLimits === undefined ? {} : { rateLimits }),
+  });
+}
+
+/** "the stream ended without …": a connection cut before the provider said it had finished. */
+export function streamBrokeOff(provider: string, missing: string, rateLimits?: RateLimitSnapshot): ProviderError {
+  return transientFailure(provider, `the stream ended without ${missing} (connection cut?)`, rateLimits);
+}

@@ -17,7 +17,7 @@ import {
   type Usage,
 } from '../types';
 import type { AttemptControl } from './attempt';
-import { classifyFailure, type FailureFacts } from './classify';
+import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from './classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from './durations';
 import { type HeaderSource, readHeader } from './headers';
 import { abortedAttemptError, runAttempt, streamAttempt } from './run-attempt';
@@ -205,13 +205,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
           throw toError(error, apiKey, control, request);
         }
         if (finishReason === undefined || finishReason === null) {
-          throw classifyFailure({
-            provider: spec.provider,
-            status: undefined,
-            message: 'the stream ended without a finish reason (connection cut?)',
-            kind: 'transient',
-            ...(rateLimits === undefined ? {} : { rateLimits }),
-          });
+          throw streamBrokeOff(spec.provider, 'a finish reason', rateLimits);
         }
         yield {
           type: 'finish',
@@ -263,13 +257,7 @@ function redactor(apiKey: string): (text: string) => string {
 }
 
 function malformed(provider: string, what: string, rateLimits: RateLimitSnapshot | undefined): ProviderError {
-  return classifyFailure({
-    provider,
-    status: undefined,
-    message: `malformed response: ${what}`,
-    kind: 'transient',
-    ...(rateLimits === undefined ? {} : { rateLimits }),
-  });
+  return transientFailure(provider, `malformed response: ${what}`, rateLimits);
 }
 
 /** Reads `{message, type, code}` whether the SDK kept the whole body or only its `error` member. */
@@ -368,5 +356,5 @@ function toProviderError(
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   // Anything else (a connection reset, a body that is not JSON) is the provider's transient fault.
-  return classifyFailure({ provider: spec.provider, status: undefined, message: redact(message), kind: 'transient' });
+  return transientFailure(spec.provider, redact(message));
 }

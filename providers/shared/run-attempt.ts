@@ -1,6 +1,6 @@
 import type { AdapterOptions, ChatRequest, ProviderError } from '../types';
 import { AttemptControl, describeAbort, withIdleTimeout } from './attempt';
-import { classifyFailure } from './classify';
+import { transientFailure } from './classify';
 
 /**
  * Runs one non-streamed attempt: one AbortController for the caller's signal and the attempt
@@ -57,10 +57,8 @@ export function abortedAttemptError(
 ): ProviderError | undefined {
   const cause = control.abortCause;
   if (cause === undefined) return undefined;
-  return classifyFailure({
+  return transientFailure(
     provider,
-    status: undefined,
-    message: describeAbort(cause, request.timeoutMs ?? options.timeoutMs, request.idleTimeoutMs ?? options.idleTimeoutMs),
-    kind: 'transient',
-  });
+    describeAbort(cause, request.timeoutMs ?? options.timeoutMs, request.idleTimeoutMs ?? options.idleTimeoutMs),
+  );
 }
