@@ -69,8 +69,18 @@ export class Metrics {
       registers: [registry],
     });
 
-    const pool = (): ReturnType<typeof collectPoolStats> =>
-      collectPoolStats(this.sources.router, this.sources.stores.quota, this.sources.stores.stats, 0);
+    // Both pool gauges are collected in one scrape: read the pool once for them, not once each.
+    let scrape: { at: number; stats: ReturnType<typeof collectPoolStats> } | undefined;
+    const pool = (): ReturnType<typeof collectPoolStats> => {
+      const at = this.sources.now();
+      if (scrape === undefined || at - scrape.at > 1000) {
+        scrape = {
+          at,
+          stats: collectPoolStats(this.sources.router, this.sources.stores.quota, this.sources.stores.stats, 0),
+        };
+      }
+      return scrape.stats;
+    };
     new Gauge({
       name: 'switchboard_key_requests_left_today',
       help: 'Requests a key has left today (estimated from limits, counts and headers); -1 when unknown',
@@ -79,7 +89,8 @@ export class Metrics {
       async collect() {
         this.reset();
         for (const provider of (await pool()).providers) {
-          for (const key of provider.keys) this.set({ provider: provider.name, key: key.maskedKey }, key.leftToday ?? -1);
+          for (const key of provider.keys)
+            this.set({ provider: provider.name, key: key.maskedKey }, key.leftToday ?? -1);
         }
       },
     });
@@ -148,7 +159,9 @@ export class Metrics {
   private maskedKeyOf(keyId: string): string {
     if (this.maskedKeys.size === 0) {
       this.maskedKeys = new Map(
-        this.sources.router.describeProviders().flatMap((provider) => provider.keys.map((key) => [key.keyId, key.masked] as const)),
+        this.sources.router
+          .describeProviders()
+          .flatMap((provider) => provider.keys.map((key) => [key.keyId, key.masked] as const)),
       );
     }
     return this.maskedKeys.get(keyId) ?? 'unknown';
@@ -168,7 +181,9 @@ export async function checkReadiness(
   const telegram =
     sources.now() - metrics.telegramLastSuccessAt < 90_000 ? true : await sources.pingTelegram().catch(() => false);
   const storage = sources.stores.isHealthy();
-  const pool = await collectPoolStats(sources.router, sources.stores.quota, sources.stores.stats, 0).catch(() => undefined);
+  const pool = await collectPoolStats(sources.router, sources.stores.quota, sources.stores.stats, 0).catch(
+    () => undefined,
+  );
   const providers =
     pool?.providers.some(
       (provider) => provider.breaker !== 'open' && provider.keys.some((key) => key.blocked === undefined),

@@ -12,10 +12,7 @@ export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<B
   const feature = new Composer<BotContext>();
   const command = feature.command('translate');
   command.use(async (ctx, next) => {
-    const request = parseTranslateCommand(
-      ctx.msg.text ?? ctx.msg.caption ?? '',
-      ctx.msg.reply_to_message?.text ?? ctx.msg.reply_to_message?.caption,
-    );
+    const request = requestOf(ctx);
     const defaultLanguage = ctx.deps.config.translateDefaultLang;
     if (request.texts.length === 0) {
       await ctx.reply(request.language === undefined ? ctx.t.translate.usage(defaultLanguage) : ctx.t.translate.nothingToTranslate(defaultLanguage));
@@ -37,11 +34,23 @@ export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<B
   return feature;
 }
 
+/** The command parsed once per update: checked before the limits, then translated after them. */
+const parsed = new WeakMap<BotContext, TranslateRequest>();
+
+function requestOf(ctx: CommandContext<BotContext>): TranslateRequest {
+  let request = parsed.get(ctx);
+  if (request === undefined) {
+    request = parseTranslateCommand(
+      ctx.msg.text ?? ctx.msg.caption ?? '',
+      ctx.msg.reply_to_message?.text ?? ctx.msg.reply_to_message?.caption,
+    );
+    parsed.set(ctx, request);
+  }
+  return request;
+}
+
 async function translate(ctx: CommandContext<BotContext>): Promise<void> {
-  const request = parseTranslateCommand(
-    ctx.msg.text ?? ctx.msg.caption ?? '',
-    ctx.msg.reply_to_message?.text ?? ctx.msg.reply_to_message?.caption,
-  );
+  const request = requestOf(ctx);
   const language = request.language ?? ctx.deps.config.translateDefaultLang;
   const stopTyping = keepTyping(ctx);
   try {

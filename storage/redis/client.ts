@@ -133,3 +133,23 @@ export async function execPipeline(pipeline: ChainableCommander): Promise<[error
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * Waits out the moment between a reconnect and the client being ready (its socket is open, the
+ * ready check is in flight): without an offline queue, a command sent then would fail although
+ * Redis is back. Any other state returns at once, so a Redis that is down still fails fast.
+ */
+export async function settleHandshake(client: RedisClient, maxMs = 500): Promise<void> {
+  if (client.status !== 'connect') return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, maxMs);
+    client.once('ready', done);
+    client.once('close', done);
+  });
+}

@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../../providers/types';
 import { keptMessages, parseStoredMessage } from '../history-rules';
 import type { HistoryLimits, HistoryStore } from '../types';
-import { callRedis, type RedisClient } from './client';
+import { callRedis, type RedisClient, settleHandshake } from './client';
 
 /**
  * Conversations in Redis lists (one JSON message per entry). An exchange is appended, trimmed and
@@ -46,6 +46,7 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async load(conversationId: string): Promise<ChatMessage[]> {
+    await settleHandshake(this.redis);
     const entries = await callRedis(() => this.redis.lrange(this.key(conversationId), 0, -1));
     return entries.flatMap((entry) => {
       const message = parseStoredMessage(entry);
@@ -61,6 +62,7 @@ export class RedisHistoryStore implements HistoryStore {
   ): Promise<boolean> {
     if (messages.length === 0) return false;
     const key = this.key(conversationId);
+    await settleHandshake(this.redis);
     const stored = await callRedis(() =>
       this.redis.switchboardAppendExchange(
         2,
