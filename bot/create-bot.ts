@@ -1,6 +1,7 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
-import { Bot, type BotError, type Composer, GrammyError, HttpError } from 'grammy';
+import { type ApiClientOptions, Bot, type BotError, type Composer, GrammyError, HttpError } from 'grammy';
+import { transportFetch } from '../providers/shared/http-transport';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
 import { basicsFeature } from './features/basics';
@@ -31,7 +32,10 @@ export interface CreateBotDeps {
  * Limits stand only in front of what costs a provider call (/translate and chat).
  */
 export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> {
-  const bot = new Bot<BotContext>(config.botToken, { client: { apiRoot: config.telegramApiRoot } });
+  const bot = new Bot<BotContext>(config.botToken, {
+    // The light transport (providers/shared/http-transport.ts) instead of grammY's node-fetch.
+    client: { apiRoot: config.telegramApiRoot, fetch: transportFetch as unknown as ApiClientOptions['fetch'] },
+  });
   const botDeps: BotDeps = {
     config,
     services: deps.services,
@@ -93,7 +97,12 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
 
   bot.use(async (ctx, next) => {
     const allowed = config.allowedUserIds;
-    if (allowed.length === 0 || ctx.from === undefined || allowed.includes(ctx.from.id) || config.adminIds.includes(ctx.from.id)) {
+    if (
+      allowed.length === 0 ||
+      ctx.from === undefined ||
+      allowed.includes(ctx.from.id) ||
+      config.adminIds.includes(ctx.from.id)
+    ) {
       await next();
       return;
     }

@@ -50,7 +50,9 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
   /** The current pause waits for the offset to move, with no timer (Telegram's answer was full). */
   let waitingForOffset = false;
 
-  const offset = (): number => (inFlight.size > 0 ? Math.min(...inFlight.keys()) : newest + 1);
+  // Updates are added in ascending order (only ids above `newest`) and a Map keeps insertion order,
+  // so the first key is the lowest in flight.
+  const offset = (): number => (inFlight.size > 0 ? (inFlight.keys().next().value as number) : newest + 1);
   /** Waits until the offset moves (the lowest update in flight finished), `ms` passes (when given) or `signal` aborts. */
   const pause = (ms: number | undefined, signal: AbortSignal): Promise<void> =>
     new Promise((resolve) => {

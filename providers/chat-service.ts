@@ -2,7 +2,7 @@ import type { HistoryLimits, HistoryStore } from '../storage/types';
 import { isStorageUnavailable } from '../storage/types';
 import { isRouterError, type RouterError } from './router/errors';
 import type { RoutedStreamEvent, Router, RouteInfo } from './router/router';
-import { countTokens } from './router/token-estimate';
+import { countTokens, messageTokens, withTokens } from './router/token-estimate';
 import type { ChatMessage, Usage } from './types';
 
 /**
@@ -65,7 +65,11 @@ export class ChatService {
   constructor(private readonly options: ChatServiceOptions) {}
 
   /** One answer to `text` in the conversation, stored with it when (and only when) it arrives. */
-  async sendMessageWithHistory(conversationId: string, text: string, options: ExchangeOptions = {}): Promise<ChatReply> {
+  async sendMessageWithHistory(
+    conversationId: string,
+    text: string,
+    options: ExchangeOptions = {},
+  ): Promise<ChatReply> {
     const { signal, exchangeId } = options;
     const { history, historyAvailable } = await this.loadHistory(conversationId);
     const userTurn: ChatMessage = { role: 'user', content: text };
@@ -138,7 +142,11 @@ export class ChatService {
    * DESIGN.md, validated. A batch whose answer does not validate is split in half and retried; a
    * single text that still fails comes back with `ok: false` in its own place, so lines never shift.
    */
-  async translateMultipleTexts(texts: readonly string[], target: string, signal?: AbortSignal): Promise<TranslationOutcome[]> {
+  async translateMultipleTexts(
+    texts: readonly string[],
+    target: string,
+    signal?: AbortSignal,
+  ): Promise<TranslationOutcome[]> {
     const batches = makeBatches(texts.map((text, index) => ({ index, text })));
     const results: TranslationOutcome[] = texts.map((text) => ({ ok: false, text }));
     let next = 0;
@@ -174,7 +182,10 @@ export class ChatService {
       }
     }
     if (translations !== undefined) {
-      return batch.map((item, position) => ({ index: item.index, outcome: { ok: true, text: translations[position]! } }));
+      return batch.map((item, position) => ({
+        index: item.index,
+        outcome: { ok: true, text: translations[position]! },
+      }));
     }
     if (batch.length === 1) return [{ index: batch[0]!.index, outcome: { ok: false, text: batch[0]!.text } }];
     const middle = Math.ceil(batch.length / 2);
@@ -229,7 +240,8 @@ export class ChatService {
     try {
       await this.options.history.append(
         conversationId,
-        [userTurn, { role: 'assistant', content: answer }],
+        // Stored with their token counts, so that later requests need not encode them again.
+        [withTokens(userTurn), withTokens({ role: 'assistant', content: answer })],
         this.options.historyLimits,
         exchangeId,
       );
@@ -248,10 +260,10 @@ export class ChatService {
   private conversation(history: readonly ChatMessage[], userTurn: ChatMessage, budgetTokens: number): ChatMessage[] {
     const system: ChatMessage = { role: 'system', content: this.options.systemPrompt };
     if (!Number.isFinite(budgetTokens)) return [system, ...history, userTurn];
-    let used = countTokens(system.content) + countTokens(userTurn.content) + 16;
+    let used = messageTokens(system) + messageTokens(userTurn) + 16;
     let start = history.length;
     while (start >= 2) {
-      const pairTokens = countTokens(history[start - 1]!.content) + countTokens(history[start - 2]!.content) + 12;
+      const pairTokens = messageTokens(history[start - 1]!) + messageTokens(history[start - 2]!) + 12;
       if (used + pairTokens > budgetTokens) break;
       used += pairTokens;
       start -= 2;
@@ -266,7 +278,10 @@ export function makeBatches<T extends { text: string }>(items: readonly T[]): T[
   let current: T[] = [];
   let size = 0;
   for (const item of items) {
-    if (current.length > 0 && (current.length >= TRANSLATE_BATCH_MAX_TEXTS || size + item.text.length > TRANSLATE_BATCH_MAX_CHARS)) {
+    if (
+      current.length > 0 &&
+      (current.length >= TRANSLATE_BATCH_MAX_TEXTS || size + item.text.length > TRANSLATE_BATCH_MAX_CHARS)
+    ) {
       batches.push(current);
       current = [];
       size = 0;
@@ -282,7 +297,9 @@ export function makeBatches<T extends { text: string }>(items: readonly T[]): T[
 function balance<T extends { text: string }>(batches: T[][]): T[][] {
   if (batches.length < 2) return batches;
   const total = batches.reduce((sum, batch) => sum + batch.length, 0);
-  const sizeLimited = batches.some((batch) => batch.reduce((sum, item) => sum + item.text.length, 0) > TRANSLATE_BATCH_MAX_CHARS / 2);
+  const sizeLimited = batches.some(
+    (batch) => batch.reduce((sum, item) => sum + item.text.length, 0) > TRANSLATE_BATCH_MAX_CHARS / 2,
+  );
   if (sizeLimited) return batches;
   const per = Math.ceil(total / batches.length);
   const flat = batches.flat();

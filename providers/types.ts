@@ -11,6 +11,11 @@ export type ChatRole = 'system' | 'user' | 'assistant';
 export interface ChatMessage {
   readonly role: ChatRole;
   readonly content: string;
+  /**
+   * The router's token estimate of `content`, when already known: history stores it with each
+   * message, so that a text is encoded once, not on every later request. Never sent to a provider.
+   */
+  readonly tokens?: number;
 }
 
 export interface ChatRequest {

@@ -13,14 +13,28 @@ export function keptMessages(maxMessages: number): number {
   return Math.max(2, maxMessages - (maxMessages % 2));
 }
 
+/** How a message is stored: role, content and, when known, its token count. */
+export function serializeStoredMessage(message: ChatMessage): string {
+  return JSON.stringify(
+    message.tokens === undefined
+      ? { role: message.role, content: message.content }
+      : { role: message.role, content: message.content, tokens: message.tokens },
+  );
+}
+
+function isTokenCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
 /** Parses a stored message, or `undefined` for an entry that is not one (never throws on bad data). */
 export function parseStoredMessage(raw: string): ChatMessage | undefined {
   try {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
-    const { role, content } = value as { role?: unknown; content?: unknown };
+    const { role, content, tokens } = value as { role?: unknown; content?: unknown; tokens?: unknown };
     if ((role === 'user' || role === 'assistant' || role === 'system') && typeof content === 'string') {
-      return { role, content };
+      // A stored token count is kept when it is a plausible one; otherwise it is counted again.
+      return isTokenCount(tokens) ? { role, content, tokens } : { role, content };
     }
     return undefined;
   } catch {

@@ -17,10 +17,10 @@ import { type BenchProcess, cpuTimeMs, DIST, PeakMemory, sampleMemory, startBenc
  */
 
 /**
- * The bots measured: the echo bot; Switchboard as `node dist/bot/main.js`; the same answering
- * streamed; and the same with the node arguments PM2 gives it (ecosystem.config.cjs).
+ * The bots measured: the echo bot, and Switchboard as it is deployed (`node dist/bot/main.js` with
+ * the node arguments `npm start` and PM2 give it), answering whole or streamed.
  */
-export type ArmName = 'echo' | 'switchboard' | 'switchboard-streamed' | 'switchboard-pm2';
+export type ArmName = 'echo' | 'switchboard' | 'switchboard-streamed';
 
 export interface E2eOptions {
   /** Simulated users of the throughput and latency phases. */
@@ -46,8 +46,6 @@ export interface E2eOptions {
    * between checkpoints is then growth with users, not with load.
    */
   readonly memoryWarmupMessages: number;
-  /** Memory phase: also run Switchboard with the node arguments of ecosystem.config.cjs. */
-  readonly memoryWithPm2Args: boolean;
   /** Also time streamed answers (STREAM_REPLIES=true) in the latency phase, once. */
   readonly streaming: boolean;
   /** Longest any phase may take before its unanswered messages are counted missing. */
@@ -67,7 +65,6 @@ export const DEFAULT_E2E_OPTIONS: E2eOptions = {
   memoryCheckpoints: [1000, 5000, 10_000],
   memoryConcurrency: 200,
   memoryWarmupMessages: 3000,
-  memoryWithPm2Args: true,
   streaming: true,
   phaseDeadlineMs: 90_000,
   arms: ['echo', 'switchboard'],
@@ -166,9 +163,7 @@ export async function runE2eBenchmark(
     }
     const memory: MemoryRun[] = [];
     if (options.memoryCheckpoints.length > 0) {
-      const arms: ArmName[] = [...options.arms];
-      if (options.memoryWithPm2Args && arms.includes('switchboard')) arms.push('switchboard-pm2');
-      for (const arm of arms) {
+      for (const arm of options.arms) {
         log(`memory: ${arm} …`);
         memory.push(await runMemory(fixtures, arm, options));
       }
@@ -253,9 +248,10 @@ interface Running {
 async function startArm(fixtures: Fixtures, arm: ArmName): Promise<Running> {
   const telegram = await startFakeTelegramServer({ recordCalls: false });
   if (arm !== 'echo') await fixtures.redisClient.flushall();
-  // BENCH_BOT_NODE_ARGS go to the bots' node, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
+  // Switchboard runs with the node arguments it is deployed with. BENCH_BOT_NODE_ARGS go to the
+  // bots' node after those, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
   const nodeArgs = [
-    ...(arm === 'switchboard-pm2' ? pm2NodeArgs() : []),
+    ...(arm === 'echo' ? [] : deployedNodeArgs()),
     ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
   const bot = startBenchProcess(armScript(arm), armEnv(arm, telegram, fixtures), nodeArgs);
@@ -276,8 +272,11 @@ async function startArm(fixtures: Fixtures, arm: ArmName): Promise<Running> {
   return { telegram, bot, tracker, peak: new PeakMemory(bot.pid) };
 }
 
-/** The `node_args` PM2 runs the polling bot with (ecosystem.config.cjs), so the bench follows the deployment. */
-export function pm2NodeArgs(): string[] {
+/**
+ * The `node_args` PM2 runs the polling bot with (ecosystem.config.cjs; `npm start` passes the
+ * same, as a test checks), so that the bench measures the bot as it is deployed.
+ */
+export function deployedNodeArgs(): string[] {
   const file = path.join(DIST, '..', 'ecosystem.config.cjs');
   const config = require(file) as { apps?: { name?: string; node_args?: string | string[] }[] };
   const args = config.apps?.find((app) => app.name === 'switchboard')?.node_args ?? [];

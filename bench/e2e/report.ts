@@ -4,7 +4,7 @@ import {
   type E2eReport,
   type MemoryRun,
   type PhaseResult,
-  pm2NodeArgs,
+  deployedNodeArgs,
   type StageTime,
 } from './benchmark';
 
@@ -82,28 +82,23 @@ export function evaluateTargets(report: E2eReport): TargetCheck[] {
     pass: addedOverEcho <= TARGETS.maxAddedP95Ms,
     informational: true,
   });
-  // Decided on the bot as it is run (`npm start` and PM2 pass the same node arguments); plain
-  // `node dist/bot/main.js` with V8's default heap sizing is shown beside, for information.
-  for (const arm of ['switchboard-pm2', 'switchboard'] as const) {
-    const memory = report.memory.find((run) => run.arm === arm);
-    const first = memory?.checkpoints[0];
-    const last = memory?.checkpoints.at(-1);
-    if (memory === undefined || first === undefined || last === undefined) continue;
-    const how = arm === 'switchboard' ? ' (plain node, V8 defaults)' : ' (as npm start / PM2 run it)';
+  // The same process, as `npm start` and PM2 run it, is measured for memory.
+  const memory = report.memory.find((run) => run.arm === 'switchboard');
+  const first = memory?.checkpoints[0];
+  const last = memory?.checkpoints.at(-1);
+  if (memory !== undefined && first !== undefined && last !== undefined) {
     checks.push({
-      target: `RSS after ${last.users.toLocaleString('en-US')} distinct users${how}`,
+      target: `RSS after ${last.users.toLocaleString('en-US')} distinct users`,
       measured: `${format(last.rssBytes / MB, 1)} MB`,
       limit: `≤ ${TARGETS.maxRssMb} MB`,
       pass: last.rssBytes / MB <= TARGETS.maxRssMb,
-      ...(arm === 'switchboard' ? { informational: true } : {}),
     });
     const perThousand = growthPer1k(memory);
     checks.push({
-      target: `RSS growth with users (${first.users.toLocaleString('en-US')} → ${last.users.toLocaleString('en-US')})${how}`,
+      target: `RSS growth with users (${first.users.toLocaleString('en-US')} → ${last.users.toLocaleString('en-US')})`,
       measured: `${format((last.rssBytes - first.rssBytes) / MB, 1)} MB = ${format(perThousand, 2)} MB per 1,000`,
       limit: `≤ ${TARGETS.maxGrowthMbPer1kUsers} MB per 1,000`,
       pass: perThousand <= TARGETS.maxGrowthMbPer1kUsers,
-      ...(arm === 'switchboard' ? { informational: true } : {}),
     });
   }
   return checks;
@@ -134,7 +129,6 @@ const ARM_LABEL: Readonly<Record<ArmName, string>> = {
   echo: 'echo (grammY + runner)',
   switchboard: 'switchboard',
   'switchboard-streamed': 'switchboard, streamed',
-  'switchboard-pm2': 'switchboard, as run (npm start/PM2 args)',
 };
 
 function phaseRow(run: ArmRun, phase: PhaseResult, extra: readonly string[]): string[] {
@@ -164,7 +158,8 @@ export function formatE2eReport(report: E2eReport): string {
     'End-to-end benchmark: simulated users → fake Telegram Bot API → bot process (long polling) → fake providers',
     `Node ${report.environment.node}, ${report.environment.cores} cores, redis-server ${report.environment.redis} on a free port. ` +
       'Bots, Redis and this driver (fakes + users) share the machine.',
-    'Switchboard: node dist/bot/main.js, REDIS_URL (history, quotas, stats in Redis), all five providers configured',
+    `Switchboard: node ${deployedNodeArgs().join(' ')} dist/bot/main.js (as npm start and PM2 run it),`,
+    '  REDIS_URL (history, quotas, stats in Redis), all five providers configured',
     '  (Groq, first in order, answers), STREAM_REPLIES=false (timed to the one final sendMessage),',
     '  RATE_LIMIT_PER_MINUTE=0, USER_DAILY_LIMIT=0, <P>_RPM=<P>_RPD=<P>_TPM=<P>_TPD=0 (no limit throttles the load),',
     '  LOG_LEVEL=info (one JSON log line per answer).',
@@ -225,7 +220,6 @@ export function formatE2eReport(report: E2eReport): string {
         `(${options.memoryConcurrency} at a time, providers at once) to one bot process, after`,
       `  ${options.memoryWarmupMessages} warm-up messages from ${options.memoryConcurrency} other users (the heap grows to its ` +
         'size under this load first); RSS (VmRSS) once the answers drained.',
-      `  As run: the node arguments npm start and PM2 (ecosystem.config.cjs) give the bot (${pm2NodeArgs().join(' ') || 'none'}).`,
     );
     out.push(
       ...table(
@@ -253,7 +247,7 @@ export function formatE2eReport(report: E2eReport): string {
     );
   }
   out.push('', 'Peak RSS over all runs (VmHWM):');
-  for (const arm of ['echo', 'switchboard', 'switchboard-streamed', 'switchboard-pm2'] as const) {
+  for (const arm of ['echo', 'switchboard', 'switchboard-streamed'] as const) {
     const peaks = [
       ...runsOf(report, arm).map((run) => run.peakRssBytes),
       ...report.memory.filter((run) => run.arm === arm).map((run) => run.peakRssBytes),

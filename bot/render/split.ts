@@ -24,7 +24,7 @@
  * Every part is valid on its own: tags open at a cut are closed at the end of the part and opened
  * again, with their attributes, at the start of the next (`<pre><code class="language-ts">`).
  */
-import { balanceHtmlPieces, escapeHtml, readTelegramHtml } from './telegram-html';
+import { balanceHtmlPieces, escapeHtml, type HtmlPiece, readTelegramHtml } from './telegram-html';
 
 /** Telegram's limit for a message text (and a caption is 1024). */
 export const TELEGRAM_MESSAGE_LIMIT = 4096;
@@ -239,15 +239,30 @@ function splitUnits(units: readonly Unit[], limit: number): string[] {
  * text, unmatched end tags are dropped and unclosed tags closed.
  */
 export function splitForTelegram(html: string, limit = TELEGRAM_MESSAGE_LIMIT): string[] {
+  const pieces = balanceHtmlPieces(readTelegramHtml(html));
+  // Most answers fit in one message: then no cut is looked for, and each text piece can stay one
+  // unit, without segmenting it into grapheme clusters (the part is the same either way).
+  const whole = unitsOf(pieces, false);
+  if (whole.reduce((length, unit) => length + unit.raw.length, 0) <= limit) return splitUnits(whole, limit);
+  return splitUnits(unitsOf(pieces, true), limit);
+}
+
+/** `splitForTelegram` always segmenting text into grapheme clusters (to test the shortcut against). */
+export function splitForTelegramSegmented(html: string, limit = TELEGRAM_MESSAGE_LIMIT): string[] {
+  return splitUnits(unitsOf(balanceHtmlPieces(readTelegramHtml(html)), true), limit);
+}
+
+function unitsOf(pieces: readonly HtmlPiece[], segmented: boolean): Unit[] {
   const units: Unit[] = [];
-  for (const piece of balanceHtmlPieces(readTelegramHtml(html))) {
+  for (const piece of pieces) {
     if (piece.kind === 'open') units.push({ kind: 'open', raw: piece.raw, text: '', name: piece.name });
     else if (piece.kind === 'close') units.push({ kind: 'close', raw: `</${piece.name}>`, text: '', name: piece.name });
+    else if (!segmented) units.push({ kind: 'text', raw: escapeHtml(piece.text), text: piece.text, name: '' });
     else
       for (const cluster of clusters(piece.text))
         units.push({ kind: 'text', raw: escapeHtml(cluster), text: cluster, name: '' });
   }
-  return splitUnits(units, limit);
+  return units;
 }
 
 /** Splits plain text into messages of at most `limit` UTF-16 code units, with the same cut rules. */

@@ -1,4 +1,5 @@
 import Cerebras from '@cerebras/cerebras_cloud_sdk';
+import type { Fetch as CerebrasFetch } from '@cerebras/cerebras_cloud_sdk/core';
 import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
@@ -6,6 +7,7 @@ import type {
 import type { FailureFacts } from '../shared/classify';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
+import { transportFetch } from '../shared/http-transport';
 import { createOpenAiCompatibleAdapter, type ErrorBody } from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot, RateLimitWindow } from '../types';
 
@@ -172,6 +174,7 @@ export function createCerebrasAdapter(options: AdapterOptions): ProviderAdapter 
         baseURL: options.baseUrl,
         maxRetries: 0,
         warmTCPConnection: false,
+        fetch: transportFetch as unknown as CerebrasFetch,
         timeout: options.timeoutMs * 2,
       });
       return {

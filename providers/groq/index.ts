@@ -1,6 +1,7 @@
 import Groq from 'groq-sdk';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
+import { transportFetch } from '../shared/http-transport';
 import {
   type CompatChunk,
   type CompatUsage,
@@ -45,7 +46,13 @@ export function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
     readRateLimits: readGroqRateLimits,
     clientFor: (apiKey) => {
       // Retries off (the router owns them); the SDK timeout is a backstop behind our own timers.
-      const client = new Groq({ apiKey, baseURL: options.baseUrl, maxRetries: 0, timeout: options.timeoutMs * 2 });
+      const client = new Groq({
+        apiKey,
+        baseURL: options.baseUrl,
+        maxRetries: 0,
+        timeout: options.timeoutMs * 2,
+        fetch: transportFetch,
+      });
       return stainlessCompatClient(client.chat.completions);
     },
   });

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import type { FailureFacts } from '../shared/classify';
 import { parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
+import { transportFetch } from '../shared/http-transport';
 import { createOpenAiCompatibleAdapter, type ErrorBody, stainlessCompatClient } from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot } from '../types';
 
@@ -89,6 +90,7 @@ export function createOpenRouterAdapter(options: AdapterOptions): ProviderAdapte
         project: null,
         adminAPIKey: null,
         webhookSecret: null,
+        fetch: transportFetch,
       });
       return stainlessCompatClient(client.chat.completions);
     },

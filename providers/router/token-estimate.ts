@@ -16,15 +16,26 @@ const PER_MESSAGE_OVERHEAD = 6;
 export function estimateInputTokens(messages: readonly ChatMessage[]): number {
   let tokens = 3;
   for (const message of messages) {
-    tokens += PER_MESSAGE_OVERHEAD + countTokens(message.content);
+    tokens += PER_MESSAGE_OVERHEAD + messageTokens(message);
   }
   return Math.ceil(tokens * MARGIN);
 }
 
+/** The tokens of a message's content: the count it carries (stored with history), or counted now. */
+export function messageTokens(message: ChatMessage): number {
+  return message.tokens ?? countTokens(message.content);
+}
+
+/** The message with its token count attached (to be stored with it). */
+export function withTokens(message: ChatMessage): ChatMessage {
+  return message.tokens === undefined ? { ...message, tokens: countTokens(message.content) } : message;
+}
+
 /**
  * Recent counts of short texts. Every chat request counts the same texts more than once (the
- * system prompt on every request; each history message when fitting and again when reserving),
- * and encoding is the costliest step of routing. Bounded: at most MEMO_ENTRIES texts of at most
+ * system prompt on every request; the new message when fitting, reserving and storing), and
+ * encoding is the costliest step of routing. History messages carry their stored count instead:
+ * a memo of a few hundred texts cannot hold the histories of thousands of users. Bounded: at most MEMO_ENTRIES texts of at most
  * MEMO_MAX_CHARS characters, the oldest forgotten first.
  */
 const MEMO_ENTRIES = 512;

@@ -40,7 +40,7 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // Reconnect forever, backing off to one attempt every 2 s.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
     // A failed connection must not keep the process from exiting on shutdown.
-    enableAutoPipelining: false,
+    enableAutoPipelining: true,
   });
   client.on('error', (error: Error) => options.onError?.(error));
   return client;

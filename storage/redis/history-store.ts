@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../../providers/types';
-import { keptMessages, parseStoredMessage } from '../history-rules';
+import { keptMessages, parseStoredMessage, serializeStoredMessage } from '../history-rules';
 import type { HistoryLimits, HistoryStore } from '../types';
 import { callRedis, type RedisClient, settleHandshake } from './client';
 
@@ -71,7 +71,7 @@ export class RedisHistoryStore implements HistoryStore {
         keptMessages(limits.maxMessages),
         limits.ttlSeconds,
         exchangeId ?? '',
-        ...messages.map((message) => JSON.stringify({ role: message.role, content: message.content })),
+        ...messages.map(serializeStoredMessage),
       ),
     );
     return Number(stored) === 1;

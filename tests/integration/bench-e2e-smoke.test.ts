@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { DEFAULT_E2E_OPTIONS, type E2eOptions, type PhaseResult, runE2eBenchmark } from '../../bench/e2e/benchmark';
+import {
+  DEFAULT_E2E_OPTIONS,
+  deployedNodeArgs,
+  type E2eOptions,
+  type PhaseResult,
+  runE2eBenchmark,
+} from '../../bench/e2e/benchmark';
+import { DIST } from '../../bench/e2e/processes';
 import { evaluateTargets, formatE2eReport } from '../../bench/e2e/report';
 
 /**
@@ -7,6 +16,10 @@ import { evaluateTargets, formatE2eReport } from '../../bench/e2e/report';
  * keeps working as the bot changes. It checks that every message is answered and the figures are
  * sane, not how fast anything is: timing belongs to the benchmark run, not to the test suite.
  */
+interface PackageJson {
+  readonly scripts: Record<string, string>;
+}
+
 const TINY: E2eOptions = {
   ...DEFAULT_E2E_OPTIONS,
   users: 5,
@@ -19,7 +32,6 @@ const TINY: E2eOptions = {
   memoryCheckpoints: [5, 10],
   memoryConcurrency: 5,
   memoryWarmupMessages: 5,
-  memoryWithPm2Args: true,
   streaming: true,
   phaseDeadlineMs: 20_000,
   arms: ['echo', 'switchboard'],
@@ -55,7 +67,7 @@ describe('bench:e2e smoke', () => {
       }
     }
 
-    expect(report.memory.map((run) => run.arm)).toEqual(['echo', 'switchboard', 'switchboard-pm2']);
+    expect(report.memory.map((run) => run.arm)).toEqual(['echo', 'switchboard']);
     for (const run of report.memory) {
       expect(run.errors).toBe(0);
       expect(run.checkpoints.map((checkpoint) => checkpoint.users)).toEqual([5, 10]);
@@ -67,9 +79,7 @@ describe('bench:e2e smoke', () => {
       expect.stringContaining('throughput'),
       expect.stringContaining('added p95 latency'),
       expect.stringContaining('added p95 latency over the echo bot'),
-      expect.stringContaining('RSS after 10 distinct users (as npm start / PM2 run it)'),
-      expect.stringContaining('RSS growth'),
-      expect.stringContaining('RSS after 10 distinct users (plain node'),
+      expect.stringContaining('RSS after 10 distinct users'),
       expect.stringContaining('RSS growth'),
     ]);
     const text = formatE2eReport(report);
@@ -77,4 +87,11 @@ describe('bench:e2e smoke', () => {
     expect(text).toMatch(/ALL TARGETS PASS|TARGET\(S\) FAIL/);
     expect(text).not.toMatch(/NaN|undefined/);
   }, 120_000);
+
+  it('measures the bot with the node arguments it is deployed with: npm start passes the same as PM2', () => {
+    const args = deployedNodeArgs();
+    expect(args.length).toBeGreaterThan(0);
+    const start = (JSON.parse(readFileSync(path.join(DIST, '..', 'package.json'), 'utf8')) as PackageJson).scripts.start;
+    expect(start).toContain(`node ${args.join(' ')} dist/bot/main.js`);
+  });
 });

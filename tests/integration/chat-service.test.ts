@@ -3,6 +3,7 @@ import { ChatService, makeBatches, parseTranslations } from '../../providers/cha
 import { cerebrasProvider } from '../../providers/cerebras';
 import { groqProvider } from '../../providers/groq';
 import { isRouterError } from '../../providers/router/errors';
+import { countTokens } from '../../providers/router/token-estimate';
 import type { ChatMessage } from '../../providers/types';
 import { MemoryHistoryStore } from '../../storage/memory/history-store';
 import { type HistoryStore, StorageUnavailableError } from '../../storage/types';
@@ -139,9 +140,10 @@ describe('streamMessageWithHistory', () => {
     for await (const event of service.streamMessageWithHistory('frank', 'stream me')) events.push(event.type);
     expect(events[0]).toBe('start');
     expect(events.slice(-2)).toEqual(['finish', 'stored']);
+    // Stored with their token counts (counted once, reused by every later request).
     expect(await history.load('frank')).toEqual([
-      { role: 'user', content: 'stream me' },
-      { role: 'assistant', content: 'echo: stream me' },
+      { role: 'user', content: 'stream me', tokens: countTokens('stream me') },
+      { role: 'assistant', content: 'echo: stream me', tokens: countTokens('echo: stream me') },
     ]);
   });
 

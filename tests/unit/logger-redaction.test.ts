@@ -61,4 +61,22 @@ describe('log redaction', () => {
     expect(all).toContain(`key ${maskSecret(GROQ_KEY)} rejected`);
     expect(all).toContain(`secret_token=${maskSecret(WEBHOOK_SECRET)}`);
   });
+
+  it('censors fields named like secrets even when the secret is not configured', async () => {
+    const { lines, logger } = capturedLogger();
+    const unknown = 'sk-or-v1-notConfiguredAnywhere0123456789';
+    logger.info({ apiKey: unknown, request: { headers: { Authorization: `Bearer ${unknown}` } } }, 'provider request');
+    logger.child({ update_id: 7 }).warn({ token: unknown, nested: { botToken: unknown }, count: 3 }, 'child line');
+    logger.info({ provider: 'groq', tokens: 12 }, 'answered');
+    logger.flush();
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(lines).toHaveLength(3);
+    expect(lines.join('\n')).not.toContain(unknown);
+    const [first, second, third] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(first).toMatchObject({ apiKey: '[redacted]', request: { headers: { Authorization: '[redacted]' } } });
+    expect(second).toMatchObject({ update_id: 7, token: '[redacted]', nested: { botToken: '[redacted]' }, count: 3 });
+    // Fields merely like a secret's name are left alone.
+    expect(third).toMatchObject({ provider: 'groq', tokens: 12 });
+  });
 });

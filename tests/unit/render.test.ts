@@ -7,6 +7,7 @@ import {
   splitPlainText,
   TELEGRAM_MESSAGE_LIMIT,
 } from '../../bot/render';
+import { splitForTelegramSegmented } from '../../bot/render/split';
 import { parseTelegramHtml, telegramVisibleText, validateTelegramHtml } from '../helpers/telegram-html';
 
 /** Renders and checks that Telegram would accept the result. */
@@ -565,6 +566,10 @@ describe('generated Markdown', () => {
         expectGoodSplit(html, parts, limit);
       } catch (failure) {
         throw new Error(`limit ${limit}, markdown: ${JSON.stringify(markdown)}\n${String(failure)}`);
+      }
+      // An answer that fits skips grapheme segmentation; the parts must be the same as with it.
+      for (const bound of [limit, html.length, html.length + 1, TELEGRAM_MESSAGE_LIMIT]) {
+        if (bound >= 64) expect(splitForTelegram(html, bound)).toEqual(splitForTelegramSegmented(html, bound));
       }
       const plainParts = splitPlainText(markdown, limit);
       for (const part of plainParts) expect(part.length).toBeLessThanOrEqual(limit);

@@ -51,6 +51,24 @@ describe.each(histories)('HistoryStore contract: %s', (_name, create) => {
     expect(kept[0]?.role).toBe('user');
   });
 
+  it('keeps each message with its token count, and loads messages stored without one', async () => {
+    const store = create();
+    await store.append(
+      'tina',
+      [
+        { role: 'user', content: 'سلام، ۱۲ کتاب', tokens: 17 },
+        { role: 'assistant', content: 'درود', tokens: 4 },
+      ],
+      limits,
+    );
+    await store.append('tina', turn(1), limits);
+    expect(await store.load('tina')).toEqual([
+      { role: 'user', content: 'سلام، ۱۲ کتاب', tokens: 17 },
+      { role: 'assistant', content: 'درود', tokens: 4 },
+      ...turn(1),
+    ]);
+  });
+
   it('forgets a conversation on clear', async () => {
     const store = create();
     await store.append('dave', turn(1), limits);
