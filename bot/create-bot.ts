@@ -1,6 +1,6 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
-import { type ApiClientOptions, Bot, type BotError, type Composer, GrammyError, HttpError } from 'grammy';
+import { type ApiClientOptions, Bot, type BotError, Composer, GrammyError, HttpError } from 'grammy';
 import { transportFetch } from '../providers/shared/http-transport';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
@@ -115,17 +115,31 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     now: botDeps.now,
     ...(metrics === undefined ? {} : { onLimited: (limit: 'minute' | 'day') => metrics.recordRateLimited(limit) }),
   });
-  const features: [string, Composer<BotContext>][] = [
-    ['basics', basicsFeature()],
-    ['stats', statsFeature()],
-    ['translate', translateFeature(gate)],
-    ['chat', chatFeature(gate)],
-    ['unsupported', unsupportedFeature()],
+  // Each feature behind its error boundary, and behind a cheap check of whether it can apply at
+  // all: grammY's filters (`command`, `on`) build a Composer per update they look at, which was a
+  // tenth of the garbage of answering a message.
+  const features: [string, Composer<BotContext>, (ctx: BotContext) => boolean][] = [
+    ['basics', basicsFeature(), mayBeCommand],
+    ['stats', statsFeature(), mayBeCommand],
+    ['translate', translateFeature(gate), mayBeCommand],
+    ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined],
+    ['unsupported', unsupportedFeature(), () => true],
   ];
-  for (const [name, feature] of features) bot.errorBoundary((error) => reportError(error, name), feature);
+  for (const [name, feature, mayApply] of features) {
+    const bounded = new Composer<BotContext>();
+    bounded.errorBoundary((error) => reportError(error, name), feature);
+    const middleware = bounded.middleware();
+    bot.use((ctx, next) => (mayApply(ctx) ? middleware(ctx, next) : next()));
+  }
 
   bot.catch((error) => reportError(error, 'bot'));
   return bot;
+}
+
+/** Whether a command filter could match: commands start the text (or caption) of a message. */
+function mayBeCommand(ctx: BotContext): boolean {
+  const message = ctx.message ?? ctx.channelPost;
+  return (message?.text ?? message?.caption ?? '').startsWith('/');
 }
 
 /** Logs a failed update and tells the user, briefly, that something went wrong (never a stack trace). */

@@ -13,10 +13,10 @@ type TextContext = Filter<BotContext, 'message:text'>;
  */
 export function chatFeature(costGate: MiddlewareFn<BotContext>): Composer<BotContext> {
   const feature = new Composer<BotContext>();
-  const text = feature.on('message:text').filter((ctx) => !ctx.msg.text.startsWith('/'));
-
-  const addressed = text.filter((ctx) => ctx.chat.type === 'private' || isAddressedToBot(ctx));
-  addressed.use(async (ctx, next) => {
+  // One plain check rather than chained `on`/`filter` calls, which build a Composer per update.
+  feature.use(async (ctx, next) => {
+    if (!ctx.has('message:text') || ctx.msg.text.startsWith('/')) return next();
+    if (ctx.chat.type !== 'private' && !isAddressedToBot(ctx)) return next();
     const question = questionText(ctx);
     const max = ctx.deps.config.maxMessageChars;
     if (question === '') {
@@ -27,9 +27,8 @@ export function chatFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCon
       await ctx.reply(ctx.t.tooLong(question.length, max));
       return;
     }
-    await next();
+    await costGate(ctx, () => answer(ctx));
   });
-  addressed.use(costGate, answer);
   return feature;
 }
 

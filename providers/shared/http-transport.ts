@@ -97,16 +97,22 @@ export class TransportResponse {
     return this.body.bodyUsed;
   }
 
-  text(): Promise<string> {
-    return this.body.text();
+  async text(): Promise<string> {
+    return this.unused().text();
   }
 
-  json(): Promise<unknown> {
-    return this.body.json();
+  async json(): Promise<unknown> {
+    return this.unused().json();
   }
 
-  arrayBuffer(): Promise<ArrayBuffer> {
-    return this.body.arrayBuffer();
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    return this.unused().arrayBuffer();
+  }
+
+  /** The body, unless it was read already (then a TypeError, as `fetch` gives). */
+  private unused(): UndiciBody {
+    if (this.body.bodyUsed) throw new TypeError('Body is unusable: Body has already been read');
+    return this.body;
   }
 
   clone(): never {
@@ -127,17 +133,33 @@ function simpleBody(body: FetchInit['body']): RequestBody | false {
 
 function headerRecord(headers: FetchInit['headers']): Record<string, string> {
   const record: Record<string, string> = {};
+  // Names are case-insensitive: a name given twice is sent once, its values joined as fetch joins them.
+  const add = (name: string, value: string): void => {
+    const key = name.toLowerCase();
+    const previous = record[key];
+    record[key] = previous === undefined ? value : `${previous}, ${value}`;
+  };
   if (headers === undefined) return record;
-  if (Array.isArray(headers)) {
-    for (const [name, value] of headers) if (name !== undefined && value !== undefined) record[name] = value;
-  } else if (headers instanceof Headers) {
+  if (headers instanceof Headers) {
     headers.forEach((value, name) => {
-      record[name] = value;
+      add(name, value);
     });
+  } else if (Array.isArray(headers)) {
+    for (const [name, value] of headers) if (name !== undefined && value !== undefined) add(name, value);
   } else {
-    Object.assign(record, headers);
+    for (const [name, value] of Object.entries(headers))
+      add(name, typeof value === 'string' ? value : value.join(', '));
   }
   return record;
+}
+
+/** The methods `fetch` upper-cases (others are sent as written). */
+const NORMALISED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+function methodOf(method: string | undefined): string {
+  if (method === undefined) return 'GET';
+  const upper = method.toUpperCase();
+  return NORMALISED_METHODS.has(upper) ? upper : method;
 }
 
 function isAbort(error: unknown): boolean {
@@ -157,7 +179,7 @@ export const transportFetch: typeof fetch = async (input: FetchInput, init: Fetc
   if (signal?.aborted) throw signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
   try {
     const response = await request(url, {
-      method: (init.method ?? 'GET') as 'GET',
+      method: methodOf(init.method) as 'GET',
       headers: headerRecord(init.headers),
       body,
       signal,

@@ -39,7 +39,8 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     connectTimeout: 2000,
     // Reconnect forever, backing off to one attempt every 2 s.
     retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-    // A failed connection must not keep the process from exiting on shutdown.
+    // Commands issued in the same tick (an answer settles quota, stats and history at once, and
+    // many chats are answered at once) go out in one write and come back in one read.
     enableAutoPipelining: true,
   });
   client.on('error', (error: Error) => options.onError?.(error));
@@ -77,20 +78,32 @@ export function createRedisClientFor(
           enableTLSForSentinelMode: parsed.protocol === 'rediss:',
           lazyConnect: true,
           enableOfflineQueue: false,
+          enableAutoPipelining: true,
           retryStrategy: retry,
           sentinelRetryStrategy: retry,
         })
       : new Cluster(
           topology.nodes.map(({ host, port }) => ({ host, port })),
-          { lazyConnect: true, enableOfflineQueue: false, clusterRetryStrategy: retry, redisOptions: connection },
+          {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            enableAutoPipelining: true,
+            clusterRetryStrategy: retry,
+            redisOptions: connection,
+          },
         );
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
 }
 
-/** A second connection like `client` (pub/sub needs one of its own), not yet connected. */
+/**
+ * A second connection like `client` (pub/sub needs one of its own), not yet connected. It sends
+ * each command as it is issued: a subscriber's few commands gain nothing from pipelining.
+ */
 export function duplicateClient(client: RedisClient): RedisClient {
-  return client instanceof Cluster ? client.duplicate() : client.duplicate();
+  return client instanceof Cluster
+    ? client.duplicate(undefined, { enableAutoPipelining: false })
+    : client.duplicate({ enableAutoPipelining: false });
 }
 
 /** Waits for the first connection, failing fast (and leaving the client reconnecting) when Redis is down. */
