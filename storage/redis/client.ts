@@ -42,6 +42,9 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // Commands issued in the same tick (an answer settles quota, stats and history at once, and
     // many chats are answered at once) go out in one write and come back in one read.
     enableAutoPipelining: true,
+    // A subscriber is subscribed again by its owner on 'ready', which handles a failure; ioredis's
+    // own re-subscription rejected unhandled when the connection dropped again before it was sent.
+    autoResubscribe: false,
   });
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
@@ -66,6 +69,7 @@ export function createRedisClientFor(
     maxRetriesPerRequest: 1,
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: 2000,
+    autoResubscribe: false,
   };
   const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
   const client: RedisClient =
@@ -101,9 +105,8 @@ export function createRedisClientFor(
  * each command as it is issued: a subscriber's few commands gain nothing from pipelining.
  */
 export function duplicateClient(client: RedisClient): RedisClient {
-  return client instanceof Cluster
-    ? client.duplicate(undefined, { enableAutoPipelining: false })
-    : client.duplicate({ enableAutoPipelining: false });
+  const overrides = { enableAutoPipelining: false };
+  return client instanceof Cluster ? client.duplicate(undefined, overrides) : client.duplicate(overrides);
 }
 
 /** Waits for the first connection, failing fast (and leaving the client reconnecting) when Redis is down. */
