@@ -438,17 +438,20 @@ export class Router {
     const actual = usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens);
     const store = this.options.quotaStore;
     this.background('quota settle', async () => {
-      if (actual !== undefined) {
-        await store.settle({
-          keyId: plan.keyId,
-          reservationId: plan.reservationId,
-          reservedTokens: plan.reservedTokens,
-          actualTokens: actual,
-          now,
-          day: plan.day,
-        });
-      }
-      if (rateLimits !== undefined) await store.observe(plan.keyId, toObservation(rateLimits, now), now, plan.day);
+      // Issued together (settle first): a shared store sends both in one round trip, in this order.
+      await Promise.all([
+        actual === undefined
+          ? undefined
+          : store.settle({
+              keyId: plan.keyId,
+              reservationId: plan.reservationId,
+              reservedTokens: plan.reservedTokens,
+              actualTokens: actual,
+              now,
+              day: plan.day,
+            }),
+        rateLimits === undefined ? undefined : store.observe(plan.keyId, toObservation(rateLimits, now), now, plan.day),
+      ]);
     });
     this.recordStats(plan, 'success', now, usage);
     if (plan.fallback) {

@@ -24,47 +24,60 @@ import { Agent, request } from 'undici';
 type FetchInput = Parameters<typeof fetch>[0];
 type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
 
-/** The response headers: read-only, looked up case-insensitively like WHATWG `Headers`. */
+/**
+ * The response headers: read-only, looked up case-insensitively like WHATWG `Headers`. A view of
+ * undici's header record (names already lower-case), copied into nothing: most callers read two
+ * or three headers of it, if any.
+ */
 export class ResponseHeaders {
-  readonly #values: Map<string, string>;
+  readonly #raw: Record<string, string | string[] | undefined>;
 
   constructor(raw: Record<string, string | string[] | undefined>) {
-    this.#values = new Map();
-    for (const name in raw) {
-      const value = raw[name];
-      if (value === undefined) continue;
-      // undici's names are lower-case already; repeated headers are joined as `fetch` joins them.
-      this.#values.set(name.toLowerCase(), Array.isArray(value) ? value.join(', ') : value);
-    }
+    // undici's names are lower-case; any other record is normalised once.
+    this.#raw = Object.keys(raw).every((name) => name === name.toLowerCase()) ? raw : lowerCaseNames(raw);
   }
 
   get(name: string): string | null {
-    return this.#values.get(name.toLowerCase()) ?? null;
+    const value = this.#raw[name] ?? this.#raw[name.toLowerCase()];
+    if (value === undefined) return null;
+    // Repeated headers are joined as `fetch` joins them.
+    return Array.isArray(value) ? value.join(', ') : value;
   }
 
   has(name: string): boolean {
-    return this.#values.has(name.toLowerCase());
+    return this.get(name) !== null;
   }
 
   forEach(callback: (value: string, name: string) => void): void {
-    for (const [name, value] of this.#values) callback(value, name);
+    for (const [name, value] of this.entries()) callback(value, name);
   }
 
-  entries(): IterableIterator<[string, string]> {
-    return this.#values.entries();
+  *entries(): IterableIterator<[string, string]> {
+    for (const name of Object.keys(this.#raw)) {
+      const value = this.get(name);
+      if (value !== null) yield [name, value];
+    }
   }
 
-  keys(): IterableIterator<string> {
-    return this.#values.keys();
+  *keys(): IterableIterator<string> {
+    for (const [name] of this.entries()) yield name;
   }
 
-  values(): IterableIterator<string> {
-    return this.#values.values();
+  *values(): IterableIterator<string> {
+    for (const [, value] of this.entries()) yield value;
   }
 
   [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.#values.entries();
+    return this.entries();
   }
+}
+
+function lowerCaseNames(
+  raw: Record<string, string | string[] | undefined>,
+): Record<string, string | string[] | undefined> {
+  const normalised: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(raw)) normalised[name.toLowerCase()] = value;
+  return normalised;
 }
 
 interface UndiciBody extends Readable {
