@@ -1,65 +1,134 @@
-import { FAILURE_OUTCOMES, LATENCY_SAMPLES } from '../stats-counters';
+import { addAttempt, emptyCounters, FAILURE_OUTCOMES, LATENCY_SAMPLES, type MutableCounters } from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
 import { callRedis, execPipeline, type RedisClient } from './client';
 
 const RETENTION_SECONDS = 8 * 24 * 3600;
 
 /**
- * KEYS: for the provider, then for the key: its counters hash, its latency list, the day's set of
- * names. ARGV: provider name, key id, outcome, fallback ('1' or '0'), latency, input tokens and
- * output tokens ('' when unknown), retention in seconds, latency samples kept. One script rather
- * than a MULTI of some twenty commands: written on every answer, it is one command to send and
- * to parse, atomic all the same.
+ * Writes a batch of statistics: every attempt and user request recorded during one turn of the
+ * event loop, summed per provider, per key and per user (see `RedisStatsStore`). One script rather
+ * than a command per answer: under load, one call carries the counts of many answers.
+ *
+ * KEYS: per group (a provider or a key) its counters hash, its latency list and the day's set of
+ * names; then the day's users sorted set. ARGV: retention in seconds, latency samples kept, the
+ * number of groups; per group its name, requests, successes, fallbacks, input and output tokens,
+ * the number of failure kinds then (kind, count) pairs, the number of latencies then the latencies
+ * oldest first; then the number of users and (user id, requests) pairs.
  */
-const RECORD_ATTEMPT_SCRIPT = `
-local outcome, retention, samples = ARGV[3], tonumber(ARGV[8]), tonumber(ARGV[9])
-for i = 0, 1 do
-  local counters, latencies, names = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
-  redis.call('HINCRBY', counters, 'requests', 1)
-  if outcome == 'success' then
-    redis.call('HINCRBY', counters, 'successes', 1)
-    if ARGV[4] == '1' then redis.call('HINCRBY', counters, 'fallbacks', 1) end
-    redis.call('LPUSH', latencies, ARGV[5])
+const RECORD_BATCH_SCRIPT = `
+local retention, samples, groups = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local at = 4
+for g = 0, groups - 1 do
+  local counters, latencies, names = KEYS[g * 3 + 1], KEYS[g * 3 + 2], KEYS[g * 3 + 3]
+  local name = ARGV[at]
+  local fields = { 'requests', 'successes', 'fallbacks', 'in', 'out' }
+  for i = 1, 5 do
+    local value = tonumber(ARGV[at + i])
+    if value ~= 0 then redis.call('HINCRBY', counters, fields[i], value) end
+  end
+  at = at + 6
+  local failureKinds = tonumber(ARGV[at])
+  for i = 1, failureKinds do
+    redis.call('HINCRBY', counters, 'fail:' .. ARGV[at + i * 2 - 1], ARGV[at + i * 2])
+  end
+  at = at + 1 + failureKinds * 2
+  local latencyCount = tonumber(ARGV[at])
+  if latencyCount > 0 then
+    redis.call('LPUSH', latencies, unpack(ARGV, at + 1, at + latencyCount))
     redis.call('LTRIM', latencies, 0, samples - 1)
     redis.call('EXPIRE', latencies, retention)
-  else
-    redis.call('HINCRBY', counters, 'fail:' .. outcome, 1)
   end
-  if ARGV[6] ~= '' then redis.call('HINCRBY', counters, 'in', ARGV[6]) end
-  if ARGV[7] ~= '' then redis.call('HINCRBY', counters, 'out', ARGV[7]) end
+  at = at + 1 + latencyCount
   redis.call('EXPIRE', counters, retention)
-  redis.call('SADD', names, ARGV[i + 1])
+  redis.call('SADD', names, name)
   redis.call('EXPIRE', names, retention)
 end
-return 1
-`;
-
-/** KEYS: the day's users sorted set. ARGV: user id, retention in seconds. */
-const RECORD_USER_SCRIPT = `
-redis.call('ZINCRBY', KEYS[1], 1, ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+local users = tonumber(ARGV[at])
+for i = 1, users do
+  redis.call('ZINCRBY', KEYS[groups * 3 + 1], ARGV[at + i * 2], ARGV[at + i * 2 - 1])
+end
+if users > 0 then redis.call('EXPIRE', KEYS[groups * 3 + 1], retention) end
 return 1
 `;
 
 interface StatsCommands {
-  switchboardRecordAttempt(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
-  switchboardRecordUser(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  switchboardRecordStats(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+}
+
+/** What one day's batch holds: counters per provider and per key, requests per user. */
+interface DayBatch {
+  readonly groups: Map<string, { readonly kind: 'p' | 'k'; readonly name: string; readonly counters: MutableCounters }>;
+  readonly users: Map<string, number>;
+}
+
+/** The records of one turn of the event loop, and the promise their callers wait on. */
+class PendingBatch {
+  readonly days = new Map<string, DayBatch>();
+  readonly settled: Promise<void>;
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+
+  constructor() {
+    this.settled = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  day(day: string): DayBatch {
+    let batch = this.days.get(day);
+    if (batch === undefined) {
+      batch = { groups: new Map(), users: new Map() };
+      this.days.set(day, batch);
+    }
+    return batch;
+  }
+
+  addAttempt(record: AttemptRecord, day: string): void {
+    const batch = this.day(day);
+    for (const [kind, name] of [
+      ['p', record.provider],
+      ['k', record.keyId],
+    ] as const) {
+      const id = `${kind}:${name}`;
+      let group = batch.groups.get(id);
+      if (group === undefined) {
+        group = { kind, name, counters: emptyCounters() };
+        batch.groups.set(id, group);
+      }
+      addAttempt(group.counters, record);
+    }
+  }
+
+  addUser(userId: string, day: string): void {
+    const users = this.day(day).users;
+    users.set(userId, (users.get(userId) ?? 0) + 1);
+  }
 }
 
 /**
  * Stats shared by every bot process: per day, a hash of counters and a capped list of latencies
  * per provider and per key, and a sorted set of requests per user. `/stats` in any process shows
  * the totals of all of them.
+ *
+ * Records are not written one by one: those of one turn of the event loop are summed and written
+ * by one script at the end of it (`setImmediate`), so the counts reach Redis at once, but a busy
+ * process sends one command for many answers rather than two per answer. Each record's promise
+ * settles with the write of its batch: a failed write fails every record in it (the fallback
+ * store then keeps them locally). `read` writes what is pending first.
  */
 export class RedisStatsStore implements StatsStore {
   private readonly redis: RedisClient & StatsCommands;
+  private pending: PendingBatch | undefined;
+  private flushHandle: NodeJS.Immediate | undefined;
+  /** The write in progress, if any (a read waits for it too). */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     redis: RedisClient,
     private readonly prefix = 'sb:',
   ) {
-    redis.defineCommand('switchboardRecordAttempt', { lua: RECORD_ATTEMPT_SCRIPT });
-    redis.defineCommand('switchboardRecordUser', { lua: RECORD_USER_SCRIPT });
+    redis.defineCommand('switchboardRecordStats', { lua: RECORD_BATCH_SCRIPT });
     this.redis = redis as RedisClient & StatsCommands;
   }
 
@@ -68,37 +137,73 @@ export class RedisStatsStore implements StatsStore {
     return `${this.prefix}stats:{${day}}`;
   }
 
-  async recordAttempt(record: AttemptRecord, day: string): Promise<void> {
-    const base = this.base(day);
-    const keys = (kind: 'p' | 'k', name: string): string[] => [
-      `${base}:${kind}:${name}`,
-      `${base}:lat:${kind}:${name}`,
-      `${base}:${kind}`,
-    ];
-    await callRedis(() =>
-      this.redis.switchboardRecordAttempt(
-        6,
-        ...keys('p', record.provider),
-        ...keys('k', record.keyId),
-        record.provider,
-        record.keyId,
-        record.outcome,
-        record.fallback ? '1' : '0',
-        Math.round(record.latencyMs * 100) / 100,
-        record.inputTokens ?? '',
-        record.outputTokens ?? '',
-        RETENTION_SECONDS,
-        LATENCY_SAMPLES,
-      ),
-    );
+  recordAttempt(record: AttemptRecord, day: string): Promise<void> {
+    const batch = this.batch();
+    batch.addAttempt(record, day);
+    return batch.settled;
   }
 
-  async recordUserRequest(userId: string, day: string): Promise<void> {
-    const users = `${this.base(day)}:users`;
-    await callRedis(() => this.redis.switchboardRecordUser(1, users, userId, RETENTION_SECONDS));
+  recordUserRequest(userId: string, day: string): Promise<void> {
+    const batch = this.batch();
+    batch.addUser(userId, day);
+    return batch.settled;
+  }
+
+  /** The batch of this turn of the event loop, written at its end. */
+  private batch(): PendingBatch {
+    if (this.pending === undefined) {
+      this.pending = new PendingBatch();
+      this.flushHandle = setImmediate(() => void this.flush());
+    }
+    return this.pending;
+  }
+
+  /** Writes the pending batch (one script per day it holds, nearly always one); resolves when every write so far is done. */
+  private flush(): Promise<void> {
+    const batch = this.pending;
+    if (batch === undefined) return this.writing;
+    this.pending = undefined;
+    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
+    this.flushHandle = undefined;
+    const previous = this.writing;
+    const write = Promise.all([...batch.days].map(([day, dayBatch]) => this.write(day, dayBatch))).then(
+      () => batch.resolve(),
+      (error: unknown) => batch.reject(error),
+    );
+    this.writing = Promise.all([previous, write]).then(() => undefined);
+    return this.writing;
+  }
+
+  private async write(day: string, batch: DayBatch): Promise<void> {
+    const base = this.base(day);
+    const keys: string[] = [];
+    const args: (string | number)[] = [RETENTION_SECONDS, LATENCY_SAMPLES, batch.groups.size];
+    for (const { kind, name, counters } of batch.groups.values()) {
+      keys.push(`${base}:${kind}:${name}`, `${base}:lat:${kind}:${name}`, `${base}:${kind}`);
+      const failures = Object.entries(counters.failures);
+      // Only the newest samples can stay in the list.
+      const latencies = counters.latencies.slice(-LATENCY_SAMPLES);
+      args.push(
+        name,
+        counters.requests,
+        counters.successes,
+        counters.fallbacks,
+        counters.inputTokens,
+        counters.outputTokens,
+        failures.length,
+        ...failures.flatMap(([kind, count]) => [kind, count ?? 0]),
+        latencies.length,
+        ...latencies.map((latency) => Math.round(latency * 100) / 100),
+      );
+    }
+    keys.push(`${base}:users`);
+    args.push(batch.users.size, ...[...batch.users].flat());
+    await callRedis(() => this.redis.switchboardRecordStats(keys.length, ...keys, ...args));
   }
 
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {
+    // This process's own latest records first (a failed write is the caller's to fall back on).
+    await this.flush();
     const base = this.base(day);
     const [providerNames, keyIds, activeUsers, top] = await callRedis(() =>
       Promise.all([

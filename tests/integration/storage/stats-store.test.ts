@@ -5,7 +5,7 @@ import { MemoryStatsStore } from '../../../storage/memory/stats-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisStatsStore } from '../../../storage/redis/stats-store';
 import { LATENCY_SAMPLES } from '../../../storage/stats-counters';
-import type { AttemptRecord, StatsStore } from '../../../storage/types';
+import { type AttemptRecord, isStorageUnavailable, type StatsStore } from '../../../storage/types';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;
@@ -88,5 +88,67 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
       { userId: '333', requests: 5 },
       { userId: '111', requests: 3 },
     ]);
+  });
+});
+
+/** Scripts Redis has run so far (every stats write is one). */
+async function scriptCalls(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  let calls = 0;
+  for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+  return calls;
+}
+
+describe('RedisStatsStore writes in batches', () => {
+  it('writes the records of one turn of the event loop with one script, counting every one', async () => {
+    const store = new RedisStatsStore(client, `test:${randomUUID()}:`);
+    await store.recordAttempt(attempt({}), 'd1'); // loads the script on the connection
+    const before = await scriptCalls(client);
+    const records: Promise<void>[] = [];
+    for (let index = 0; index < 50; index++) {
+      records.push(store.recordAttempt(attempt({ latencyMs: index, inputTokens: 2, outputTokens: 1 }), 'd1'));
+      records.push(store.recordAttempt(attempt({ keyId: 'alpha:k2', outcome: 'rate_limited' }), 'd1'));
+      records.push(store.recordUserRequest(`user-${index % 7}`, 'd1'));
+    }
+    await Promise.all(records);
+    // One script for the whole batch.
+    expect((await scriptCalls(client)) - before).toBe(1);
+
+    const snapshot = await store.read('d1');
+    expect(snapshot.providers.alpha).toMatchObject({
+      requests: 101,
+      successes: 51,
+      inputTokens: 100,
+      outputTokens: 50,
+      failures: { rate_limited: 50 },
+    });
+    expect(snapshot.keys['alpha:k2']).toMatchObject({ requests: 50, successes: 0, failures: { rate_limited: 50 } });
+    // Newest first, the batch's own order kept.
+    expect(snapshot.providers.alpha?.latencies.slice(0, 3)).toEqual([49, 48, 47]);
+    expect(snapshot.activeUsers).toBe(7);
+    expect(snapshot.topUsers[0]).toEqual({ userId: 'user-0', requests: 8 });
+  });
+
+  it('shows the records of the current turn to a read in the same turn', async () => {
+    const store = new RedisStatsStore(client, `test:${randomUUID()}:`);
+    void store.recordAttempt(attempt({ provider: 'gamma', keyId: 'gamma:k1' }), 'd1');
+    void store.recordUserRequest('42', 'd1');
+    const snapshot = await store.read('d1');
+    expect(snapshot.providers.gamma?.requests).toBe(1);
+    expect(snapshot.activeUsers).toBe(1);
+  });
+
+  it('fails every record of a batch it could not write, so that the fallback keeps them', async () => {
+    const down = createRedisClient('redis://127.0.0.1:1', { commandTimeoutMs: 200 });
+    const store = new RedisStatsStore(down, `test:${randomUUID()}:`);
+    const outcomes = await Promise.allSettled([
+      store.recordAttempt(attempt({}), 'd1'),
+      store.recordUserRequest('7', 'd1'),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+    for (const outcome of outcomes) {
+      if (outcome.status === 'rejected') expect(isStorageUnavailable(outcome.reason)).toBe(true);
+    }
+    down.disconnect();
   });
 });
