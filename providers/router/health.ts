@@ -18,21 +18,26 @@ export interface HealthSummary {
 }
 
 export class HealthWindow {
-  private readonly samples: HealthSample[] = [];
+  /** The last `maxSamples` samples in a ring (recorded on every answer: O(1), no shifting). */
+  private readonly ring: (HealthSample | undefined)[];
+  private next = 0;
 
   constructor(
     private readonly windowMs = 5 * 60_000,
     private readonly maxSamples = 200,
-  ) {}
+  ) {
+    this.ring = new Array<HealthSample | undefined>(maxSamples).fill(undefined);
+  }
 
   record(sample: HealthSample): void {
-    this.samples.push(sample);
-    if (this.samples.length > this.maxSamples) this.samples.shift();
+    this.ring[this.next] = sample;
+    this.next = (this.next + 1) % this.maxSamples;
   }
 
   summary(now: number): HealthSummary {
-    this.prune(now);
-    const recent = this.samples;
+    const cutoff = now - this.windowMs;
+    const recent: HealthSample[] = [];
+    for (const sample of this.ring) if (sample !== undefined && sample.at >= cutoff) recent.push(sample);
     if (recent.length === 0) {
       return { samples: 0, successRate: undefined, latencyP50Ms: undefined, latencyP95Ms: undefined, firstTokenP50Ms: undefined };
     }
@@ -46,13 +51,6 @@ export class HealthWindow {
       latencyP95Ms: percentile(latencies, 0.95),
       firstTokenP50Ms: percentile(firstTokens, 0.5),
     };
-  }
-
-  private prune(now: number): void {
-    const cutoff = now - this.windowMs;
-    let expired = 0;
-    while (expired < this.samples.length && (this.samples[expired]?.at ?? 0) < cutoff) expired++;
-    if (expired > 0) this.samples.splice(0, expired);
   }
 }
 

@@ -15,8 +15,26 @@ function formatter(zone: DailyResetZone): Intl.DateTimeFormat {
   return format;
 }
 
-/** `2026-11-26`: the quota day of `now` in `zone`. */
+const DAY_MS = 86_400_000;
+
+/** The last day computed per zone and the span of time it covers, known to be that day. */
+const lastDays = new Map<DailyResetZone, { readonly day: string; readonly from: number; readonly until: number }>();
+
+/**
+ * `2026-11-26`: the quota day of `now` in `zone`. Asked on every request (admission, statistics),
+ * so the last answer per zone is kept with the span it covers: a moment already seen in that
+ * day and the day's end.
+ */
 export function quotaDay(now: number, zone: DailyResetZone): string {
+  const last = lastDays.get(zone);
+  if (last !== undefined && now >= last.from && now < last.until) return last.day;
+  const day = formatDay(now, zone);
+  const until = zone === 'UTC' ? (Math.floor(now / DAY_MS) + 1) * DAY_MS : searchNextDayStart(now, zone, day);
+  lastDays.set(zone, { day, from: now, until });
+  return day;
+}
+
+function formatDay(now: number, zone: DailyResetZone): string {
   if (zone === 'UTC') return new Date(now).toISOString().slice(0, 10);
   return formatter(zone).format(now);
 }
@@ -38,8 +56,8 @@ export function nextQuotaDayStart(now: number, zone: DailyResetZone): number {
 function searchNextDayStart(now: number, zone: DailyResetZone, today: string): number {
   // Midnight moves by at most a few hours against UTC: search forward hour by hour, then minute by minute.
   let hour = Math.floor(now / 3_600_000) * 3_600_000 + 3_600_000;
-  for (let step = 0; step < 50 && quotaDay(hour, zone) === today; step++) hour += 3_600_000;
+  for (let step = 0; step < 50 && formatDay(hour, zone) === today; step++) hour += 3_600_000;
   let minute = hour - 3_600_000;
-  for (let step = 0; step < 61 && quotaDay(minute, zone) === today; step++) minute += 60_000;
+  for (let step = 0; step < 61 && formatDay(minute, zone) === today; step++) minute += 60_000;
   return minute;
 }
