@@ -103,6 +103,13 @@ export type RoutedStreamEvent =
   | ({ readonly type: 'start' } & RouteInfo)
   | StreamEvent;
 
+/**
+ * Reservation ids: unique across every process sharing a quota store (a random prefix per
+ * process) and within one (a counter), without a UUID per request.
+ */
+const RESERVATION_PREFIX = `${randomUUID().slice(0, 13)}-`;
+let reservationCounter = 0;
+
 /** Room left for the answer and the provider's own framing when fitting a conversation. */
 const DEFAULT_OUTPUT_ALLOWANCE = 1024;
 const BUDGET_MARGIN_TOKENS = 64;
@@ -326,9 +333,9 @@ export class Router {
     return this.noProviderFree(run, now, blocks, breakersOpen);
   }
 
-  private orderedProviders(now: number): ProviderRuntime[] {
+  private orderedProviders(now: number): readonly ProviderRuntime[] {
     // Priority order ignores health; summarising it sorts every provider's recent latencies.
-    if (this.options.routing === 'priority') return [...this.providers];
+    if (this.options.routing === 'priority') return this.providers;
     const byName = new Map(this.providers.map((provider) => [provider.input.name, provider]));
     const candidates = this.providers.map((provider) => ({
       name: provider.input.name,
@@ -345,7 +352,7 @@ export class Router {
     if (messages === undefined) return undefined;
     const reservedTokens = estimateInputTokens(messages) + outputAllowance;
     const day = quotaDay(now, input.dailyResetZone);
-    const reservationId = randomUUID();
+    const reservationId = `${RESERVATION_PREFIX}${++reservationCounter}`;
 
     let acquired: AcquireResult;
     try {

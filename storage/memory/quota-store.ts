@@ -31,6 +31,11 @@ interface KeyState {
   block: { reason: BlockReason; until: number } | undefined;
 }
 
+/** Whether a window says nothing is left until a reset still to come. */
+function exhaustedUntil(window: WindowObservation | undefined, now: number): boolean {
+  return window?.remaining === 0 && window.resetAt !== undefined && window.resetAt > now;
+}
+
 /** The quota store of one process: the same rules as the Redis one, in a Map. */
 export class MemoryQuotaStore implements QuotaStore {
   private readonly states = new Map<string, KeyState>();
@@ -100,7 +105,10 @@ export class MemoryQuotaStore implements QuotaStore {
   async observe(keyId: string, observation: QuotaObservation, now: number, day: string): Promise<void> {
     const state = this.stateOf(keyId, now, day);
     const learn = (field: keyof KeyLimits, window: WindowObservation | undefined): void => {
-      if (window?.limit !== undefined && window.limit > 0) state.learned = { ...state.learned, [field]: window.limit };
+      // Replaced only when it changes: the same headers come back with every answer.
+      if (window?.limit !== undefined && window.limit > 0 && state.learned[field] !== window.limit) {
+        state.learned = { ...state.learned, [field]: window.limit };
+      }
     };
     learn('requestsPerMinute', observation.requestsPerMinute);
     learn('requestsPerDay', observation.requestsPerDay);
@@ -127,17 +135,17 @@ export class MemoryQuotaStore implements QuotaStore {
       addEntry(state, this.phantom(now, observation.tokensPerMinute?.resetAt, tokensUsedThisMinute - counted, 0));
     }
 
-    for (const [window, reason] of [
-      [observation.requestsPerDay, 'quota'],
-      [observation.tokensPerDay, 'quota'],
-      [observation.requestsPerMinute, 'cooldown'],
-      [observation.tokensPerMinute, 'cooldown'],
-      [observation.requests, 'cooldown'],
-    ] as const) {
-      if (window?.remaining === 0 && window.resetAt !== undefined && window.resetAt > now) {
-        await this.block(keyId, reason, window.resetAt, now);
-      }
+    // An exhausted window blocks the key until it resets (no array of windows: this runs on every answer).
+    const windows = observation;
+    if (exhaustedUntil(windows.requestsPerDay, now)) await this.block(keyId, 'quota', windows.requestsPerDay!.resetAt!, now);
+    if (exhaustedUntil(windows.tokensPerDay, now)) await this.block(keyId, 'quota', windows.tokensPerDay!.resetAt!, now);
+    if (exhaustedUntil(windows.requestsPerMinute, now)) {
+      await this.block(keyId, 'cooldown', windows.requestsPerMinute!.resetAt!, now);
     }
+    if (exhaustedUntil(windows.tokensPerMinute, now)) {
+      await this.block(keyId, 'cooldown', windows.tokensPerMinute!.resetAt!, now);
+    }
+    if (exhaustedUntil(windows.requests, now)) await this.block(keyId, 'cooldown', windows.requests!.resetAt!, now);
   }
 
   async usage(keyIds: readonly string[], now: number, day: string): Promise<KeyUsage[]> {
