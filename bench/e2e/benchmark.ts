@@ -1,4 +1,5 @@
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -117,9 +118,17 @@ export interface ArmRun {
   readonly peakRssBytes: number;
 }
 
+export interface MemoryCheckpoint {
+  readonly users: number;
+  /** RSS once the answers drained, as the process had it (no collection forced). */
+  readonly rssBytes: number;
+  /** The heap still live after a full collection forced right after (see heap-probe.ts). */
+  readonly liveHeapBytes: number;
+}
+
 export interface MemoryRun {
   readonly arm: ArmName;
-  readonly checkpoints: readonly { readonly users: number; readonly rssBytes: number }[];
+  readonly checkpoints: readonly MemoryCheckpoint[];
   readonly peakRssBytes: number;
   readonly errors: number;
 }
@@ -245,16 +254,22 @@ interface Running {
 }
 
 /** A fresh fake Telegram server and bot process for one arm (and a clean Redis for Switchboard). */
-async function startArm(fixtures: Fixtures, arm: ArmName): Promise<Running> {
+async function startArm(
+  fixtures: Fixtures,
+  arm: ArmName,
+  extraNodeArgs: readonly string[] = [],
+  extraEnv: Record<string, string> = {},
+): Promise<Running> {
   const telegram = await startFakeTelegramServer({ recordCalls: false });
   if (arm !== 'echo') await fixtures.redisClient.flushall();
   // Switchboard runs with the node arguments it is deployed with. BENCH_BOT_NODE_ARGS go to the
   // bots' node after those, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
   const nodeArgs = [
     ...(arm === 'echo' ? [] : deployedNodeArgs()),
+    ...extraNodeArgs,
     ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
-  const bot = startBenchProcess(armScript(arm), armEnv(arm, telegram, fixtures), nodeArgs);
+  const bot = startBenchProcess(armScript(arm), { ...armEnv(arm, telegram, fixtures), ...extraEnv }, nodeArgs);
   try {
     await Promise.race([
       telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
@@ -429,8 +444,9 @@ export function percentile(sorted: readonly number[], fraction: number): number 
  */
 async function runMemory(fixtures: Fixtures, arm: ArmName, options: E2eOptions): Promise<MemoryRun> {
   fixtures.providerDelayMs = 0;
-  const running = await startArm(fixtures, arm);
-  const checkpoints: { users: number; rssBytes: number }[] = [];
+  const probe = heapProbe();
+  const running = await startArm(fixtures, arm, probe.nodeArgs, probe.env);
+  const checkpoints: MemoryCheckpoint[] = [];
   let errors = 0;
   if (options.memoryWarmupMessages > 0) {
     const warmup = await closedLoop(running.tracker, {
@@ -458,8 +474,41 @@ async function runMemory(fixtures: Fixtures, arm: ArmName, options: E2eOptions):
     errors += Math.max(0, checkpoint - next);
     next = Math.max(next, checkpoint);
     await sleep(1000);
-    checkpoints.push({ users: checkpoint, rssBytes: sampleMemory(running.bot.pid).rssBytes });
+    const rssBytes = sampleMemory(running.bot.pid).rssBytes;
+    checkpoints.push({ users: checkpoint, rssBytes, liveHeapBytes: await probe.read(running.bot.pid) });
   }
   const peakRssBytes = await stopArm(running);
+  probe.dispose();
   return { arm, checkpoints, peakRssBytes, errors };
+}
+
+/** The heap probe of the memory phase (heap-probe.ts): node arguments, environment, and a reader. */
+function heapProbe(): {
+  nodeArgs: string[];
+  env: Record<string, string>;
+  read: (pid: number) => Promise<number>;
+  dispose: () => void;
+} {
+  const directory = mkdtempSync(path.join(tmpdir(), 'switchboard-heap-'));
+  const file = path.join(directory, 'probe.jsonl');
+  writeFileSync(file, '');
+  let seen = 0;
+  return {
+    nodeArgs: ['--expose-gc', '-r', path.join(DIST, 'bench/e2e/heap-probe.js')],
+    env: { HEAP_PROBE_FILE: file },
+    async read(pid) {
+      process.kill(pid, 'SIGUSR2');
+      // One more line per probe; a full collection of this heap takes well under a second.
+      for (let waited = 0; waited < 5000; waited += 20) {
+        const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+        if (lines.length > seen) {
+          seen = lines.length;
+          return (JSON.parse(lines.at(-1)!) as { heapUsed: number }).heapUsed;
+        }
+        await sleep(20);
+      }
+      return Number.NaN;
+    },
+    dispose: () => rmSync(directory, { recursive: true, force: true }),
+  };
 }

@@ -82,33 +82,44 @@ export function evaluateTargets(report: E2eReport): TargetCheck[] {
     pass: addedOverEcho <= TARGETS.maxAddedP95Ms,
     informational: true,
   });
-  // The same process, as `npm start` and PM2 run it, is measured for memory.
+  // The same process, as `npm start` and PM2 run it, is measured for memory. "Not growing with
+  // users" is judged on the heap still live after a full collection at each checkpoint: RSS read
+  // at a moment moves by ±10 MB with the collector's timing, more than 1 KB a user over 9,000.
   const memory = report.memory.find((run) => run.arm === 'switchboard');
   const first = memory?.checkpoints[0];
   const last = memory?.checkpoints.at(-1);
   if (memory !== undefined && first !== undefined && last !== undefined) {
+    const span = `${first.users.toLocaleString('en-US')} → ${last.users.toLocaleString('en-US')}`;
     checks.push({
       target: `RSS after ${last.users.toLocaleString('en-US')} distinct users`,
       measured: `${format(last.rssBytes / MB, 1)} MB`,
       limit: `≤ ${TARGETS.maxRssMb} MB`,
       pass: last.rssBytes / MB <= TARGETS.maxRssMb,
     });
-    const perThousand = growthPer1k(memory);
+    const liveGrowth = growthPer1k(memory, 'liveHeapBytes');
     checks.push({
-      target: `RSS growth with users (${first.users.toLocaleString('en-US')} → ${last.users.toLocaleString('en-US')})`,
-      measured: `${format((last.rssBytes - first.rssBytes) / MB, 1)} MB = ${format(perThousand, 2)} MB per 1,000`,
+      target: `live heap growth with users (${span}), after a full collection`,
+      measured: `${format((last.liveHeapBytes - first.liveHeapBytes) / MB, 1)} MB = ${format(liveGrowth, 2)} MB per 1,000`,
       limit: `≤ ${TARGETS.maxGrowthMbPer1kUsers} MB per 1,000`,
-      pass: perThousand <= TARGETS.maxGrowthMbPer1kUsers,
+      pass: liveGrowth <= TARGETS.maxGrowthMbPer1kUsers,
+    });
+    const rssGrowth = growthPer1k(memory, 'rssBytes');
+    checks.push({
+      target: `RSS growth with users (${span}), read at a moment`,
+      measured: `${format((last.rssBytes - first.rssBytes) / MB, 1)} MB = ${format(rssGrowth, 2)} MB per 1,000`,
+      limit: `≤ ${TARGETS.maxGrowthMbPer1kUsers} MB per 1,000`,
+      pass: rssGrowth <= TARGETS.maxGrowthMbPer1kUsers,
+      informational: true,
     });
   }
   return checks;
 }
 
-function growthPer1k(memory: MemoryRun): number {
+function growthPer1k(memory: MemoryRun, figure: 'rssBytes' | 'liveHeapBytes'): number {
   const first = memory.checkpoints[0];
   const last = memory.checkpoints.at(-1);
   if (first === undefined || last === undefined || last.users === first.users) return Number.NaN;
-  return (last.rssBytes - first.rssBytes) / MB / ((last.users - first.users) / 1000);
+  return (last[figure] - first[figure]) / MB / ((last.users - first.users) / 1000);
 }
 
 export function format(value: number, digits: number): string {
@@ -219,30 +230,29 @@ export function formatE2eReport(report: E2eReport): string {
       `Memory: each of ${(checkpoints.at(-1) ?? 0).toLocaleString('en-US')} distinct users sends one message ` +
         `(${options.memoryConcurrency} at a time, providers at once) to one bot process, after`,
       `  ${options.memoryWarmupMessages} warm-up messages from ${options.memoryConcurrency} other users (the heap grows to its ` +
-        'size under this load first); RSS (VmRSS) once the answers drained.',
+        'size under this load first); RSS (VmRSS) once the answers drained, then the heap still live',
+      '  after a full collection (forced by a bench-only probe preloaded with --expose-gc: heap-probe.ts).',
     );
     out.push(
       ...table(
         [
           'arm',
-          ...checkpoints.map((users) => `RSS @${users.toLocaleString('en-US')}`),
-          'growth',
-          'per 1k users',
+          ...checkpoints.map((users) => `RSS / live @${users.toLocaleString('en-US')}`),
+          'RSS per 1k users',
+          'live per 1k users',
           'peak RSS',
           'errors',
         ],
-        report.memory.map((run) => {
-          const first = run.checkpoints[0]?.rssBytes ?? Number.NaN;
-          const last = run.checkpoints.at(-1)?.rssBytes ?? Number.NaN;
-          return [
-            ARM_LABEL[run.arm],
-            ...run.checkpoints.map((checkpoint) => `${format(checkpoint.rssBytes / MB, 1)} MB`),
-            `${format((last - first) / MB, 1)} MB`,
-            `${format(growthPer1k(run), 2)} MB`,
-            `${format(run.peakRssBytes / MB, 1)} MB`,
-            String(run.errors),
-          ];
-        }),
+        report.memory.map((run) => [
+          ARM_LABEL[run.arm],
+          ...run.checkpoints.map(
+            (checkpoint) => `${format(checkpoint.rssBytes / MB, 1)} / ${format(checkpoint.liveHeapBytes / MB, 1)} MB`,
+          ),
+          `${format(growthPer1k(run, 'rssBytes'), 2)} MB`,
+          `${format(growthPer1k(run, 'liveHeapBytes'), 2)} MB`,
+          `${format(run.peakRssBytes / MB, 1)} MB`,
+          String(run.errors),
+        ]),
       ),
     );
   }

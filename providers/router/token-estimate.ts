@@ -1,4 +1,4 @@
-import { encode } from 'gpt-tokenizer/encoding/r50k_base';
+import { countTokens as countR50k, setMergeCacheSize } from 'gpt-tokenizer/encoding/r50k_base';
 import type { ChatMessage } from '../types';
 
 /**
@@ -53,8 +53,23 @@ export function countTokens(text: string): number {
   return count;
 }
 
+/**
+ * The tokenizer keeps the merges of the words it has seen; its default of 100,000 words is some
+ * 30 MB once enough different users have written enough different words, which is memory that
+ * grows with users. A few thousand cover a conversation's common words.
+ */
+const MERGE_CACHE_WORDS = 4096;
+setMergeCacheSize(MERGE_CACHE_WORDS);
+
+/**
+ * Text is counted as text: `<|endoftext|>` and the like, which a user or a model may write, are
+ * counted like any other characters instead of making the tokenizer throw (which would fail
+ * every later request of a conversation that holds them).
+ */
+const AS_PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
 function encodeLength(text: string): number {
-  if (text.length <= 20_000) return encode(text).length;
+  if (text.length <= 20_000) return countR50k(text, AS_PLAIN_TEXT);
   const sample = text.slice(0, 20_000);
-  return Math.ceil((encode(sample).length * text.length) / sample.length);
+  return Math.ceil((countR50k(sample, AS_PLAIN_TEXT) * text.length) / sample.length);
 }

@@ -71,7 +71,12 @@ describe('bench:e2e smoke', () => {
     for (const run of report.memory) {
       expect(run.errors).toBe(0);
       expect(run.checkpoints.map((checkpoint) => checkpoint.users)).toEqual([5, 10]);
-      for (const checkpoint of run.checkpoints) expect(checkpoint.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+      for (const checkpoint of run.checkpoints) {
+        expect(checkpoint.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+        // The probe answered: a live heap after a full collection, smaller than the process.
+        expect(checkpoint.liveHeapBytes).toBeGreaterThan(1024 * 1024);
+        expect(checkpoint.liveHeapBytes).toBeLessThan(checkpoint.rssBytes);
+      }
     }
 
     const checks = evaluateTargets(report);
@@ -80,6 +85,7 @@ describe('bench:e2e smoke', () => {
       expect.stringContaining('added p95 latency'),
       expect.stringContaining('added p95 latency over the echo bot'),
       expect.stringContaining('RSS after 10 distinct users'),
+      expect.stringContaining('live heap growth'),
       expect.stringContaining('RSS growth'),
     ]);
     const text = formatE2eReport(report);
