@@ -94,7 +94,12 @@ function logStorageEvent(logger: Logger): (event: StorageEvent) => void {
   return (event) => {
     switch (event.type) {
       case 'degraded':
-        logger.warn({ err: event.error, what: event.what }, 'Redis is unavailable: using this process\'s local state');
+        logger.warn(
+          { err: event.error, what: event.what },
+          event.what === 'history'
+            ? 'Redis is unavailable: answering without history until it is back'
+            : "Redis is unavailable: using this process's local state",
+        );
         return;
       case 'recovered':
         logger.info({ what: event.what }, 'Redis is back: shared state resumed');

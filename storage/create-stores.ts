@@ -4,6 +4,7 @@ import {
   FallbackCounterStore,
   FallbackQuotaStore,
   FallbackStatsStore,
+  GuardedHistoryStore,
 } from './fallback';
 import { MemoryChatOrdering } from './memory/chat-ordering';
 import { MemoryCounterStore } from './memory/counter-store';
@@ -99,7 +100,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       new MemoryCounterStore(),
       failover('user limits'),
     ),
-    history: new RedisHistoryStore(redis, prefix),
+    history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
     ordering: new FallbackChatOrdering(
       new RedisChatOrdering(redis, subscriber, { prefix }),
       new MemoryChatOrdering(),

@@ -2,9 +2,11 @@ import {
   type ChatOrdering,
   type ChatTicket,
   type CounterStore,
+  type HistoryStore,
   isStorageUnavailable,
   type QuotaStore,
   type StatsStore,
+  StorageUnavailableError,
   type TurnOutcome,
 } from './types';
 
@@ -109,6 +111,49 @@ export class FallbackQuotaStore implements QuotaStore {
     return this.failover.run(
       () => this.primary.usage(...args),
       () => this.local.usage(...args),
+    );
+  }
+}
+
+/**
+ * History through the failover, with no local copy to fall back on (a conversation lives in one
+ * place): while Redis refuses, each call fails at once as before; when Redis hangs, one call pays
+ * the command timeout and the calls of the next second fail at once instead of each paying it.
+ * Callers treat the failure as "history unavailable" and answer without it.
+ */
+export class GuardedHistoryStore implements HistoryStore {
+  constructor(
+    private readonly primary: HistoryStore,
+    private readonly failover: Failover,
+  ) {}
+
+  load(...args: Parameters<HistoryStore['load']>): ReturnType<HistoryStore['load']> {
+    return this.guard(() => this.primary.load(...args));
+  }
+
+  append(...args: Parameters<HistoryStore['append']>): ReturnType<HistoryStore['append']> {
+    return this.guard(() => this.primary.append(...args));
+  }
+
+  clear(...args: Parameters<HistoryStore['clear']>): ReturnType<HistoryStore['clear']> {
+    return this.guard(() => this.primary.clear(...args));
+  }
+
+  /** The primary's own failure when it was asked; a resting one's when it was not. */
+  private guard<T>(call: () => Promise<T>): Promise<T> {
+    let failure: unknown;
+    return this.failover.run(
+      async () => {
+        try {
+          return await call();
+        } catch (error) {
+          failure = error;
+          throw error;
+        }
+      },
+      async () => {
+        throw failure ?? new StorageUnavailableError('history is unavailable: Redis did not answer in time');
+      },
     );
   }
 }

@@ -15,6 +15,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, a hung Redis. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
 }
 
 export async function freePort(): Promise<number> {
@@ -62,7 +66,10 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
   if (external !== undefined && external !== '') {
     const port = Number(new URL(external).port || 6379);
     const noop = async (): Promise<void> => undefined;
-    return { url: external, port, kill: noop, start: noop, stop: noop };
+    const unsupported = (): void => {
+      throw new Error('freezing needs a redis-server started by the tests, not TEST_REDIS_URL');
+    };
+    return { url: external, port, kill: noop, start: noop, stop: noop, freeze: unsupported, thaw: unsupported };
   }
   const found = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (found.error !== undefined || found.status !== 0) {
@@ -115,7 +122,10 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     port,
     kill,
     start,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     stop: async () => {
+      child?.kill('SIGCONT');
       await kill();
       rmSync(directory, { recursive: true, force: true });
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { Failover } from '../../storage/fallback';
-import { StorageUnavailableError } from '../../storage/types';
+import { Failover, GuardedHistoryStore } from '../../storage/fallback';
+import { type HistoryStore, isStorageUnavailable, StorageUnavailableError } from '../../storage/types';
 
 describe('Failover', () => {
   function setup() {
@@ -63,5 +63,80 @@ describe('Failover', () => {
       throw new Error('a bug in a script');
     });
     await expect(world.run()).rejects.toThrow('a bug in a script');
+  });
+});
+
+describe('GuardedHistoryStore', () => {
+  /** A history store whose calls the test makes refuse, hang (advancing the fake clock) or answer. */
+  function setup() {
+    let now = 0;
+    let behaviour: 'answer' | 'refuse' | 'hang' = 'answer';
+    let calls = 0;
+    const changes: boolean[] = [];
+    const act = async <T>(value: T): Promise<T> => {
+      calls += 1;
+      if (behaviour === 'refuse') throw new StorageUnavailableError('Redis is unavailable: connection refused');
+      if (behaviour === 'hang') {
+        now += 2000; // the command timeout
+        throw new StorageUnavailableError('Redis is unavailable: Command timed out');
+      }
+      return value;
+    };
+    const primary: HistoryStore = {
+      load: () => act([{ role: 'user' as const, content: 'سلام' }]),
+      append: () => act(true),
+      clear: () => act(undefined),
+    };
+    const store = new GuardedHistoryStore(
+      primary,
+      new Failover('history', ({ degraded }) => changes.push(degraded), 1000, () => now),
+    );
+    return {
+      store,
+      changes,
+      calls: () => calls,
+      set: (next: typeof behaviour) => {
+        behaviour = next;
+      },
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
+  }
+  const limits = { maxMessages: 10, ttlSeconds: 60 };
+
+  it('passes calls through while Redis answers', async () => {
+    const world = setup();
+    expect(await world.store.load('c')).toEqual([{ role: 'user', content: 'سلام' }]);
+    expect(await world.store.append('c', [], limits)).toBe(true);
+    await world.store.clear('c');
+    expect(world.calls()).toBe(3);
+    expect(world.changes).toEqual([]);
+  });
+
+  it('fails each call at once with Redis’s own error while it refuses, and resumes on the next call', async () => {
+    const world = setup();
+    world.set('refuse');
+    await expect(world.store.load('c')).rejects.toThrow('connection refused');
+    await expect(world.store.append('c', [], limits)).rejects.toThrow('connection refused');
+    expect(world.calls()).toBe(2);
+    world.set('answer');
+    expect(await world.store.load('c')).toHaveLength(1);
+    expect(world.changes).toEqual([true, false]);
+  });
+
+  it('after a call that hung, fails the calls of the next second without asking Redis, then asks again', async () => {
+    const world = setup();
+    world.set('hang');
+    await expect(world.store.load('c')).rejects.toThrow('timed out');
+    const error = await world.store.append('c', [], limits).catch((caught: unknown) => caught);
+    expect(isStorageUnavailable(error)).toBe(true);
+    await expect(world.store.load('c')).rejects.toThrow('did not answer in time');
+    expect(world.calls()).toBe(1);
+    world.advance(1000);
+    world.set('answer');
+    expect(await world.store.load('c')).toHaveLength(1);
+    expect(world.calls()).toBe(2);
+    expect(world.changes).toEqual([true, false]);
   });
 });

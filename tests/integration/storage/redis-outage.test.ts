@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { Failover, FallbackQuotaStore } from '../../../storage/fallback';
+import { Failover, FallbackQuotaStore, GuardedHistoryStore } from '../../../storage/fallback';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
+import { RedisHistoryStore } from '../../../storage/redis/history-store';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import { isStorageUnavailable } from '../../../storage/types';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
@@ -56,5 +57,55 @@ describe('quota store while Redis goes away and comes back', () => {
     const [usage] = await primary.usage(['p:a'], T0 + 21, DAY);
     // Redis restarted empty (no persistence in tests): only the request after it returned is there.
     expect(usage?.requestsLastMinute).toBe(1);
+  });
+});
+
+describe('history while Redis hangs', () => {
+  let redis: TestRedis;
+  let client: Redis;
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    client = createRedisClient(redis.url, { commandTimeoutMs: 300 });
+    await connectRedis(client);
+  });
+  afterAll(async () => {
+    redis.thaw();
+    client.disconnect();
+    await redis.stop();
+  });
+
+  it('pays the command timeout once, fails the calls of the next second at once, and answers again after', async () => {
+    const changes: boolean[] = [];
+    const history = new GuardedHistoryStore(
+      new RedisHistoryStore(client, `test:${randomUUID()}:`),
+      new Failover('history', ({ degraded }) => changes.push(degraded)),
+    );
+    const limits = { maxMessages: 10, ttlSeconds: 60 };
+    await history.append('c', [{ role: 'user', content: 'سلام ۱۲۳' }, { role: 'assistant', content: 'درود' }], limits);
+    redis.freeze();
+
+    const first = performance.now();
+    expect(isStorageUnavailable(await history.load('c').catch((error: unknown) => error))).toBe(true);
+    expect(performance.now() - first).toBeGreaterThanOrEqual(250);
+    const rest = performance.now();
+    for (let index = 0; index < 5; index++) {
+      expect(isStorageUnavailable(await history.load('c').catch((error: unknown) => error))).toBe(true);
+    }
+    // Without resting, each of these would have waited for the 300 ms timeout.
+    expect(performance.now() - rest).toBeLessThan(250);
+    expect(changes).toEqual([true]);
+
+    redis.thaw();
+    let loaded: unknown;
+    for (let attempt = 0; attempt < 40 && !Array.isArray(loaded); attempt++) {
+      loaded = await history.load('c').catch(() => undefined);
+      if (!Array.isArray(loaded)) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(loaded).toEqual([
+      { role: 'user', content: 'سلام ۱۲۳' },
+      { role: 'assistant', content: 'درود' },
+    ]);
+    expect(changes).toEqual([true, false]);
   });
 });
