@@ -39,18 +39,11 @@ function formatDay(now: number, zone: DailyResetZone): string {
   return formatter(zone).format(now);
 }
 
-const dayStarts = new Map<string, number>();
-
-/** The first moment after `now` at which the quota day in `zone` changes (cached per zone and day). */
+/** The first moment after `now` at which the quota day in `zone` changes: the end of the span `quotaDay` keeps. */
 export function nextQuotaDayStart(now: number, zone: DailyResetZone): number {
-  const today = quotaDay(now, zone);
-  const cacheKey = `${zone}|${today}`;
-  const cached = dayStarts.get(cacheKey);
-  if (cached !== undefined && cached > now) return cached;
-  const start = searchNextDayStart(now, zone, today);
-  if (dayStarts.size > 64) dayStarts.clear();
-  dayStarts.set(cacheKey, start);
-  return Math.max(start, now + 1);
+  quotaDay(now, zone);
+  const span = lastDays.get(zone);
+  return Math.max(span?.until ?? now + DAY_MS, now + 1);
 }
 
 function searchNextDayStart(now: number, zone: DailyResetZone, today: string): number {
