@@ -8,7 +8,7 @@ import type { FailureFacts } from '../shared/classify';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
 import { transportFetch } from '../shared/http-transport';
-import { createOpenAiCompatibleAdapter, type ErrorBody } from '../shared/openai-compatible';
+import { createOpenAiCompatibleAdapter, type ErrorBody, stainlessClientOptions } from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot, RateLimitWindow } from '../types';
 
 const PROVIDER = 'cerebras';
@@ -167,15 +167,11 @@ export function createCerebrasAdapter(options: AdapterOptions): ProviderAdapter 
     readRateLimits: readCerebrasRateLimits,
     refineFailure,
     clientFor: (apiKey) => {
-      // Retries off (the router owns them); no GET /v1/tcp_warming from the constructor (one per
-      // key, unasked, counted by nobody); the SDK timeout is a backstop behind our own timers.
+      // No GET /v1/tcp_warming from the constructor (one per key, unasked, counted by nobody).
       const client = new Cerebras({
-        apiKey,
-        baseURL: options.baseUrl,
-        maxRetries: 0,
+        ...stainlessClientOptions(apiKey, options),
         warmTCPConnection: false,
         fetch: transportFetch as unknown as CerebrasFetch,
-        timeout: options.timeoutMs * 2,
       });
       return {
         async complete(params, signal) {

@@ -1,11 +1,11 @@
 import Groq from 'groq-sdk';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
-import { transportFetch } from '../shared/http-transport';
 import {
   type CompatChunk,
   type CompatUsage,
   createOpenAiCompatibleAdapter,
+  stainlessClientOptions,
   stainlessCompatClient,
 } from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot, RateLimitWindow } from '../types';
@@ -45,14 +45,7 @@ export function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
     usageFromChunk,
     readRateLimits: readGroqRateLimits,
     clientFor: (apiKey) => {
-      // Retries off (the router owns them); the SDK timeout is a backstop behind our own timers.
-      const client = new Groq({
-        apiKey,
-        baseURL: options.baseUrl,
-        maxRetries: 0,
-        timeout: options.timeoutMs * 2,
-        fetch: transportFetch,
-      });
+      const client = new Groq(stainlessClientOptions(apiKey, options));
       return stainlessCompatClient(client.chat.completions);
     },
   });

@@ -2,8 +2,12 @@ import OpenAI from 'openai';
 import type { FailureFacts } from '../shared/classify';
 import { parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
-import { transportFetch } from '../shared/http-transport';
-import { createOpenAiCompatibleAdapter, type ErrorBody, stainlessCompatClient } from '../shared/openai-compatible';
+import {
+  createOpenAiCompatibleAdapter,
+  type ErrorBody,
+  stainlessClientOptions,
+  stainlessCompatClient,
+} from '../shared/openai-compatible';
 import type { AdapterOptions, ProviderAdapter, ProviderDescriptor, RateLimitSnapshot } from '../types';
 
 const PROVIDER = 'openrouter';
@@ -77,20 +81,15 @@ export function createOpenRouterAdapter(options: AdapterOptions): ProviderAdapte
     readRateLimits: readOpenRouterRateLimits,
     refineFailure: refineFailureWith(options.now ?? Date.now),
     clientFor: (apiKey) => {
-      // Retries off (the router owns them); the SDK timeout is a backstop behind our own timers.
       // The OpenAI client reads OPENAI_ORG_ID / OPENAI_PROJECT_ID / OPENAI_ADMIN_KEY from the
       // environment and would send them along: they belong to OpenAI, not to OpenRouter. (It also
       // adds the headers of OPENAI_CUSTOM_HEADERS to every request; no option turns that off.)
       const client = new OpenAI({
-        apiKey,
-        baseURL: options.baseUrl,
-        maxRetries: 0,
-        timeout: options.timeoutMs * 2,
+        ...stainlessClientOptions(apiKey, options),
         organization: null,
         project: null,
         adminAPIKey: null,
         webhookSecret: null,
-        fetch: transportFetch,
       });
       return stainlessCompatClient(client.chat.completions);
     },

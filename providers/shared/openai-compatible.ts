@@ -20,6 +20,7 @@ import type { AttemptControl } from './attempt';
 import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from './classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from './durations';
 import { type HeaderSource, readHeader } from './headers';
+import { transportFetch } from './http-transport';
 import { abortedAttemptError, runAttempt, streamAttempt } from './run-attempt';
 import { redactSecrets } from './secrets';
 
@@ -64,6 +65,17 @@ export interface CompatParams {
 export interface CompatClient {
   complete(params: CompatParams, signal: AbortSignal): Promise<{ data: unknown; headers: HeaderSource }>;
   stream(params: CompatParams, signal: AbortSignal): Promise<{ data: AsyncIterable<unknown>; headers: HeaderSource }>;
+}
+
+/**
+ * The constructor options every Stainless-generated SDK client gets here: retries off (the router
+ * owns them), the SDK's timeout a backstop behind our own timers, and HTTP through our transport.
+ */
+export function stainlessClientOptions(
+  apiKey: string,
+  options: AdapterOptions,
+): { apiKey: string; baseURL: string | undefined; maxRetries: 0; timeout: number; fetch: typeof fetch } {
+  return { apiKey, baseURL: options.baseUrl, maxRetries: 0, timeout: options.timeoutMs * 2, fetch: transportFetch };
 }
 
 /** The part of a Stainless-generated SDK client (several official SDKs are) the adapters call. */
