@@ -18,10 +18,12 @@ import { type BenchProcess, cpuTimeMs, DIST, PeakMemory, sampleMemory, startBenc
  */
 
 /**
- * The bots measured: the echo bot, and Switchboard as it is deployed (`node dist/bot/main.js` with
- * the node arguments `npm start` and PM2 give it), answering whole or streamed.
+ * The bots measured: the echo bot (the ceiling), the floor bot (one provider SDK call and one
+ * reply per message, nothing else: floor-bot.ts), and Switchboard as it is deployed
+ * (`node dist/bot/main.js` with the node arguments `npm start` and PM2 give it), answering whole
+ * or streamed.
  */
-export type ArmName = 'echo' | 'switchboard' | 'switchboard-streamed';
+export type ArmName = 'echo' | 'floor' | 'switchboard' | 'switchboard-streamed';
 
 export interface E2eOptions {
   /** Simulated users of the throughput and latency phases. */
@@ -51,8 +53,8 @@ export interface E2eOptions {
   readonly streaming: boolean;
   /** Longest any phase may take before its unanswered messages are counted missing. */
   readonly phaseDeadlineMs: number;
-  /** The arms compared (both by default; one alone when profiling). */
-  readonly arms: readonly ('echo' | 'switchboard')[];
+  /** The arms compared (all three by default; one alone when profiling). The floor has no memory phase. */
+  readonly arms: readonly ('echo' | 'floor' | 'switchboard')[];
 }
 
 export const DEFAULT_E2E_OPTIONS: E2eOptions = {
@@ -68,7 +70,7 @@ export const DEFAULT_E2E_OPTIONS: E2eOptions = {
   memoryWarmupMessages: 3000,
   streaming: true,
   phaseDeadlineMs: 90_000,
-  arms: ['echo', 'switchboard'],
+  arms: ['echo', 'floor', 'switchboard'],
 };
 
 /** p50 and p95 of one stage of the exchanges, in ms (NaN when the stage was not seen). */
@@ -172,7 +174,7 @@ export async function runE2eBenchmark(
     }
     const memory: MemoryRun[] = [];
     if (options.memoryCheckpoints.length > 0) {
-      for (const arm of options.arms) {
+      for (const arm of options.arms.filter((name) => name !== 'floor')) {
         log(`memory: ${arm} …`);
         memory.push(await runMemory(fixtures, arm, options));
       }
@@ -221,6 +223,13 @@ async function stopFixtures(fixtures: Fixtures): Promise<void> {
 function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures): Record<string, string> {
   const common = { BOT_TOKEN: DEFAULT_TOKEN, TELEGRAM_API_ROOT: telegram.apiRoot };
   if (arm === 'echo') return common;
+  if (arm === 'floor') {
+    return {
+      ...common,
+      GROQ_API_KEY: 'bench-e2e-groq-key-0000000000000000000001',
+      GROQ_BASE_URL: fixtures.providers.url('groq'),
+    };
+  }
   // Every provider configured (every SDK loaded, as in a real pool); Groq, first in the default
   // order, answers everything while it is healthy.
   const providers: Record<string, string> = {};
@@ -243,7 +252,8 @@ function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures):
 }
 
 function armScript(arm: ArmName): string {
-  return arm === 'echo' ? 'bench/e2e/echo-bot.js' : 'bot/main.js';
+  if (arm === 'echo') return 'bench/e2e/echo-bot.js';
+  return arm === 'floor' ? 'bench/e2e/floor-bot.js' : 'bot/main.js';
 }
 
 interface Running {
@@ -261,11 +271,11 @@ async function startArm(
   extraEnv: Record<string, string> = {},
 ): Promise<Running> {
   const telegram = await startFakeTelegramServer({ recordCalls: false });
-  if (arm !== 'echo') await fixtures.redisClient.flushall();
+  if (arm !== 'echo' && arm !== 'floor') await fixtures.redisClient.flushall();
   // Switchboard runs with the node arguments it is deployed with. BENCH_BOT_NODE_ARGS go to the
   // bots' node after those, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
   const nodeArgs = [
-    ...(arm === 'echo' ? [] : deployedNodeArgs()),
+    ...(arm === 'echo' || arm === 'floor' ? [] : deployedNodeArgs()),
     ...extraNodeArgs,
     ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
@@ -500,7 +510,9 @@ function heapProbe(): {
       process.kill(pid, 'SIGUSR2');
       // One more line per probe; a full collection of this heap takes well under a second.
       for (let waited = 0; waited < 5000; waited += 20) {
-        const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '');
+        const lines = readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '');
         if (lines.length > seen) {
           seen = lines.length;
           return (JSON.parse(lines.at(-1)!) as { heapUsed: number }).heapUsed;
