@@ -87,6 +87,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   subscriber.on('error', (error: Error) => onEvent?.({ type: 'connection-error', error }));
   await connectRedis(subscriber).catch(() => undefined); // reported above; it keeps reconnecting
   const prefix = options.prefix ?? 'sb:';
+  const redisStats = new RedisStatsStore(redis, prefix);
   const failover = (what: string): Failover =>
     new Failover(what, ({ degraded, error }) =>
       onEvent?.(degraded ? { type: 'degraded', what, error } : { type: 'recovered', what }),
@@ -94,7 +95,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   return {
     mode: 'redis',
     quota: new FallbackQuotaStore(new RedisQuotaStore(redis, prefix), new MemoryQuotaStore(), failover('key quotas')),
-    stats: new FallbackStatsStore(new RedisStatsStore(redis, prefix), new MemoryStatsStore(), failover('stats')),
+    stats: new FallbackStatsStore(redisStats, new MemoryStatsStore(), failover('stats')),
     counters: new FallbackCounterStore(
       new RedisCounterStore(redis, prefix),
       new MemoryCounterStore(),
@@ -109,6 +110,8 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
     redis,
     isHealthy: () => redis.status === 'ready',
     close: async () => {
+      // The stats of the last few milliseconds are still in this process (see RedisStatsStore).
+      await redisStats.flush();
       await Promise.all(
         [redis, subscriber].map(async (client) => {
           try {

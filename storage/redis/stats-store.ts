@@ -61,9 +61,11 @@ interface DayBatch {
   readonly users: Map<string, number>;
 }
 
-/** The records of one turn of the event loop, and the promise their callers wait on. */
+/** The records of one window, and the promise their callers wait on. */
 class PendingBatch {
   readonly days = new Map<string, DayBatch>();
+  /** Records added so far. */
+  size = 0;
   readonly settled: Promise<void>;
   resolve!: () => void;
   reject!: (error: unknown) => void;
@@ -85,6 +87,7 @@ class PendingBatch {
   }
 
   addAttempt(record: AttemptRecord, day: string): void {
+    this.size++;
     const batch = this.day(day);
     for (const [kind, name] of [
       ['p', record.provider],
@@ -101,6 +104,7 @@ class PendingBatch {
   }
 
   addUser(userId: string, day: string): void {
+    this.size++;
     const users = this.day(day).users;
     users.set(userId, (users.get(userId) ?? 0) + 1);
   }
@@ -111,25 +115,38 @@ class PendingBatch {
  * per provider and per key, and a sorted set of requests per user. `/stats` in any process shows
  * the totals of all of them.
  *
- * Records are not written one by one: those of one turn of the event loop are summed and written
- * by one script at the end of it (`setImmediate`), so the counts reach Redis at once, but a busy
- * process sends one command for many answers rather than two per answer. Each record's promise
- * settles with the write of its batch: a failed write fails every record in it (the fallback
- * store then keeps them locally). `read` writes what is pending first.
+ * Records are not written one by one: those of a short window (`flushAfterMs`, 25 ms by default,
+ * or sooner once `maxBatchRecords` are waiting) are summed and written by one script, so a busy
+ * process sends one command for dozens of answers rather than two per answer, and another
+ * process's `/stats` sees them at most that much later. Each record's promise settles with the
+ * write of its batch: a failed write fails every record in it (the fallback store then keeps them
+ * locally). `read` writes what is pending first, and so does `flush`, which shutdown calls.
  */
+export interface RedisStatsOptions {
+  /** Longest a record waits to be written (0: at the end of the current turn of the event loop). */
+  readonly flushAfterMs?: number;
+  /** A batch this big is written at once, without waiting for the window to end. */
+  readonly maxBatchRecords?: number;
+}
+
 export class RedisStatsStore implements StatsStore {
   private readonly redis: RedisClient & StatsCommands;
+  private readonly flushAfterMs: number;
+  private readonly maxBatchRecords: number;
   private pending: PendingBatch | undefined;
-  private flushHandle: NodeJS.Immediate | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
   /** The write in progress, if any (a read waits for it too). */
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
     redis: RedisClient,
     private readonly prefix = 'sb:',
+    options: RedisStatsOptions = {},
   ) {
     redis.defineCommand('switchboardRecordStats', { lua: RECORD_BATCH_SCRIPT });
     this.redis = redis as RedisClient & StatsCommands;
+    this.flushAfterMs = options.flushAfterMs ?? 25;
+    this.maxBatchRecords = options.maxBatchRecords ?? 500;
   }
 
   /** One hash tag per day: a day's counters are written by one script, which a Redis Cluster runs only within one slot. */
@@ -140,31 +157,42 @@ export class RedisStatsStore implements StatsStore {
   recordAttempt(record: AttemptRecord, day: string): Promise<void> {
     const batch = this.batch();
     batch.addAttempt(record, day);
+    this.flushIfFull(batch);
     return batch.settled;
   }
 
   recordUserRequest(userId: string, day: string): Promise<void> {
     const batch = this.batch();
     batch.addUser(userId, day);
+    this.flushIfFull(batch);
     return batch.settled;
   }
 
-  /** The batch of this turn of the event loop, written at its end. */
+  /** The batch of the current window, written when the window ends. */
   private batch(): PendingBatch {
     if (this.pending === undefined) {
       this.pending = new PendingBatch();
-      this.flushHandle = setImmediate(() => void this.flush());
+      // Not keeping the process alive for it: shutdown writes what is pending (`flush`).
+      this.flushTimer = setTimeout(() => void this.flush(), this.flushAfterMs);
+      this.flushTimer.unref();
     }
     return this.pending;
   }
 
-  /** Writes the pending batch (one script per day it holds, nearly always one); resolves when every write so far is done. */
-  private flush(): Promise<void> {
+  private flushIfFull(batch: PendingBatch): void {
+    if (batch.size >= this.maxBatchRecords) void this.flush();
+  }
+
+  /**
+   * Writes the pending batch (one script per day it holds, nearly always one); resolves when every
+   * write so far is done, failed or not (a failed write rejects its records' own promises).
+   */
+  flush(): Promise<void> {
     const batch = this.pending;
     if (batch === undefined) return this.writing;
     this.pending = undefined;
-    if (this.flushHandle !== undefined) clearImmediate(this.flushHandle);
-    this.flushHandle = undefined;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     const previous = this.writing;
     const write = Promise.all([...batch.days].map(([day, dayBatch]) => this.write(day, dayBatch))).then(
       () => batch.resolve(),

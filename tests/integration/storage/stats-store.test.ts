@@ -129,6 +129,36 @@ describe('RedisStatsStore writes in batches', () => {
     expect(snapshot.topUsers[0]).toEqual({ userId: 'user-0', requests: 8 });
   });
 
+  it('writes the records of a whole window with one script, across turns of the event loop', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const store = new RedisStatsStore(client, prefix, { flushAfterMs: 60_000 });
+    await new RedisStatsStore(client, `test:${randomUUID()}:`).recordUserRequest('0', 'd0'); // loads the script
+    const before = await scriptCalls(client);
+    const records = [store.recordAttempt(attempt({}), 'd1')];
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    records.push(store.recordAttempt(attempt({}), 'd1'), store.recordUserRequest('1', 'd1'));
+    // Nothing is written before the window ends, or before shutdown asks for it.
+    expect(await scriptCalls(client)).toBe(before);
+    expect((await new RedisStatsStore(client, prefix).read('d1')).providers.alpha).toBeUndefined();
+    await store.flush();
+    await Promise.all(records);
+    expect((await scriptCalls(client)) - before).toBe(1);
+    const snapshot = await new RedisStatsStore(client, prefix).read('d1');
+    expect(snapshot.providers.alpha?.requests).toBe(2);
+    expect(snapshot.activeUsers).toBe(1);
+  });
+
+  it('writes a full batch at once, without waiting for the window to end', async () => {
+    const store = new RedisStatsStore(client, `test:${randomUUID()}:`, { flushAfterMs: 60_000, maxBatchRecords: 3 });
+    // These promises settle only once written: with a minute's window, only a full batch can.
+    await Promise.all([
+      store.recordAttempt(attempt({}), 'd1'),
+      store.recordAttempt(attempt({}), 'd1'),
+      store.recordUserRequest('9', 'd1'),
+    ]);
+    expect((await store.read('d1')).providers.alpha?.requests).toBe(2);
+  });
+
   it('shows the records of the current turn to a read in the same turn', async () => {
     const store = new RedisStatsStore(client, `test:${randomUUID()}:`);
     void store.recordAttempt(attempt({ provider: 'gamma', keyId: 'gamma:k1' }), 'd1');
