@@ -88,13 +88,14 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   await connectRedis(subscriber).catch(() => undefined); // reported above; it keeps reconnecting
   const prefix = options.prefix ?? 'sb:';
   const redisStats = new RedisStatsStore(redis, prefix);
+  const redisQuota = new RedisQuotaStore(redis, prefix);
   const failover = (what: string): Failover =>
     new Failover(what, ({ degraded, error }) =>
       onEvent?.(degraded ? { type: 'degraded', what, error } : { type: 'recovered', what }),
     );
   return {
     mode: 'redis',
-    quota: new FallbackQuotaStore(new RedisQuotaStore(redis, prefix), new MemoryQuotaStore(), failover('key quotas')),
+    quota: new FallbackQuotaStore(redisQuota, new MemoryQuotaStore(), failover('key quotas')),
     stats: new FallbackStatsStore(redisStats, new MemoryStatsStore(), failover('stats')),
     counters: new FallbackCounterStore(
       new RedisCounterStore(redis, prefix),
@@ -110,8 +111,8 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
     redis,
     isHealthy: () => redis.status === 'ready',
     close: async () => {
-      // The stats of the last few milliseconds are still in this process (see RedisStatsStore).
-      await redisStats.flush();
+      // The stats and settlements of the last few milliseconds are still in this process (WriteBatcher).
+      await Promise.all([redisStats.flush(), redisQuota.flush()]);
       await Promise.all(
         [redis, subscriber].map(async (client) => {
           try {

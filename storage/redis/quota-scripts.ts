@@ -137,22 +137,28 @@ redis.call('PEXPIRE', kday, 2 * 24 * 3600 * 1000)
 return { 1, ARGV[4 + (best - 1) * 5 + 5] }
 `;
 
-/** KEYS: min, day. ARGV: reservationId, reservedTokens, actualTokens. */
+/**
+ * Settles a batch of reservations. KEYS: per settlement its key's min and day. ARGV: per
+ * settlement its reservationId, reservedTokens and actualTokens.
+ */
 export const SETTLE_SCRIPT = `${COMMON}
-local old = ARGV[1] .. '|' .. ARGV[2] .. '|1'
-local difference = tonumber(ARGV[3]) - tonumber(ARGV[2])
-local at = redis.call('ZSCORE', KEYS[1], old)
-if at then
-  redis.call('ZREM', KEYS[1], old)
-  local corrected = tonumber(ARGV[3])
-  if corrected < 0 then corrected = 0 end
-  redis.call('ZADD', KEYS[1], at, ARGV[1] .. '|' .. tostring(corrected) .. '|1')
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  local tokens = tonumber(redis.call('HGET', KEYS[2], 't')) or 0
-  local corrected = tokens + difference
-  if corrected < 0 then corrected = 0 end
-  redis.call('HSET', KEYS[2], 't', corrected)
+for i = 0, #KEYS / 2 - 1 do
+  local kmin, kday = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
+  local id, reserved, actual = ARGV[i * 3 + 1], tonumber(ARGV[i * 3 + 2]), tonumber(ARGV[i * 3 + 3])
+  local old = id .. '|' .. ARGV[i * 3 + 2] .. '|1'
+  local at = redis.call('ZSCORE', kmin, old)
+  if at then
+    redis.call('ZREM', kmin, old)
+    local corrected = actual
+    if corrected < 0 then corrected = 0 end
+    redis.call('ZADD', kmin, at, id .. '|' .. tostring(corrected) .. '|1')
+  end
+  if redis.call('EXISTS', kday) == 1 then
+    local tokens = tonumber(redis.call('HGET', kday, 't')) or 0
+    local corrected = tokens + actual - reserved
+    if corrected < 0 then corrected = 0 end
+    redis.call('HSET', kday, 't', corrected)
+  end
 end
 return 1
 `;

@@ -11,11 +11,14 @@ import type {
   WindowObservation,
 } from '../types';
 import { callRedis, execPipeline, type RedisClient } from './client';
+import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
 
 const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm', 'rpd', 'tpm', 'tpd', 'too_large'];
 
 type ScriptReply = (string | number)[];
+
+type Settlement = Parameters<QuotaStore['settle']>[0];
 
 interface QuotaCommands {
   switchboardAcquire(numberOfKeys: number, ...args: (string | number)[]): Promise<ScriptReply>;
@@ -27,12 +30,18 @@ interface QuotaCommands {
 /** The quota store several bot processes share: every admission is one atomic Lua script. */
 export class RedisQuotaStore implements QuotaStore {
   private readonly redis: RedisClient & QuotaCommands;
+  private readonly settlements: WriteBatcher<Settlement>;
   private phantomCounter = 0;
 
   constructor(
     redis: RedisClient,
     private readonly prefix = 'sb:',
+    options: { readonly settleAfterMs?: number; readonly maxSettlements?: number } = {},
   ) {
+    this.settlements = new WriteBatcher((settlements) => this.writeSettlements(settlements), {
+      windowMs: options.settleAfterMs ?? 25,
+      maxItems: options.maxSettlements ?? 200,
+    });
     redis.defineCommand('switchboardAcquire', { lua: ACQUIRE_SCRIPT });
     redis.defineCommand('switchboardSettle', { lua: SETTLE_SCRIPT });
     redis.defineCommand('switchboardBlock', { lua: BLOCK_SCRIPT });
@@ -76,18 +85,28 @@ export class RedisQuotaStore implements QuotaStore {
     return { ok: false, blocks };
   }
 
-  async settle(settlement: Parameters<QuotaStore['settle']>[0]): Promise<void> {
-    const names = this.keys(settlement.keyId, settlement.day);
-    await callRedis(() =>
-      this.redis.switchboardSettle(
-        2,
-        names.min,
-        names.day,
-        settlement.reservationId,
-        settlement.reservedTokens,
-        settlement.actualTokens,
-      ),
-    );
+  /**
+   * Settlements wait up to `settleAfterMs` and go to Redis together (WriteBatcher): until then a
+   * reservation counts its estimate, which errs high, so admission stays on the safe side.
+   */
+  settle(settlement: Settlement): Promise<void> {
+    return this.settlements.add(settlement);
+  }
+
+  /** Writes the settlements waiting; resolves when every write so far is done, failed or not. */
+  flush(): Promise<void> {
+    return this.settlements.flush();
+  }
+
+  private async writeSettlements(settlements: readonly Settlement[]): Promise<void> {
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const settlement of settlements) {
+      const names = this.keys(settlement.keyId, settlement.day);
+      keys.push(names.min, names.day);
+      args.push(settlement.reservationId, settlement.reservedTokens, settlement.actualTokens);
+    }
+    await callRedis(() => this.redis.switchboardSettle(keys.length, ...keys, ...args));
   }
 
   async block(keyId: string, reason: BlockReason, until: number, now: number): Promise<void> {
@@ -125,6 +144,8 @@ export class RedisQuotaStore implements QuotaStore {
 
   async usage(keyIds: readonly string[], now: number, day: string): Promise<KeyUsage[]> {
     if (keyIds.length === 0) return [];
+    // This process's own settlements first, so that the figures include them.
+    await this.flush();
     const pipeline = this.redis.pipeline();
     for (const keyId of keyIds) {
       const names = this.keys(keyId, day);
@@ -149,7 +170,9 @@ export class RedisQuotaStore implements QuotaStore {
         requestsLastMinute += Number(requests ?? 0);
       }
       const [requestsToday, tokensToday] = (at(1) as (string | null)[]).map((value) => Number(value ?? 0));
-      const [rpm, rpd, tpm, tpd] = (at(2) as (string | null)[]).map((value) => (value === null ? undefined : Number(value)));
+      const [rpm, rpd, tpm, tpd] = (at(2) as (string | null)[]).map((value) =>
+        value === null ? undefined : Number(value),
+      );
       const [reason, until] = at(3) as (string | null)[];
       const learnedLimits: KeyLimits = {
         ...(rpm === undefined ? {} : { requestsPerMinute: rpm }),
@@ -167,7 +190,10 @@ export class RedisQuotaStore implements QuotaStore {
         learnedLimits,
         block:
           blockedUntil !== undefined && blockedUntil > now
-            ? { reason: BLOCK_REASONS.includes(reason as BlockReason) ? (reason as BlockReason) : 'cooldown', until: blockedUntil }
+            ? {
+                reason: BLOCK_REASONS.includes(reason as BlockReason) ? (reason as BlockReason) : 'cooldown',
+                until: blockedUntil,
+              }
             : undefined,
       };
     });

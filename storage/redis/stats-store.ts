@@ -1,6 +1,7 @@
 import { addAttempt, emptyCounters, FAILURE_OUTCOMES, LATENCY_SAMPLES, type MutableCounters } from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
 import { callRedis, execPipeline, type RedisClient } from './client';
+import { WriteBatcher } from './write-batcher';
 
 const RETENTION_SECONDS = 8 * 24 * 3600;
 
@@ -61,37 +62,27 @@ interface DayBatch {
   readonly users: Map<string, number>;
 }
 
-/** The records of one window, and the promise their callers wait on. */
-class PendingBatch {
-  readonly days = new Map<string, DayBatch>();
-  /** Records added so far. */
-  size = 0;
-  readonly settled: Promise<void>;
-  resolve!: () => void;
-  reject!: (error: unknown) => void;
+/** A record waiting to be written. */
+type StatsRecord =
+  | { readonly type: 'attempt'; readonly record: AttemptRecord; readonly day: string }
+  | { readonly type: 'user'; readonly userId: string; readonly day: string };
 
-  constructor() {
-    this.settled = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-  }
-
-  day(day: string): DayBatch {
-    let batch = this.days.get(day);
+/** A batch of records summed per day: per provider and per key their counters, per user their requests. */
+function sumByDay(records: readonly StatsRecord[]): Map<string, DayBatch> {
+  const days = new Map<string, DayBatch>();
+  for (const item of records) {
+    let batch = days.get(item.day);
     if (batch === undefined) {
       batch = { groups: new Map(), users: new Map() };
-      this.days.set(day, batch);
+      days.set(item.day, batch);
     }
-    return batch;
-  }
-
-  addAttempt(record: AttemptRecord, day: string): void {
-    this.size++;
-    const batch = this.day(day);
+    if (item.type === 'user') {
+      batch.users.set(item.userId, (batch.users.get(item.userId) ?? 0) + 1);
+      continue;
+    }
     for (const [kind, name] of [
-      ['p', record.provider],
-      ['k', record.keyId],
+      ['p', item.record.provider],
+      ['k', item.record.keyId],
     ] as const) {
       const id = `${kind}:${name}`;
       let group = batch.groups.get(id);
@@ -99,15 +90,17 @@ class PendingBatch {
         group = { kind, name, counters: emptyCounters() };
         batch.groups.set(id, group);
       }
-      addAttempt(group.counters, record);
+      addAttempt(group.counters, item.record);
     }
   }
+  return days;
+}
 
-  addUser(userId: string, day: string): void {
-    this.size++;
-    const users = this.day(day).users;
-    users.set(userId, (users.get(userId) ?? 0) + 1);
-  }
+export interface RedisStatsOptions {
+  /** Longest a record waits to be written (0: at the end of the current turn of the event loop). */
+  readonly flushAfterMs?: number;
+  /** A batch this big is written at once, without waiting for the window to end. */
+  readonly maxBatchRecords?: number;
 }
 
 /**
@@ -116,27 +109,15 @@ class PendingBatch {
  * the totals of all of them.
  *
  * Records are not written one by one: those of a short window (`flushAfterMs`, 25 ms by default,
- * or sooner once `maxBatchRecords` are waiting) are summed and written by one script, so a busy
- * process sends one command for dozens of answers rather than two per answer, and another
- * process's `/stats` sees them at most that much later. Each record's promise settles with the
- * write of its batch: a failed write fails every record in it (the fallback store then keeps them
- * locally). `read` writes what is pending first, and so does `flush`, which shutdown calls.
+ * or sooner once `maxBatchRecords` are waiting) are summed and written by one script (see
+ * WriteBatcher), so a busy process sends one command for dozens of answers rather than two per
+ * answer, and another process's `/stats` sees them at most that much later. A failed write fails
+ * every record of its batch (the fallback store then keeps them locally). `read` writes what is
+ * pending first, and so does `flush`, which shutdown calls.
  */
-export interface RedisStatsOptions {
-  /** Longest a record waits to be written (0: at the end of the current turn of the event loop). */
-  readonly flushAfterMs?: number;
-  /** A batch this big is written at once, without waiting for the window to end. */
-  readonly maxBatchRecords?: number;
-}
-
 export class RedisStatsStore implements StatsStore {
   private readonly redis: RedisClient & StatsCommands;
-  private readonly flushAfterMs: number;
-  private readonly maxBatchRecords: number;
-  private pending: PendingBatch | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
-  /** The write in progress, if any (a read waits for it too). */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly batcher: WriteBatcher<StatsRecord>;
 
   constructor(
     redis: RedisClient,
@@ -145,8 +126,12 @@ export class RedisStatsStore implements StatsStore {
   ) {
     redis.defineCommand('switchboardRecordStats', { lua: RECORD_BATCH_SCRIPT });
     this.redis = redis as RedisClient & StatsCommands;
-    this.flushAfterMs = options.flushAfterMs ?? 25;
-    this.maxBatchRecords = options.maxBatchRecords ?? 500;
+    this.batcher = new WriteBatcher(
+      async (records) => {
+        await Promise.all([...sumByDay(records)].map(([day, batch]) => this.write(day, batch)));
+      },
+      { windowMs: options.flushAfterMs ?? 25, maxItems: options.maxBatchRecords ?? 500 },
+    );
   }
 
   /** One hash tag per day: a day's counters are written by one script, which a Redis Cluster runs only within one slot. */
@@ -155,51 +140,16 @@ export class RedisStatsStore implements StatsStore {
   }
 
   recordAttempt(record: AttemptRecord, day: string): Promise<void> {
-    const batch = this.batch();
-    batch.addAttempt(record, day);
-    this.flushIfFull(batch);
-    return batch.settled;
+    return this.batcher.add({ type: 'attempt', record, day });
   }
 
   recordUserRequest(userId: string, day: string): Promise<void> {
-    const batch = this.batch();
-    batch.addUser(userId, day);
-    this.flushIfFull(batch);
-    return batch.settled;
+    return this.batcher.add({ type: 'user', userId, day });
   }
 
-  /** The batch of the current window, written when the window ends. */
-  private batch(): PendingBatch {
-    if (this.pending === undefined) {
-      this.pending = new PendingBatch();
-      // Not keeping the process alive for it: shutdown writes what is pending (`flush`).
-      this.flushTimer = setTimeout(() => void this.flush(), this.flushAfterMs);
-      this.flushTimer.unref();
-    }
-    return this.pending;
-  }
-
-  private flushIfFull(batch: PendingBatch): void {
-    if (batch.size >= this.maxBatchRecords) void this.flush();
-  }
-
-  /**
-   * Writes the pending batch (one script per day it holds, nearly always one); resolves when every
-   * write so far is done, failed or not (a failed write rejects its records' own promises).
-   */
+  /** Writes what is waiting; resolves when every write so far is done, failed or not. */
   flush(): Promise<void> {
-    const batch = this.pending;
-    if (batch === undefined) return this.writing;
-    this.pending = undefined;
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const previous = this.writing;
-    const write = Promise.all([...batch.days].map(([day, dayBatch]) => this.write(day, dayBatch))).then(
-      () => batch.resolve(),
-      (error: unknown) => batch.reject(error),
-    );
-    this.writing = Promise.all([previous, write]).then(() => undefined);
-    return this.writing;
+    return this.batcher.flush();
   }
 
   private async write(day: string, batch: DayBatch): Promise<void> {

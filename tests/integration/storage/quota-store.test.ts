@@ -5,7 +5,7 @@ import type { KeyLimits } from '../../../providers/types';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
-import type { AcquireResult, QuotaStore } from '../../../storage/types';
+import type { AcquireResult, KeyUsage, QuotaStore } from '../../../storage/types';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;
@@ -49,8 +49,7 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     now: number,
     tokens = 10,
     day = DAY,
-  ): Promise<AcquireResult> =>
-    store.acquire({ candidates, tokens, reservationId: `r${++reservation}`, now, day });
+  ): Promise<AcquireResult> => store.acquire({ candidates, tokens, reservationId: `r${++reservation}`, now, day });
 
   it('spreads requests evenly over equal keys', async () => {
     const candidates = [
@@ -123,7 +122,14 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 100 } }];
     await store.acquire({ candidates, tokens: 90, reservationId: 'big', now: T0, day: DAY });
     expect((await acquire(candidates, T0 + 1, 20)).ok).toBe(false);
-    await store.settle({ keyId: 'p:a', reservationId: 'big', reservedTokens: 90, actualTokens: 30, now: T0 + 2, day: DAY });
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'big',
+      reservedTokens: 90,
+      actualTokens: 30,
+      now: T0 + 2,
+      day: DAY,
+    });
     expect((await acquire(candidates, T0 + 3, 20)).ok).toBe(true);
     const [usage] = await store.usage(['p:a'], T0 + 4, DAY);
     expect(usage).toMatchObject({ requestsLastMinute: 2, tokensLastMinute: 50, requestsToday: 2, tokensToday: 50 });
@@ -136,7 +142,8 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     ];
     await store.block('p:a', 'cooldown', T0 + 30_000, T0);
     await store.block('p:a', 'cooldown', T0 + 5_000, T0);
-    for (let index = 0; index < 4; index++) expect(await acquire(candidates, T0 + index)).toEqual({ ok: true, keyId: 'p:b' });
+    for (let index = 0; index < 4; index++)
+      expect(await acquire(candidates, T0 + index)).toEqual({ ok: true, keyId: 'p:b' });
     await store.block('p:b', 'bad', T0 + 3_600_000, T0);
     expect(await acquire(candidates, T0 + 29_999)).toEqual({
       ok: false,
@@ -200,9 +207,59 @@ describe('RedisQuotaStore shared by several processes', () => {
     const candidates = [{ keyId: 'p:shared', limits: { requestsPerMinute: 10 } }];
     const results = await Promise.all(
       Array.from({ length: 60 }, (_, index) =>
-        stores[index % 3]!.acquire({ candidates, tokens: 1, reservationId: `race-${index}`, now: T0 + index, day: DAY }),
+        stores[index % 3]!.acquire({
+          candidates,
+          tokens: 1,
+          reservationId: `race-${index}`,
+          now: T0 + index,
+          day: DAY,
+        }),
       ),
     );
     expect(results.filter((result) => result.ok)).toHaveLength(10);
+  });
+});
+
+describe('RedisQuotaStore settles in batches', () => {
+  async function scriptCalls(client: Redis): Promise<number> {
+    const info = await client.info('commandstats');
+    let calls = 0;
+    for (const match of info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) calls += Number(match[1]);
+    return calls;
+  }
+
+  it('writes the settlements of a window with one script, and shows them to usage at once', async () => {
+    const client = createRedisClient(redisServer.url);
+    clients.push(client);
+    await connectRedis(client);
+    const prefix = `test:${randomUUID()}:`;
+    const store = new RedisQuotaStore(client, prefix, { settleAfterMs: 60_000 });
+    const candidates = [
+      { keyId: 'p:a', limits: { tokensPerMinute: 1000 } },
+      { keyId: 'p:b', limits: { tokensPerMinute: 1000 } },
+    ];
+    const picked: { keyId: string; reservationId: string }[] = [];
+    for (let index = 0; index < 6; index++) {
+      const reservationId = `r${index}`;
+      const result = await store.acquire({ candidates, tokens: 100, reservationId, now: T0 + index, day: DAY });
+      if (!result.ok) throw new Error('a key with room was refused');
+      picked.push({ keyId: result.keyId, reservationId });
+    }
+    const total = (usage: readonly KeyUsage[], figure: 'tokensLastMinute' | 'tokensToday'): number =>
+      usage.reduce((sum, key) => sum + key[figure], 0);
+    expect(total(await store.usage(['p:a', 'p:b'], T0 + 10, DAY), 'tokensLastMinute')).toBe(600);
+
+    const before = await scriptCalls(client);
+    const settled = picked.map(({ keyId, reservationId }) =>
+      store.settle({ keyId, reservationId, reservedTokens: 100, actualTokens: 10, now: T0 + 11, day: DAY }),
+    );
+    // Nothing is written yet (the window is a minute long); reading usage writes them first.
+    expect(await scriptCalls(client)).toBe(before);
+    const usage = await store.usage(['p:a', 'p:b'], T0 + 12, DAY);
+    await Promise.all(settled);
+    expect(total(usage, 'tokensLastMinute')).toBe(60);
+    expect(total(usage, 'tokensToday')).toBe(60);
+    // The six settlements, on two keys, took one script.
+    expect((await scriptCalls(client)) - before).toBe(1);
   });
 });
