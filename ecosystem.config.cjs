@@ -11,29 +11,26 @@
  */
 /**
  * V8 sizes the heap for the machine: with a high memory limit it lets the heap grow to about 4×
- * the live data, so under load the bot's RSS passes 250 MB with some 40 MB live. A 384 MB old
- * space keeps the old generation near 1.5× live. Young collections are most of the garbage
- * collector's time here: each answer allocates some 200 KB, and a good part of it lives as long
- * as the answer is in flight, so halves that fill less often copy and promote less: 16 MB
- * semi-spaces cost about 10 MB of RSS over 8 MB ones and save 10–15 % of the CPU per answer.
+ * the live data, and keeps 16 MB young-generation halves, so under load the bot's RSS passes
+ * 250 MB with some 40 MB live. A 384 MB old space keeps the old generation near 1.5× live; 8 MB
+ * semi-spaces are the young generation's size. Measured with `npm run bench:e2e` (throughput with
+ * providers answering at once, and RSS after 10,000 users), side by side on a 2-core machine:
  *
- * The RSS for them comes from glibc's allocator (GLIBC_TUNABLES, read when the process starts):
- * by default it raises its trim and mmap thresholds after large frees (module loading frees a
- * lot) and then keeps freed memory instead of returning it; fixed 128 KB thresholds return it.
- * Measured with `npm run bench:e2e` (throughput with providers answering at once, and RSS after
- * 10,000 users), side by side on a 2-core machine (figures of different days differ; compare rows):
+ *   old / semi (MB)   updates/s   RSS after 10,000 users
+ *   256 / 4           ~1,370      130–131 MB
+ *   256 / 8           ~1,760      138–148 MB
+ *   384 / 8           ~1,830      142–144 MB   ← chosen
+ *   512 / 8           ~1,740      141–148 MB
  *
- *   old / semi (MB), allocator         updates/s    RSS after 10,000 users
- *   384 / 8, glibc defaults            ~980–1,010   142 MB
- *   384 / 16, glibc defaults           ~1,100–1,290 152–156 MB
- *   384 / 16, fixed thresholds         ~1,050–1,200 143–144 MB   ← chosen
- *   384 / 24 or 32, fixed thresholds   ~1,400       174–179 MB
- *
- * `npm start` uses the same flags and environment (package.json; a test checks they agree).
+ * Young collections are most of the garbage collector's time here: each answer allocates some
+ * 200 KB that lives as long as the answer is in flight, so halves that fill less often copy
+ * less. Tried again later (16 MB halves: half the young collections, a fifth less GC helper
+ * CPU): RSS after 10,000 users rose to 152–158 MB, past the 150 MB budget; glibc thresholds
+ * (GLIBC_TUNABLES trim/mmap at 128 KB) brought it back to 143–145 MB but cost about as much CPU
+ * in malloc as the larger halves saved, and end to end neither beat 8 MB beyond the run-to-run
+ * spread. `npm start` uses the same flags (package.json; a test checks they agree).
  */
-const NODE_ARGS = ['--max-old-space-size=384', '--max-semi-space-size=16'];
-/** glibc only: elsewhere the variable is ignored. */
-const MEMORY_ENV = { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=131072:glibc.malloc.mmap_threshold=131072' };
+const NODE_ARGS = ['--max-old-space-size=384', '--max-semi-space-size=8'];
 
 module.exports = {
   apps: [
@@ -46,7 +43,7 @@ module.exports = {
       // The bot finishes in-flight updates for up to 10 s after SIGTERM.
       kill_timeout: 12000,
       max_memory_restart: '300M',
-      env: { NODE_ENV: 'production', ...MEMORY_ENV },
+      env: { NODE_ENV: 'production' },
     },
     {
       name: 'switchboard-webhook',
@@ -57,7 +54,7 @@ module.exports = {
       kill_timeout: 12000,
       max_memory_restart: '300M',
       // Needs WEBHOOK_URL, WEBHOOK_SECRET, PORT and REDIS_URL in the environment or .env.
-      env: { NODE_ENV: 'production', ...MEMORY_ENV },
+      env: { NODE_ENV: 'production' },
       autorestart: true,
     },
   ],

@@ -272,19 +272,14 @@ async function startArm(
 ): Promise<Running> {
   const telegram = await startFakeTelegramServer({ recordCalls: false });
   if (arm !== 'echo' && arm !== 'floor') await fixtures.redisClient.flushall();
-  // Switchboard runs with the node arguments and allocator settings it is deployed with. BENCH_BOT_NODE_ARGS go to the
+  // Switchboard runs with the node arguments it is deployed with. BENCH_BOT_NODE_ARGS go to the
   // bots' node after those, for profiling: `--cpu-prof --cpu-prof-dir=/tmp/profiles`.
   const nodeArgs = [
     ...(arm === 'echo' || arm === 'floor' ? [] : deployedNodeArgs()),
     ...extraNodeArgs,
     ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
-  const env = {
-    ...(arm === 'echo' || arm === 'floor' ? {} : deployedEnv()),
-    ...armEnv(arm, telegram, fixtures),
-    ...extraEnv,
-  };
-  const bot = startBenchProcess(armScript(arm), env, nodeArgs);
+  const bot = startBenchProcess(armScript(arm), { ...armEnv(arm, telegram, fixtures), ...extraEnv }, nodeArgs);
   try {
     await Promise.race([
       telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
@@ -302,32 +297,15 @@ async function startArm(
   return { telegram, bot, tracker, peak: new PeakMemory(bot.pid) };
 }
 
-interface EcosystemApp {
-  readonly name?: string;
-  readonly node_args?: string | string[];
-  readonly env?: Record<string, string>;
-}
-
-/** The polling bot's entry in ecosystem.config.cjs. */
-function deployedApp(): EcosystemApp | undefined {
-  const file = path.join(DIST, '..', 'ecosystem.config.cjs');
-  const config = require(file) as { apps?: EcosystemApp[] };
-  return config.apps?.find((app) => app.name === 'switchboard');
-}
-
 /**
  * The `node_args` PM2 runs the polling bot with (ecosystem.config.cjs; `npm start` passes the
  * same, as a test checks), so that the bench measures the bot as it is deployed.
  */
 export function deployedNodeArgs(): string[] {
-  const args = deployedApp()?.node_args ?? [];
+  const file = path.join(DIST, '..', 'ecosystem.config.cjs');
+  const config = require(file) as { apps?: { name?: string; node_args?: string | string[] }[] };
+  const args = config.apps?.find((app) => app.name === 'switchboard')?.node_args ?? [];
   return typeof args === 'string' ? args.split(' ').filter((arg) => arg !== '') : [...args];
-}
-
-/** The environment PM2 adds for the polling bot, less NODE_ENV (the allocator's settings; `npm start` sets the same). */
-export function deployedEnv(): Record<string, string> {
-  const { NODE_ENV: _mode, ...env } = deployedApp()?.env ?? {};
-  return env;
 }
 
 async function stopArm(running: Running): Promise<number> {

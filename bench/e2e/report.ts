@@ -4,7 +4,6 @@ import {
   type E2eReport,
   type MemoryRun,
   type PhaseResult,
-  deployedEnv,
   deployedNodeArgs,
   type StageTime,
 } from './benchmark';
@@ -190,10 +189,7 @@ export function formatE2eReport(report: E2eReport): string {
     'End-to-end benchmark: simulated users → fake Telegram Bot API → bot process (long polling) → fake providers',
     `Node ${report.environment.node}, ${report.environment.cores} cores, redis-server ${report.environment.redis} on a free port. ` +
       'Bots, Redis and this driver (fakes + users) share the machine.',
-    `Switchboard: ${Object.entries(deployedEnv())
-      .map(([name, value]) => `${name}=${value} `)
-      .join('')}node ${deployedNodeArgs().join(' ')} dist/bot/main.js`,
-    '  (as npm start and PM2 run it),',
+    `Switchboard: node ${deployedNodeArgs().join(' ')} dist/bot/main.js (as npm start and PM2 run it),`,
     '  REDIS_URL (history, quotas, stats in Redis), all five providers configured',
     '  (Groq, first in order, answers), STREAM_REPLIES=false (timed to the one final sendMessage),',
     '  RATE_LIMIT_PER_MINUTE=0, USER_DAILY_LIMIT=0, <P>_RPM=<P>_RPD=<P>_TPM=<P>_TPD=0 (no limit throttles the load),',

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import {
   DEFAULT_E2E_OPTIONS,
-  deployedEnv,
   deployedNodeArgs,
   type E2eOptions,
   type PhaseResult,
