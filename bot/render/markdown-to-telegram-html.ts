@@ -94,6 +94,31 @@ interface InlineContext {
  * @example markdownToTelegramHtml('**Hi** `a<b`') // '<b>Hi</b> <code>a&lt;b</code>'
  */
 export function markdownToTelegramHtml(source: string): string {
+  // Most chat answers are a line of plain text: nothing for the parser to find, only HTML to escape.
+  if (isPlainLine(source)) return escapeHtml(source);
+  return renderMarkdown(source);
+}
+
+/**
+ * Characters that can start Markdown syntax anywhere in a line (emphasis, code, links, escapes,
+ * entities, autolinks, strikethrough, tables, headings), and line breaks.
+ */
+const MARKDOWN_ANYWHERE = /[\0\n\r\\`*_[\]<>&~|#]/;
+/** Syntax at the start of a line: quotes, list items, setext/thematic breaks, ordered lists. */
+const MARKDOWN_AT_START = /^(?:[>+=-]|\d{1,9}[.)])/;
+
+/**
+ * One line markdown-it would render as a single paragraph of its own text: no syntax character,
+ * no surrounding whitespace (which it would trim, or read as an indented code block).
+ */
+export function isPlainLine(source: string): boolean {
+  return (
+    source !== '' && source.trim() === source && !MARKDOWN_ANYWHERE.test(source) && !MARKDOWN_AT_START.test(source)
+  );
+}
+
+/** The full conversion through markdown-it (what `markdownToTelegramHtml` does for any Markdown). */
+export function renderMarkdown(source: string): string {
   const tree = buildTree(markdown.parse(source, {}));
   return renderBlocks(tree, { indent: '', inQuote: false, listDepth: 0 })
     .map((block) => block.html)

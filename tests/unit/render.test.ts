@@ -7,6 +7,7 @@ import {
   splitPlainText,
   TELEGRAM_MESSAGE_LIMIT,
 } from '../../bot/render';
+import { isPlainLine, renderMarkdown } from '../../bot/render/markdown-to-telegram-html';
 import { splitForTelegramSegmented } from '../../bot/render/split';
 import { parseTelegramHtml, telegramVisibleText, validateTelegramHtml } from '../helpers/telegram-html';
 
@@ -635,5 +636,67 @@ describe('the Telegram HTML checker (tests/helpers/telegram-html)', () => {
   it('reads the visible text of valid HTML and throws on invalid HTML', () => {
     expect(telegramVisibleText('<b>a &lt;</b> <a href="https://x.y?a=1&amp;b=2">l</a>')).toBe('a < l');
     expect(() => telegramVisibleText('<b>')).toThrow("can't parse entities");
+  });
+});
+
+describe('plain lines skip the Markdown parser', () => {
+  // Letters, digits (Latin, Persian, Arabic-Indic), RTL text with ZWNJ, emoji, and the punctuation
+  // that is not Markdown syntax, mixed at random (a fixed seed: the same strings every run).
+  const ALPHABET = [...'abcXYZ019 .,!?;:()"\'/%$@+=-^{}', ...'سلام دنیا‌ها ۰۱۲۳۴۵۶۷۸۹ ٠١٢٣', '😀', '\u200c', '\t'];
+  function randomLine(seed: number): string {
+    let state = seed;
+    const next = (): number => {
+      state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return state / 2_147_483_648;
+    };
+    const length = 1 + Math.floor(next() * 60);
+    return Array.from({ length }, () => ALPHABET[Math.floor(next() * ALPHABET.length)]!).join('');
+  }
+
+  it('renders every plain line exactly as the parser would', () => {
+    let plain = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const line = randomLine(seed);
+      if (!isPlainLine(line)) continue;
+      plain++;
+      expect(markdownToTelegramHtml(line)).toBe(renderMarkdown(line));
+    }
+    // The comparison above ran on most of them (lines with surrounding blanks or a list-like start do not qualify).
+    expect(plain).toBeGreaterThan(1500);
+  });
+
+  it('sends anything that may be Markdown through the parser', () => {
+    for (const line of [
+      '**bold**',
+      'a _b_ c',
+      '`code`',
+      '[link](https://example.com)',
+      '# heading',
+      '> quote',
+      '- item',
+      '+ item',
+      '1. first',
+      '۱. اول',
+      '2) second',
+      'a & b',
+      '&amp;',
+      '<b>x</b>',
+      'a ~~b~~',
+      'a | b',
+      'line\nline',
+      ' leading',
+      'trailing ',
+      '    code',
+      '---',
+      '===',
+      'back\\slash',
+      '',
+    ]) {
+      if (line === '۱. اول') continue; // Persian digits are not a list to CommonMark: shown below.
+      expect(isPlainLine(line)).toBe(false);
+    }
+    expect(markdownToTelegramHtml('۱. اول')).toBe(renderMarkdown('۱. اول'));
+    expect(markdownToTelegramHtml('سلام، دنیا! ۱۲۳')).toBe('سلام، دنیا! ۱۲۳');
+    expect(markdownToTelegramHtml('5 > 3 & 2 < 4')).toBe('5 &gt; 3 &amp; 2 &lt; 4');
   });
 });
