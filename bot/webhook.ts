@@ -48,14 +48,12 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
     const path = new URL(req.url ?? '/', 'http://webhook').pathname;
     if (req.method !== 'POST' && options.otherRequests?.(req, res) === true) return;
     if (req.method !== 'POST' || path !== options.path) {
-      res.writeHead(404).end();
-      req.resume();
+      refuse(req, res, 404);
       return;
     }
     const given = Buffer.from(String(req.headers['x-telegram-bot-api-secret-token'] ?? ''));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      res.writeHead(401).end();
-      req.resume();
+      refuse(req, res, 401);
       return;
     }
     readBody(req, maxBodyBytes).then(
@@ -80,8 +78,7 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
       },
       (error: unknown) => {
         const tooLarge = error instanceof Error && error.message === 'too large';
-        // The connection is closed after the answer, so a sender of a huge body cannot keep it.
-        res.writeHead(tooLarge ? 413 : 400, { connection: 'close' }).end();
+        refuse(req, res, tooLarge ? 413 : 400);
       },
     );
   });
@@ -151,6 +148,42 @@ async function handleInTurn(
         options.logger.warn({ err: error, ...log }, 'could not mark the update done in the chat order'),
       );
   }
+}
+
+/** Most of a refused request's body read and dropped before its connection is cut, and for how long. */
+const MAX_DRAIN_BYTES = 16 * 1024 * 1024;
+const MAX_DRAIN_MS = 10_000;
+
+/**
+ * Refuses a request without using its body: the status goes out at once, and the connection is
+ * closed after it (a sender of a huge body cannot keep it). The close waits until the rest of the
+ * body has arrived, read and dropped (up to MAX_DRAIN_BYTES or MAX_DRAIN_MS, then the connection
+ * is cut): closing a socket with unread data resets the connection, and a client still sending
+ * would then see the reset instead of the status.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number): void {
+  res.writeHead(status, { connection: 'close', 'content-length': '0' });
+  if (req.complete) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  let drained = 0;
+  const cut = (): void => {
+    req.socket.destroy();
+  };
+  const timer = setTimeout(cut, MAX_DRAIN_MS);
+  timer.unref();
+  req.on('data', (part: Buffer) => {
+    drained += part.length;
+    if (drained > MAX_DRAIN_BYTES) cut();
+  });
+  req.once('end', () => {
+    clearTimeout(timer);
+    res.end();
+  });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 function readBody(req: IncomingMessage, maxBytes: number): Promise<string> {
