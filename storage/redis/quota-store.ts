@@ -118,6 +118,9 @@ export class RedisQuotaStore implements QuotaStore {
   }
 
   async observe(keyId: string, observation: QuotaObservation, now: number, day: string): Promise<void> {
+    // Settlements waiting go first, in the same round trip: the headers describe the usage after
+    // the answer, so they must be compared with the settled count, not the estimate.
+    void this.settlements.flush();
     const names = this.keys(keyId, day);
     const windowArgs = (window: WindowObservation | undefined): string[] => [
       window?.limit === undefined ? '' : String(window.limit),

@@ -262,4 +262,27 @@ describe('RedisQuotaStore settles in batches', () => {
     // The six settlements, on two keys, took one script.
     expect((await scriptCalls(client)) - before).toBe(1);
   });
+
+  it("writes waiting settlements before comparing usage with what the provider's headers say", async () => {
+    const client = createRedisClient(redisServer.url);
+    clients.push(client);
+    await connectRedis(client);
+    const store = new RedisQuotaStore(client, `test:${randomUUID()}:`, { settleAfterMs: 60_000 });
+    const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 1000 } }];
+    expect((await store.acquire({ candidates, tokens: 100, reservationId: 'r', now: T0, day: DAY })).ok).toBe(true);
+    // The answer used 10 tokens; the provider counts 60 used this minute (another client of the key).
+    const settled = store.settle({
+      keyId: 'p:a',
+      reservationId: 'r',
+      reservedTokens: 100,
+      actualTokens: 10,
+      now: T0 + 1,
+      day: DAY,
+    });
+    await store.observe('p:a', { tokensPerMinute: { limit: 1000, remaining: 940 } }, T0 + 1, DAY);
+    // Settled first (10), then raised to the provider's 60; the other order would leave 10.
+    const [usage] = await store.usage(['p:a'], T0 + 2, DAY);
+    await settled;
+    expect(usage?.tokensLastMinute).toBe(60);
+  });
 });
