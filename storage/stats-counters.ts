@@ -49,3 +49,34 @@ export function snapshotCounters(counters: MutableCounters): CounterSet {
     latencies: counters.latencies.slice(-LATENCY_SAMPLES).reverse(),
   };
 }
+
+/** One day's counts: per provider and per key their counters, per user their requests. */
+export interface DayCounters {
+  readonly providers: Map<string, MutableCounters>;
+  readonly keys: Map<string, MutableCounters>;
+  readonly users: Map<string, number>;
+}
+
+export function emptyDayCounters(): DayCounters {
+  return { providers: new Map(), keys: new Map(), users: new Map() };
+}
+
+/** Counts one more attempt against its provider and its key. */
+export function countAttempt(day: DayCounters, record: AttemptRecord): void {
+  addAttempt(countersOf(day.providers, record.provider), record);
+  addAttempt(countersOf(day.keys, record.keyId), record);
+}
+
+/** Counts one more request of a user. */
+export function countUserRequest(day: DayCounters, userId: string): void {
+  day.users.set(userId, (day.users.get(userId) ?? 0) + 1);
+}
+
+function countersOf(group: Map<string, MutableCounters>, name: string): MutableCounters {
+  let counters = group.get(name);
+  if (counters === undefined) {
+    counters = emptyCounters();
+    group.set(name, counters);
+  }
+  return counters;
+}

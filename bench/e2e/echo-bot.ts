@@ -5,8 +5,8 @@
  *
  * Environment: BOT_TOKEN, TELEGRAM_API_ROOT. Stops on SIGTERM/SIGINT.
  */
-import { run } from '@grammyjs/runner';
 import { Bot } from 'grammy';
+import { runBenchBot } from './run-bot';
 
 function main(): void {
   const token = process.env.BOT_TOKEN;
@@ -17,14 +17,7 @@ function main(): void {
   }
   const bot = new Bot(token, { client: { apiRoot } });
   bot.on('message:text', (ctx) => ctx.reply(ctx.msg.text));
-  bot.catch((error) => process.stderr.write(`echo bot: update failed: ${String(error.error)}\n`));
-  const runner = run(bot);
-  process.stdout.write('echo bot polling\n');
-  const stop = (): void => {
-    void runner.stop().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  runBenchBot(bot, 'echo bot');
 }
 
 main();

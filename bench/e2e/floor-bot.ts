@@ -11,11 +11,11 @@
  *
  * Environment: BOT_TOKEN, TELEGRAM_API_ROOT, GROQ_API_KEY, GROQ_BASE_URL. Stops on SIGTERM/SIGINT.
  */
-import { run } from '@grammyjs/runner';
 import { type ApiClientOptions, Bot } from 'grammy';
 import Groq from 'groq-sdk';
 import { transportFetch } from '../../providers/shared/http-transport';
 import { stainlessClientOptions } from '../../providers/shared/openai-compatible';
+import { runBenchBot } from './run-bot';
 
 function main(): void {
   const { BOT_TOKEN: token, TELEGRAM_API_ROOT: apiRoot, GROQ_API_KEY: apiKey, GROQ_BASE_URL: baseUrl } = process.env;
@@ -41,14 +41,7 @@ function main(): void {
     });
     await ctx.reply(completion.choices[0]?.message.content ?? '(no answer)');
   });
-  bot.catch((error) => process.stderr.write(`floor bot: update failed: ${String(error.error)}\n`));
-  const runner = run(bot);
-  process.stdout.write('floor bot polling\n');
-  const stop = (): void => {
-    void runner.stop().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  runBenchBot(bot, 'floor bot');
 }
 
 main();

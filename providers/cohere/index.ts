@@ -15,7 +15,13 @@
  */
 import { type Cohere, CohereClientV2, CohereError } from 'cohere-ai';
 import type { AttemptControl } from '../shared/attempt';
-import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from '../shared/classify';
+import {
+  classifyFailure,
+  type FailureFacts,
+  malformedResponse,
+  streamBrokeOff,
+  transientFailure,
+} from '../shared/classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
@@ -128,10 +134,6 @@ function isNonJsonBody(data: unknown): boolean {
 
 function finish(raw: string | null | undefined): { finishReason: FinishReason; rawFinishReason: string | undefined } {
   return { finishReason: normalizeCohereFinishReason(raw), rawFinishReason: raw ?? undefined };
-}
-
-function malformed(what: string, rateLimits: RateLimitSnapshot | undefined): ProviderError {
-  return transientFailure(PROVIDER, `malformed response: ${what}`, rateLimits);
 }
 
 const MONTHLY = /\/\s*month|per month|monthly/i;
@@ -247,11 +249,12 @@ export function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
             control.whenAborted(),
           ]);
           const rateLimits = readCohereRateLimits(rawResponse.headers as HeaderSource);
-          if (isNonJsonBody(data)) throw malformed('the body is not JSON', rateLimits);
+          if (isNonJsonBody(data)) throw malformedResponse(PROVIDER, 'the body is not JSON', rateLimits);
           const answer = (typeof data === 'object' && data !== null ? data : {}) as CohereAnswer;
           const text = answerText(answer.message?.content);
-          if (text === undefined) throw malformed('the answer has no message content', rateLimits);
-          if (typeof answer.finishReason !== 'string') throw malformed('the answer has no finish reason', rateLimits);
+          if (text === undefined) throw malformedResponse(PROVIDER, 'the answer has no message content', rateLimits);
+          if (typeof answer.finishReason !== 'string')
+            throw malformedResponse(PROVIDER, 'the answer has no finish reason', rateLimits);
           return {
             text,
             ...finish(answer.finishReason),
@@ -283,7 +286,8 @@ export function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
           ]);
           rateLimits = readCohereRateLimits(rawResponse.headers as HeaderSource);
           for await (const raw of idle<unknown>(data)) {
-            if (typeof raw !== 'object' || raw === null) throw malformed('a stream event is not an object', rateLimits);
+            if (typeof raw !== 'object' || raw === null)
+              throw malformedResponse(PROVIDER, 'a stream event is not an object', rateLimits);
             const event = raw as CohereStreamEvent;
             if (event.type === 'content-delta') {
               const text = event.delta?.message?.content?.text;

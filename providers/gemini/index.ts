@@ -22,7 +22,13 @@ import {
   GoogleGenerativeAIResponseError,
 } from '@google/generative-ai';
 import type { AttemptControl } from '../shared/attempt';
-import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from '../shared/classify';
+import {
+  classifyFailure,
+  type FailureFacts,
+  malformedResponse,
+  streamBrokeOff,
+  transientFailure,
+} from '../shared/classify';
 import { parseDurationMs } from '../shared/durations';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
 import { redactSecrets } from '../shared/secrets';
@@ -216,9 +222,9 @@ export function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
           const answer: GeminiResponse = response;
           refuseBadResponse(answer, apiKey);
           const candidate = answer.candidates?.[0];
-          if (candidate === undefined) throw malformed('the answer has no candidates');
+          if (candidate === undefined) throw malformedResponse(PROVIDER, 'the answer has no candidates');
           if (candidate.content == null && candidate.finishReason === undefined) {
-            throw malformed('the candidate has neither content nor a finish reason');
+            throw malformedResponse(PROVIDER, 'the candidate has neither content nor a finish reason');
           }
           const text = textOf(candidate);
           if (text === '') refuseFilteredFinish(candidate.finishReason, candidate.finishMessage, apiKey);
@@ -255,7 +261,8 @@ export function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
           result.response.catch(() => undefined);
           for await (const raw of idle(result.stream)) {
             const chunk: GeminiResponse = raw;
-            if (typeof chunk !== 'object' || chunk === null) throw malformed('a stream event is not a JSON object');
+            if (typeof chunk !== 'object' || chunk === null)
+              throw malformedResponse(PROVIDER, 'a stream event is not a JSON object');
             refuseBadResponse(chunk, apiKey);
             if (typeof chunk.modelVersion === 'string') model = chunk.modelVersion;
             usage = chunk.usageMetadata ?? usage;
@@ -319,10 +326,6 @@ function toUsage(usage: GeminiUsage | undefined): Usage {
     count(usage?.totalTokenCount) ??
     (inputTokens !== undefined && outputTokens !== undefined ? inputTokens + outputTokens : undefined);
   return { inputTokens, outputTokens, totalTokens };
-}
-
-function malformed(what: string): ProviderError {
-  return transientFailure(PROVIDER, `malformed response: ${what}`);
 }
 
 function contentFiltered(message: string, apiKey: string): ProviderError {

@@ -35,8 +35,8 @@ export function withTokens(message: ChatMessage): ChatMessage {
  * Recent counts of short texts. Every chat request counts the same texts more than once (the
  * system prompt on every request; the new message when fitting, reserving and storing), and
  * encoding is the costliest step of routing. History messages carry their stored count instead:
- * a memo of a few hundred texts cannot hold the histories of thousands of users. Bounded: at most MEMO_ENTRIES texts of at most
- * MEMO_MAX_CHARS characters, the oldest forgotten first.
+ * a memo of a few hundred texts cannot hold the histories of thousands of users. Bounded: at
+ * most MEMO_ENTRIES texts of at most MEMO_MAX_CHARS characters, the oldest forgotten first.
  */
 const MEMO_ENTRIES = 512;
 const MEMO_MAX_CHARS = 4096;

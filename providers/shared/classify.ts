@@ -99,6 +99,11 @@ export function transientFailure(provider: string, message: string, rateLimits?:
   });
 }
 
+/** "malformed response: …": an answer the provider sent that does not have the shape it should. */
+export function malformedResponse(provider: string, what: string, rateLimits?: RateLimitSnapshot): ProviderError {
+  return transientFailure(provider, `malformed response: ${what}`, rateLimits);
+}
+
 /** "the stream ended without …": a connection cut before the provider said it had finished. */
 export function streamBrokeOff(provider: string, missing: string, rateLimits?: RateLimitSnapshot): ProviderError {
   return transientFailure(provider, `the stream ended without ${missing} (connection cut?)`, rateLimits);

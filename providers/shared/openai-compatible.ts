@@ -17,7 +17,7 @@ import {
   type Usage,
 } from '../types';
 import type { AttemptControl } from './attempt';
-import { classifyFailure, type FailureFacts, streamBrokeOff, transientFailure } from './classify';
+import { classifyFailure, type FailureFacts, malformedResponse, streamBrokeOff, transientFailure } from './classify';
 import { parseFiniteNumber, parseRetryAfterHeader } from './durations';
 import { type HeaderSource, readHeader } from './headers';
 import { transportFetch } from './http-transport';
@@ -167,7 +167,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
           const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
           if (completion?.error !== undefined) throw bodyFailure(spec, completion.error, rateLimits, redactor(apiKey));
           if (choice === undefined || typeof choice.message?.content !== 'string') {
-            throw malformed(spec.provider, 'the answer has no message content', rateLimits);
+            throw malformedResponse(spec.provider, 'the answer has no message content', rateLimits);
           }
           return {
             text: choice.message.content,
@@ -201,7 +201,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
           for await (const raw of idle(data)) {
             const chunk = raw as CompatChunk;
             if (typeof chunk !== 'object' || chunk === null)
-              throw malformed(spec.provider, 'a stream chunk is not JSON', rateLimits);
+              throw malformedResponse(spec.provider, 'a stream chunk is not JSON', rateLimits);
             if (chunk.error !== undefined) throw bodyFailure(spec, chunk.error, rateLimits, redactor(apiKey));
             if (typeof chunk.model === 'string') model = chunk.model;
             usage = spec.usageFromChunk?.(chunk) ?? chunk.usage ?? usage;
@@ -266,10 +266,6 @@ function toUsage(usage: CompatUsage | null | undefined): Usage {
 
 function redactor(apiKey: string): (text: string) => string {
   return (text) => redactSecrets(text, [apiKey]);
-}
-
-function malformed(provider: string, what: string, rateLimits: RateLimitSnapshot | undefined): ProviderError {
-  return transientFailure(provider, `malformed response: ${what}`, rateLimits);
 }
 
 /** Reads `{message, type, code}` whether the SDK kept the whole body or only its `error` member. */

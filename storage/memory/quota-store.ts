@@ -31,10 +31,19 @@ interface KeyState {
   block: { reason: BlockReason; until: number } | undefined;
 }
 
-/** Whether a window says nothing is left until a reset still to come. */
-function exhaustedUntil(window: WindowObservation | undefined, now: number): boolean {
-  return window?.remaining === 0 && window.resetAt !== undefined && window.resetAt > now;
+/** When a window says nothing is left until a reset still to come: that reset; otherwise undefined. */
+function exhaustedUntil(window: WindowObservation | undefined, now: number): number | undefined {
+  return window?.remaining === 0 && window.resetAt !== undefined && window.resetAt > now ? window.resetAt : undefined;
 }
+
+/** The windows that block a key when exhausted, and why (a constant: observe runs on every answer). */
+const BLOCKING_WINDOWS: readonly (readonly [keyof QuotaObservation, BlockReason])[] = [
+  ['requestsPerDay', 'quota'],
+  ['tokensPerDay', 'quota'],
+  ['requestsPerMinute', 'cooldown'],
+  ['tokensPerMinute', 'cooldown'],
+  ['requests', 'cooldown'],
+];
 
 /** The quota store of one process: the same rules as the Redis one, in a Map. */
 export class MemoryQuotaStore implements QuotaStore {
@@ -135,17 +144,11 @@ export class MemoryQuotaStore implements QuotaStore {
       addEntry(state, this.phantom(now, observation.tokensPerMinute?.resetAt, tokensUsedThisMinute - counted, 0));
     }
 
-    // An exhausted window blocks the key until it resets (no array of windows: this runs on every answer).
-    const windows = observation;
-    if (exhaustedUntil(windows.requestsPerDay, now)) await this.block(keyId, 'quota', windows.requestsPerDay!.resetAt!, now);
-    if (exhaustedUntil(windows.tokensPerDay, now)) await this.block(keyId, 'quota', windows.tokensPerDay!.resetAt!, now);
-    if (exhaustedUntil(windows.requestsPerMinute, now)) {
-      await this.block(keyId, 'cooldown', windows.requestsPerMinute!.resetAt!, now);
+    // An exhausted window blocks the key until it resets.
+    for (const [field, reason] of BLOCKING_WINDOWS) {
+      const resetAt = exhaustedUntil(observation[field], now);
+      if (resetAt !== undefined) await this.block(keyId, reason, resetAt, now);
     }
-    if (exhaustedUntil(windows.tokensPerMinute, now)) {
-      await this.block(keyId, 'cooldown', windows.tokensPerMinute!.resetAt!, now);
-    }
-    if (exhaustedUntil(windows.requests, now)) await this.block(keyId, 'cooldown', windows.requests!.resetAt!, now);
   }
 
   async usage(keyIds: readonly string[], now: number, day: string): Promise<KeyUsage[]> {

@@ -1,25 +1,23 @@
-import { addAttempt, emptyCounters, type MutableCounters, snapshotCounters } from '../stats-counters';
+import {
+  countAttempt,
+  countUserRequest,
+  type DayCounters,
+  emptyDayCounters,
+  type MutableCounters,
+  snapshotCounters,
+} from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
-
-interface DayStats {
-  providers: Map<string, MutableCounters>;
-  keys: Map<string, MutableCounters>;
-  users: Map<string, number>;
-}
 
 /** Stats of one process, for the days it has seen (only the last few are kept). */
 export class MemoryStatsStore implements StatsStore {
-  private readonly days = new Map<string, DayStats>();
+  private readonly days = new Map<string, DayCounters>();
 
   async recordAttempt(record: AttemptRecord, day: string): Promise<void> {
-    const stats = this.dayStats(day);
-    addAttempt(countersOf(stats.providers, record.provider), record);
-    addAttempt(countersOf(stats.keys, record.keyId), record);
+    countAttempt(this.dayStats(day), record);
   }
 
   async recordUserRequest(userId: string, day: string): Promise<void> {
-    const users = this.dayStats(day).users;
-    users.set(userId, (users.get(userId) ?? 0) + 1);
+    countUserRequest(this.dayStats(day), userId);
   }
 
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {
@@ -36,25 +34,16 @@ export class MemoryStatsStore implements StatsStore {
     };
   }
 
-  private dayStats(day: string): DayStats {
+  private dayStats(day: string): DayCounters {
     let stats = this.days.get(day);
     if (stats === undefined) {
-      stats = { providers: new Map(), keys: new Map(), users: new Map() };
+      stats = emptyDayCounters();
       this.days.set(day, stats);
       // Keep a week: memory stays flat however long the process runs.
       while (this.days.size > 7) this.days.delete(this.days.keys().next().value as string);
     }
     return stats;
   }
-}
-
-function countersOf(group: Map<string, MutableCounters>, name: string): MutableCounters {
-  let counters = group.get(name);
-  if (counters === undefined) {
-    counters = emptyCounters();
-    group.set(name, counters);
-  }
-  return counters;
 }
 
 function snapshotAll(group: Map<string, MutableCounters> | undefined): Record<string, CounterSet> {

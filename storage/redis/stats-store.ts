@@ -1,4 +1,12 @@
-import { addAttempt, emptyCounters, FAILURE_OUTCOMES, LATENCY_SAMPLES, type MutableCounters } from '../stats-counters';
+import {
+  countAttempt,
+  countUserRequest,
+  type DayCounters,
+  emptyDayCounters,
+  FAILURE_OUTCOMES,
+  LATENCY_SAMPLES,
+  type MutableCounters,
+} from '../stats-counters';
 import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
 import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
@@ -6,8 +14,8 @@ import { WriteBatcher } from './write-batcher';
 const RETENTION_SECONDS = 8 * 24 * 3600;
 
 /**
- * Writes a batch of statistics: every attempt and user request recorded during one turn of the
- * event loop, summed per provider, per key and per user (see `RedisStatsStore`). One script rather
+ * Writes a batch of statistics: every attempt and user request recorded during one window (see
+ * `RedisStatsStore`), summed per provider, per key and per user. One script rather
  * than a command per answer: under load, one call carries the counts of many answers.
  *
  * KEYS: per group (a provider or a key) its counters hash, its latency list and the day's set of
@@ -56,48 +64,28 @@ interface StatsCommands {
   switchboardRecordStats(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
-/** What one day's batch holds: counters per provider and per key, requests per user. */
-interface DayBatch {
-  readonly groups: Map<string, { readonly kind: 'p' | 'k'; readonly name: string; readonly counters: MutableCounters }>;
-  readonly users: Map<string, number>;
-}
-
 /** A record waiting to be written. */
 type StatsRecord =
   | { readonly type: 'attempt'; readonly record: AttemptRecord; readonly day: string }
   | { readonly type: 'user'; readonly userId: string; readonly day: string };
 
-/** A batch of records summed per day: per provider and per key their counters, per user their requests. */
-function sumByDay(records: readonly StatsRecord[]): Map<string, DayBatch> {
-  const days = new Map<string, DayBatch>();
+/** A batch of records summed per day, as the in-memory store counts them. */
+function sumByDay(records: readonly StatsRecord[]): Map<string, DayCounters> {
+  const days = new Map<string, DayCounters>();
   for (const item of records) {
-    let batch = days.get(item.day);
-    if (batch === undefined) {
-      batch = { groups: new Map(), users: new Map() };
-      days.set(item.day, batch);
+    let day = days.get(item.day);
+    if (day === undefined) {
+      day = emptyDayCounters();
+      days.set(item.day, day);
     }
-    if (item.type === 'user') {
-      batch.users.set(item.userId, (batch.users.get(item.userId) ?? 0) + 1);
-      continue;
-    }
-    for (const [kind, name] of [
-      ['p', item.record.provider],
-      ['k', item.record.keyId],
-    ] as const) {
-      const id = `${kind}:${name}`;
-      let group = batch.groups.get(id);
-      if (group === undefined) {
-        group = { kind, name, counters: emptyCounters() };
-        batch.groups.set(id, group);
-      }
-      addAttempt(group.counters, item.record);
-    }
+    if (item.type === 'user') countUserRequest(day, item.userId);
+    else countAttempt(day, item.record);
   }
   return days;
 }
 
 export interface RedisStatsOptions {
-  /** Longest a record waits to be written (0: at the end of the current turn of the event loop). */
+  /** Longest a record waits to be written (0: as soon as the event loop gets to it). */
   readonly flushAfterMs?: number;
   /** A batch this big is written at once, without waiting for the window to end. */
   readonly maxBatchRecords?: number;
@@ -152,27 +140,18 @@ export class RedisStatsStore implements StatsStore {
     return this.batcher.flush();
   }
 
-  private async write(day: string, batch: DayBatch): Promise<void> {
+  private async write(day: string, batch: DayCounters): Promise<void> {
     const base = this.base(day);
     const keys: string[] = [];
-    const args: (string | number)[] = [RETENTION_SECONDS, LATENCY_SAMPLES, batch.groups.size];
-    for (const { kind, name, counters } of batch.groups.values()) {
-      keys.push(`${base}:${kind}:${name}`, `${base}:lat:${kind}:${name}`, `${base}:${kind}`);
-      const failures = Object.entries(counters.failures);
-      // Only the newest samples can stay in the list.
-      const latencies = counters.latencies.slice(-LATENCY_SAMPLES);
-      args.push(
-        name,
-        counters.requests,
-        counters.successes,
-        counters.fallbacks,
-        counters.inputTokens,
-        counters.outputTokens,
-        failures.length,
-        ...failures.flatMap(([kind, count]) => [kind, count ?? 0]),
-        latencies.length,
-        ...latencies.map((latency) => Math.round(latency * 100) / 100),
-      );
+    const args: (string | number)[] = [RETENTION_SECONDS, LATENCY_SAMPLES, batch.providers.size + batch.keys.size];
+    for (const [kind, group] of [
+      ['p', batch.providers],
+      ['k', batch.keys],
+    ] as const) {
+      for (const [name, counters] of group) {
+        keys.push(`${base}:${kind}:${name}`, `${base}:lat:${kind}:${name}`, `${base}:${kind}`);
+        args.push(...groupArguments(name, counters));
+      }
     }
     keys.push(`${base}:users`);
     args.push(batch.users.size, ...[...batch.users].flat());
@@ -180,7 +159,7 @@ export class RedisStatsStore implements StatsStore {
   }
 
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {
-    // This process's own latest records first (a failed write is the caller's to fall back on).
+    // This process's own latest records first (a failed write fails those records, not the read).
     await this.flush();
     const base = this.base(day);
     const [providerNames, keyIds, activeUsers, top] = await callRedis(() =>
@@ -218,6 +197,25 @@ export class RedisStatsStore implements StatsStore {
       topUsers: topUsersList,
     };
   }
+}
+
+/** One group's arguments of RECORD_BATCH_SCRIPT, in its order. */
+function groupArguments(name: string, counters: MutableCounters): (string | number)[] {
+  const failures = Object.entries(counters.failures);
+  // Only the newest samples can stay in the list.
+  const latencies = counters.latencies.slice(-LATENCY_SAMPLES);
+  return [
+    name,
+    counters.requests,
+    counters.successes,
+    counters.fallbacks,
+    counters.inputTokens,
+    counters.outputTokens,
+    failures.length,
+    ...failures.flatMap(([kind, count]) => [kind, count ?? 0]),
+    latencies.length,
+    ...latencies.map((latency) => Math.round(latency * 100) / 100),
+  ];
 }
 
 function toCounters(hash: Record<string, string>, latencies: string[]): CounterSet {

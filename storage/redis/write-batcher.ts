@@ -9,7 +9,7 @@
  * not keep the process alive: whoever stops the process flushes first.
  */
 export interface WriteBatcherOptions {
-  /** Longest an item waits (0: until the end of the current turn of the event loop). */
+  /** Longest an item waits (0: as soon as the event loop gets to it). */
   readonly windowMs: number;
   /** A batch this big is written at once, without waiting for its window to end. */
   readonly maxItems: number;
