@@ -14,10 +14,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { PROVIDERS } from '../providers/registry';
-import { maskSecret, redactSecrets } from '../providers/shared/secrets';
-import type { KeyLimits, ProviderDescriptor } from '../providers/types';
-import type { RedisAddress, RedisTopology } from '../storage/redis/client';
+import { PROVIDERS, maskSecret, redactSecrets, type KeyLimits, type ProviderDescriptor } from '../providers';
+import type { RedisAddress, RedisTopology } from '../storage';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

@@ -2,7 +2,7 @@ import type { Context } from 'grammy';
 import type { Config } from './config';
 import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
-import type { Services } from './services';
+import type { Services } from './services/create-services';
 
 /** What every handler can reach, put on the context by the first middleware (the composition root). */
 export interface BotDeps {

@@ -1,7 +1,7 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
 import { type ApiClientOptions, Bot, type BotError, Composer, GrammyError, HttpError } from 'grammy';
-import { transportFetch } from '../providers/shared/http-transport';
+import { transportFetch } from '../providers';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
 import { basicsFeature } from './features/basics';
@@ -13,7 +13,7 @@ import { unsupportedFeature } from './features/unsupported';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
-import type { Services } from './services';
+import type { Services } from './services/create-services';
 
 /** Retries of a Telegram call whose connection failed (1 s, 2 s, 4 s apart). */
 const NETWORK_RETRIES = 3;

@@ -1,5 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { redactSecrets } from '../providers/shared/secrets';
+import { redactSecrets } from '../providers';
 import type { LogLevel } from './config';
 
 export type { Logger } from 'pino';

@@ -10,10 +10,10 @@ import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } 
 import type { BotContext } from './context';
 import { createBot, describeTelegramError, registerCommands } from './create-bot';
 import { createLogger, type Logger } from './logger';
-import { configSecrets, createServices, type Services } from './services';
+import { configSecrets, createServices, type Services } from './services/create-services';
 import { checkReadiness, createOpsHandler, Metrics } from './metrics';
-import { startPolling } from './polling';
-import { startWebhookServer, type WebhookServer } from './webhook';
+import { startPolling } from './intake/polling';
+import { startWebhookServer, type WebhookServer } from './intake/webhook';
 
 type OpsHandler = ReturnType<typeof createOpsHandler>;
 

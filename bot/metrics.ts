@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { collectPoolStats } from '../providers/router/pool-stats';
-import type { Router } from '../providers/router/router';
-import type { Stores } from '../storage/create-stores';
-import type { AttemptRecord } from '../storage/types';
+import { collectPoolStats } from './services/pool-stats';
+import type { Router, AttemptRecord } from '../providers';
+import type { Stores } from '../storage';
 
 /**
  * Prometheus metrics (prom-client) and the operator endpoints: `/healthz` (the process is alive),

@@ -1,6 +1,6 @@
 import { GrammyError } from 'grammy';
 import type { ReplyParameters } from 'grammy/types';
-import { isRouterError } from '../providers/router/errors';
+import { isRouterError } from '../providers';
 import type { BotContext } from './context';
 import type { Messages } from './locales';
 import { renderForTelegram, splitPlainText, TELEGRAM_MESSAGE_LIMIT } from './render';

@@ -7,12 +7,11 @@
  */
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { isRouterError } from '../providers/router/errors';
-import { collectPoolStats } from '../providers/router/pool-stats';
-import { PROVIDERS } from '../providers/registry';
+import { isRouterError, PROVIDERS } from '../providers';
+import { collectPoolStats } from '../bot/services/pool-stats';
 import { createConfigForTools, type Env, isConfigError, loadDotEnv, type ToolsConfig } from '../bot/config';
 import { createLogger } from '../bot/logger';
-import { configSecrets, createServices } from '../bot/services';
+import { configSecrets, createServices } from '../bot/services/create-services';
 
 const CONVERSATION = 'terminal';
 

@@ -7,9 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createProvidersConfig, type Env, isConfigError, loadDotEnv, type ProvidersConfig } from '../bot/config';
-import { PROVIDERS } from '../providers/registry';
-import { maskSecret, redactSecrets } from '../providers/shared/secrets';
-import { isProviderError } from '../providers/types';
+import { PROVIDERS, maskSecret, redactSecrets, isProviderError } from '../providers';
 
 const PROBE_PROMPT = 'Reply with the single word OK.';
 const DEFAULT_CONCURRENCY = 4;

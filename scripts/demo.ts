@@ -15,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import type { Message, MessageEntity } from 'grammy/types';
-import { maskSecret } from '../providers/shared/secrets';
+import { maskSecret } from '../providers';
 import { type FakeProviderServer, startFakeProviderServer } from '../tests/fakes/provider-server';
 import {
   type ApiCall,

@@ -23,7 +23,8 @@ import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisQuotaStore } from './redis/quota-store';
 import { RedisStatsStore } from './redis/stats-store';
-import type { ChatOrdering, CounterStore, HistoryStore, QuotaStore, StatsStore } from './types';
+import type { ChatOrdering, CounterStore, HistoryStore } from './types';
+import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
   readonly mode: 'memory' | 'redis';

@@ -4,7 +4,7 @@
  * them). Pure functions over plain numbers.
  */
 import type { KeyLimits } from '../providers/types';
-import type { BlockReason } from './types';
+import type { BlockReason } from '../providers/ports';
 
 export const MINUTE_MS = 60_000;
 

@@ -1,5 +1,5 @@
 import { PROVIDER_ERROR_KINDS } from '../providers/types';
-import type { AttemptOutcome, AttemptRecord, CounterSet } from './types';
+import type { AttemptOutcome, AttemptRecord, CounterSet } from '../providers/ports';
 
 /** Latencies kept per provider and per key, for percentiles: recent enough, and bounded. */
 export const LATENCY_SAMPLES = 500;

@@ -1,5 +1,5 @@
 import { Composer } from 'grammy';
-import { isStorageUnavailable } from '../../storage/types';
+import { isStorageUnavailable } from '../../storage';
 import { type BotContext, conversationIdOf } from '../context';
 
 /** /start, /help and /reset: cost no provider call, so no limit applies. */

@@ -1,6 +1,6 @@
 import { Composer, type Filter, type MiddlewareFn } from 'grammy';
-import type { ChatReply } from '../../providers/chat-service';
-import { isRouterError } from '../../providers/router/errors';
+import type { ChatReply } from '../services/chat';
+import { isRouterError } from '../../providers';
 import { type BotContext, conversationIdOf } from '../context';
 import { DraftPreview, describeFailure, EditPreview, finishEditedMessage, keepTyping, sendMarkdown, sendPlain } from '../reply';
 

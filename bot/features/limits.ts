@@ -1,8 +1,8 @@
 import { limit } from '@grammyjs/ratelimiter';
 import { Composer, type MiddlewareFn } from 'grammy';
-import type { CounterStore } from '../../storage/types';
+import type { CounterStore } from '../../storage';
 import { type BotContext, isAdmin } from '../context';
-import { quotaDay, nextQuotaDayStart } from '../../providers/router/quota-day';
+import { quotaDay, nextQuotaDayStart } from '../../providers';
 
 /**
  * Per-user limits on what costs a provider call (chat messages and /translate), never on /help or

@@ -1,5 +1,5 @@
 import { Composer } from 'grammy';
-import { collectPoolStats, type CounterSummary, type PoolStats, type ProviderStats } from '../../providers/router/pool-stats';
+import { collectPoolStats, type CounterSummary, type PoolStats, type ProviderStats } from '../services/pool-stats';
 import { type BotContext, isAdmin } from '../context';
 import type { Messages } from '../locales';
 import { escapeHtml } from '../render';

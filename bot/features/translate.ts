@@ -54,7 +54,7 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
   const language = request.language ?? ctx.deps.config.translateDefaultLang;
   const stopTyping = keepTyping(ctx);
   try {
-    const results = await ctx.deps.services.chat.translateMultipleTexts(request.texts, language);
+    const results = await ctx.deps.services.translator.translateMultipleTexts(request.texts, language);
     stopTyping();
     const failed = results.filter((result) => !result.ok);
     const poolError = failed.find((result) => result.error !== undefined)?.error;

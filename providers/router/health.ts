@@ -2,6 +2,8 @@
  * Recent health of one provider over a real sliding time window: success rate, latency to the first
  * token and to the whole answer. Bounded in time and in count, so memory stays flat.
  */
+import { percentile } from '../shared/percentile';
+
 export interface HealthSample {
   readonly at: number;
   readonly ok: boolean;
@@ -52,12 +54,4 @@ export class HealthWindow {
       firstTokenP50Ms: percentile(firstTokens, 0.5),
     };
   }
-}
-
-/** Nearest-rank percentile; `undefined` for no values. */
-export function percentile(values: readonly number[], fraction: number): number | undefined {
-  if (values.length === 0) return undefined;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
-  return sorted[rank];
 }

@@ -1,14 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type {
-  AcquireResult,
-  AttemptRecord,
-  KeyBlock,
-  QuotaCandidate,
-  QuotaObservation,
-  QuotaStore,
-  StatsStore,
-  WindowObservation,
-} from '../../storage/types';
+import type { AcquireResult, AttemptRecord, KeyBlock, QuotaCandidate, QuotaObservation, QuotaStore, StatsStore, WindowObservation } from '../ports';
 import { maskSecret } from '../shared/secrets';
 import {
   type ChatMessage,

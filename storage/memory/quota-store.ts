@@ -1,15 +1,6 @@
 import type { KeyLimits } from '../../providers/types';
 import { compareScores, effectiveLimits, judge, MINUTE_MS } from '../quota-rules';
-import type {
-  AcquireRequest,
-  AcquireResult,
-  BlockReason,
-  KeyBlock,
-  KeyUsage,
-  QuotaObservation,
-  QuotaStore,
-  WindowObservation,
-} from '../types';
+import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, WindowObservation } from '../../providers/ports';
 
 interface MinuteEntry {
   readonly id: string;

@@ -6,7 +6,7 @@ import {
   type MutableCounters,
   snapshotCounters,
 } from '../stats-counters';
-import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
+import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../../providers/ports';
 
 /** Stats of one process, for the days it has seen (only the last few are kept). */
 export class MemoryStatsStore implements StatsStore {

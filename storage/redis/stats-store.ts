@@ -7,7 +7,7 @@ import {
   LATENCY_SAMPLES,
   type MutableCounters,
 } from '../stats-counters';
-import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../types';
+import type { AttemptRecord, CounterSet, StatsSnapshot, StatsStore } from '../../providers/ports';
 import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 

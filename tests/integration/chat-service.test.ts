@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ChatService, makeBatches, parseTranslations } from '../../providers/chat-service';
+import { ChatService } from '../../bot/services/chat';
+import { makeBatches, parseTranslations, Translator } from '../../bot/services/translate';
 import { cerebrasProvider } from '../../providers/cerebras';
 import { groqProvider } from '../../providers/groq';
 import { isRouterError } from '../../providers/router/errors';
@@ -29,6 +30,7 @@ function makeService(history: HistoryStore = new MemoryHistoryStore(), onHistory
   ]);
   return {
     history,
+    translator: new Translator(router),
     service: new ChatService({
       router,
       history,
@@ -165,8 +167,8 @@ describe('translateMultipleTexts', () => {
 
   it('translates 25 lines in order in at most 4 requests, in the wire format', async () => {
     server.setHandler(fakeTranslator());
-    const { service } = makeService();
-    const results = await service.translateMultipleTexts(lines, 'fa');
+    const { translator } = makeService();
+    const results = await translator.translateMultipleTexts(lines, 'fa');
     expect(results).toEqual(lines.map((line) => ({ ok: true, text: `fa:${line}` })));
     expect(server.requests.length).toBeLessThanOrEqual(4);
     for (const request of server.requests) {
@@ -187,8 +189,8 @@ describe('translateMultipleTexts', () => {
         return translations;
       }),
     );
-    const { service } = makeService();
-    const results = await service.translateMultipleTexts(lines, 'German');
+    const { translator } = makeService();
+    const results = await translator.translateMultipleTexts(lines, 'German');
     expect(results).toEqual(lines.map((line) => ({ ok: true, text: `German:${line}` })));
   });
 
@@ -198,8 +200,8 @@ describe('translateMultipleTexts', () => {
         translationRequest(request)?.texts.includes('poison') ? 'Sorry, I cannot help with that.' : translations,
       ),
     );
-    const { service } = makeService();
-    const results = await service.translateMultipleTexts(['one', 'poison', 'three'], 'fr');
+    const { translator } = makeService();
+    const results = await translator.translateMultipleTexts(['one', 'poison', 'three'], 'fr');
     expect(results).toEqual([
       { ok: true, text: 'fr:one' },
       { ok: false, text: 'poison' },
@@ -209,8 +211,8 @@ describe('translateMultipleTexts', () => {
 
   it('reports the pool error on every text when no provider can answer', async () => {
     server.setHandler(() => groqErrors.serverError());
-    const { service } = makeService();
-    const results = await service.translateMultipleTexts(['a', 'b'], 'fr');
+    const { translator } = makeService();
+    const results = await translator.translateMultipleTexts(['a', 'b'], 'fr');
     expect(results.every((result) => !result.ok && result.error?.kind === 'unavailable')).toBe(true);
   });
 });

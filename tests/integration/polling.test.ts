@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { Bot } from 'grammy';
 import type { BotContext } from '../../bot/context';
 import { createLogger } from '../../bot/logger';
-import { type PollingHandle, startPolling } from '../../bot/polling';
+import { type PollingHandle, startPolling } from '../../bot/intake/polling';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
 import { until } from '../helpers/bot-harness';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Bot } from 'grammy';
 import type { BotContext } from '../../bot/context';
 import { createLogger } from '../../bot/logger';
-import { startWebhookServer, type WebhookServer } from '../../bot/webhook';
+import { startWebhookServer, type WebhookServer } from '../../bot/intake/webhook';
 
 /**
  * Requests the webhook refuses without using their body (wrong secret, wrong path, too large)

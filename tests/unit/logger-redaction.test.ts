@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { createConfig } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
-import { configSecrets } from '../../bot/services';
+import { configSecrets } from '../../bot/services/create-services';
 import { maskSecret } from '../../providers/shared/secrets';
 
 const TOKEN = '1234567:AAHloggerTestToken_0123456789abcdefgh';

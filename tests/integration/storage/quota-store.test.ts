@@ -5,7 +5,7 @@ import type { KeyLimits } from '../../../providers/types';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
-import type { AcquireResult, KeyUsage, QuotaStore } from '../../../storage/types';
+import type { AcquireResult, KeyUsage, QuotaStore } from '../../../providers/ports';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;

@@ -5,7 +5,8 @@ import { MemoryStatsStore } from '../../../storage/memory/stats-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisStatsStore } from '../../../storage/redis/stats-store';
 import { LATENCY_SAMPLES } from '../../../storage/stats-counters';
-import { type AttemptRecord, isStorageUnavailable, type StatsStore } from '../../../storage/types';
+import { isStorageUnavailable } from '../../../storage/types';
+import { type AttemptRecord, type StatsStore } from '../../../providers/ports';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;

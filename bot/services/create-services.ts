@@ -1,16 +1,16 @@
-import { ChatService } from '../providers/chat-service';
-import { Router } from '../providers/router/router';
-import { createStores, type StorageEvent, type Stores } from '../storage/create-stores';
-import type { RedisTopology } from '../storage/redis/client';
-import type { AttemptRecord, HistoryLimits } from '../storage/types';
-import type { Config, ProvidersConfig } from './config';
-import type { Logger } from './logger';
+import { ChatService } from './chat';
+import { Translator } from './translate';
+import { Router, type AttemptRecord } from '../../providers';
+import { createStores, type StorageEvent, type Stores, type RedisTopology, type HistoryLimits } from '../../storage';
+import type { Config, ProvidersConfig } from '../config';
+import type { Logger } from '../logger';
 
 /** The provider pool and storage, wired once: used by the bot and by the command-line tools. */
 export interface Services {
   readonly stores: Stores;
   readonly router: Router;
   readonly chat: ChatService;
+  readonly translator: Translator;
   close(): Promise<void>;
 }
 
@@ -74,7 +74,7 @@ export async function createServices(options: ServiceOptions): Promise<Services>
     maxOutputTokens: options.maxOutputTokens ?? 2048,
     ...(options.onHistoryUnavailable === undefined ? {} : { onHistoryUnavailable: options.onHistoryUnavailable }),
   });
-  return { stores, router, chat, close: () => stores.close() };
+  return { stores, router, chat, translator: new Translator(router), close: () => stores.close() };
 }
 
 /** Every secret of a config, for the logger's redaction. */

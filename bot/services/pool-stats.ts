@@ -1,9 +1,4 @@
-import type { CounterSet, KeyUsage, QuotaStore, StatsStore } from '../../storage/types';
-import type { BreakerState } from './breaker';
-import type { HealthSummary } from './health';
-import { percentile } from './health';
-import { quotaDay } from './quota-day';
-import type { Router } from './router';
+import { type CounterSet, type KeyUsage, type QuotaStore, type StatsStore, type BreakerState, type HealthSummary, percentile, quotaDay, type Router } from '../../providers';
 
 export interface KeyStats {
   readonly maskedKey: string;

@@ -1,8 +1,8 @@
 import { createConcurrentSink, createRunner, createSource, type UpdateSupplier } from '@grammyjs/runner';
 import type { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { BotContext } from './context';
-import type { Logger } from './logger';
+import type { BotContext } from '../context';
+import type { Logger } from '../logger';
 
 type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
 type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];

@@ -3,9 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type Bot, Context } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { ChatOrdering, ChatTicket } from '../storage/types';
-import type { BotContext } from './context';
-import type { Logger } from './logger';
+import type { ChatOrdering, ChatTicket } from '../../storage';
+import type { BotContext } from '../context';
+import type { Logger } from '../logger';
 
 export interface WebhookOptions {
   readonly port: number;
