@@ -1,6 +1,6 @@
 import { cerebrasProvider } from '../providers/cerebras';
 import { groqProvider } from '../providers/groq';
-import { Router } from '../providers/router/router';
+import { DEFAULT_ROUTER_SETTINGS, Router } from '../providers/router/router';
 import type { ProviderDescriptor } from '../providers/types';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
@@ -63,29 +63,18 @@ export async function runFailoverBenchmark(
         : { type: 'reply', text: `answer from ${request.dialect}`, delayMs: options.replyDelayMs },
     );
     const router = new Router({
+      ...DEFAULT_ROUTER_SETTINGS,
       providers: [A, B].map((descriptor) => ({
-        name: descriptor.name,
-        adapter: descriptor.create({
-          baseUrl: server.url(descriptor.name),
-          model: descriptor.defaultModel,
-          timeoutMs: options.attemptTimeoutMs,
-          idleTimeoutMs: options.attemptTimeoutMs,
-        }),
+        descriptor,
+        baseUrl: server.url(descriptor.name),
+        model: descriptor.defaultModel,
         keys: [`bench-${descriptor.name}-key-000000000000`],
         // No limits: this measures failover, not admission.
         limits: {},
-        contextWindowTokens: descriptor.contextWindowTokens,
-        dailyResetZone: descriptor.dailyResetZone,
       })),
-      routing: 'priority',
-      requestDeadlineMs: 60_000,
       attemptTimeoutMs: options.attemptTimeoutMs,
       firstTokenTimeoutMs: options.attemptTimeoutMs,
       streamIdleTimeoutMs: options.attemptTimeoutMs,
-      // The production defaults (bot/config.ts).
-      breakerFailureThreshold: 3,
-      breakerOpenMs: 30_000,
-      authRecheckMs: 6 * 3_600_000,
       quotaStore: new MemoryQuotaStore(),
     });
     let failed = 0;

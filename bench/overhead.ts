@@ -1,5 +1,5 @@
 import { groqProvider } from '../providers/groq';
-import { keyIdFor, Router } from '../providers/router/router';
+import { DEFAULT_ROUTER_SETTINGS, keyIdFor, Router } from '../providers/router/router';
 import type { ChatRequest, ChatResult, ProviderAdapter } from '../providers/types';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
@@ -145,25 +145,21 @@ export async function runOverheadBenchmark(
 
 function overheadRouter(adapter: ProviderAdapter, clock?: VirtualClock, quotaStore = new MemoryQuotaStore()): Router {
   return new Router({
+    ...DEFAULT_ROUTER_SETTINGS,
     providers: [
       {
-        name: groqProvider.name,
-        adapter,
+        descriptor: { ...groqProvider, create: () => adapter },
+        baseUrl: groqProvider.defaultBaseUrl,
+        model: adapter.model,
         keys: [KEY],
         // No limits: admission still runs in full (windows, day counters, scoring), it just never refuses.
         limits: {},
-        contextWindowTokens: groqProvider.contextWindowTokens,
-        dailyResetZone: groqProvider.dailyResetZone,
       },
     ],
-    routing: 'priority',
     requestDeadlineMs: 10_000,
     attemptTimeoutMs: 10_000,
     firstTokenTimeoutMs: 10_000,
     streamIdleTimeoutMs: 10_000,
-    breakerFailureThreshold: 3,
-    breakerOpenMs: 30_000,
-    authRecheckMs: 6 * 3_600_000,
     quotaStore,
     ...(clock === undefined ? {} : { clock }),
   });

@@ -1,6 +1,6 @@
 import { PROVIDERS } from '../providers/registry';
 import { isRouterError } from '../providers/router/errors';
-import { type RouteRequest, Router } from '../providers/router/router';
+import { DEFAULT_ROUTER_SETTINGS, type RouteRequest, Router } from '../providers/router/router';
 import type { ChatMessage, ProviderAdapter, ProviderDescriptor } from '../providers/types';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
@@ -126,23 +126,18 @@ export async function runSimulatedDay(options: SimulatedDayOptions = DEFAULT_DAY
 
   const ours = await runDay('ours', pool, demand, options, (adapters, clock) => {
     const router = new Router({
-      providers: pool.map(({ descriptor, keys }) => ({
-        name: descriptor.name,
-        adapter: adapters.get(descriptor.name)!,
-        keys,
-        limits: descriptor.defaultLimits,
-        contextWindowTokens: descriptor.contextWindowTokens,
-        dailyResetZone: descriptor.dailyResetZone,
-      })),
-      // The production defaults (bot/config.ts), except for the clock.
-      routing: 'priority',
-      requestDeadlineMs: 60_000,
-      attemptTimeoutMs: 20_000,
-      firstTokenTimeoutMs: 15_000,
-      streamIdleTimeoutMs: 10_000,
-      breakerFailureThreshold: 3,
-      breakerOpenMs: 30_000,
-      authRecheckMs: 6 * 3_600_000,
+      // The production defaults, except for the clock.
+      ...DEFAULT_ROUTER_SETTINGS,
+      providers: pool.map(({ descriptor, keys }) => {
+        const adapter = adapters.get(descriptor.name)!;
+        return {
+          descriptor: { ...descriptor, create: () => adapter },
+          baseUrl: descriptor.defaultBaseUrl,
+          model: adapter.model,
+          keys,
+          limits: descriptor.defaultLimits,
+        };
+      }),
       ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
       quotaStore: new MemoryQuotaStore(),
       clock,

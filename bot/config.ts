@@ -14,43 +14,33 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { PROVIDERS, maskSecret, redactSecrets, type KeyLimits, type ProviderDescriptor } from '../providers';
+import {
+  DEFAULT_ROUTER_SETTINGS,
+  type KeyLimits,
+  maskSecret,
+  PROVIDERS,
+  type ProviderConfig,
+  type ProviderDescriptor,
+  type RouterSettings,
+  redactSecrets,
+} from '../providers';
 import type { RedisAddress, RedisTopology } from '../storage';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-export type RoutingStrategy = 'priority' | 'fastest';
-
-export interface ProviderSettings {
-  /** `descriptor.name`. */
-  readonly name: string;
-  readonly descriptor: ProviderDescriptor;
-  /** At least one; de-duplicated, in the order `<P>_API_KEY`, `<P>_API_KEY_2` …, `<P>_API_KEYS`. */
-  readonly keys: readonly string[];
-  /** Without a trailing slash. */
-  readonly baseUrl: string;
-  readonly model: string;
-  /** Per-key limits: the descriptor's defaults with `<P>_RPM`/`_RPD`/`_TPM`/`_TPD` applied. */
-  readonly limits: KeyLimits;
-}
-
-export interface ProvidersConfig {
+/**
+ * The provider pool as configured: the router's settings, and the enabled providers in the core's
+ * one provider shape (keys in the order `<P>_API_KEY`, `<P>_API_KEY_2` …, `<P>_API_KEYS`; limits
+ * are the descriptor's defaults with `<P>_RPM`/`_RPD`/`_TPM`/`_TPD` applied).
+ */
+export interface ProvidersConfig extends RouterSettings {
   /** Enabled providers (those with at least one key), in `order`. */
-  readonly providers: readonly ProviderSettings[];
+  readonly providers: readonly ProviderConfig[];
   /**
    * Every known provider name, once: those in `PROVIDER_ORDER` first, as listed, then the rest in
    * registry order (so a provider left out of `PROVIDER_ORDER` still serves, last).
    */
   readonly order: readonly string[];
-  readonly routing: RoutingStrategy;
-  readonly requestDeadlineMs: number;
-  readonly attemptTimeoutMs: number;
-  readonly firstTokenTimeoutMs: number;
-  readonly streamIdleTimeoutMs: number;
-  readonly breakerFailureThreshold: number;
-  readonly breakerOpenMs: number;
-  /** How long a key that failed authentication rests before it is tried again. */
-  readonly authRecheckMs: number;
   /** Things that are not errors but probably mistakes (a key variable that is not read …). */
   readonly warnings: readonly string[];
 }
@@ -127,7 +117,7 @@ export const DEFAULT_SYSTEM_PROMPT =
   'when they help, no tables and no headings.';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const ROUTING_STRATEGIES = ['priority', 'fastest'] as const;
+const ROUTING_MODES = ['priority', 'fastest'] as const satisfies readonly RouterSettings['routing'][];
 /** setTimeout fires at once for longer delays, so no timeout may exceed it. */
 const MAX_TIMER_MS = 2_147_483_647;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -358,16 +348,20 @@ function webhookFields() {
 }
 
 function routerFields() {
+  const defaults = DEFAULT_ROUTER_SETTINGS;
   return {
     order: ['PROVIDER_ORDER', providerOrder().optional()],
-    routing: ['ROUTING', oneOf(ROUTING_STRATEGIES).default('priority')],
-    requestDeadlineMs: ['REQUEST_DEADLINE_MS', milliseconds().default(60_000)],
-    attemptTimeoutMs: ['ATTEMPT_TIMEOUT_MS', milliseconds().default(20_000)],
-    firstTokenTimeoutMs: ['FIRST_TOKEN_TIMEOUT_MS', milliseconds().default(15_000)],
-    streamIdleTimeoutMs: ['STREAM_IDLE_TIMEOUT_MS', milliseconds().default(10_000)],
-    breakerFailureThreshold: ['BREAKER_FAILURE_THRESHOLD', wholeNumber(1, 1_000).default(3)],
-    breakerOpenMs: ['BREAKER_OPEN_MS', milliseconds().default(30_000)],
-    authRecheckMs: ['AUTH_RECHECK_MS', milliseconds().default(6 * 60 * 60 * 1000)],
+    routing: ['ROUTING', oneOf(ROUTING_MODES).default(defaults.routing)],
+    requestDeadlineMs: ['REQUEST_DEADLINE_MS', milliseconds().default(defaults.requestDeadlineMs)],
+    attemptTimeoutMs: ['ATTEMPT_TIMEOUT_MS', milliseconds().default(defaults.attemptTimeoutMs)],
+    firstTokenTimeoutMs: ['FIRST_TOKEN_TIMEOUT_MS', milliseconds().default(defaults.firstTokenTimeoutMs)],
+    streamIdleTimeoutMs: ['STREAM_IDLE_TIMEOUT_MS', milliseconds().default(defaults.streamIdleTimeoutMs)],
+    breakerFailureThreshold: [
+      'BREAKER_FAILURE_THRESHOLD',
+      wholeNumber(1, 1_000).default(defaults.breakerFailureThreshold),
+    ],
+    breakerOpenMs: ['BREAKER_OPEN_MS', milliseconds().default(defaults.breakerOpenMs)],
+    authRecheckMs: ['AUTH_RECHECK_MS', milliseconds().default(defaults.authRecheckMs)],
   } as const satisfies FieldSpecs;
 }
 
@@ -480,7 +474,7 @@ function mergeLimits(defaults: KeyLimits, overrides: Record<keyof KeyLimits, num
 function readProviders(env: Env, issues: ConfigIssue[]): ProvidersConfig | undefined {
   const warnings: string[] = [];
   const router = parseFields(env, routerFields(), issues);
-  const settings: ProviderSettings[] = [];
+  const settings: ProviderConfig[] = [];
   let failed = router === undefined;
   for (const descriptor of PROVIDERS) {
     const keys = readKeys(env, descriptor, issues, warnings);
@@ -489,7 +483,6 @@ function readProviders(env: Env, issues: ConfigIssue[]): ProvidersConfig | undef
     if (fields === undefined || keys.length === 0) continue;
     const { baseUrl, model, ...limits } = fields;
     settings.push({
-      name: descriptor.name,
       descriptor,
       keys,
       baseUrl,
@@ -501,13 +494,13 @@ function readProviders(env: Env, issues: ConfigIssue[]): ProvidersConfig | undef
 
   const listed = router.order ?? [];
   const order = [...listed, ...PROVIDERS.map(({ name }) => name).filter((name) => !listed.includes(name))];
-  const providers = order.flatMap((name) => settings.filter((provider) => provider.name === name));
+  const providers = order.flatMap((name) => settings.filter((provider) => provider.descriptor.name === name));
   if (providers.length === 0) {
     const example = PROVIDERS[0]?.envPrefix ?? '<PROVIDER>';
     warnings.push(`no provider has an API key, so nothing can answer: set ${example}_API_KEY (see .env.example)`);
   }
   const { order: _listed, ...rest } = router;
-  return { ...rest, providers, order, warnings };
+  return { ...rest, maxWaitMs: DEFAULT_ROUTER_SETTINGS.maxWaitMs, providers, order, warnings };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -663,12 +656,12 @@ function maskUrlPassword(value: string): string {
 
 /** The provider config without secrets: keys masked, for start-up logs and `check-keys`. */
 export function describeProvidersConfig(config: ProvidersConfig) {
-  const enabled = new Set(config.providers.map(({ name }) => name));
+  const enabled = new Set(config.providers.map(({ descriptor }) => descriptor.name));
   return {
     routing: config.routing,
     order: config.order,
     providers: config.providers.map((provider) => ({
-      name: provider.name,
+      name: provider.descriptor.name,
       model: provider.model,
       baseUrl: provider.baseUrl,
       keyCount: provider.keys.length,

@@ -11,7 +11,7 @@ import type { BotContext } from './context';
 import { createBot, describeTelegramError, registerCommands } from './create-bot';
 import { createLogger, type Logger } from './logger';
 import { configSecrets, createServices, type Services } from './services/create-services';
-import { checkReadiness, createOpsHandler, Metrics } from './metrics';
+import { checkReadiness, createOpsHandler, Metrics, type MetricsSources } from './metrics';
 import { startPolling } from './intake/polling';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
 
@@ -41,17 +41,9 @@ async function main(): Promise<void> {
   logger.info({ config: describeConfig(config) }, 'starting');
   for (const warning of config.providers.warnings) logger.warn(warning);
 
-  let metrics: Metrics | undefined;
-  const services = await createServices({
-    providers: config.providers,
-    redisUrl: config.redisUrl,
-    redisTopology: config.redisTopology,
-    logger,
-    systemPrompt: config.systemPrompt,
-    historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
-    onAttempt: (record) => metrics?.recordAttempt(record),
-  });
-  metrics = new Metrics({ router: services.router, stores: services.stores, now: Date.now });
+  const services = await createServices(config, logger);
+  const metrics = new Metrics(metricsSources(services));
+  services.router.observe(metrics);
   const bot = createBot(config, { services, logger, metrics });
   const ops = opsHandler(bot, services, metrics);
   await initialize(bot, logger);
@@ -81,9 +73,11 @@ function opsHandler(bot: Bot<BotContext>, services: Services, metrics: Metrics):
       clearTimeout(timer);
     }
   };
-  return createOpsHandler(metrics, () =>
-    checkReadiness(metrics, { router: services.router, stores: services.stores, now: Date.now, pingTelegram }),
-  );
+  return createOpsHandler(metrics, () => checkReadiness(metrics, { ...metricsSources(services), pingTelegram }));
+}
+
+function metricsSources(services: Services): MetricsSources {
+  return { poolStats: () => services.poolStats(0), storageUp: () => services.stores.isHealthy(), now: Date.now };
 }
 
 /** /healthz, /readyz and /metrics on their own port (METRICS_PORT). */

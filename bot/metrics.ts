@@ -1,15 +1,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { collectPoolStats } from './services/pool-stats';
-import type { Router, AttemptRecord } from '../providers';
-import type { Stores } from '../storage';
+import type { AttemptRecord, RouterObserver } from '../providers';
+import type { PoolStats } from './services/pool-stats';
+
+/** Where the metrics read the pool and storage from: plain data, no router object. */
+export interface MetricsSources {
+  /** The /stats figures (the metrics never ask for top users). */
+  readonly poolStats: () => Promise<PoolStats>;
+  /** Whether shared storage (Redis) answers; always true in memory mode. */
+  readonly storageUp: () => boolean;
+  readonly now: () => number;
+}
 
 /**
  * Prometheus metrics (prom-client) and the operator endpoints: `/healthz` (the process is alive),
  * `/readyz` (Telegram reachable, storage up, at least one provider usable) and `/metrics`.
  * Keys appear only masked in labels.
  */
-export class Metrics {
+export class Metrics implements RouterObserver {
   readonly registry = new Registry();
   private readonly attempts: Counter<'provider' | 'key' | 'outcome'>;
   private readonly attemptDuration: Histogram<'provider' | 'outcome'>;
@@ -18,10 +26,10 @@ export class Metrics {
   private readonly telegramErrors: Counter<'method' | 'code'>;
   private readonly updates: Counter<'type'>;
   private readonly updateDuration: Histogram;
-  private maskedKeys = new Map<string, string>();
+  private readonly backgroundWriteFailures: Counter<'what'>;
   private lastTelegramSuccess = 0;
 
-  constructor(private readonly sources: { router: Router; stores: Stores; now: () => number }) {
+  constructor(private readonly sources: MetricsSources) {
     const registry = this.registry;
     collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
     this.attempts = new Counter({
@@ -61,6 +69,12 @@ export class Metrics {
       labelNames: ['type'],
       registers: [registry],
     });
+    this.backgroundWriteFailures = new Counter({
+      name: 'switchboard_background_write_failures_total',
+      help: 'Store writes behind an answer that failed (quota settle, refund, stats), by kind',
+      labelNames: ['what'],
+      registers: [registry],
+    });
     this.updateDuration = new Histogram({
       name: 'switchboard_update_duration_seconds',
       help: 'Time from receiving an update to finishing it',
@@ -68,16 +82,11 @@ export class Metrics {
       registers: [registry],
     });
 
-    // Both pool gauges are collected in one scrape: read the pool once for them, not once each.
-    let scrape: { at: number; stats: ReturnType<typeof collectPoolStats> } | undefined;
-    const pool = (): ReturnType<typeof collectPoolStats> => {
+    // The pool gauges are collected in one scrape: read the pool once for them, not once each.
+    let scrape: { at: number; stats: Promise<PoolStats> } | undefined;
+    const pool = (): Promise<PoolStats> => {
       const at = this.sources.now();
-      if (scrape === undefined || at - scrape.at > 1000) {
-        scrape = {
-          at,
-          stats: collectPoolStats(this.sources.router, this.sources.stores.quota, this.sources.stores.stats, 0),
-        };
-      }
+      if (scrape === undefined || at - scrape.at > 1000) scrape = { at, stats: this.sources.poolStats() };
       return scrape.stats;
     };
     new Gauge({
@@ -101,39 +110,40 @@ export class Metrics {
         this.set((await pool()).leftToday);
       },
     });
-    const router = this.sources.router;
-    const now = this.sources.now;
     new Gauge({
       name: 'switchboard_provider_circuit_open',
       help: '1 while a provider is switched off by its circuit breaker',
       labelNames: ['provider'],
       registers: [registry],
-      collect() {
-        for (const provider of router.describeProviders()) {
-          this.set({ provider: provider.input.name }, provider.breaker.state(now()) === 'open' ? 1 : 0);
+      async collect() {
+        for (const provider of (await pool()).providers) {
+          this.set({ provider: provider.name }, provider.breaker === 'open' ? 1 : 0);
         }
       },
     });
-    const stores = this.sources.stores;
+    const storageUp = this.sources.storageUp;
     new Gauge({
       name: 'switchboard_storage_up',
       help: '1 when shared storage (Redis) answers, or in memory mode',
       registers: [registry],
       collect() {
-        this.set(stores.isHealthy() ? 1 : 0);
+        this.set(storageUp() ? 1 : 0);
       },
     });
   }
 
-  /** For RouterOptions.onAttempt. */
-  readonly recordAttempt = (record: AttemptRecord): void => {
-    const key = this.maskedKeyOf(record.keyId);
-    this.attempts.inc({ provider: record.provider, key, outcome: record.outcome });
+  /** Every provider attempt (the router calls it as an observer). */
+  readonly attempt = (record: AttemptRecord): void => {
+    this.attempts.inc({ provider: record.provider, key: record.maskedKey, outcome: record.outcome });
     this.attemptDuration.observe(
       { provider: record.provider, outcome: record.outcome === 'success' ? 'success' : 'failure' },
       record.latencyMs / 1000,
     );
     if (record.outcome === 'success' && record.fallback) this.fallbacks.inc({ provider: record.provider });
+  };
+
+  readonly backgroundWriteFailed = (what: string): void => {
+    this.backgroundWriteFailures.inc({ what });
   };
 
   recordRateLimited(limit: 'minute' | 'day'): void {
@@ -154,17 +164,6 @@ export class Metrics {
   get telegramLastSuccessAt(): number {
     return this.lastTelegramSuccess;
   }
-
-  private maskedKeyOf(keyId: string): string {
-    if (this.maskedKeys.size === 0) {
-      this.maskedKeys = new Map(
-        this.sources.router
-          .describeProviders()
-          .flatMap((provider) => provider.keys.map((key) => [key.keyId, key.masked] as const)),
-      );
-    }
-    return this.maskedKeys.get(keyId) ?? 'unknown';
-  }
 }
 
 export interface ReadinessCheck {
@@ -175,14 +174,12 @@ export interface ReadinessCheck {
 /** Whether the bot can serve: Telegram answered recently (or answers now), storage is up, a provider is usable. */
 export async function checkReadiness(
   metrics: Metrics,
-  sources: { router: Router; stores: Stores; now: () => number; pingTelegram: () => Promise<boolean> },
+  sources: MetricsSources & { readonly pingTelegram: () => Promise<boolean> },
 ): Promise<ReadinessCheck> {
   const telegram =
     sources.now() - metrics.telegramLastSuccessAt < 90_000 ? true : await sources.pingTelegram().catch(() => false);
-  const storage = sources.stores.isHealthy();
-  const pool = await collectPoolStats(sources.router, sources.stores.quota, sources.stores.stats, 0).catch(
-    () => undefined,
-  );
+  const storage = sources.storageUp();
+  const pool = await sources.poolStats().catch(() => undefined);
   const providers =
     pool?.providers.some(
       (provider) => provider.breaker !== 'open' && provider.keys.some((key) => key.blocked === undefined),

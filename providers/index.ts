@@ -7,8 +7,14 @@ export * from './types';
 export * from './ports';
 export { PROVIDERS } from './registry';
 export {
-  Router,
+  createAdapter,
+  DEFAULT_ROUTER_SETTINGS,
   keyIdFor,
+  type ProviderSnapshot,
+  Router,
+  type RouterObserver,
+  type RouterSettings,
+  type RouterSnapshot,
   type RouteInfo,
   type RoutedResult,
   type RoutedStreamEvent,

@@ -113,6 +113,8 @@ export type AttemptOutcome = 'success' | ProviderErrorKind;
 export interface AttemptRecord {
   readonly provider: string;
   readonly keyId: string;
+  /** The key as it may be shown (`gsk_Xk…LPlN`), for metrics and logs. */
+  readonly maskedKey: string;
   readonly outcome: AttemptOutcome;
   readonly latencyMs: number;
   readonly timeToFirstTokenMs?: number;

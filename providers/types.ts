@@ -191,6 +191,21 @@ export interface ProviderDescriptor {
   readonly create: (options: AdapterOptions) => ProviderAdapter;
 }
 
+/**
+ * One provider as configured, the same shape from configuration to router: what it is
+ * (`descriptor`), where to reach it, its model, its keys and their per-key limits.
+ */
+export interface ProviderConfig {
+  readonly descriptor: ProviderDescriptor;
+  /** At least one for an enabled provider; de-duplicated. */
+  readonly keys: readonly string[];
+  /** Without a trailing slash. */
+  readonly baseUrl: string;
+  readonly model: string;
+  /** Per-key limits: the descriptor's defaults with the operator's overrides applied. */
+  readonly limits: KeyLimits;
+}
+
 export interface AdapterOptions {
   readonly baseUrl: string;
   readonly model: string;

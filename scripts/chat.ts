@@ -8,7 +8,6 @@
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { isRouterError, PROVIDERS } from '../providers';
-import { collectPoolStats } from '../bot/services/pool-stats';
 import { createConfigForTools, type Env, isConfigError, loadDotEnv, type ToolsConfig } from '../bot/config';
 import { createLogger } from '../bot/logger';
 import { configSecrets, createServices } from '../bot/services/create-services';
@@ -39,14 +38,7 @@ export async function runChat(env: Env, input: NodeJS.ReadableStream, output: Wr
     // Logs go to standard error, so they do not mix with the conversation.
     destination: { write: (line: string) => process.stderr.write(line) },
   });
-  const services = await createServices({
-    providers: config.providers,
-    redisUrl: config.redisUrl,
-    redisTopology: config.redisTopology,
-    logger,
-    systemPrompt: config.systemPrompt,
-    historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
-  });
+  const services = await createServices(config, logger);
   write(
     `Switchboard chat — ${services.router.providerNames.join(', ')}. /reset forgets, /stats shows the pool, /quit leaves.\n`,
   );
@@ -63,7 +55,7 @@ export async function runChat(env: Env, input: NodeJS.ReadableStream, output: Wr
         continue;
       }
       if (line === '/stats') {
-        const pool = await collectPoolStats(services.router, services.stores.quota, services.stores.stats);
+        const pool = await services.poolStats();
         for (const provider of pool.providers) {
           write(
             `${provider.name} (${provider.model}, ${provider.breaker}): ${provider.counters.requests} requests, ` +

@@ -94,7 +94,7 @@ export async function checkKeys(config: ProvidersConfig, options: CheckKeysOptio
     for (const key of provider.keys) {
       tasks.push(async () => {
         const started = performance.now();
-        const base = { provider: provider.name, maskedKey: maskSecret(key) };
+        const base = { provider: provider.descriptor.name, maskedKey: maskSecret(key) };
         try {
           const result = await withBackstop(
             adapter.complete(
@@ -215,7 +215,7 @@ export async function runCheckKeys(
     return 2;
   }
 
-  const names = config.providers.map((provider) => provider.name).join(', ');
+  const names = config.providers.map((provider) => provider.descriptor.name).join(', ');
   const concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
   print([
     ...config.warnings.map((warning) => `warning: ${warning}`),

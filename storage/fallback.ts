@@ -1,5 +1,5 @@
 import { type ChatOrdering, type ChatTicket, type CounterStore, type HistoryStore, isStorageUnavailable, StorageUnavailableError, type TurnOutcome } from './types';
-import { type QuotaStore, type StatsStore } from '../providers/ports';
+import type { QuotaStore, StatsStore } from '../providers/ports';
 
 /**
  * Shared state lives in Redis, but a Redis outage must not stop the bot: calls go to the primary

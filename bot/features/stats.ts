@@ -1,5 +1,5 @@
 import { Composer } from 'grammy';
-import { collectPoolStats, type CounterSummary, type PoolStats, type ProviderStats } from '../services/pool-stats';
+import type { CounterSummary, PoolStats, ProviderStats } from '../services/pool-stats';
 import { type BotContext, isAdmin } from '../context';
 import type { Messages } from '../locales';
 import { escapeHtml } from '../render';
@@ -13,8 +13,7 @@ export function statsFeature(): Composer<BotContext> {
       await ctx.reply(ctx.t.stats.refused);
       return;
     }
-    const { router, stores } = ctx.deps.services;
-    const pool = await collectPoolStats(router, stores.quota, stores.stats);
+    const pool = await ctx.deps.services.poolStats();
     for (const part of splitForTelegram(formatStats(pool, ctx.t, ctx.deps.now()))) {
       await ctx.reply(part, { parse_mode: 'HTML' });
     }

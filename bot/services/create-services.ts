@@ -1,80 +1,61 @@
-import { ChatService } from './chat';
-import { Translator } from './translate';
-import { Router, type AttemptRecord } from '../../providers';
-import { createStores, type StorageEvent, type Stores, type RedisTopology, type HistoryLimits } from '../../storage';
-import type { Config, ProvidersConfig } from '../config';
+import { Router } from '../../providers';
+import { createStores, type StorageEvent, type Stores } from '../../storage';
+import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { ChatService } from './chat';
+import { collectPoolStats, type PoolStats } from './pool-stats';
+import { Translator } from './translate';
 
-/** The provider pool and storage, wired once: used by the bot and by the command-line tools. */
+/** What the services need of the configuration (the bot's whole config, or the tools' part of it). */
+export type ServicesConfig = Pick<
+  Config,
+  'providers' | 'redisUrl' | 'redisTopology' | 'systemPrompt' | 'historyMaxMessages' | 'historyTtlSeconds'
+>;
+
+/** The provider pool, storage and the use cases, wired once: for the bot, `npm run chat` and the benches. */
 export interface Services {
   readonly stores: Stores;
   readonly router: Router;
   readonly chat: ChatService;
   readonly translator: Translator;
+  /** The /stats figures (also behind /readyz and /metrics), with the `topUsers` most active users. */
+  poolStats(topUsers?: number): Promise<PoolStats>;
   close(): Promise<void>;
 }
 
-export interface ServiceOptions {
-  readonly providers: ProvidersConfig;
-  readonly redisUrl: string | undefined;
-  /** Sentinels or Cluster nodes (REDIS_SENTINELS, REDIS_CLUSTER_NODES). */
-  readonly redisTopology?: RedisTopology;
-  readonly logger: Logger;
-  readonly systemPrompt: string;
-  readonly historyLimits: HistoryLimits;
-  /** Output allowance per chat answer. */
-  readonly maxOutputTokens?: number;
-  readonly onHistoryUnavailable?: (error: unknown) => void;
-  /** Sees every provider attempt (metrics). */
-  readonly onAttempt?: (record: AttemptRecord) => void;
-}
+/** Output allowance of one chat answer, in tokens. */
+const CHAT_MAX_OUTPUT_TOKENS = 2048;
 
-export async function createServices(options: ServiceOptions): Promise<Services> {
-  const { logger } = options;
+export async function createServices(config: ServicesConfig, logger: Logger): Promise<Services> {
   const stores = await createStores({
-    redisUrl: options.redisUrl,
-    ...(options.redisTopology === undefined ? {} : { redisTopology: options.redisTopology }),
+    redisUrl: config.redisUrl,
+    ...(config.redisTopology === undefined ? {} : { redisTopology: config.redisTopology }),
     onEvent: logStorageEvent(logger),
   });
   if (stores.mode === 'memory') {
     logger.warn('REDIS_URL is not set: history, limits and stats live in this process and are lost on restart');
   }
   const router = new Router({
-    providers: options.providers.providers.map((provider) => ({
-      name: provider.name,
-      adapter: provider.descriptor.create({
-        baseUrl: provider.baseUrl,
-        model: provider.model,
-        timeoutMs: options.providers.attemptTimeoutMs,
-        idleTimeoutMs: options.providers.streamIdleTimeoutMs,
-      }),
-      keys: provider.keys,
-      limits: provider.limits,
-      contextWindowTokens: provider.descriptor.contextWindowTokens,
-      dailyResetZone: provider.descriptor.dailyResetZone,
-    })),
-    routing: options.providers.routing,
-    requestDeadlineMs: options.providers.requestDeadlineMs,
-    attemptTimeoutMs: options.providers.attemptTimeoutMs,
-    firstTokenTimeoutMs: options.providers.firstTokenTimeoutMs,
-    streamIdleTimeoutMs: options.providers.streamIdleTimeoutMs,
-    breakerFailureThreshold: options.providers.breakerFailureThreshold,
-    breakerOpenMs: options.providers.breakerOpenMs,
-    authRecheckMs: options.providers.authRecheckMs,
+    ...config.providers,
     quotaStore: stores.quota,
     statsStore: stores.stats,
     logger: logger.child({ component: 'router' }),
-    ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
   });
   const chat = new ChatService({
     router,
     history: stores.history,
-    historyLimits: options.historyLimits,
-    systemPrompt: options.systemPrompt,
-    maxOutputTokens: options.maxOutputTokens ?? 2048,
-    ...(options.onHistoryUnavailable === undefined ? {} : { onHistoryUnavailable: options.onHistoryUnavailable }),
+    historyLimits: { maxMessages: config.historyMaxMessages, ttlSeconds: config.historyTtlSeconds },
+    systemPrompt: config.systemPrompt,
+    maxOutputTokens: CHAT_MAX_OUTPUT_TOKENS,
   });
-  return { stores, router, chat, translator: new Translator(router), close: () => stores.close() };
+  return {
+    stores,
+    router,
+    chat,
+    translator: new Translator(router),
+    poolStats: (topUsers = 5) => collectPoolStats(router.snapshot(), stores.quota, stores.stats, topUsers),
+    close: () => stores.close(),
+  };
 }
 
 /** Every secret of a config, for the logger's redaction. */

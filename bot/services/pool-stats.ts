@@ -1,4 +1,14 @@
-import { type CounterSet, type KeyUsage, type QuotaStore, type StatsStore, type BreakerState, type HealthSummary, percentile, quotaDay, type Router } from '../../providers';
+import {
+  type BreakerState,
+  type CounterSet,
+  type HealthSummary,
+  type KeyUsage,
+  percentile,
+  type QuotaStore,
+  quotaDay,
+  type RouterSnapshot,
+  type StatsStore,
+} from '../../providers';
 
 export interface KeyStats {
   readonly maskedKey: string;
@@ -45,14 +55,17 @@ export interface PoolStats {
   readonly topUsers: readonly { readonly userId: string; readonly requests: number }[];
 }
 
-/** The figures `/stats` shows: live key state from the quota store, counters from the stats store. */
+/**
+ * The figures `/stats`, `/readyz` and `/metrics` show: the router's snapshot (breakers, health,
+ * keys), live key state from the quota store and counters from the stats store.
+ */
 export async function collectPoolStats(
-  router: Router,
+  router: RouterSnapshot,
   quotaStore: QuotaStore,
   statsStore: StatsStore,
   topUsers = 5,
 ): Promise<PoolStats> {
-  const now = router.now;
+  const now = router.at;
   const day = quotaDay(now, 'UTC');
   const snapshot = await statsStore.read(day, topUsers);
   let dailyCapacity = 0;
@@ -60,16 +73,15 @@ export async function collectPoolStats(
   let keysWithUnknownLimit = 0;
   const providers: ProviderStats[] = [];
 
-  for (const provider of router.describeProviders()) {
-    const { input } = provider;
+  for (const provider of router.providers) {
     const usages = await quotaStore.usage(
       provider.keys.map((key) => key.keyId),
       now,
-      quotaDay(now, input.dailyResetZone),
+      quotaDay(now, provider.dailyResetZone),
     );
     const keys = provider.keys.map((key, index): KeyStats => {
       const usage = usages[index] as KeyUsage;
-      const dailyLimit = usage.learnedLimits.requestsPerDay ?? input.limits.requestsPerDay;
+      const dailyLimit = usage.learnedLimits.requestsPerDay ?? provider.limits.requestsPerDay;
       const exhausted = usage.block !== undefined && (usage.block.reason === 'quota' || usage.block.reason === 'bad');
       const leftForKey =
         dailyLimit === undefined ? undefined : exhausted ? 0 : Math.max(0, dailyLimit - usage.requestsToday);
@@ -79,7 +91,7 @@ export async function collectPoolStats(
         leftToday += leftForKey ?? 0;
       }
       return {
-        maskedKey: key.masked,
+        maskedKey: key.maskedKey,
         requestsToday: usage.requestsToday,
         dailyLimit,
         leftToday: leftForKey,
@@ -89,12 +101,12 @@ export async function collectPoolStats(
     });
     const known = keys.filter((key) => key.dailyLimit !== undefined && key.blocked?.reason !== 'bad');
     providers.push({
-      name: input.name,
-      model: input.adapter.model,
-      breaker: provider.breaker.state(now),
-      health: provider.health.summary(now),
+      name: provider.name,
+      model: provider.model,
+      breaker: provider.breaker,
+      health: provider.health,
       keys,
-      counters: summarize(snapshot.providers[input.name]),
+      counters: summarize(snapshot.providers[provider.name]),
       dailyCapacity: known.length === 0 ? undefined : known.reduce((sum, key) => sum + (key.dailyLimit ?? 0), 0),
       leftToday: known.length === 0 ? undefined : known.reduce((sum, key) => sum + (key.leftToday ?? 0), 0),
     });

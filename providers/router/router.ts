@@ -10,28 +10,20 @@ import {
   type KeyLimits,
   ProviderError,
   type ProviderAdapter,
+  type ProviderConfig,
   type RateLimitSnapshot,
   type RateLimitWindow,
   type StreamEvent,
   type Usage,
 } from '../types';
-import { CircuitBreaker } from './breaker';
+import { type BreakerState, CircuitBreaker } from './breaker';
 import { type Clock, systemClock } from './clock';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
-import { HealthWindow } from './health';
+import { type HealthSummary, HealthWindow } from './health';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
 import { estimateInputTokens } from './token-estimate';
 
-/** One provider as the router sees it: an adapter, its keys and what is known of their limits. */
-export interface RouterProviderInput {
-  readonly name: string;
-  readonly adapter: ProviderAdapter;
-  readonly keys: readonly string[];
-  readonly limits: KeyLimits;
-  readonly contextWindowTokens: number;
-  readonly dailyResetZone: DailyResetZone;
-}
 
 export interface RouterLogger {
   debug(details: object, message: string): void;
@@ -40,26 +32,73 @@ export interface RouterLogger {
   error(details: object, message: string): void;
 }
 
-export interface RouterOptions {
-  readonly providers: readonly RouterProviderInput[];
+/**
+ * How the router behaves: the one place its timings and thresholds are declared. Configuration
+ * fills it from the environment (with `DEFAULT_ROUTER_SETTINGS` as defaults); tools and benches
+ * start from the same defaults.
+ */
+export interface RouterSettings {
   readonly routing: RoutingMode;
+  /** The whole request, every attempt and wait included. */
   readonly requestDeadlineMs: number;
+  /** One attempt at a whole (non-streamed) answer. */
   readonly attemptTimeoutMs: number;
+  /** One streamed attempt, until its first text arrives. */
   readonly firstTokenTimeoutMs: number;
+  /** The longest silence in a stream once it has started. */
   readonly streamIdleTimeoutMs: number;
   readonly breakerFailureThreshold: number;
   readonly breakerOpenMs: number;
   /** How long a key that failed authentication stays out before it is tried again. */
   readonly authRecheckMs: number;
   /** Longest the router waits for a cooling key when nothing else is free (within the deadline). */
-  readonly maxWaitMs?: number;
+  readonly maxWaitMs: number;
+}
+
+export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
+  routing: 'priority',
+  requestDeadlineMs: 60_000,
+  attemptTimeoutMs: 20_000,
+  firstTokenTimeoutMs: 15_000,
+  streamIdleTimeoutMs: 10_000,
+  breakerFailureThreshold: 3,
+  breakerOpenMs: 30_000,
+  authRecheckMs: 6 * 60 * 60 * 1000,
+  maxWaitMs: 10_000,
+};
+
+/** Sees what the router does, as it happens (metrics). Observers must not throw. */
+export interface RouterObserver {
+  /** Every attempt, as it ends. */
+  attempt?(record: AttemptRecord): void;
+  /** A store write that runs behind the answer failed (`what`: quota settle, refund, stats). */
+  backgroundWriteFailed?(what: string): void;
+}
+
+export interface RouterOptions extends RouterSettings {
+  /** In priority order; providers without keys are left out. */
+  readonly providers: readonly ProviderConfig[];
   readonly quotaStore: QuotaStore;
   readonly statsStore?: StatsStore;
-  /** Sees every attempt as it ends (metrics); must not throw. */
-  readonly onAttempt?: (record: AttemptRecord) => void;
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly logger?: RouterLogger;
+}
+
+/** What the router knows of one provider at a moment, as plain data. */
+export interface ProviderSnapshot {
+  readonly name: string;
+  readonly model: string;
+  readonly dailyResetZone: DailyResetZone;
+  readonly limits: KeyLimits;
+  readonly keys: readonly { readonly keyId: string; readonly maskedKey: string }[];
+  readonly breaker: BreakerState;
+  readonly health: HealthSummary;
+}
+
+export interface RouterSnapshot {
+  readonly at: number;
+  readonly providers: readonly ProviderSnapshot[];
 }
 
 /** A request to the pool: like a provider request, but the router picks model, key and timeouts. */
@@ -106,11 +145,14 @@ const DEFAULT_OUTPUT_ALLOWANCE = 1024;
 const BUDGET_MARGIN_TOKENS = 64;
 /** Cool-down after a 429 that did not say how long to wait. */
 const DEFAULT_COOLDOWN_MS = 60_000;
-const DEFAULT_MAX_WAIT_MS = 10_000;
+/** Background write failures of one kind are logged at most this often (the rest are counted). */
+const WRITE_FAILURE_LOG_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS_CAP = 30;
 
 interface ProviderRuntime {
-  readonly input: RouterProviderInput;
+  readonly name: string;
+  readonly config: ProviderConfig;
+  readonly adapter: ProviderAdapter;
   readonly keys: readonly { readonly keyId: string; readonly secret: string; readonly masked: string }[];
   /** What the quota store is asked about (the same every request). */
   readonly candidates: readonly QuotaCandidate[];
@@ -165,19 +207,24 @@ export class Router {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly maxAttempts: number;
-  private statsFailureLogged = false;
+  private readonly observers: RouterObserver[] = [];
+  /** Per kind of background write: when a failure was last logged, and how many since. */
+  private readonly writeFailures = new Map<string, { loggedAt: number; unlogged: number }>();
 
   constructor(private readonly options: RouterOptions) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.providers = options.providers
       .filter((provider) => provider.keys.length > 0)
-      .map((input) => {
-        const keys = input.keys.map((secret) => ({ keyId: keyIdFor(input.name, secret), secret, masked: maskSecret(secret) }));
+      .map((config) => {
+        const name = config.descriptor.name;
+        const keys = config.keys.map((secret) => ({ keyId: keyIdFor(name, secret), secret, masked: maskSecret(secret) }));
         return {
-          input,
+          name,
+          config,
+          adapter: createAdapter(config, options),
           keys,
-          candidates: keys.map((key) => ({ keyId: key.keyId, limits: input.limits })),
+          candidates: keys.map((key) => ({ keyId: key.keyId, limits: config.limits })),
           breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
           health: new HealthWindow(),
         };
@@ -188,7 +235,33 @@ export class Router {
 
   /** Provider names in configured order. */
   get providerNames(): string[] {
-    return this.providers.map((provider) => provider.input.name);
+    return this.providers.map((provider) => provider.name);
+  }
+
+  /** Adds an observer (metrics); returns a function that removes it. */
+  observe(observer: RouterObserver): () => void {
+    this.observers.push(observer);
+    return () => {
+      const index = this.observers.indexOf(observer);
+      if (index !== -1) this.observers.splice(index, 1);
+    };
+  }
+
+  /** Providers, keys (masked), breakers and health as plain data: for /stats, /readyz and /metrics. */
+  snapshot(): RouterSnapshot {
+    const at = this.clock.now();
+    return {
+      at,
+      providers: this.providers.map((provider) => ({
+        name: provider.name,
+        model: provider.adapter.model,
+        dailyResetZone: provider.config.descriptor.dailyResetZone,
+        limits: provider.config.limits,
+        keys: provider.keys.map(({ keyId, masked }) => ({ keyId, maskedKey: masked })),
+        breaker: provider.breaker.state(at),
+        health: provider.health.summary(at),
+      })),
+    };
   }
 
   /** One answer from the pool, or a `RouterError` saying what was tried and why it failed. */
@@ -197,7 +270,7 @@ export class Router {
     while (true) {
       const plan = await this.nextPlan(run);
       try {
-        const result = await plan.provider.input.adapter.complete(plan.request, plan.secret);
+        const result = await plan.provider.adapter.complete(plan.request, plan.secret);
         this.succeed(run, plan, result.usage, result.rateLimits, result.latencyMs, undefined);
         // Written out rather than spread: this is on every answer, and spreads are slow.
         return {
@@ -208,7 +281,7 @@ export class Router {
           model: result.model,
           latencyMs: result.latencyMs,
           rateLimits: result.rateLimits,
-          provider: plan.provider.input.name,
+          provider: plan.provider.name,
           keyId: plan.keyId,
           maskedKey: plan.masked,
           failedAttempts: [...run.failures],
@@ -228,7 +301,7 @@ export class Router {
     const run = this.begin(request, true);
     while (true) {
       const plan = await this.nextPlan(run);
-      const iterator = plan.provider.input.adapter.stream(plan.request, plan.secret)[Symbol.asyncIterator]();
+      const iterator = plan.provider.adapter.stream(plan.request, plan.secret)[Symbol.asyncIterator]();
       let first: IteratorResult<StreamEvent>;
       try {
         first = await iterator.next();
@@ -236,7 +309,7 @@ export class Router {
         await this.fail(run, plan, error);
         continue;
       }
-      yield { type: 'start', ...this.routeInfo(run, plan, plan.request.model ?? plan.provider.input.adapter.model) };
+      yield { type: 'start', ...this.routeInfo(run, plan, plan.request.model ?? plan.provider.adapter.model) };
       let delivered = 0;
       try {
         for (let step = first; !step.done; step = await iterator.next()) {
@@ -258,7 +331,7 @@ export class Router {
         throw this.giveUp(
           run,
           'interrupted',
-          `the answer from ${plan.provider.input.name} broke off after ${delivered} characters`,
+          `the answer from ${plan.provider.name} broke off after ${delivered} characters`,
         );
       } finally {
         await iterator.return?.();
@@ -312,7 +385,7 @@ export class Router {
     const blocks: KeyBlock[] = [];
     let breakersOpen = 0;
     for (const provider of this.orderedProviders(now)) {
-      if (run.excluded.has(provider.input.name)) continue;
+      if (run.excluded.has(provider.name)) continue;
       if (!provider.breaker.tryEnter(now)) {
         breakersOpen += 1;
         continue;
@@ -327,9 +400,9 @@ export class Router {
   private orderedProviders(now: number): readonly ProviderRuntime[] {
     // Priority order ignores health; summarising it sorts every provider's recent latencies.
     if (this.options.routing === 'priority') return this.providers;
-    const byName = new Map(this.providers.map((provider) => [provider.input.name, provider]));
+    const byName = new Map(this.providers.map((provider) => [provider.name, provider]));
     const candidates = this.providers.map((provider) => ({
-      name: provider.input.name,
+      name: provider.name,
       health: provider.health.summary(now),
     }));
     return orderProviders(candidates, this.options.routing, this.random).map((candidate) => byName.get(candidate.name)!);
@@ -337,12 +410,12 @@ export class Router {
 
   /** Fits the conversation to the provider and reserves a key for it, or records why none is free. */
   private async tryReserve(run: Run, provider: ProviderRuntime, now: number, blocks: KeyBlock[]): Promise<Plan | undefined> {
-    const { input } = provider;
+    const { name } = provider;
     const outputAllowance = run.request.maxOutputTokens ?? DEFAULT_OUTPUT_ALLOWANCE;
     const messages = this.fitMessages(run, provider, outputAllowance);
     if (messages === undefined) return undefined;
     const reservedTokens = estimateInputTokens(messages) + outputAllowance;
-    const day = quotaDay(now, input.dailyResetZone);
+    const day = quotaDay(now, provider.config.descriptor.dailyResetZone);
     const reservationId = `${RESERVATION_PREFIX}${++reservationCounter}`;
 
     let acquired: AcquireResult;
@@ -355,14 +428,14 @@ export class Router {
         day,
       });
     } catch (error) {
-      this.options.logger?.error({ provider: input.name, err: error }, 'quota store failed; provider skipped');
+      this.options.logger?.error({ provider: name, err: error }, 'quota store failed; provider skipped');
       return undefined;
     }
     if (!acquired.ok) {
       for (const block of acquired.blocks) {
-        blocks.push(block.until === undefined && block.reason !== 'too_large' ? { ...block, until: nextQuotaDayStart(now, input.dailyResetZone) } : block);
+        blocks.push(block.until === undefined && block.reason !== 'too_large' ? { ...block, until: nextQuotaDayStart(now, provider.config.descriptor.dailyResetZone) } : block);
       }
-      if (acquired.blocks.every((block) => block.reason === 'too_large')) run.excluded.add(input.name);
+      if (acquired.blocks.every((block) => block.reason === 'too_large')) run.excluded.add(name);
       return undefined;
     }
     const key = provider.keys.find((candidate) => candidate.keyId === acquired.keyId)!;
@@ -395,13 +468,13 @@ export class Router {
 
   /** The conversation fitted to the provider's token budget, or `undefined` when it cannot fit. */
   private fitMessages(run: Run, provider: ProviderRuntime, outputAllowance: number): readonly ChatMessage[] | undefined {
-    const { input } = provider;
+    const { name, config } = provider;
     if (run.request.fit === undefined) return run.request.messages;
-    const window = Math.min(input.contextWindowTokens, input.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY);
-    const shrink = run.shrunk.has(input.name) ? 0.5 : 1;
+    const window = Math.min(config.descriptor.contextWindowTokens, config.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY);
+    const shrink = run.shrunk.has(name) ? 0.5 : 1;
     const budget = Math.floor((window - outputAllowance - BUDGET_MARGIN_TOKENS) * shrink);
     if (budget <= 0) {
-      run.excluded.add(input.name);
+      run.excluded.add(name);
       return undefined;
     }
     return run.request.fit(budget);
@@ -411,7 +484,7 @@ export class Router {
   private noProviderFree(run: Run, now: number, blocks: readonly KeyBlock[], breakersOpen: number): Decision {
     const usable = blocks.filter((block) => block.reason !== 'bad' && block.reason !== 'too_large');
     const earliest = Math.min(...usable.map((block) => block.until ?? Number.POSITIVE_INFINITY));
-    const maxWait = this.options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    const maxWait = this.options.maxWaitMs;
     if (Number.isFinite(earliest)) {
       const waitMs = Math.max(1, earliest - now);
       if (earliest < run.deadlineAt && run.waitedMs + waitMs <= maxWait) return { type: 'wait', ms: waitMs };
@@ -444,7 +517,7 @@ export class Router {
     timeToFirstTokenMs: number | undefined,
   ): void {
     const now = this.clock.now();
-    const { input } = plan.provider;
+    const { name } = plan.provider;
     plan.provider.breaker.recordSuccess();
     plan.provider.health.record({ at: now, ok: true, latencyMs: providerLatencyMs, timeToFirstTokenMs });
     const actual = usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens);
@@ -468,7 +541,7 @@ export class Router {
     this.recordStats(plan, 'success', now, usage);
     if (plan.fallback) {
       this.options.logger?.info(
-        { provider: input.name, key: plan.masked, after: run.failures.map((failure) => `${failure.provider}:${failure.kind}`) },
+        { provider: name, key: plan.masked, after: run.failures.map((failure) => `${failure.provider}:${failure.kind}`) },
         'answered after fallback',
       );
     }
@@ -477,11 +550,11 @@ export class Router {
   /** Reacts to a failed attempt according to its class; throws when the request must stop. */
   private async fail(run: Run, plan: Plan, error: unknown, committed = false): Promise<void> {
     const now = this.clock.now();
-    const { input } = plan.provider;
-    const failure = asProviderError(error, input.name);
+    const { name } = plan.provider;
+    const failure = asProviderError(error, name);
     const elapsed = performance.now() - plan.startedAt;
     run.failures.push({
-      provider: input.name,
+      provider: name,
       maskedKey: plan.masked,
       kind: failure.kind,
       status: failure.status,
@@ -490,7 +563,7 @@ export class Router {
     this.recordStats(plan, failure.kind, now, undefined, elapsed);
     plan.provider.health.record({ at: now, ok: failure.kind !== 'transient', latencyMs: elapsed, timeToFirstTokenMs: undefined });
     this.options.logger?.warn(
-      { provider: input.name, key: plan.masked, kind: failure.kind, status: failure.status, err: failure.message },
+      { provider: name, key: plan.masked, kind: failure.kind, status: failure.status, err: failure.message },
       'provider attempt failed',
     );
 
@@ -515,7 +588,7 @@ export class Router {
         plan.provider.breaker.recordNeutral();
         await this.guard(() => store.block(plan.keyId, 'bad', now + this.options.authRecheckMs, now));
         this.background('refund', refund);
-        this.options.logger?.error({ provider: input.name, key: plan.masked }, 'key rejected by provider; set aside');
+        this.options.logger?.error({ provider: name, key: plan.masked }, 'key rejected by provider; set aside');
         return;
       case 'rate_limited': {
         plan.provider.breaker.recordNeutral();
@@ -528,7 +601,7 @@ export class Router {
       case 'quota_exhausted': {
         plan.provider.breaker.recordNeutral();
         const until =
-          failure.retryAfterMs !== undefined ? now + failure.retryAfterMs : nextQuotaDayStart(now, input.dailyResetZone);
+          failure.retryAfterMs !== undefined ? now + failure.retryAfterMs : nextQuotaDayStart(now, plan.provider.config.descriptor.dailyResetZone);
         await this.guard(observe);
         await this.guard(() => store.block(plan.keyId, 'quota', until, now));
         this.background('refund', refund);
@@ -538,28 +611,28 @@ export class Router {
         // An attempt that used up its whole timeout is a hang: open the breaker at once.
         const hang = elapsed >= plan.timeoutMs * 0.9 || committed;
         plan.provider.breaker.recordFailure(now, hang);
-        run.excluded.add(input.name);
+        run.excluded.add(name);
         return;
       }
       case 'context_too_long':
         plan.provider.breaker.recordNeutral();
         this.background('refund', refund);
-        if (run.request.fit !== undefined && !run.shrunk.has(input.name)) run.shrunk.add(input.name);
-        else run.excluded.add(input.name);
+        if (run.request.fit !== undefined && !run.shrunk.has(name)) run.shrunk.add(name);
+        else run.excluded.add(name);
         return;
       case 'bad_request':
         plan.provider.breaker.recordNeutral();
         this.background('refund', refund);
-        run.excluded.add(input.name);
+        run.excluded.add(name);
         this.options.logger?.error(
-          { provider: input.name, status: failure.status, err: failure.message },
+          { provider: name, status: failure.status, err: failure.message },
           'provider refused the request as malformed: check its model and settings',
         );
         return;
       case 'content_filtered':
         plan.provider.breaker.recordNeutral();
         this.background('refund', refund);
-        throw this.giveUp(run, 'content_filtered', `${input.name} refused to answer for safety reasons`);
+        throw this.giveUp(run, 'content_filtered', `${name} refused to answer for safety reasons`);
     }
   }
 
@@ -569,7 +642,7 @@ export class Router {
 
   private routeInfo(run: Run, plan: Plan, model: string): RouteInfo {
     return {
-      provider: plan.provider.input.name,
+      provider: plan.provider.name,
       model,
       keyId: plan.keyId,
       maskedKey: plan.masked,
@@ -585,8 +658,9 @@ export class Router {
     latencyMs = performance.now() - plan.startedAt,
   ): void {
     const record: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
-      provider: plan.provider.input.name,
+      provider: plan.provider.name,
       keyId: plan.keyId,
+      maskedKey: plan.masked,
       outcome,
       latencyMs,
       fallback: plan.fallback,
@@ -594,17 +668,30 @@ export class Router {
     };
     if (usage?.inputTokens !== undefined) record.inputTokens = usage.inputTokens;
     if (usage?.outputTokens !== undefined) record.outputTokens = usage.outputTokens;
-    this.options.onAttempt?.(record);
+    for (const observer of this.observers) observer.attempt?.(record);
     const stats = this.options.statsStore;
     if (stats !== undefined) this.background('stats', () => stats.recordAttempt(record, quotaDay(now, 'UTC')));
   }
 
-  /** Store writes that must not delay the answer; failures are logged once, not thrown. */
+  /**
+   * Store writes that must not delay the answer. A failure is not thrown: observers count every
+   * one, and the log gets at most one line a minute per kind of write, with how many it stands for.
+   */
   private background(what: string, task: () => Promise<void>): void {
     task().catch((error: unknown) => {
-      if (this.statsFailureLogged) return;
-      this.statsFailureLogged = true;
-      this.options.logger?.warn({ err: error, what }, 'a background store write failed (logged once)');
+      for (const observer of this.observers) observer.backgroundWriteFailed?.(what);
+      const now = this.clock.now();
+      const seen = this.writeFailures.get(what);
+      if (seen !== undefined && now - seen.loggedAt < WRITE_FAILURE_LOG_INTERVAL_MS) {
+        seen.unlogged += 1;
+        return;
+      }
+      const failures = (seen?.unlogged ?? 0) + 1;
+      this.writeFailures.set(what, { loggedAt: now, unlogged: 0 });
+      this.options.logger?.warn(
+        { err: error, what, failures },
+        `a background store write failed (${failures} since the last such line; at most one line a minute)`,
+      );
     });
   }
 
@@ -617,24 +704,22 @@ export class Router {
     }
   }
 
-  /** Internal view for stats: providers with their keys (masked) and live breaker/health state. */
-  describeProviders(): readonly {
-    readonly input: RouterProviderInput;
-    readonly keys: readonly { readonly keyId: string; readonly masked: string }[];
-    readonly breaker: CircuitBreaker;
-    readonly health: HealthWindow;
-  }[] {
-    return this.providers.map((provider) => ({
-      input: provider.input,
-      keys: provider.keys.map(({ keyId, masked }) => ({ keyId, masked })),
-      breaker: provider.breaker,
-      health: provider.health,
-    }));
-  }
-
   get now(): number {
     return this.clock.now();
   }
+}
+
+/** The adapter of a configured provider, with the router's timeouts as its defaults. */
+export function createAdapter(
+  provider: ProviderConfig,
+  settings: Pick<RouterSettings, 'attemptTimeoutMs' | 'streamIdleTimeoutMs'>,
+): ProviderAdapter {
+  return provider.descriptor.create({
+    baseUrl: provider.baseUrl,
+    model: provider.model,
+    timeoutMs: settings.attemptTimeoutMs,
+    idleTimeoutMs: settings.streamIdleTimeoutMs,
+  });
 }
 
 /** A stable, non-secret id for a key: the provider name and a short hash of the key. */

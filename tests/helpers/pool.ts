@@ -1,4 +1,4 @@
-import { Router, type RouterOptions } from '../../providers/router/router';
+import { DEFAULT_ROUTER_SETTINGS, Router, type RouterOptions } from '../../providers/router/router';
 import type { KeyLimits, ProviderDescriptor } from '../../providers/types';
 import { MemoryQuotaStore } from '../../storage/memory/quota-store';
 import { MemoryStatsStore } from '../../storage/memory/stats-store';
@@ -25,27 +25,18 @@ export function buildRouter(
   const clock = new FakeClock(undefined, true);
   const stats = new MemoryStatsStore();
   const router = new Router({
+    ...DEFAULT_ROUTER_SETTINGS,
     providers: providers.map(({ descriptor, keys, limits }) => ({
-      name: descriptor.name,
-      adapter: descriptor.create({
-        baseUrl: server.url(descriptor.name),
-        model: descriptor.defaultModel,
-        timeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
-        idleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
-      }),
+      descriptor,
+      baseUrl: server.url(descriptor.name),
+      model: descriptor.defaultModel,
       keys,
       limits: limits ?? {},
-      contextWindowTokens: descriptor.contextWindowTokens,
-      dailyResetZone: descriptor.dailyResetZone,
     })),
-    routing: 'priority',
     requestDeadlineMs: 10_000,
     attemptTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
     firstTokenTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
     streamIdleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
-    breakerFailureThreshold: 3,
-    breakerOpenMs: 30_000,
-    authRecheckMs: 6 * 3600_000,
     quotaStore: new MemoryQuotaStore(),
     statsStore: stats,
     clock,

@@ -42,7 +42,7 @@ describe('provider keys', () => {
       GROQ_API_KEY: 'gsk_one',
       GROQ_API_KEY_2: 'gsk_two',
     });
-    expect(config.providers.map(({ name, keys }) => ({ name, keys }))).toEqual([
+    expect(config.providers.map(({ descriptor, keys }) => ({ name: descriptor.name, keys }))).toEqual([
       { name: 'groq', keys: ['gsk_one', 'gsk_two', 'gsk_five', 'gsk_ten', 'gsk_list_a', 'gsk_list_b'] },
     ]);
   });
@@ -52,7 +52,6 @@ describe('provider keys', () => {
       const config = createProvidersConfig({ [`${descriptor.envPrefix}_API_KEY`]: `key-for-${descriptor.name}` });
       expect(config.providers).toHaveLength(1);
       expect(config.providers[0]).toMatchObject({
-        name: descriptor.name,
         keys: [`key-for-${descriptor.name}`],
         baseUrl: descriptor.defaultBaseUrl,
         model: descriptor.defaultModel,
@@ -136,14 +135,14 @@ describe('provider order and router settings', () => {
       breakerOpenMs: 30_000,
       authRecheckMs: 6 * 60 * 60 * 1000,
     });
-    expect(createProvidersConfig(allKeys).providers.map(({ name }) => name)).toEqual(registryOrder);
+    expect(createProvidersConfig(allKeys).providers.map(({ descriptor }) => descriptor.name)).toEqual(registryOrder);
   });
 
   it('follows PROVIDER_ORDER (any case), then puts the unlisted providers after it in registry order', () => {
     const reversed = [...registryOrder].reverse();
     const config = createProvidersConfig({ ...allKeys, PROVIDER_ORDER: reversed.join(' , ').toUpperCase() });
     expect(config.order).toEqual(reversed);
-    expect(config.providers.map(({ name }) => name)).toEqual(reversed);
+    expect(config.providers.map(({ descriptor }) => descriptor.name)).toEqual(reversed);
 
     const last = registryOrder[registryOrder.length - 1] ?? '';
     const partial = createProvidersConfig({ ...allKeys, PROVIDER_ORDER: last });

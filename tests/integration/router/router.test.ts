@@ -395,7 +395,7 @@ describe('pool stats', () => {
     for (let index = 0; index < 5; index++) await router.complete(ask());
     await new Promise((resolve) => setImmediate(resolve)); // background stat writes
 
-    const pool = await collectPoolStats(router, quotaStore, stats);
+    const pool = await collectPoolStats(router.snapshot(), quotaStore, stats);
     const providerA = pool.providers.find((provider) => provider.name === A.name)!;
     expect(providerA.counters).toMatchObject({ requests: 6, successes: 5, fallbacks: 1, failures: { auth: 1 } });
     expect(providerA.counters.latencyP50Ms).toBeGreaterThan(0);

@@ -110,6 +110,7 @@ describe.each([
     const attempt = {
       provider: 'groq',
       keyId: 'groq:a',
+      maskedKey: 'gsk_…aaaa',
       outcome: 'success',
       latencyMs: 12,
       fallback: false,

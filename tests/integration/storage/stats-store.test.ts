@@ -6,7 +6,7 @@ import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisStatsStore } from '../../../storage/redis/stats-store';
 import { LATENCY_SAMPLES } from '../../../storage/stats-counters';
 import { isStorageUnavailable } from '../../../storage/types';
-import { type AttemptRecord, type StatsStore } from '../../../providers/ports';
+import type { AttemptRecord, StatsStore } from '../../../providers/ports';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;
@@ -30,6 +30,7 @@ const implementations: [string, () => StatsStore][] = [
 const attempt = (overrides: Partial<AttemptRecord>): AttemptRecord => ({
   provider: 'alpha',
   keyId: 'alpha:k1',
+  maskedKey: 'alph…k1',
   outcome: 'success',
   latencyMs: 100,
   fallback: false,
