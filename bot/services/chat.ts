@@ -1,5 +1,5 @@
 import { type HistoryLimits, type HistoryStore, isStorageUnavailable } from '../../storage';
-import { isRouterError, type RouterError, type RoutedStreamEvent, type Router, type RouteInfo, countTokens, messageTokens, withTokens, type ChatMessage, type Usage } from '../../providers';
+import { type ChatMessage, messageTokens, type RoutedStreamEvent, type Router, type RouteInfo, type Usage, withTokens } from '../../providers';
 
 /**
  * Chat with memory: `sendMessageWithHistory` (load the conversation, fit it to the model, route,
