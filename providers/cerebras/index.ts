@@ -201,7 +201,7 @@ export const cerebrasProvider: ProviderDescriptor = {
   defaultModel: 'gpt-oss-120b',
   // The model takes 131k, but the free tier caps the context at 64k (65,536); trim for that.
   contextWindowTokens: 65_536,
-  // Free tier (PROVIDERS.md): 30 RPM (900/h), 14,400 RPD, 60k TPM, 1M TPD; override with CEREBRAS_RPM …
+  // Free tier (docs/providers.md): 30 RPM (900/h), 14,400 RPD, 60k TPM, 1M TPD; override with CEREBRAS_RPM …
   defaultLimits: { requestsPerMinute: 30, requestsPerDay: 14_400, tokensPerMinute: 60_000, tokensPerDay: 1_000_000 },
   dailyResetZone: 'UTC',
   create: createCerebrasAdapter,

@@ -327,7 +327,7 @@ export const cohereProvider: ProviderDescriptor = {
   defaultBaseUrl: 'https://api.cohere.com',
   defaultModel: 'command-a-03-2025',
   contextWindowTokens: 256_000,
-  // Trial key (PROVIDERS.md): 20 chat calls a minute and 1,000 calls a MONTH per account, shared by
+  // Trial key (docs/providers.md): 20 chat calls a minute and 1,000 calls a MONTH per account, shared by
   // every endpoint. KeyLimits has no monthly window, so the month is spread over days: 32 a day
   // stays within 1,000 even in a 31-day month instead of spending the month in one busy hour.
   // A monthly 429 still comes back as quota_exhausted. Override with COHERE_RPM / COHERE_RPD.

@@ -4,7 +4,7 @@
  * (`user` / `model`), a separate `systemInstruction`, google.rpc error details instead of
  * rate-limit headers. The shape of this module mirrors `shared/openai-compatible.ts`.
  *
- * SDK traps handled here (see PROVIDERS.md):
+ * SDK traps handled here (see docs/providers.md):
  * - its `timeout` request option starts a timer that is never cleared, so it is never used; the
  *   attempt's own AbortSignal goes in the per-call `{ signal }` instead;
  * - `startChat({history})` mutates the array it is given and `text()` throws on SAFETY, so this
@@ -464,7 +464,7 @@ export const geminiProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'GEMINI',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',
-  // Of the free tiers in PROVIDERS.md, 3.1 Flash-Lite allows 500 requests a day; 2.5 Flash and
+  // Of the free tiers in docs/providers.md, 3.1 Flash-Lite allows 500 requests a day; 2.5 Flash and
   // 2.5 Flash-Lite allow 20. Limits are per project and per model: override with GEMINI_MODEL.
   defaultModel: 'gemini-3.1-flash-lite',
   contextWindowTokens: 1_048_576,

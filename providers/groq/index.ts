@@ -57,7 +57,7 @@ export const groqProvider: ProviderDescriptor = {
   defaultBaseUrl: 'https://api.groq.com',
   defaultModel: 'llama-3.3-70b-versatile',
   contextWindowTokens: 131_072,
-  // Free tier of llama-3.3-70b-versatile (PROVIDERS.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
+  // Free tier of llama-3.3-70b-versatile (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
   defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 12_000, tokensPerDay: 100_000 },
   dailyResetZone: 'UTC',
   create: createGroqAdapter,

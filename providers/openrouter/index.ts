@@ -104,7 +104,7 @@ export const openRouterProvider: ProviderDescriptor = {
   // Llama 3.3 70B takes 131,072 tokens; the upstream endpoints behind `:free` vary and may serve
   // less, so trim history for half that.
   contextWindowTokens: 65_536,
-  // `:free` models (PROVIDERS.md): 20 RPM, 50 RPD per account (1,000 after buying credits), UTC day.
+  // `:free` models (docs/providers.md): 20 RPM, 50 RPD per account (1,000 after buying credits), UTC day.
   defaultLimits: { requestsPerMinute: 20, requestsPerDay: 50 },
   dailyResetZone: 'UTC',
   create: createOpenRouterAdapter,

@@ -6,7 +6,7 @@ import { ask, botEnv, crashRecords, startPollingBot, suspiciousTexts } from '../
 import type { BotProcess } from '../helpers/bot-process';
 
 /**
- * `/translate`, through the built bot: many lines in few requests in the DESIGN.md wire format,
+ * `/translate`, through the built bot: many lines in few requests in the translation wire format (docs/architecture.md),
  * answers validated (a short answer is retried, never shown shifted), replies to a message, and
  * the usage text.
  */
