@@ -157,6 +157,20 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
     );
 }
 
+/** A share between 0 and 1, written as a decimal (`0.1`) or a percentage (`10%`). */
+function share() {
+  const problem = (input: unknown) => `must be a share between 0 and 1 (like 0.1 or 10%), got ${quote(input)}`;
+  return requiredString()
+    .regex(/^(\d+(\.\d+)?%?|\.\d+)$/, { error: (issue) => problem(issue.input) })
+    .transform((value) => (value.endsWith('%') ? Number(value.slice(0, -1)) / 100 : Number(value)))
+    .pipe(
+      z
+        .number()
+        .min(0)
+        .max(1, { error: (issue) => problem(issue.input) }),
+    );
+}
+
 function milliseconds() {
   return wholeNumber(1, MAX_TIMER_MS);
 }
@@ -362,6 +376,8 @@ function routerFields() {
     ],
     breakerOpenMs: ['BREAKER_OPEN_MS', milliseconds().default(defaults.breakerOpenMs)],
     authRecheckMs: ['AUTH_RECHECK_MS', milliseconds().default(defaults.authRecheckMs)],
+    hedgeMaxShare: ['HEDGE_MAX_SHARE', share().default(defaults.hedgeMaxShare)],
+    hedgeMinDelayMs: ['HEDGE_MIN_DELAY_MS', milliseconds().default(defaults.hedgeMinDelayMs)],
   } as const satisfies FieldSpecs;
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { AttemptRecord, RouterObserver } from '../providers';
+import type { AttemptRecord, HedgeOutcome, RouterObserver } from '../providers';
 import type { PoolStats } from './services/pool-stats';
 
 /** Where the metrics read the pool and storage from: plain data, no router object. */
@@ -27,6 +27,7 @@ export class Metrics implements RouterObserver {
   private readonly updates: Counter<'type'>;
   private readonly updateDuration: Histogram;
   private readonly backgroundWriteFailures: Counter<'what'>;
+  private readonly hedges: Counter<'provider' | 'result'>;
   private lastTelegramSuccess = 0;
 
   constructor(private readonly sources: MetricsSources) {
@@ -67,6 +68,12 @@ export class Metrics implements RouterObserver {
       name: 'switchboard_updates_total',
       help: 'Updates handled, by type',
       labelNames: ['type'],
+      registers: [registry],
+    });
+    this.hedges = new Counter({
+      name: 'switchboard_hedges_total',
+      help: 'Hedges (backup attempts started while another attempt of the request stalled) by provider and result: won (answered first) or lost',
+      labelNames: ['provider', 'result'],
       registers: [registry],
     });
     this.backgroundWriteFailures = new Counter({
@@ -140,6 +147,10 @@ export class Metrics implements RouterObserver {
       record.latencyMs / 1000,
     );
     if (record.outcome === 'success' && record.fallback) this.fallbacks.inc({ provider: record.provider });
+  };
+
+  readonly hedge = (outcome: HedgeOutcome): void => {
+    this.hedges.inc({ provider: outcome.provider, result: outcome.won ? 'won' : 'lost' });
   };
 
   readonly backgroundWriteFailed = (what: string): void => {

@@ -12,6 +12,7 @@ export {
   keyIdFor,
   type ProviderSnapshot,
   Router,
+  type HedgeOutcome,
   type RouterObserver,
   type RouterSettings,
   type RouterSnapshot,

@@ -122,6 +122,8 @@ export interface AttemptRecord {
   readonly outputTokens?: number;
   /** This attempt answered a request after another provider or key had failed it. */
   readonly fallback: boolean;
+  /** This attempt was a hedge: a backup started while another attempt of the request stalled. */
+  readonly hedge?: boolean;
   readonly at: number;
 }
 
@@ -131,6 +133,8 @@ export interface CounterSet {
   readonly fallbacks: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Answers that came from a hedge (a backup started while another attempt stalled). */
+  readonly hedges: number;
   readonly failures: Readonly<Partial<Record<Exclude<AttemptOutcome, 'success'>, number>>>;
   /** Recent latencies in ms (most recent first, capped), for percentiles. */
   readonly latencies: readonly number[];

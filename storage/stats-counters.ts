@@ -13,12 +13,13 @@ export interface MutableCounters {
   fallbacks: number;
   inputTokens: number;
   outputTokens: number;
+  hedges: number;
   failures: Partial<Record<Exclude<AttemptOutcome, 'success'>, number>>;
   latencies: number[];
 }
 
 export function emptyCounters(): MutableCounters {
-  return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, failures: {}, latencies: [] };
+  return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, hedges: 0, failures: {}, latencies: [] };
 }
 
 /** Counts one more attempt, in place (no copy of the latency samples per attempt). */
@@ -32,6 +33,7 @@ export function addAttempt(counters: MutableCounters, record: AttemptRecord): vo
   }
   counters.successes += 1;
   if (record.fallback) counters.fallbacks += 1;
+  if (record.hedge === true) counters.hedges += 1;
   counters.latencies.push(record.latencyMs);
   // Trimmed in batches: amortised O(1) per attempt.
   if (counters.latencies.length >= 2 * LATENCY_SAMPLES) counters.latencies.splice(0, LATENCY_SAMPLES);
@@ -45,6 +47,7 @@ export function snapshotCounters(counters: MutableCounters): CounterSet {
     fallbacks: counters.fallbacks,
     inputTokens: counters.inputTokens,
     outputTokens: counters.outputTokens,
+    hedges: counters.hedges,
     failures: { ...counters.failures },
     latencies: counters.latencies.slice(-LATENCY_SAMPLES).reverse(),
   };

@@ -58,6 +58,7 @@ function formatCounters(counters: CounterSummary, t: Messages): string {
     parts.push(`p50 ${Math.round(counters.latencyP50Ms)} ms / p95 ${Math.round(counters.latencyP95Ms ?? counters.latencyP50Ms)} ms`);
   }
   if (counters.fallbacks > 0) parts.push(`${counters.fallbacks} ${escapeHtml(t.stats.fallbacks)}`);
+  if (counters.hedges > 0) parts.push(`${counters.hedges} ${escapeHtml(t.stats.hedges)}`);
   const failures = Object.entries(counters.failures)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([kind, count]) => `${kind} ${count}`);

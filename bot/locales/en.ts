@@ -65,6 +65,7 @@ export const en = {
     requests: 'requests',
     success: 'ok',
     fallbacks: 'fallbacks',
+    hedges: 'hedged',
     left: 'left',
     errors: 'errors',
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },

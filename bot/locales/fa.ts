@@ -65,6 +65,7 @@ export const fa: Messages = {
     requests: 'درخواست',
     success: 'موفق',
     fallbacks: 'جایگزینی',
+    hedges: 'پشتیبان',
     left: 'باقی',
     errors: 'خطاها',
     breaker: { closed: '🟢', open: '🔴 مدار باز', 'half-open': '🟡 در حال آزمایش' },

@@ -26,6 +26,8 @@ export interface CounterSummary {
   readonly successes: number;
   readonly successRate: number | undefined;
   readonly fallbacks: number;
+  /** Answers that came from a hedge. */
+  readonly hedges: number;
   readonly failures: CounterSet['failures'];
   readonly latencyP50Ms: number | undefined;
   readonly latencyP95Ms: number | undefined;
@@ -129,6 +131,7 @@ function summarize(counters: CounterSet | undefined): CounterSummary {
     successes: counters?.successes ?? 0,
     successRate: counters === undefined || counters.requests === 0 ? undefined : counters.successes / counters.requests,
     fallbacks: counters?.fallbacks ?? 0,
+    hedges: counters?.hedges ?? 0,
     failures: counters?.failures ?? {},
     latencyP50Ms: percentile(latencies, 0.5),
     latencyP95Ms: percentile(latencies, 0.95),

@@ -17,6 +17,7 @@ export interface HealthSummary {
   readonly latencyP50Ms: number | undefined;
   readonly latencyP95Ms: number | undefined;
   readonly firstTokenP50Ms: number | undefined;
+  readonly firstTokenP95Ms: number | undefined;
 }
 
 export class HealthWindow {
@@ -41,7 +42,7 @@ export class HealthWindow {
     const recent: HealthSample[] = [];
     for (const sample of this.ring) if (sample !== undefined && sample.at >= cutoff) recent.push(sample);
     if (recent.length === 0) {
-      return { samples: 0, successRate: undefined, latencyP50Ms: undefined, latencyP95Ms: undefined, firstTokenP50Ms: undefined };
+      return { samples: 0, successRate: undefined, latencyP50Ms: undefined, latencyP95Ms: undefined, firstTokenP50Ms: undefined, firstTokenP95Ms: undefined };
     }
     const successes = recent.filter((sample) => sample.ok);
     const latencies = successes.map((sample) => sample.latencyMs);
@@ -52,6 +53,7 @@ export class HealthWindow {
       latencyP50Ms: percentile(latencies, 0.5),
       latencyP95Ms: percentile(latencies, 0.95),
       firstTokenP50Ms: percentile(firstTokens, 0.5),
+      firstTokenP95Ms: percentile(firstTokens, 0.95),
     };
   }
 }

@@ -20,6 +20,7 @@ import { type BreakerState, CircuitBreaker } from './breaker';
 import { type Clock, systemClock } from './clock';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
 import { type HealthSummary, HealthWindow } from './health';
+import { HEDGE_TIMEOUT_SHARE, HedgeBudget, hedgeDelayMs } from './hedging';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
 import { estimateInputTokens } from './token-estimate';
@@ -53,6 +54,14 @@ export interface RouterSettings {
   readonly authRecheckMs: number;
   /** Longest the router waits for a cooling key when nothing else is free (within the deadline). */
   readonly maxWaitMs: number;
+  /**
+   * Hedges may be at most this share of the last minute's requests; 0 turns hedging off. A hedge is
+   * one backup attempt started when the first has said nothing for longer than its provider usually
+   * takes (see `hedging.ts`).
+   */
+  readonly hedgeMaxShare: number;
+  /** The shortest wait before a hedge, whatever the provider's recent latencies. */
+  readonly hedgeMinDelayMs: number;
 }
 
 export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
@@ -65,6 +74,8 @@ export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
   breakerOpenMs: 30_000,
   authRecheckMs: 6 * 60 * 60 * 1000,
   maxWaitMs: 10_000,
+  hedgeMaxShare: 0.1,
+  hedgeMinDelayMs: 1_500,
 };
 
 /** Sees what the router does, as it happens (metrics). Observers must not throw. */
@@ -73,6 +84,15 @@ export interface RouterObserver {
   attempt?(record: AttemptRecord): void;
   /** A store write that runs behind the answer failed (`what`: quota settle, refund, stats). */
   backgroundWriteFailed?(what: string): void;
+  /** A hedge ended: it answered first (`won`), or the attempt it backed up did. */
+  hedge?(outcome: HedgeOutcome): void;
+}
+
+export interface HedgeOutcome {
+  /** The provider and key the hedge went to. */
+  readonly provider: string;
+  readonly maskedKey: string;
+  readonly won: boolean;
 }
 
 export interface RouterOptions extends RouterSettings {
@@ -153,6 +173,8 @@ interface ProviderRuntime {
   readonly name: string;
   readonly config: ProviderConfig;
   readonly adapter: ProviderAdapter;
+  /** Hedge delays from recent health, recomputed at most once a second (a summary sorts samples). */
+  hedgeDelays: { at: number; streaming: number; complete: number } | undefined;
   readonly keys: readonly { readonly keyId: string; readonly secret: string; readonly masked: string }[];
   /** What the quota store is asked about (the same every request). */
   readonly candidates: readonly QuotaCandidate[];
@@ -174,7 +196,28 @@ interface Run {
   readonly shrunk: Set<string>;
   attempts: number;
   waitedMs: number;
+  /** At most one hedge per request. */
+  hedged: boolean;
 }
+
+/** An attempt under way, until its first result (a stream's first event, or a whole answer). */
+interface LiveAttempt<T> {
+  readonly plan: Plan;
+  readonly hedge: boolean;
+  /** Aborts this attempt alone (the request's own signal aborts every attempt). */
+  readonly controller: AbortController | undefined;
+  readonly first: Promise<AttemptSettled<T>>;
+  /** Releases what the attempt holds once it lost (a stream's iterator). */
+  readonly release: () => void;
+  done: boolean;
+}
+
+type AttemptSettled<T> =
+  | { readonly attempt: LiveAttempt<T>; readonly ok: true; readonly value: T }
+  | { readonly attempt: LiveAttempt<T>; readonly ok: false; readonly error: unknown };
+
+/** Starts one attempt: its first result, and how to release it if it loses. */
+type AttemptStarter<T> = (plan: Plan, request: ChatRequest) => { first: Promise<T>; release: () => void };
 
 /** One attempt the router decided to make. */
 interface Plan {
@@ -189,6 +232,8 @@ interface Plan {
   readonly fallback: boolean;
   readonly startedAt: number;
   readonly timeoutMs: number;
+  /** Started as a hedge of another attempt. */
+  hedge: boolean;
 }
 
 type Decision =
@@ -208,12 +253,14 @@ export class Router {
   private readonly random: () => number;
   private readonly maxAttempts: number;
   private readonly observers: RouterObserver[] = [];
+  private readonly hedgeBudget: HedgeBudget;
   /** Per kind of background write: when a failure was last logged, and how many since. */
   private readonly writeFailures = new Map<string, { loggedAt: number; unlogged: number }>();
 
   constructor(private readonly options: RouterOptions) {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.hedgeBudget = new HedgeBudget(options.hedgeMaxShare);
     this.providers = options.providers
       .filter((provider) => provider.keys.length > 0)
       .map((config) => {
@@ -223,6 +270,7 @@ export class Router {
           name,
           config,
           adapter: createAdapter(config, options),
+          hedgeDelays: undefined,
           keys,
           candidates: keys.map((key) => ({ keyId: key.keyId, limits: config.limits })),
           breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
@@ -267,28 +315,29 @@ export class Router {
   /** One answer from the pool, or a `RouterError` saying what was tried and why it failed. */
   async complete(request: RouteRequest): Promise<RoutedResult> {
     const run = this.begin(request, false);
+    const start: AttemptStarter<ChatResult> = (plan, attemptRequest) => ({
+      first: plan.provider.adapter.complete(attemptRequest, plan.secret),
+      release: noop,
+    });
     while (true) {
-      const plan = await this.nextPlan(run);
-      try {
-        const result = await plan.provider.adapter.complete(plan.request, plan.secret);
-        this.succeed(run, plan, result.usage, result.rateLimits, result.latencyMs, undefined);
-        // Written out rather than spread: this is on every answer, and spreads are slow.
-        return {
-          text: result.text,
-          finishReason: result.finishReason,
-          rawFinishReason: result.rawFinishReason,
-          usage: result.usage,
-          model: result.model,
-          latencyMs: result.latencyMs,
-          rateLimits: result.rateLimits,
-          provider: plan.provider.name,
-          keyId: plan.keyId,
-          maskedKey: plan.masked,
-          failedAttempts: [...run.failures],
-        };
-      } catch (error) {
-        await this.fail(run, plan, error);
-      }
+      const won = await this.firstAnswer(run, start);
+      if (won === undefined) continue;
+      const { plan, value: result } = won;
+      this.succeed(run, plan, result.usage, result.rateLimits, result.latencyMs, undefined);
+      // Written out rather than spread: this is on every answer, and spreads are slow.
+      return {
+        text: result.text,
+        finishReason: result.finishReason,
+        rawFinishReason: result.rawFinishReason,
+        usage: result.usage,
+        model: result.model,
+        latencyMs: result.latencyMs,
+        rateLimits: result.rateLimits,
+        provider: plan.provider.name,
+        keyId: plan.keyId,
+        maskedKey: plan.masked,
+        failedAttempts: [...run.failures],
+      };
     }
   }
 
@@ -296,19 +345,28 @@ export class Router {
    * A streamed answer. It falls over to another provider only until the first event has arrived;
    * after that a failure ends the stream with a `RouterError` of kind `interrupted`, so the caller
    * never gets two models' text glued together. The first event is `start`, naming who answers.
+   * A hedge, too, races only for the first event: the stream that delivers it is the answer.
    */
   async *stream(request: RouteRequest): AsyncGenerator<RoutedStreamEvent> {
     const run = this.begin(request, true);
+    const iterators = new Map<Plan, AsyncIterator<StreamEvent>>();
+    const start: AttemptStarter<IteratorResult<StreamEvent>> = (plan, attemptRequest) => {
+      const iterator = plan.provider.adapter.stream(attemptRequest, plan.secret)[Symbol.asyncIterator]();
+      iterators.set(plan, iterator);
+      return {
+        first: iterator.next(),
+        release: () => {
+          iterators.delete(plan);
+          iterator.return?.().catch(noop);
+        },
+      };
+    };
     while (true) {
-      const plan = await this.nextPlan(run);
-      const iterator = plan.provider.adapter.stream(plan.request, plan.secret)[Symbol.asyncIterator]();
-      let first: IteratorResult<StreamEvent>;
-      try {
-        first = await iterator.next();
-      } catch (error) {
-        await this.fail(run, plan, error);
-        continue;
-      }
+      const won = await this.firstAnswer(run, start);
+      if (won === undefined) continue;
+      const { plan, value: first } = won;
+      const iterator = iterators.get(plan)!;
+      iterators.clear();
       yield { type: 'start', ...this.routeInfo(run, plan, plan.request.model ?? plan.provider.adapter.model) };
       let delivered = 0;
       try {
@@ -339,10 +397,167 @@ export class Router {
     }
   }
 
+  // ─── Attempts and hedges ─────────────────────────────────────────────────────────────────────
+
+  /**
+   * Plans an attempt and waits for its first result. When that takes longer than the provider
+   * usually needs (and the hedge budget allows), one backup attempt starts on another provider;
+   * the first to deliver wins and the other is aborted and refunded. Returns `undefined` when
+   * every attempt started here failed (each failure already handled), so the caller plans again.
+   */
+  private async firstAnswer<T>(run: Run, start: AttemptStarter<T>): Promise<{ plan: Plan; value: T } | undefined> {
+    const primary = this.launch(run, await this.nextPlan(run), start);
+    const attempts: LiveAttempt<T>[] = [primary];
+    const timerControl = new AbortController();
+    let timer = this.hedgeTimer(run, primary.plan, timerControl.signal);
+    try {
+      while (true) {
+        const pending: Promise<AttemptSettled<T> | 'hedge'>[] = [];
+        for (const attempt of attempts) if (!attempt.done) pending.push(attempt.first);
+        if (pending.length === 0) return undefined;
+        if (timer !== undefined) pending.push(timer);
+        const settled = await Promise.race(pending);
+        if (settled === 'hedge') {
+          timer = undefined;
+          const hedge = await this.startHedge(run, primary.plan, start);
+          if (hedge !== undefined) attempts.push(hedge);
+          continue;
+        }
+        settled.attempt.done = true;
+        if (settled.ok) {
+          for (const other of attempts) if (!other.done) this.abandon(other, settled.attempt);
+          if (settled.attempt.hedge) this.notifyHedge(settled.attempt.plan, true);
+          return { plan: settled.attempt.plan, value: settled.value };
+        }
+        // No hedge after a failure: the next plan comes at once (from the caller, or the hedge under way).
+        timer = undefined;
+        if (settled.attempt.hedge) this.notifyHedge(settled.attempt.plan, false);
+        try {
+          await this.fail(run, settled.attempt.plan, settled.error);
+        } catch (error) {
+          for (const other of attempts) if (!other.done) this.abandon(other, undefined);
+          throw error;
+        }
+      }
+    } finally {
+      timerControl.abort();
+    }
+  }
+
+  private launch<T>(run: Run, plan: Plan, start: AttemptStarter<T>): LiveAttempt<T> {
+    // An attempt of its own to abort only when a hedge may race it (saves an allocation otherwise).
+    const controller = this.hedgeBudget.enabled ? new AbortController() : undefined;
+    let request = plan.request;
+    if (controller !== undefined) {
+      const signal =
+        run.request.signal === undefined ? controller.signal : AbortSignal.any([run.request.signal, controller.signal]);
+      request = { ...plan.request, signal };
+    }
+    const started = start(plan, request);
+    const attempt: LiveAttempt<T> = {
+      plan,
+      hedge: plan.hedge,
+      controller,
+      release: started.release,
+      done: false,
+      first: started.first.then(
+        (value) => ({ attempt, ok: true, value }),
+        (error: unknown) => ({ attempt, ok: false, error }),
+      ),
+    };
+    return attempt;
+  }
+
+  /** Resolves with 'hedge' when the attempt has been silent long enough to hedge; `undefined`: no hedge. */
+  private hedgeTimer(run: Run, plan: Plan, signal: AbortSignal): Promise<'hedge'> | undefined {
+    if (run.hedged || !this.hedgeBudget.enabled) return undefined;
+    const delay = this.hedgeDelay(plan.provider, run.streaming, plan.timeoutMs);
+    return this.clock.sleep(delay, signal).then(
+      () => 'hedge' as const,
+      () => new Promise<never>(noop),
+    );
+  }
+
+  private hedgeDelay(provider: ProviderRuntime, streaming: boolean, timeoutMs: number): number {
+    const now = this.clock.now();
+    let delays = provider.hedgeDelays;
+    if (delays === undefined || now - delays.at >= 1000 || now < delays.at) {
+      const health = provider.health.summary(now);
+      const minimum = this.options.hedgeMinDelayMs;
+      delays = {
+        at: now,
+        streaming: hedgeDelayMs(health, true, minimum, Number.POSITIVE_INFINITY),
+        complete: hedgeDelayMs(health, false, minimum, Number.POSITIVE_INFINITY),
+      };
+      provider.hedgeDelays = delays;
+    }
+    return Math.min(streaming ? delays.streaming : delays.complete, HEDGE_TIMEOUT_SHARE * timeoutMs);
+  }
+
+  /** One backup attempt on another provider, when one is free now and the budget allows. */
+  private async startHedge<T>(run: Run, primary: Plan, start: AttemptStarter<T>): Promise<LiveAttempt<T> | undefined> {
+    const now = this.clock.now();
+    if (run.hedged || !this.hedgeBudget.tryTake(now)) return undefined;
+    run.hedged = true;
+    // A hedge goes elsewhere: the provider that stalls is likely stalling for everyone.
+    const name = primary.provider.name;
+    const wasExcluded = run.excluded.has(name);
+    run.excluded.add(name);
+    let decision: Decision;
+    try {
+      decision = await this.decide(run);
+    } finally {
+      if (!wasExcluded) run.excluded.delete(name);
+    }
+    if (decision.type !== 'attempt') return undefined;
+    decision.plan.hedge = true;
+    this.options.logger?.info(
+      { provider: name, key: primary.masked, hedge: decision.plan.provider.name },
+      'no answer yet: hedging on another provider',
+    );
+    return this.launch(run, decision.plan, start);
+  }
+
+  /**
+   * Aborts an attempt that lost the race and gives its reservation back. An attempt that lost to
+   * its hedge had stalled: that counts toward its provider's breaker, so the next requests avoid
+   * it instead of each waiting out a hedge delay.
+   */
+  private abandon<T>(attempt: LiveAttempt<T>, winner: LiveAttempt<T> | undefined): void {
+    attempt.done = true;
+    attempt.controller?.abort();
+    attempt.release();
+    const { plan } = attempt;
+    const now = this.clock.now();
+    if (winner?.hedge === true && !attempt.hedge) {
+      plan.provider.breaker.recordFailure(now, false);
+      plan.provider.health.record({ at: now, ok: false, latencyMs: performance.now() - plan.startedAt, timeToFirstTokenMs: undefined });
+    } else {
+      plan.provider.breaker.recordNeutral();
+    }
+    if (attempt.hedge) this.notifyHedge(plan, false);
+    const store = this.options.quotaStore;
+    this.background('refund', () =>
+      store.settle({
+        keyId: plan.keyId,
+        reservationId: plan.reservationId,
+        reservedTokens: plan.reservedTokens,
+        actualTokens: 0,
+        now,
+        day: plan.day,
+      }),
+    );
+  }
+
+  private notifyHedge(plan: Plan, won: boolean): void {
+    for (const observer of this.observers) observer.hedge?.({ provider: plan.provider.name, maskedKey: plan.masked, won });
+  }
+
   // ─── Planning ────────────────────────────────────────────────────────────────────────────────
 
   private begin(request: RouteRequest, streaming: boolean): Run {
     const started = this.clock.now();
+    if (this.hedgeBudget.enabled) this.hedgeBudget.noteRequest(started);
     return {
       streaming,
       started,
@@ -353,6 +568,7 @@ export class Router {
       shrunk: new Set(),
       attempts: 0,
       waitedMs: 0,
+      hedged: false,
     };
   }
 
@@ -454,6 +670,7 @@ export class Router {
       fallback: run.failures.length > 0,
       startedAt: performance.now(),
       timeoutMs,
+      hedge: false,
       request: {
         messages,
         maxOutputTokens: run.request.maxOutputTokens,
@@ -662,6 +879,7 @@ export class Router {
       keyId: plan.keyId,
       maskedKey: plan.masked,
       outcome,
+      hedge: plan.hedge,
       latencyMs,
       fallback: plan.fallback,
       at: now,
@@ -769,3 +987,5 @@ export function toObservation(snapshot: RateLimitSnapshot, now: number): QuotaOb
     requests: convert(snapshot.requests),
   };
 }
+
+function noop(): void {}

@@ -37,6 +37,8 @@ export function buildRouter(
     attemptTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
     firstTokenTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
     streamIdleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
+    // Off unless a test turns it on: with a clock that skips waits, every request would hedge.
+    hedgeMaxShare: 0,
     quotaStore: new MemoryQuotaStore(),
     statsStore: stats,
     clock,

@@ -45,6 +45,7 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
     await store.recordAttempt(attempt({ outcome: 'transient', latencyMs: 3000 }), 'd1');
     await store.recordAttempt(attempt({ keyId: 'alpha:k2', outcome: 'rate_limited' }), 'd1');
     await store.recordAttempt(attempt({ provider: 'beta', keyId: 'beta:k1', fallback: true, latencyMs: 80 }), 'd1');
+    await store.recordAttempt(attempt({ provider: 'beta', keyId: 'beta:k1', hedge: true, latencyMs: 90 }), 'd1');
     await store.recordAttempt(attempt({}), 'd2');
 
     const snapshot = await store.read('d1');
@@ -54,10 +55,12 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
       fallbacks: 0,
       inputTokens: 10,
       outputTokens: 5,
+      hedges: 0,
       failures: { transient: 1, rate_limited: 1 },
       latencies: [120],
     });
-    expect(snapshot.providers.beta).toMatchObject({ requests: 1, successes: 1, fallbacks: 1, latencies: [80] });
+    expect(snapshot.providers.beta).toMatchObject({ requests: 2, successes: 2, fallbacks: 1, hedges: 1, latencies: [90, 80] });
+    expect(snapshot.keys['beta:k1']).toMatchObject({ hedges: 1 });
     expect(snapshot.keys['alpha:k1']).toMatchObject({ requests: 2, successes: 1, failures: { transient: 1 } });
     expect(snapshot.keys['alpha:k2']).toMatchObject({ requests: 1, successes: 0, failures: { rate_limited: 1 } });
     expect((await store.read('d2')).providers.alpha?.requests).toBe(1);

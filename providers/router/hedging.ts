@@ -1,0 +1,87 @@
+/**
+ * Hedged requests: when an attempt has said nothing for longer than its provider usually takes,
+ * the router starts one backup attempt elsewhere and keeps whichever answers first. Two parts live
+ * here: how long to wait before hedging (from the provider's recent latencies), and a budget that
+ * keeps hedges to a share of recent requests, so a healthy pool spends no extra free quota.
+ */
+import type { HealthSummary } from './health';
+
+/** How much slower than its recent p95 an attempt must be before it is hedged. */
+export const HEDGE_P95_FACTOR = 1.5;
+/** A hedge never waits longer than this share of the attempt's own timeout (later would be pointless). */
+export const HEDGE_TIMEOUT_SHARE = 0.75;
+
+/**
+ * When to hedge an attempt: 1.5 × the provider's recent p95 (time to first token for a stream,
+ * the whole answer otherwise), at least `minDelayMs`, and well below the attempt's timeout.
+ */
+export function hedgeDelayMs(
+  health: HealthSummary,
+  streaming: boolean,
+  minDelayMs: number,
+  attemptTimeoutMs: number,
+): number {
+  const p95 = streaming ? health.firstTokenP95Ms : health.latencyP95Ms;
+  const adaptive = p95 === undefined ? minDelayMs : Math.max(minDelayMs, HEDGE_P95_FACTOR * p95);
+  return Math.min(adaptive, HEDGE_TIMEOUT_SHARE * attemptTimeoutMs);
+}
+
+const BUCKET_MS = 10_000;
+const BUCKETS = 6;
+/** Hedges allowed in any minute whatever the traffic, so that a quiet bot can hedge too. */
+export const HEDGES_PER_MINUTE_FLOOR = 2;
+
+/**
+ * Requests and hedges over the last minute (six 10-second buckets): a hedge is allowed while the
+ * minute's hedges stay under `maxShare` of its requests, or under a small floor for quiet bots.
+ * Constant memory, O(1) per call.
+ */
+export class HedgeBudget {
+  private readonly requests = new Array<number>(BUCKETS).fill(0);
+  private readonly hedges = new Array<number>(BUCKETS).fill(0);
+  private currentBucket = 0;
+
+  constructor(private readonly maxShare: number) {}
+
+  get enabled(): boolean {
+    return this.maxShare > 0;
+  }
+
+  noteRequest(now: number): void {
+    this.requests[this.rotate(now)]! += 1;
+  }
+
+  /** Takes a hedge from the budget when one is left. */
+  tryTake(now: number): boolean {
+    const index = this.rotate(now);
+    let requests = 0;
+    let hedges = 0;
+    for (let bucket = 0; bucket < BUCKETS; bucket++) {
+      requests += this.requests[bucket]!;
+      hedges += this.hedges[bucket]!;
+    }
+    if (!this.enabled || hedges + 1 > Math.max(HEDGES_PER_MINUTE_FLOOR, this.maxShare * requests)) return false;
+    this.hedges[index]! += 1;
+    return true;
+  }
+
+  /** The bucket of `now`, clearing the buckets that fell out of the window since the last call. */
+  private rotate(now: number): number {
+    const bucket = Math.floor(now / BUCKET_MS);
+    if (bucket !== this.currentBucket) {
+      const stale = Math.min(BUCKETS, Math.max(0, bucket - this.currentBucket));
+      for (let step = 1; step <= stale; step++) {
+        const index = (this.currentBucket + step) % BUCKETS;
+        this.requests[index] = 0;
+        this.hedges[index] = 0;
+      }
+      // A clock that went back (tests, a corrected wall clock) starts the window over.
+      if (bucket < this.currentBucket) {
+        this.requests.fill(0);
+        this.hedges.fill(0);
+      }
+      this.currentBucket = bucket;
+    }
+    return bucket % BUCKETS;
+  }
+}
