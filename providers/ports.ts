@@ -80,6 +80,17 @@ export interface KeyUsage {
   readonly block: { readonly reason: BlockReason; readonly until: number } | undefined;
 }
 
+export interface Settlement {
+  readonly keyId: string;
+  readonly reservationId: string;
+  readonly reservedTokens: number;
+  readonly actualTokens: number;
+  /** The provider did not count this request: free its slot (see `QuotaStore.settle`). */
+  readonly uncount?: boolean;
+  readonly now: number;
+  readonly day: string;
+}
+
 /**
  * Per-key admission: sliding one-minute windows for requests and tokens, per-day counters, and
  * blocks (cool-downs, bad keys). `acquire` picks the admissible key with the most headroom and
@@ -88,15 +99,12 @@ export interface KeyUsage {
  */
 export interface QuotaStore {
   acquire(request: AcquireRequest): Promise<AcquireResult>;
-  /** Replaces a reservation's estimated token count with the provider's reported one. */
-  settle(settlement: {
-    readonly keyId: string;
-    readonly reservationId: string;
-    readonly reservedTokens: number;
-    readonly actualTokens: number;
-    readonly now: number;
-    readonly day: string;
-  }): Promise<void>;
+  /**
+   * Replaces a reservation's estimated token count with the provider's reported one. With
+   * `uncount`, the provider did not count the request at all (it refused it before doing any
+   * work): the request leaves the key's minute window and day count, so its slot is free again.
+   */
+  settle(settlement: Settlement): Promise<void>;
   /** Keeps the key out of use until `until` (a later block replaces an earlier one). */
   block(keyId: string, reason: BlockReason, until: number, now: number): Promise<void>;
   unblock(keyId: string): Promise<void>;

@@ -187,6 +187,11 @@ export interface ProviderDescriptor {
   readonly contextWindowTokens: number;
   readonly defaultLimits: KeyLimits;
   readonly dailyResetZone: DailyResetZone;
+  /**
+   * The provider counts refused requests (429, 401/403, 400) against its quota. Most do not, and
+   * the router then frees a refused request's slot; see docs/providers.md.
+   */
+  readonly refusalsCounted?: boolean;
   /** Builds the adapter. */
   readonly create: (options: AdapterOptions) => ProviderAdapter;
 }

@@ -7,6 +7,14 @@ import type { KeyLimits } from '../providers/types';
 import type { BlockReason } from '../providers/ports';
 
 export const MINUTE_MS = 60_000;
+/**
+ * A request stays in its key's sliding window this long after the router reserved it. The
+ * provider's own window starts when the request arrives, a little later than the reservation, so
+ * reusing a slot exactly a minute later would meet a 429 ("try again in 0.001s"); the margin
+ * covers the trip and costs under 0.5 % of a per-minute limit.
+ */
+export const SLOT_MARGIN_MS = 250;
+export const SLOT_WINDOW_MS = MINUTE_MS + SLOT_MARGIN_MS;
 
 /** Limits learned from headers win over configured ones: the provider's word is the truth. */
 export function effectiveLimits(configured: KeyLimits, learned: KeyLimits): KeyLimits {
@@ -61,11 +69,11 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
   if (has(limits.requestsPerMinute) && requestsLastMinute + 1 > limits.requestsPerMinute) {
     // Room for one more when enough of the oldest entries have left the window.
     let remaining = requestsLastMinute;
-    let until = now + MINUTE_MS;
+    let until = now + SLOT_WINDOW_MS;
     for (const entry of minute) {
       remaining -= entry.requests;
       if (remaining + 1 <= limits.requestsPerMinute) {
-        until = entry.at + MINUTE_MS;
+        until = entry.at + SLOT_WINDOW_MS;
         break;
       }
     }
@@ -73,11 +81,11 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
   }
   if (has(limits.tokensPerMinute) && tokensLastMinute + tokens > limits.tokensPerMinute) {
     let remaining = tokensLastMinute;
-    let until = now + MINUTE_MS;
+    let until = now + SLOT_WINDOW_MS;
     for (const entry of minute) {
       remaining -= entry.tokens;
       if (remaining + tokens <= limits.tokensPerMinute) {
-        until = entry.at + MINUTE_MS;
+        until = entry.at + SLOT_WINDOW_MS;
         break;
       }
     }

@@ -107,5 +107,7 @@ export const openRouterProvider: ProviderDescriptor = {
   // `:free` models (docs/providers.md): 20 RPM, 50 RPD per account (1,000 after buying credits), UTC day.
   defaultLimits: { requestsPerMinute: 20, requestsPerDay: 50 },
   dailyResetZone: 'UTC',
+  // Its help centre says failed attempts count toward the daily quota (docs/providers.md).
+  refusalsCounted: true,
   create: createOpenRouterAdapter,
 };

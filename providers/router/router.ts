@@ -11,6 +11,7 @@ import {
   ProviderError,
   type ProviderAdapter,
   type ProviderConfig,
+  type ProviderErrorKind,
   type RateLimitSnapshot,
   type RateLimitWindow,
   type StreamEvent,
@@ -165,6 +166,19 @@ const DEFAULT_OUTPUT_ALLOWANCE = 1024;
 const BUDGET_MARGIN_TOKENS = 64;
 /** Cool-down after a 429 that did not say how long to wait. */
 const DEFAULT_COOLDOWN_MS = 60_000;
+/**
+ * Refusals a provider answers before doing any work: unless its descriptor says it counts them,
+ * they leave the key's request windows when refunded. Transient failures (a timeout after the
+ * request was sent, a 5xx) and safety refusals keep their slot: the provider may have counted them.
+ */
+const UNCOUNTED_KINDS: ReadonlySet<ProviderErrorKind> = new Set<ProviderErrorKind>([
+  'auth',
+  'rate_limited',
+  'quota_exhausted',
+  'bad_request',
+  'context_too_long',
+]);
+
 /** Background write failures of one kind are logged at most this often (the rest are counted). */
 const WRITE_FAILURE_LOG_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS_CAP = 30;
@@ -785,12 +799,16 @@ export class Router {
     );
 
     const store = this.options.quotaStore;
+    // A refusal the provider did not count (it says so in docs/providers.md) frees the key's slot
+    // too; anything it may have worked on keeps its slot and gives back only the tokens.
+    const uncount = UNCOUNTED_KINDS.has(failure.kind) && plan.provider.config.descriptor.refusalsCounted !== true;
     const refund = (): Promise<void> =>
       store.settle({
         keyId: plan.keyId,
         reservationId: plan.reservationId,
         reservedTokens: plan.reservedTokens,
         actualTokens: 0,
+        uncount,
         now,
         day: plan.day,
       });

@@ -1,6 +1,6 @@
 import type { KeyLimits } from '../../providers/types';
-import { compareScores, effectiveLimits, judge, MINUTE_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, WindowObservation } from '../../providers/ports';
+import { compareScores, effectiveLimits, judge, SLOT_WINDOW_MS } from '../quota-rules';
+import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, Settlement, WindowObservation } from '../../providers/ports';
 
 interface MinuteEntry {
   readonly id: string;
@@ -78,8 +78,20 @@ export class MemoryQuotaStore implements QuotaStore {
     return { ok: true, keyId: best.keyId };
   }
 
-  async settle(settlement: Parameters<QuotaStore['settle']>[0]): Promise<void> {
+  async settle(settlement: Settlement): Promise<void> {
     const state = this.stateOf(settlement.keyId, settlement.now, settlement.day);
+    if (settlement.uncount === true) {
+      const index = indexFromNewest(state.minute, settlement.reservationId);
+      const entry = index === -1 ? undefined : state.minute[index];
+      if (entry !== undefined) {
+        state.minute.splice(index, 1);
+        state.requestsLastMinute -= entry.requests;
+        state.tokensLastMinute -= entry.tokens;
+      }
+      state.requestsToday = Math.max(0, state.requestsToday - 1);
+      state.tokensToday = Math.max(0, state.tokensToday - settlement.reservedTokens);
+      return;
+    }
     const entry = findFromNewest(state.minute, settlement.reservationId);
     const difference = settlement.actualTokens - settlement.reservedTokens;
     if (entry !== undefined) {
@@ -173,7 +185,7 @@ export class MemoryQuotaStore implements QuotaStore {
       };
       this.states.set(keyId, state);
     }
-    const cutoff = now - MINUTE_MS;
+    const cutoff = now - SLOT_WINDOW_MS;
     let expired = 0;
     while (expired < state.minute.length && (state.minute[expired]?.at ?? 0) <= cutoff) {
       const entry = state.minute[expired]!;
@@ -192,7 +204,7 @@ export class MemoryQuotaStore implements QuotaStore {
 
   private phantom(now: number, resetAt: number | undefined, tokens: number, requests: number): MinuteEntry {
     // Placed so that it leaves the sliding window when the provider's window resets.
-    const at = resetAt === undefined ? now : Math.min(now, resetAt - MINUTE_MS);
+    const at = resetAt === undefined ? now : Math.min(now, resetAt - SLOT_WINDOW_MS);
     return { id: `phantom-${++this.phantomCounter}`, at, tokens, requests };
   }
 }
@@ -208,7 +220,11 @@ function addEntry(state: KeyState, entry: MinuteEntry): void {
 }
 
 /** Reservations are settled soon after they are made: look from the newest end. */
+function indexFromNewest(entries: readonly MinuteEntry[], id: string): number {
+  for (let index = entries.length - 1; index >= 0; index--) if (entries[index]?.id === id) return index;
+  return -1;
+}
+
 function findFromNewest(entries: readonly MinuteEntry[], id: string): MinuteEntry | undefined {
-  for (let index = entries.length - 1; index >= 0; index--) if (entries[index]?.id === id) return entries[index];
-  return undefined;
+  return entries[indexFromNewest(entries, id)];
 }

@@ -10,8 +10,12 @@
  *   K:block    HASH  reason, until (expires at `until`)
  */
 
+import { SLOT_WINDOW_MS } from '../quota-rules';
+
 const COMMON = `
 local MINUTE = 60000
+-- A minute plus the slot margin (storage/quota-rules.ts): how long a request stays in a window.
+local WINDOW = ${SLOT_WINDOW_MS}
 local function limit(configured, learned)
   local l = tonumber(learned)
   if l ~= nil and l > 0 then return l end
@@ -64,7 +68,7 @@ for i = 1, count do
     local day = redis.call('HMGET', kday, 'r', 't')
     local requestsToday = tonumber(day[1]) or 0
     local tokensToday = tonumber(day[2]) or 0
-    redis.call('ZREMRANGEBYSCORE', kmin, '-inf', now - MINUTE)
+    redis.call('ZREMRANGEBYSCORE', kmin, '-inf', now - WINDOW)
     local entries = {}
     local requestsLastMinute = 0
     local tokensLastMinute = 0
@@ -92,18 +96,18 @@ for i = 1, count do
     elseif rpm ~= nil and requestsLastMinute + 1 > rpm then
       reason = 'rpm'
       local remaining = requestsLastMinute
-      untilAt = tostring(now + MINUTE)
+      untilAt = tostring(now + WINDOW)
       for _, entry in ipairs(entries) do
         remaining = remaining - entry.requests
-        if remaining + 1 <= rpm then untilAt = tostring(entry.at + MINUTE); break end
+        if remaining + 1 <= rpm then untilAt = tostring(entry.at + WINDOW); break end
       end
     elseif tpm ~= nil and tokensLastMinute + tokens > tpm then
       reason = 'tpm'
       local remaining = tokensLastMinute
-      untilAt = tostring(now + MINUTE)
+      untilAt = tostring(now + WINDOW)
       for _, entry in ipairs(entries) do
         remaining = remaining - entry.tokens
-        if remaining + tokens <= tpm then untilAt = tostring(entry.at + MINUTE); break end
+        if remaining + tokens <= tpm then untilAt = tostring(entry.at + WINDOW); break end
       end
     end
 
@@ -139,25 +143,34 @@ return { 1, ARGV[4 + (best - 1) * 5 + 5] }
 
 /**
  * Settles a batch of reservations. KEYS: per settlement its key's min and day. ARGV: per
- * settlement its reservationId, reservedTokens and actualTokens.
+ * settlement its reservationId, reservedTokens, actualTokens and uncount (1: the provider did not
+ * count the request, which then leaves the minute window and the day count).
  */
 export const SETTLE_SCRIPT = `${COMMON}
 for i = 0, #KEYS / 2 - 1 do
   local kmin, kday = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
-  local id, reserved, actual = ARGV[i * 3 + 1], tonumber(ARGV[i * 3 + 2]), tonumber(ARGV[i * 3 + 3])
-  local old = id .. '|' .. ARGV[i * 3 + 2] .. '|1'
+  local id, reserved, actual = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), tonumber(ARGV[i * 4 + 3])
+  local uncount = ARGV[i * 4 + 4] == '1'
+  local old = id .. '|' .. ARGV[i * 4 + 2] .. '|1'
   local at = redis.call('ZSCORE', kmin, old)
   if at then
     redis.call('ZREM', kmin, old)
-    local corrected = actual
-    if corrected < 0 then corrected = 0 end
-    redis.call('ZADD', kmin, at, id .. '|' .. tostring(corrected) .. '|1')
+    if not uncount then
+      local corrected = actual
+      if corrected < 0 then corrected = 0 end
+      redis.call('ZADD', kmin, at, id .. '|' .. tostring(corrected) .. '|1')
+    end
   end
   if redis.call('EXISTS', kday) == 1 then
     local tokens = tonumber(redis.call('HGET', kday, 't')) or 0
     local corrected = tokens + actual - reserved
+    if uncount then corrected = tokens - reserved end
     if corrected < 0 then corrected = 0 end
     redis.call('HSET', kday, 't', corrected)
+    if uncount then
+      local requests = tonumber(redis.call('HGET', kday, 'r')) or 0
+      if requests > 0 then redis.call('HSET', kday, 'r', requests - 1) end
+    end
   end
 end
 return 1
@@ -212,9 +225,9 @@ raiseDay('t', tpdLimit, tpdRemaining)
 
 local function phantomAt(resetAt)
   if resetAt == nil then return now end
-  return math.min(now, resetAt - MINUTE)
+  return math.min(now, resetAt - WINDOW)
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - MINUTE)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - WINDOW)
 local raw = redis.call('ZRANGE', KEYS[1], 0, -1)
 local requests, tokens = 0, 0
 for _, member in ipairs(raw) do

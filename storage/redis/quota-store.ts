@@ -1,6 +1,6 @@
 import type { KeyLimits } from '../../providers/types';
-import { MINUTE_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, WindowObservation } from '../../providers/ports';
+import { SLOT_WINDOW_MS } from '../quota-rules';
+import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, Settlement, WindowObservation } from '../../providers/ports';
 import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
@@ -9,7 +9,6 @@ const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm'
 
 type ScriptReply = (string | number)[];
 
-type Settlement = Parameters<QuotaStore['settle']>[0];
 
 interface QuotaCommands {
   switchboardAcquire(numberOfKeys: number, ...args: (string | number)[]): Promise<ScriptReply>;
@@ -95,7 +94,12 @@ export class RedisQuotaStore implements QuotaStore {
     for (const settlement of settlements) {
       const names = this.keys(settlement.keyId, settlement.day);
       keys.push(names.min, names.day);
-      args.push(settlement.reservationId, settlement.reservedTokens, settlement.actualTokens);
+      args.push(
+        settlement.reservationId,
+        settlement.reservedTokens,
+        settlement.actualTokens,
+        settlement.uncount === true ? 1 : 0,
+      );
     }
     await callRedis(() => this.redis.switchboardSettle(keys.length, ...keys, ...args));
   }
@@ -143,7 +147,7 @@ export class RedisQuotaStore implements QuotaStore {
     const pipeline = this.redis.pipeline();
     for (const keyId of keyIds) {
       const names = this.keys(keyId, day);
-      pipeline.zrangebyscore(names.min, `(${now - MINUTE_MS}`, '+inf');
+      pipeline.zrangebyscore(names.min, `(${now - SLOT_WINDOW_MS}`, '+inf');
       pipeline.hmget(names.day, 'r', 't');
       pipeline.hmget(names.learned, 'rpm', 'rpd', 'tpm', 'tpd');
       pipeline.hmget(names.block, 'reason', 'until');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { Redis } from 'ioredis';
 import type { KeyLimits } from '../../../providers/types';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
+import { SLOT_WINDOW_MS } from '../../../storage/quota-rules';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import type { AcquireResult, KeyUsage, QuotaStore } from '../../../providers/ports';
@@ -79,14 +80,35 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     expect(served['p:small']).toBe(5);
   });
 
-  it('admits at most RPM requests in any sliding minute and says when the next fits', async () => {
+  it('admits at most RPM requests in any sliding minute (plus the slot margin) and says when the next fits', async () => {
+    expect(SLOT_WINDOW_MS).toBe(60_250);
     const candidates = [{ keyId: 'p:a', limits: { requestsPerMinute: 5 } }];
     for (let index = 0; index < 5; index++) expect((await acquire(candidates, T0 + index * 1000)).ok).toBe(true);
     const refused = await acquire(candidates, T0 + 10_000);
-    expect(refused).toEqual({ ok: false, blocks: [{ keyId: 'p:a', reason: 'rpm', until: T0 + 60_000 }] });
-    expect((await acquire(candidates, T0 + 59_999)).ok).toBe(false);
-    expect((await acquire(candidates, T0 + 60_001)).ok).toBe(true);
-    expect((await acquire(candidates, T0 + 60_002)).ok).toBe(false);
+    expect(refused).toEqual({ ok: false, blocks: [{ keyId: 'p:a', reason: 'rpm', until: T0 + SLOT_WINDOW_MS }] });
+    // A minute after the first reservation its slot is still held: the provider's own window
+    // started when the request arrived, a little later.
+    expect((await acquire(candidates, T0 + 60_001)).ok).toBe(false);
+    expect((await acquire(candidates, T0 + SLOT_WINDOW_MS - 1)).ok).toBe(false);
+    expect((await acquire(candidates, T0 + SLOT_WINDOW_MS + 1)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + SLOT_WINDOW_MS + 2)).ok).toBe(false);
+  });
+
+  it('frees the slot of a request the provider did not count, at once, and keeps it for one it may have', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { requestsPerMinute: 2, requestsPerDay: 10 } }];
+    const reserve = (id: string, now: number) =>
+      store.acquire({ candidates, tokens: 40, reservationId: id, now, day: DAY });
+    expect((await reserve('refused', T0)).ok).toBe(true);
+    expect((await reserve('timed-out', T0 + 1)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 2)).ok).toBe(false);
+    // A 429 the provider did not count: out of the window and the day.
+    await store.settle({ keyId: 'p:a', reservationId: 'refused', reservedTokens: 40, actualTokens: 0, uncount: true, now: T0 + 3, day: DAY });
+    // A timeout after sending: the slot stays taken, only the tokens come back.
+    await store.settle({ keyId: 'p:a', reservationId: 'timed-out', reservedTokens: 40, actualTokens: 0, now: T0 + 3, day: DAY });
+    const [usage] = await store.usage(['p:a'], T0 + 4, DAY);
+    expect(usage).toMatchObject({ requestsLastMinute: 1, tokensLastMinute: 0, requestsToday: 1, tokensToday: 0 });
+    expect((await acquire(candidates, T0 + 5)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 6)).ok).toBe(false);
   });
 
   it('admits requests per day up to RPD, and again on the next quota day', async () => {
@@ -104,14 +126,14 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     expect((await acquire(candidates, T0, 60)).ok).toBe(true);
     expect(await acquire(candidates, T0 + 1000, 50)).toEqual({
       ok: false,
-      blocks: [{ keyId: 'p:a', reason: 'tpm', until: T0 + 60_000 }],
+      blocks: [{ keyId: 'p:a', reason: 'tpm', until: T0 + SLOT_WINDOW_MS }],
     });
     expect((await acquire(candidates, T0 + 1000, 40)).ok).toBe(true);
     expect(await acquire(candidates, T0 + 2000, 101)).toEqual({
       ok: false,
       blocks: [{ keyId: 'p:a', reason: 'too_large', until: undefined }],
     });
-    expect((await acquire(candidates, T0 + 61_000, 100)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 62_000, 100)).ok).toBe(true);
     expect(await acquire(candidates, T0 + 130_000, 60)).toEqual({
       ok: false,
       blocks: [{ keyId: 'p:a', reason: 'tpd', until: undefined }],
