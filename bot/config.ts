@@ -378,6 +378,7 @@ function routerFields() {
     authRecheckMs: ['AUTH_RECHECK_MS', milliseconds().default(defaults.authRecheckMs)],
     hedgeMaxShare: ['HEDGE_MAX_SHARE', share().default(defaults.hedgeMaxShare)],
     hedgeMinDelayMs: ['HEDGE_MIN_DELAY_MS', milliseconds().default(defaults.hedgeMinDelayMs)],
+    resetAwareSpending: ['RESET_AWARE_SPENDING', flag().default(defaults.resetAwareSpending)],
   } as const satisfies FieldSpecs;
 }
 

@@ -22,6 +22,7 @@ import { type Clock, systemClock } from './clock';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
 import { type HealthSummary, HealthWindow } from './health';
 import { HEDGE_TIMEOUT_SHARE, HedgeBudget, hedgeDelayMs } from './hedging';
+import { outlookOf, type QuotaOutlook, spendLapsingFirst } from './spending';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
 import { estimateInputTokens } from './token-estimate';
@@ -63,6 +64,11 @@ export interface RouterSettings {
   readonly hedgeMaxShare: number;
   /** The shortest wait before a hedge, whatever the provider's recent latencies. */
   readonly hedgeMinDelayMs: number;
+  /**
+   * Spend first the quota that would otherwise lapse at its provider's daily reset (see
+   * `spending.ts`); priority order still decides among providers with plenty left.
+   */
+  readonly resetAwareSpending: boolean;
 }
 
 export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
@@ -77,6 +83,7 @@ export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
   maxWaitMs: 10_000,
   hedgeMaxShare: 0.1,
   hedgeMinDelayMs: 1_500,
+  resetAwareSpending: true,
 };
 
 /** Sees what the router does, as it happens (metrics). Observers must not throw. */
@@ -179,6 +186,9 @@ const UNCOUNTED_KINDS: ReadonlySet<ProviderErrorKind> = new Set<ProviderErrorKin
   'context_too_long',
 ]);
 
+/** How often a provider's daily quota is read again for reset-aware spending. */
+const OUTLOOK_REFRESH_MS = 15_000;
+
 /** Background write failures of one kind are logged at most this often (the rest are counted). */
 const WRITE_FAILURE_LOG_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS_CAP = 30;
@@ -189,6 +199,9 @@ interface ProviderRuntime {
   readonly adapter: ProviderAdapter;
   /** Hedge delays from recent health, recomputed at most once a second (a summary sorts samples). */
   hedgeDelays: { at: number; streaming: number; complete: number } | undefined;
+  /** Its daily quota as last read from the quota store, for reset-aware spending. */
+  outlook: QuotaOutlook | undefined;
+  outlookReading: boolean;
   readonly keys: readonly { readonly keyId: string; readonly secret: string; readonly masked: string }[];
   /** What the quota store is asked about (the same every request). */
   readonly candidates: readonly QuotaCandidate[];
@@ -285,6 +298,8 @@ export class Router {
           config,
           adapter: createAdapter(config, options),
           hedgeDelays: undefined,
+          outlook: undefined,
+          outlookReading: false,
           keys,
           candidates: keys.map((key) => ({ keyId: key.keyId, limits: config.limits })),
           breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
@@ -628,14 +643,39 @@ export class Router {
   }
 
   private orderedProviders(now: number): readonly ProviderRuntime[] {
+    let ordered = this.providers;
     // Priority order ignores health; summarising it sorts every provider's recent latencies.
-    if (this.options.routing === 'priority') return this.providers;
-    const byName = new Map(this.providers.map((provider) => [provider.name, provider]));
-    const candidates = this.providers.map((provider) => ({
-      name: provider.name,
-      health: provider.health.summary(now),
-    }));
-    return orderProviders(candidates, this.options.routing, this.random).map((candidate) => byName.get(candidate.name)!);
+    if (this.options.routing !== 'priority') {
+      const byName = new Map(this.providers.map((provider) => [provider.name, provider]));
+      const candidates = this.providers.map((provider) => ({
+        name: provider.name,
+        health: provider.health.summary(now),
+      }));
+      ordered = orderProviders(candidates, this.options.routing, this.random).map(
+        (candidate) => byName.get(candidate.name)!,
+      );
+    }
+    if (!this.options.resetAwareSpending) return ordered;
+    for (const provider of this.providers) this.refreshOutlook(provider, now);
+    return spendLapsingFirst(ordered, (provider) => provider.outlook, now);
+  }
+
+  /** Reads a provider's daily quota from the store when the last reading is stale (in the background). */
+  private refreshOutlook(provider: ProviderRuntime, now: number): void {
+    const last = provider.outlook;
+    if (provider.outlookReading || (last !== undefined && now - last.at < OUTLOOK_REFRESH_MS && now >= last.at)) return;
+    provider.outlookReading = true;
+    const zone = provider.config.descriptor.dailyResetZone;
+    const keyIds = provider.keys.map((key) => key.keyId);
+    this.options.quotaStore
+      .usage(keyIds, now, quotaDay(now, zone))
+      .then((usages) => {
+        provider.outlook = outlookOf(usages, provider.config.limits, nextQuotaDayStart(now, zone), now);
+      })
+      .catch(() => undefined) // a store away: keep the last reading; the next request asks again
+      .finally(() => {
+        provider.outlookReading = false;
+      });
   }
 
   /** Fits the conversation to the provider and reserves a key for it, or records why none is free. */

@@ -408,3 +408,53 @@ describe('pool stats', () => {
     expect(JSON.stringify(pool)).not.toContain('key-good-bbbbbbbbbbbbbbbbbbb');
   });
 });
+
+describe('reset-aware spending', () => {
+  // Five minutes before midnight Pacific (08:00 UTC in November).
+  const BEFORE_PACIFIC_RESET = Date.UTC(2026, 10, 27, 7, 55, 0);
+  const pacific = { ...B, dailyResetZone: 'America/Los_Angeles' as const };
+
+  it('spends first the quota that would lapse at its reset, then priority order again', async () => {
+    const clock = new FakeClock(BEFORE_PACIFIC_RESET, true);
+    const { router } = makeRouter(
+      [
+        { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerDay: 1000, requestsPerMinute: 30 } },
+        // 100 left, at most 10 a minute: 5 minutes cannot spend it all.
+        { descriptor: pacific, keys: ['key-b-bbbbbbbbbbbb'], limits: { requestsPerDay: 100, requestsPerMinute: 10 } },
+      ],
+      { clock },
+    );
+    // The first request reads the quota outlook in the background and goes by priority.
+    expect((await router.complete(ask())).provider).toBe(A.name);
+    await new Promise((resolve) => setImmediate(resolve));
+    const answers = [];
+    for (let index = 0; index < 10; index++) answers.push((await router.complete(ask())).provider);
+    // The lapsing provider serves until its per-minute limit, then the rest overflow by priority.
+    expect(answers).toEqual([...Array(10).fill(pacific.name)]);
+    expect((await router.complete(ask())).provider).toBe(A.name);
+
+    // After its reset the quota is plenty again: priority order decides.
+    clock.advance(10 * 60_000);
+    await router.complete(ask());
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(16_000);
+    await router.complete(ask());
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await router.complete(ask())).provider).toBe(A.name);
+  });
+
+  it('keeps plain priority order when turned off', async () => {
+    const clock = new FakeClock(BEFORE_PACIFIC_RESET, true);
+    const { router } = makeRouter(
+      [
+        { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerDay: 1000, requestsPerMinute: 30 } },
+        { descriptor: pacific, keys: ['key-b-bbbbbbbbbbbb'], limits: { requestsPerDay: 100, requestsPerMinute: 10 } },
+      ],
+      { clock, resetAwareSpending: false },
+    );
+    for (let index = 0; index < 5; index++) {
+      expect((await router.complete(ask())).provider).toBe(A.name);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  });
+});
