@@ -7,7 +7,17 @@ import { type FakeProviderServer, startFakeProviderServer } from '../../tests/fa
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../../tests/fakes/telegram-server';
 import { startTestRedis, type TestRedis } from '../../tests/helpers/redis-server';
 import { closedLoop, type Exchange, type LoadOutcome, openLoop, ReplyTracker, simulatedUser, sleep } from './load';
-import { type BenchProcess, cpuTimeMs, DIST, PeakMemory, sampleMemory, startBenchProcess } from './processes';
+import {
+  type BenchProcess,
+  cpuTimeMs,
+  DIST,
+  DIST_TOOLS,
+  PeakMemory,
+  PROJECT_ROOT,
+  STOP_GRACE_MS,
+  sampleMemory,
+  startBenchProcess,
+} from './processes';
 
 /**
  * The end-to-end benchmark (`npm run bench:e2e`): simulated users write to the real bot process
@@ -252,8 +262,8 @@ function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures):
 }
 
 function armScript(arm: ArmName): string {
-  if (arm === 'echo') return 'bench/e2e/echo-bot.js';
-  return arm === 'floor' ? 'bench/e2e/floor-bot.js' : 'bot/main.js';
+  if (arm === 'echo') return path.join(DIST_TOOLS, 'bench/e2e/echo-bot.js');
+  return arm === 'floor' ? path.join(DIST_TOOLS, 'bench/e2e/floor-bot.js') : path.join(DIST, 'bot/main.js');
 }
 
 interface Running {
@@ -284,11 +294,11 @@ async function startArm(
     await Promise.race([
       telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
       bot.exited.then((code) => {
-        throw new Error(`${arm} exited with ${code} before polling:\n${bot.tail().join('\n')}`);
+        throw new Error(`${arm} exited with ${code} before polling:\n${bot.lines.join('\n')}`);
       }),
     ]);
   } catch (error) {
-    await bot.stop(2000);
+    await bot.stop({ killAfterMs: 2000 });
     await telegram.stop();
     throw error;
   }
@@ -302,7 +312,7 @@ async function startArm(
  * same, as a test checks), so that the bench measures the bot as it is deployed.
  */
 export function deployedNodeArgs(): string[] {
-  const file = path.join(DIST, '..', 'ecosystem.config.cjs');
+  const file = path.join(PROJECT_ROOT, 'ecosystem.config.cjs');
   const config = require(file) as { apps?: { name?: string; node_args?: string | string[] }[] };
   const args = config.apps?.find((app) => app.name === 'switchboard')?.node_args ?? [];
   return typeof args === 'string' ? args.split(' ').filter((arg) => arg !== '') : [...args];
@@ -311,9 +321,9 @@ export function deployedNodeArgs(): string[] {
 async function stopArm(running: Running): Promise<number> {
   const peak = running.peak.peakBytes(true);
   running.tracker.close();
-  const code = await running.bot.stop();
+  const code = await running.bot.stop({ killAfterMs: STOP_GRACE_MS });
   await running.telegram.stop();
-  if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.tail().join('\n')}`);
+  if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.lines.join('\n')}`);
   return peak;
 }
 
@@ -504,7 +514,7 @@ function heapProbe(): {
   writeFileSync(file, '');
   let seen = 0;
   return {
-    nodeArgs: ['--expose-gc', '-r', path.join(DIST, 'bench/e2e/heap-probe.js')],
+    nodeArgs: ['--expose-gc', '-r', path.join(DIST_TOOLS, 'bench/e2e/heap-probe.js')],
     env: { HEAP_PROBE_FILE: file },
     async read(pid) {
       process.kill(pid, 'SIGUSR2');
