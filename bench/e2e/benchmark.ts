@@ -7,6 +7,7 @@ import { type FakeProviderServer, startFakeProviderServer } from '../../tests/fa
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../../tests/fakes/telegram-server';
 import { startTestRedis, type TestRedis } from '../../tests/helpers/redis-server';
 import { closedLoop, type Exchange, type LoadOutcome, openLoop, ReplyTracker, simulatedUser, sleep } from './load';
+import { percentileOrNaN } from '../measure';
 import {
   type BenchProcess,
   cpuTimeMs,
@@ -405,15 +406,15 @@ function summarize(
   polls: number,
 ): PhaseResult {
   const answered = outcome.exchanges;
-  const latencies = answered.map((exchange) => exchange.latencyMs).sort((a, b) => a - b);
+  const latencies = answered.map((exchange) => exchange.latencyMs);
   const count = Math.max(1, answered.length);
   return {
     updates: answered.length,
     errors: answered.filter((exchange) => !exchange.ok).length + outcome.missing,
     updatesPerSecond: steadyRate(answered),
-    p50Ms: percentile(latencies, 0.5),
-    p95Ms: percentile(latencies, 0.95),
-    p99Ms: percentile(latencies, 0.99),
+    p50Ms: percentileOrNaN(latencies, 0.5),
+    p95Ms: percentileOrNaN(latencies, 0.95),
+    p99Ms: percentileOrNaN(latencies, 0.99),
     botCpuMsPerUpdate: cpuMs.bot / count,
     redisCpuMsPerUpdate: cpuMs.redis / count,
     redisCommandsPerUpdate: redisCommands / count,
@@ -427,9 +428,8 @@ function stagesOf(exchanges: readonly Exchange[]): Stages {
   const stage = (duration: (exchange: Exchange) => number | undefined): StageTime => {
     const values = exchanges
       .map(duration)
-      .filter((value): value is number => value !== undefined && Number.isFinite(value))
-      .sort((a, b) => a - b);
-    return { p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95) };
+      .filter((value): value is number => value !== undefined && Number.isFinite(value));
+    return { p50Ms: percentileOrNaN(values, 0.5), p95Ms: percentileOrNaN(values, 0.95) };
   };
   const difference = (later: number | undefined, earlier: number | undefined): number | undefined =>
     later === undefined || earlier === undefined ? undefined : later - earlier;
@@ -449,13 +449,6 @@ function steadyRate(exchanges: readonly Exchange[]): number {
   const last = Math.ceil(times.length * 0.9) - 1;
   const seconds = (times[last]! - times[first]!) / 1000;
   return seconds > 0 ? (last - first) / seconds : Number.NaN;
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
-  return sorted[rank]!;
 }
 
 /**
