@@ -6,11 +6,11 @@
  */
 import { createServer } from 'node:http';
 import type { Bot } from 'grammy';
-import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
+import { type Config, configSecrets, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
 import type { BotContext } from './context';
 import { createBot, describeTelegramError, registerCommands } from './create-bot';
 import { createLogger, type Logger } from './logger';
-import { configSecrets, createServices, type Services } from './services/create-services';
+import { createServices, type Services } from './services/create-services';
 import { checkReadiness, createOpsHandler, Metrics, type MetricsSources } from './metrics';
 import { startPolling } from './intake/polling';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
