@@ -26,7 +26,7 @@ import { DIST } from '../tests/helpers/built';
 import { type SpawnedProcess, spawnBuilt } from '../tests/helpers/spawn-process';
 import { type DemoAttempt, demoHandler } from './demo-model';
 
-export interface DemoOptions {
+interface DemoOptions {
   readonly input: NodeJS.ReadableStream;
   readonly output: NodeJS.WritableStream;
   /** A person at a terminal: a prompt, and the streamed preview shown as it grows. */
@@ -65,7 +65,7 @@ const INDENT = ' '.repeat(BOT_PREFIX.length);
 type WaitOutcome = 'done' | 'timeout' | 'aborted' | 'exited';
 
 /** Runs the demo until /quit, end of input or `signal`; resolves with the exit code. */
-export async function runDemo(options: DemoOptions): Promise<number> {
+async function runDemo(options: DemoOptions): Promise<number> {
   const terminal = new Terminal(options.output, options.interactive, options.colors ?? options.interactive);
   // Ctrl-C reaches the demo as a signal, or, at a terminal in raw mode, through readline.
   const stopping = new AbortController();
@@ -274,7 +274,7 @@ function sentMessage(call: ApiCall, chatId: number): Message | undefined {
  * The lines under an answer: each failed attempt (what the fake providers were made to answer),
  * then who answered — from the bot's own `answered` log line when there is one.
  */
-export function describeAttempts(
+function describeAttempts(
   tried: readonly DemoAttempt[],
   record: Record<string, unknown> | undefined,
   elapsedMs: number,
