@@ -1,10 +1,9 @@
 import { cerebrasProvider } from '../providers/cerebras';
 import { groqProvider } from '../providers/groq';
-import { DEFAULT_ROUTER_SETTINGS, Router } from '../providers/router/router';
-import type { ProviderDescriptor } from '../providers/types';
+import { DEFAULT_ROUTER_SETTINGS, type ProviderDescriptor, Router } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
-import { KEEP_ALIVE_MS, percentile } from './measure';
+import { KEEP_ALIVE_MS, percentileOrNaN } from './measure';
 
 /**
  * Benchmark 2: what a hanging provider costs. Provider A (first in priority) and B answer after a
@@ -100,8 +99,8 @@ export async function runFailoverBenchmark(
     paidTimeout = 0;
     failed = 0;
     const failover = await runConcurrently(ask, options.failoverRequests, options.concurrency);
-    const healthyP95Ms = percentile(healthy, 0.95);
-    const failoverP95Ms = percentile(failover, 0.95);
+    const healthyP95Ms = percentileOrNaN(healthy, 0.95);
+    const failoverP95Ms = percentileOrNaN(failover, 0.95);
     return {
       options,
       healthyP95Ms,

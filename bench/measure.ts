@@ -1,18 +1,19 @@
 /** Small measuring and formatting helpers shared by the benchmarks. */
+import { percentile } from '../providers';
 
 /** Real providers keep connections alive; the fake's default (1 s) is below Node fetch's 2 s reuse margin. */
 export const KEEP_ALIVE_MS = 10_000;
 
-/** Nearest-rank percentile of `values` (`fraction` in 0–1); NaN for no values. */
-export function percentile(values: readonly number[], fraction: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
-  return sorted[rank] ?? Number.NaN;
+/**
+ * The core's nearest-rank percentile (`fraction` in 0–1), NaN for no values: the benchmarks'
+ * figures are numbers, and an empty phase shows as NaN in their reports.
+ */
+export function percentileOrNaN(values: readonly number[], fraction: number): number {
+  return percentile(values, fraction) ?? Number.NaN;
 }
 
 export function median(values: readonly number[]): number {
-  return percentile(values, 0.5);
+  return percentileOrNaN(values, 0.5);
 }
 
 /** A deterministic PRNG (mulberry32): the same seed gives the same demand in every run. */

@@ -1,5 +1,4 @@
-import type { RouteRequest } from '../providers/router/router';
-import { type ChatResult, isProviderError, type ProviderAdapter } from '../providers/types';
+import { type ChatResult, isProviderError, type ProviderAdapter, type RouteRequest } from '../providers';
 
 /**
  * The design Switchboard started from, kept as the benchmark's baseline: a priority list of

@@ -1,6 +1,12 @@
 import { groqProvider } from '../providers/groq';
-import { DEFAULT_ROUTER_SETTINGS, keyIdFor, Router } from '../providers/router/router';
-import type { ChatRequest, ChatResult, ProviderAdapter } from '../providers/types';
+import {
+  type ChatRequest,
+  type ChatResult,
+  DEFAULT_ROUTER_SETTINGS,
+  keyIdFor,
+  type ProviderAdapter,
+  Router,
+} from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
 import { KEEP_ALIVE_MS, median } from './measure';

@@ -1,11 +1,17 @@
-import { PROVIDERS } from '../providers/registry';
-import { isRouterError } from '../providers/router/errors';
-import { DEFAULT_ROUTER_SETTINGS, type RouteRequest, Router } from '../providers/router/router';
-import type { ChatMessage, ProviderAdapter, ProviderDescriptor } from '../providers/types';
+import {
+  type ChatMessage,
+  DEFAULT_ROUTER_SETTINGS,
+  isRouterError,
+  PROVIDERS,
+  type ProviderAdapter,
+  type ProviderDescriptor,
+  type RouteRequest,
+  Router,
+} from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
 import { countInputTokens, type EnforcerTotals, LimitEnforcer, nextDayStart } from './limit-enforcer';
-import { KEEP_ALIVE_MS, percentile, seededRandom } from './measure';
+import { KEEP_ALIVE_MS, percentileOrNaN, seededRandom } from './measure';
 import { NaiveRouter, NaiveRouterError } from './naive-router';
 import { VirtualClock } from './virtual-clock';
 
@@ -271,7 +277,7 @@ async function runDay(
       upstream,
       shareOfCapacity: Number.NaN,
       refusedShare: upstream.upstreamRequests === 0 ? 0 : upstream.refused / upstream.upstreamRequests,
-      delayP95Ms: percentile(delays, 0.95),
+      delayP95Ms: percentileOrNaN(delays, 0.95),
       delayMaxMs: delays.reduce((max, delay) => Math.max(max, delay), 0),
       waitedThenServed,
       waitedThenFailed,

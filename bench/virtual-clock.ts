@@ -1,4 +1,4 @@
-import type { Clock } from '../providers/router/clock';
+import type { Clock } from '../providers';
 
 /**
  * Virtual time for the simulated day, as a small discrete-event scheduler. The driver starts each

@@ -29,7 +29,7 @@ const CENSOR_DEPTH = 2;
  * A copy of `value` with its secret-named fields censored, or `value` itself when it has none (the
  * common case allocates nothing). Errors are left to their serializer and the line scrub.
  */
-export function censorSecretFields(value: Record<string, unknown>, depth = 0): Record<string, unknown> {
+function censorSecretFields(value: Record<string, unknown>, depth = 0): Record<string, unknown> {
   let copy: Record<string, unknown> | undefined;
   for (const key in value) {
     const field = value[key];

@@ -6,11 +6,11 @@
  */
 import { createServer } from 'node:http';
 import type { Bot } from 'grammy';
-import { type Config, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
+import { type Config, configSecrets, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
 import type { BotContext } from './context';
 import { createBot, describeTelegramError, registerCommands } from './create-bot';
 import { createLogger, type Logger } from './logger';
-import { configSecrets, createServices, type Services } from './services/create-services';
+import { createServices, type Services } from './services/create-services';
 import { checkReadiness, createOpsHandler, Metrics, type MetricsSources } from './metrics';
 import { startPolling } from './intake/polling';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
@@ -25,7 +25,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 const ORDER_WAIT_MARGIN_MS = 30_000;
 /** The update types the bot handles; others are never fetched. */
-export const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member'] as const;
+const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member'] as const;
 
 async function main(): Promise<void> {
   loadDotEnv();

@@ -12,11 +12,11 @@ import { renderForTelegram, splitPlainText, TELEGRAM_MESSAGE_LIMIT } from './ren
  */
 
 /** Telegram's answer to HTML it cannot parse. */
-export function isEntityError(error: unknown): boolean {
+function isEntityError(error: unknown): boolean {
   return error instanceof GrammyError && error.error_code === 400 && /can't parse entities/i.test(error.description);
 }
 
-export function isNotModified(error: unknown): boolean {
+function isNotModified(error: unknown): boolean {
   return error instanceof GrammyError && error.error_code === 400 && /message is not modified/i.test(error.description);
 }
 

@@ -125,7 +125,6 @@ export interface AttemptRecord {
   readonly maskedKey: string;
   readonly outcome: AttemptOutcome;
   readonly latencyMs: number;
-  readonly timeToFirstTokenMs?: number;
   readonly inputTokens?: number;
   readonly outputTokens?: number;
   /** This attempt answered a request after another provider or key had failed it. */

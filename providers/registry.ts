@@ -16,7 +16,3 @@ export const PROVIDERS: readonly ProviderDescriptor[] = [
   openRouterProvider,
   cohereProvider,
 ];
-
-export function findProvider(name: string): ProviderDescriptor | undefined {
-  return PROVIDERS.find((provider) => provider.name === name);
-}

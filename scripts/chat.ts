@@ -8,9 +8,16 @@
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { isRouterError, PROVIDERS } from '../providers';
-import { createConfigForTools, type Env, isConfigError, loadDotEnv, type ToolsConfig } from '../bot/config';
+import {
+  configSecrets,
+  createConfigForTools,
+  type Env,
+  isConfigError,
+  loadDotEnv,
+  type ToolsConfig,
+} from '../bot/config';
 import { createLogger } from '../bot/logger';
-import { configSecrets, createServices } from '../bot/services/create-services';
+import { createServices } from '../bot/services/create-services';
 
 const CONVERSATION = 'terminal';
 

@@ -15,7 +15,7 @@ const DEFAULT_CONCURRENCY = 4;
 const BACKSTOP_GRACE_MS = 2_000;
 const MAX_REASON_CHARS = 80;
 
-export type KeyCheckOutcome =
+type KeyCheckOutcome =
   | {
       readonly ok: true;
       /** The key's daily request limit: what the response headers said, else the configured one. */
@@ -24,7 +24,7 @@ export type KeyCheckOutcome =
     }
   | { readonly ok: false; readonly kind: string; readonly reason: string };
 
-export interface KeyCheck {
+interface KeyCheck {
   readonly provider: string;
   readonly maskedKey: string;
   /** The model that answered, or the configured one when the check failed. */
@@ -81,7 +81,7 @@ function withBackstop<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Checks every key of every enabled provider, at most `concurrency` at a time, in config order. */
-export async function checkKeys(config: ProvidersConfig, options: CheckKeysOptions = {}): Promise<KeyCheck[]> {
+async function checkKeys(config: ProvidersConfig, options: CheckKeysOptions = {}): Promise<KeyCheck[]> {
   const allKeys = config.providers.flatMap((provider) => provider.keys);
   const tasks: (() => Promise<KeyCheck>)[] = [];
   for (const provider of config.providers) {
@@ -145,7 +145,7 @@ function formatTable(rows: readonly (readonly string[])[]): string[] {
 }
 
 /** The report: one row per key, then what the working keys add up to. */
-export function formatReport(checks: readonly KeyCheck[]): string[] {
+function formatReport(checks: readonly KeyCheck[]): string[] {
   const header = ['PROVIDER', 'KEY', 'RESULT', 'LATENCY', 'MODEL', 'REQUESTS/DAY'];
   const rows = checks.map((check) => [
     check.provider,

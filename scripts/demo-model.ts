@@ -84,7 +84,7 @@ function rateLimited(): { summary: string; behaviour: Behaviour } {
 // ── chat ─────────────────────────────────────────────────────────────────────
 
 /** A canned answer chosen by what the user wrote; `turn` varies the generic ones. */
-export function chatAnswer(request: RecordedRequest, turn: number): string {
+function chatAnswer(request: RecordedRequest, turn: number): string {
   const userMessages = request.messages.filter((message) => message.role === 'user').map((message) => message.content);
   const question = userMessages.at(-1) ?? '';
   const earlier = userMessages.slice(0, -1);

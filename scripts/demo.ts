@@ -8,8 +8,6 @@
  * Nothing leaves 127.0.0.1: the bot gets only made-up keys and runs in an empty directory, so
  * no real `.env` is read. /quit, Ctrl-D or Ctrl-C stops the bot (SIGTERM) and the stand-ins.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,9 +22,11 @@ import {
   startFakeTelegramServer,
   type UserInput,
 } from '../tests/fakes/telegram-server';
+import { DIST } from '../tests/helpers/built';
+import { type SpawnedProcess, spawnBuilt } from '../tests/helpers/spawn-process';
 import { type DemoAttempt, demoHandler } from './demo-model';
 
-export interface DemoOptions {
+interface DemoOptions {
   readonly input: NodeJS.ReadableStream;
   readonly output: NodeJS.WritableStream;
   /** A person at a terminal: a prompt, and the streamed preview shown as it grows. */
@@ -39,7 +39,7 @@ export interface DemoOptions {
   readonly signal?: AbortSignal;
   /** Where the bot's JSON log lines go. */
   readonly logFile?: string;
-  /** The built bot's entry point. */
+  /** The built bot's entry point (default: the product build's, dist/bot/main.js). */
   readonly botEntry?: string;
 }
 
@@ -65,7 +65,7 @@ const INDENT = ' '.repeat(BOT_PREFIX.length);
 type WaitOutcome = 'done' | 'timeout' | 'aborted' | 'exited';
 
 /** Runs the demo until /quit, end of input or `signal`; resolves with the exit code. */
-export async function runDemo(options: DemoOptions): Promise<number> {
+async function runDemo(options: DemoOptions): Promise<number> {
   const terminal = new Terminal(options.output, options.interactive, options.colors ?? options.interactive);
   // Ctrl-C reaches the demo as a signal, or, at a terminal in raw mode, through readline.
   const stopping = new AbortController();
@@ -75,7 +75,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const attempts: DemoAttempt[] = [];
   let telegram: FakeTelegramServer | undefined;
   let providers: FakeProviderServer | undefined;
-  let bot: BotChild | undefined;
+  let bot: SpawnedProcess | undefined;
   try {
     [telegram, providers] = await Promise.all([
       startFakeTelegramServer({ bot: { first_name: 'Switchboard Demo', username: 'switchboard_demo_bot' } }),
@@ -91,13 +91,24 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       }),
     );
     terminal.note('Starting the bot and its local stand-ins…');
-    bot = startBot(
-      options.botEntry ?? path.resolve(__dirname, '../bot/main.js'),
-      botEnvironment(telegram, providers),
-      options.logFile,
-    );
+    // Spawned in an empty directory (no `.env` is read); stopped if the demo itself dies, so that it
+    // does not go on polling a fake that is gone.
+    const botProcess = spawnBuilt(options.botEntry ?? path.join(DIST, 'bot/main.js'), {
+      env: botEnvironment(telegram, providers),
+      directoryPrefix: 'switchboard-demo-',
+      ...(options.logFile === undefined ? {} : { logFile: options.logFile }),
+      killOnParentExit: true,
+      description: 'the bot',
+    });
+    bot = botProcess;
     const fakeTelegram = telegram;
-    let started = await bot.waitForRecord((record) => record.msg === 'long polling started', START_TIMEOUT_MS, signal);
+    const pollingStarted = (record: Record<string, unknown>): boolean => record.msg === 'long polling started';
+    let started = await waitUntil(
+      () => botProcess.findRecord(pollingStarted) !== undefined,
+      START_TIMEOUT_MS,
+      signal,
+      bot,
+    );
     if (started === 'done') started = await waitUntil(() => fakeTelegram.isPolling, START_TIMEOUT_MS, signal, bot);
     if (started === 'aborted') return 0;
     if (started !== 'done') {
@@ -105,14 +116,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       for (const line of bot.lines.slice(-10)) terminal.line(`  ${line}`);
       return 1;
     }
-    terminal.banner(bot.logFile);
+    terminal.banner(options.logFile);
     const session = new Session(telegram, bot, attempts, terminal, { ...options, signal }, () => stopping.abort());
     return await session.run();
   } finally {
     terminal.clearLive();
     if (bot !== undefined) {
       terminal.note('Stopping the bot (SIGTERM)…');
-      const code = await bot.stop();
+      const code = await bot.stop({ killAfterMs: STOP_TIMEOUT_MS });
       terminal.note(`The bot exited with code ${code ?? 'none'}. Bye!`);
     }
     await Promise.all([telegram?.stop(), providers?.stop()]);
@@ -122,7 +133,6 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 /** The bot's environment: nothing from ours (no real key can leak in), only the stand-ins. */
 function botEnvironment(telegram: FakeTelegramServer, providers: FakeProviderServer): Record<string, string> {
   return {
-    PATH: process.env.PATH ?? '',
     BOT_TOKEN: DEFAULT_TOKEN,
     TELEGRAM_API_ROOT: telegram.apiRoot,
     ADMIN_IDS: String(USER_ID),
@@ -147,7 +157,7 @@ class Session {
 
   constructor(
     private readonly telegram: FakeTelegramServer,
-    private readonly bot: BotChild,
+    private readonly bot: SpawnedProcess,
     private readonly attempts: DemoAttempt[],
     private readonly terminal: Terminal,
     private readonly options: DemoOptions,
@@ -224,11 +234,10 @@ class Session {
 
     const tried = this.attempts.slice(firstAttempt);
     if (tried.length > 0) {
-      const record = await this.bot.findRecord(
-        (entry) =>
-          entry.update_id === update.update_id && ['answered', 'no answer', 'translated'].includes(String(entry.msg)),
-        1000,
-      );
+      const outcome = (entry: Record<string, unknown>): boolean =>
+        entry.update_id === update.update_id && ['answered', 'no answer', 'translated'].includes(String(entry.msg));
+      await waitUntil(() => this.bot.findRecord(outcome) !== undefined, 1000, undefined, this.bot);
+      const record = this.bot.findRecord(outcome);
       const elapsedMs = Math.round(performance.now() - started);
       for (const line of describeAttempts(tried, record, elapsedMs, this.drafts)) this.terminal.footer(line);
     }
@@ -265,7 +274,7 @@ function sentMessage(call: ApiCall, chatId: number): Message | undefined {
  * The lines under an answer: each failed attempt (what the fake providers were made to answer),
  * then who answered — from the bot's own `answered` log line when there is one.
  */
-export function describeAttempts(
+function describeAttempts(
   tried: readonly DemoAttempt[],
   record: Record<string, unknown> | undefined,
   elapsedMs: number,
@@ -302,98 +311,14 @@ export function expandTranslateTexts(text: string): string {
     .join('\n');
 }
 
-// ── the bot process ──────────────────────────────────────────────────────────
-
-interface BotChild {
-  readonly child: ChildProcess;
-  readonly lines: string[];
-  readonly logFile: string | undefined;
-  readonly exited: Promise<number | null>;
-  waitForRecord(
-    predicate: (record: Record<string, unknown>) => boolean,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<WaitOutcome>;
-  findRecord(
-    predicate: (record: Record<string, unknown>) => boolean,
-    timeoutMs: number,
-  ): Promise<Record<string, unknown> | undefined>;
-  /** SIGTERM, then SIGKILL if it has not exited after STOP_TIMEOUT_MS; resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** Spawns the built bot in an empty directory (no `.env` is read) and collects its JSON log lines. */
-function startBot(entry: string, env: Record<string, string>, logFile: string | undefined): BotChild {
-  const directory = mkdtempSync(path.join(tmpdir(), 'switchboard-demo-'));
-  const child = spawn(process.execPath, [entry], { cwd: directory, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log: WriteStream | undefined = logFile === undefined ? undefined : createWriteStream(logFile);
-  const lines: string[] = [];
-  const records: Record<string, unknown>[] = [];
-  const collect = (stream: NodeJS.ReadableStream | null): void => {
-    let pending = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      log?.write(chunk);
-      pending += chunk;
-      const complete = pending.split('\n');
-      pending = complete.pop() ?? '';
-      for (const line of complete) {
-        if (line === '') continue;
-        lines.push(line);
-        try {
-          records.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          // not a log record (e.g. a start-up error on stderr): kept in `lines` only
-        }
-      }
-    });
-  };
-  collect(child.stdout);
-  collect(child.stderr);
-  // If the demo itself dies, the bot must not go on polling a fake that is gone.
-  const killOnExit = (): void => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  };
-  process.on('exit', killOnExit);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      process.off('exit', killOnExit);
-      log?.end();
-      rmSync(directory, { recursive: true, force: true });
-      resolve(code);
-    });
-  });
-  const running = (): boolean => child.exitCode === null && child.signalCode === null;
-
-  const handle: BotChild = {
-    child,
-    lines,
-    logFile,
-    exited,
-    waitForRecord: (predicate, timeoutMs, signal) =>
-      waitUntil(() => records.some(predicate), timeoutMs, signal, handle),
-    findRecord: async (predicate, timeoutMs) => {
-      await waitUntil(() => records.some(predicate), timeoutMs, undefined, handle);
-      return records.find(predicate);
-    },
-    stop: async () => {
-      if (!running()) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
-  return handle;
-}
+// ── waiting ──────────────────────────────────────────────────────────────────
 
 /** Checks `condition` every tick (running `tick` first) until it holds, time runs out, or the bot exits. */
 async function waitUntil(
   condition: () => boolean,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  bot: BotChild | undefined,
+  bot: SpawnedProcess | undefined,
   tick?: () => void,
 ): Promise<WaitOutcome> {
   const deadline = performance.now() + timeoutMs;
@@ -401,7 +326,7 @@ async function waitUntil(
     tick?.();
     if (condition()) return 'done';
     if (signal?.aborted === true) return 'aborted';
-    if (bot !== undefined && (bot.child.exitCode !== null || bot.child.signalCode !== null)) return 'exited';
+    if (bot !== undefined && !bot.running) return 'exited';
     if (performance.now() > deadline) return 'timeout';
     await new Promise((resolve) => setTimeout(resolve, TICK_MS));
   }

@@ -12,13 +12,7 @@ import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemoryStatsStore } from './memory/stats-store';
 import { RedisChatOrdering } from './redis/chat-ordering';
-import {
-  connectRedis,
-  createRedisClientFor,
-  duplicateClient,
-  type RedisClient,
-  type RedisTopology,
-} from './redis/client';
+import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology } from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisQuotaStore } from './redis/quota-store';
@@ -35,7 +29,6 @@ export interface Stores {
   readonly counters: CounterStore;
   /** Each chat's updates in the order received, across the processes sharing Redis (webhook mode). */
   readonly ordering: ChatOrdering;
-  readonly redis: RedisClient | undefined;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -69,7 +62,6 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
       ordering: new MemoryChatOrdering(),
-      redis: undefined,
       isHealthy: () => true,
       close: async () => undefined,
     };
@@ -109,7 +101,6 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       new MemoryChatOrdering(),
       failover('chat order'),
     ),
-    redis,
     isHealthy: () => redis.status === 'ready',
     close: async () => {
       // The stats and settlements of the last few milliseconds are still in this process (WriteBatcher).

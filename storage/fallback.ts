@@ -22,10 +22,6 @@ export class Failover {
     private readonly slowMs = 250,
   ) {}
 
-  get isDegraded(): boolean {
-    return this.degraded;
-  }
-
   async run<T>(primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
     if (this.degraded && this.now() < this.retryAt) return fallback();
     const started = this.now();

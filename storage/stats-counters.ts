@@ -18,12 +18,12 @@ export interface MutableCounters {
   latencies: number[];
 }
 
-export function emptyCounters(): MutableCounters {
+function emptyCounters(): MutableCounters {
   return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, hedges: 0, failures: {}, latencies: [] };
 }
 
 /** Counts one more attempt, in place (no copy of the latency samples per attempt). */
-export function addAttempt(counters: MutableCounters, record: AttemptRecord): void {
+function addAttempt(counters: MutableCounters, record: AttemptRecord): void {
   counters.requests += 1;
   counters.inputTokens += record.inputTokens ?? 0;
   counters.outputTokens += record.outputTokens ?? 0;

@@ -7,7 +7,18 @@ import { type FakeProviderServer, startFakeProviderServer } from '../../tests/fa
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../../tests/fakes/telegram-server';
 import { startTestRedis, type TestRedis } from '../../tests/helpers/redis-server';
 import { closedLoop, type Exchange, type LoadOutcome, openLoop, ReplyTracker, simulatedUser, sleep } from './load';
-import { type BenchProcess, cpuTimeMs, DIST, PeakMemory, sampleMemory, startBenchProcess } from './processes';
+import { percentileOrNaN } from '../measure';
+import {
+  type BenchProcess,
+  cpuTimeMs,
+  DIST,
+  DIST_TOOLS,
+  PeakMemory,
+  PROJECT_ROOT,
+  STOP_GRACE_MS,
+  sampleMemory,
+  startBenchProcess,
+} from './processes';
 
 /**
  * The end-to-end benchmark (`npm run bench:e2e`): simulated users write to the real bot process
@@ -252,8 +263,8 @@ function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures):
 }
 
 function armScript(arm: ArmName): string {
-  if (arm === 'echo') return 'bench/e2e/echo-bot.js';
-  return arm === 'floor' ? 'bench/e2e/floor-bot.js' : 'bot/main.js';
+  if (arm === 'echo') return path.join(DIST_TOOLS, 'bench/e2e/echo-bot.js');
+  return arm === 'floor' ? path.join(DIST_TOOLS, 'bench/e2e/floor-bot.js') : path.join(DIST, 'bot/main.js');
 }
 
 interface Running {
@@ -284,11 +295,11 @@ async function startArm(
     await Promise.race([
       telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
       bot.exited.then((code) => {
-        throw new Error(`${arm} exited with ${code} before polling:\n${bot.tail().join('\n')}`);
+        throw new Error(`${arm} exited with ${code} before polling:\n${bot.lines.join('\n')}`);
       }),
     ]);
   } catch (error) {
-    await bot.stop(2000);
+    await bot.stop({ killAfterMs: 2000 });
     await telegram.stop();
     throw error;
   }
@@ -302,7 +313,7 @@ async function startArm(
  * same, as a test checks), so that the bench measures the bot as it is deployed.
  */
 export function deployedNodeArgs(): string[] {
-  const file = path.join(DIST, '..', 'ecosystem.config.cjs');
+  const file = path.join(PROJECT_ROOT, 'ecosystem.config.cjs');
   const config = require(file) as { apps?: { name?: string; node_args?: string | string[] }[] };
   const args = config.apps?.find((app) => app.name === 'switchboard')?.node_args ?? [];
   return typeof args === 'string' ? args.split(' ').filter((arg) => arg !== '') : [...args];
@@ -311,9 +322,9 @@ export function deployedNodeArgs(): string[] {
 async function stopArm(running: Running): Promise<number> {
   const peak = running.peak.peakBytes(true);
   running.tracker.close();
-  const code = await running.bot.stop();
+  const code = await running.bot.stop({ killAfterMs: STOP_GRACE_MS });
   await running.telegram.stop();
-  if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.tail().join('\n')}`);
+  if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.lines.join('\n')}`);
   return peak;
 }
 
@@ -395,15 +406,15 @@ function summarize(
   polls: number,
 ): PhaseResult {
   const answered = outcome.exchanges;
-  const latencies = answered.map((exchange) => exchange.latencyMs).sort((a, b) => a - b);
+  const latencies = answered.map((exchange) => exchange.latencyMs);
   const count = Math.max(1, answered.length);
   return {
     updates: answered.length,
     errors: answered.filter((exchange) => !exchange.ok).length + outcome.missing,
     updatesPerSecond: steadyRate(answered),
-    p50Ms: percentile(latencies, 0.5),
-    p95Ms: percentile(latencies, 0.95),
-    p99Ms: percentile(latencies, 0.99),
+    p50Ms: percentileOrNaN(latencies, 0.5),
+    p95Ms: percentileOrNaN(latencies, 0.95),
+    p99Ms: percentileOrNaN(latencies, 0.99),
     botCpuMsPerUpdate: cpuMs.bot / count,
     redisCpuMsPerUpdate: cpuMs.redis / count,
     redisCommandsPerUpdate: redisCommands / count,
@@ -417,9 +428,8 @@ function stagesOf(exchanges: readonly Exchange[]): Stages {
   const stage = (duration: (exchange: Exchange) => number | undefined): StageTime => {
     const values = exchanges
       .map(duration)
-      .filter((value): value is number => value !== undefined && Number.isFinite(value))
-      .sort((a, b) => a - b);
-    return { p50Ms: percentile(values, 0.5), p95Ms: percentile(values, 0.95) };
+      .filter((value): value is number => value !== undefined && Number.isFinite(value));
+    return { p50Ms: percentileOrNaN(values, 0.5), p95Ms: percentileOrNaN(values, 0.95) };
   };
   const difference = (later: number | undefined, earlier: number | undefined): number | undefined =>
     later === undefined || earlier === undefined ? undefined : later - earlier;
@@ -439,13 +449,6 @@ function steadyRate(exchanges: readonly Exchange[]): number {
   const last = Math.ceil(times.length * 0.9) - 1;
   const seconds = (times[last]! - times[first]!) / 1000;
   return seconds > 0 ? (last - first) / seconds : Number.NaN;
-}
-
-/** Nearest-rank percentile of sorted values. */
-export function percentile(sorted: readonly number[], fraction: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
-  return sorted[rank]!;
 }
 
 /**
@@ -504,7 +507,7 @@ function heapProbe(): {
   writeFileSync(file, '');
   let seen = 0;
   return {
-    nodeArgs: ['--expose-gc', '-r', path.join(DIST, 'bench/e2e/heap-probe.js')],
+    nodeArgs: ['--expose-gc', '-r', path.join(DIST_TOOLS, 'bench/e2e/heap-probe.js')],
     env: { HEAP_PROBE_FILE: file },
     async read(pid) {
       process.kill(pid, 'SIGUSR2');

@@ -1,85 +1,27 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type SpawnedProcess, spawnBuilt } from '../../tests/helpers/spawn-process';
 
-/** The built tree (this file runs from dist/bench/e2e, or from bench/e2e under jest). */
-export const DIST =
-  path.basename(path.resolve(__dirname, '../..')) === 'dist'
-    ? path.resolve(__dirname, '../..')
-    : path.resolve(__dirname, '../../dist');
+export { DIST, DIST_TOOLS, PROJECT_ROOT } from '../../tests/helpers/built';
 
 /**
- * A bot under test: a built entry point run with `node` and only the given environment, in an
- * empty directory (no developer `.env` is read). Output is drained; only the last lines are kept,
- * for error messages (a benchmark of 10,000 updates must not keep 10,000 log lines).
+ * A bot under test: a built entry point (an absolute path into dist/ or dist-tools/) run with
+ * `node` and only the given environment, in an empty directory (no developer `.env` is read).
+ * Only the last lines of output are kept, for error messages (a benchmark of 10,000 updates must
+ * not keep 10,000 log lines); they are not parsed.
  */
-export interface BenchProcess {
-  readonly pid: number;
-  /** The last lines of output (stdout and stderr). */
-  tail(): string[];
-  /** Lines of output seen so far. */
-  readonly lineCount: number;
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
-  stop(graceMs?: number): Promise<number | null>;
-  readonly exited: Promise<number | null>;
-}
+export type BenchProcess = SpawnedProcess;
 
 const TAIL_LINES = 30;
+/** How long a bot may take to finish after SIGTERM before it is killed. */
+export const STOP_GRACE_MS = 12_000;
 
 export function startBenchProcess(
-  script: string,
+  entry: string,
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
 ): BenchProcess {
-  const directory = mkdtempSync(path.join(tmpdir(), 'switchboard-bench-'));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(DIST, script)], {
-    cwd: directory,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  if (child.pid === undefined) throw new Error(`could not start ${script}`);
-  const lines: string[] = [];
-  let lineCount = 0;
-  const collect = (stream: NodeJS.ReadableStream | null): void => {
-    let pending = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      pending += chunk;
-      const complete = pending.split('\n');
-      pending = complete.pop() ?? '';
-      for (const line of complete) {
-        if (line === '') continue;
-        lineCount++;
-        lines.push(line);
-        if (lines.length > TAIL_LINES) lines.shift();
-      }
-    });
-  };
-  collect(child.stdout);
-  collect(child.stderr);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      rmSync(directory, { recursive: true, force: true });
-      resolve(code);
-    });
-  });
-  return {
-    pid: child.pid,
-    tail: () => [...lines],
-    get lineCount() {
-      return lineCount;
-    },
-    exited,
-    stop: async (graceMs = 12_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return exited;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return spawnBuilt(entry, { env, nodeArgs, keepLines: TAIL_LINES, directoryPrefix: 'switchboard-bench-' });
 }
 
 export interface MemorySample {

@@ -18,7 +18,7 @@ const MINUTE_MS = 60_000;
  * crash between the two calls can never leave a counter that never expires. It also remembers
  * when each window ends, for the "come back in N s" notice.
  */
-export class LimiterStorage {
+class LimiterStorage {
   private readonly resets = new Map<string, number>();
 
   constructor(

@@ -22,7 +22,7 @@ export function statsFeature(): Composer<BotContext> {
 }
 
 /** The stats message (Telegram HTML). Keys appear only masked: PoolStats never holds them in full. */
-export function formatStats(pool: PoolStats, t: Messages, now: number): string {
+function formatStats(pool: PoolStats, t: Messages, now: number): string {
   const lines = [`<b>${escapeHtml(t.stats.title(pool.day))}</b>`, escapeHtml(t.stats.pool(pool.leftToday, pool.dailyCapacity))];
   if (pool.keysWithUnknownLimit > 0) lines.push(escapeHtml(t.stats.unknownKeys(pool.keysWithUnknownLimit)));
   for (const provider of pool.providers) lines.push('', ...formatProvider(provider, t, now));

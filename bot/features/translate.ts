@@ -74,7 +74,7 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
   }
 }
 
-export interface TranslateRequest {
+interface TranslateRequest {
   /** As the user typed it; `undefined` when none was given. */
   readonly language: string | undefined;
   readonly texts: readonly string[];
@@ -85,7 +85,7 @@ export interface TranslateRequest {
  * The first word after the command is the language; the rest of that line, and every later
  * non-empty line, is a text. Without texts in the command, the replied-to message's lines are used.
  */
-export function parseTranslateCommand(text: string, repliedText: string | undefined): TranslateRequest {
+function parseTranslateCommand(text: string, repliedText: string | undefined): TranslateRequest {
   const [firstLine = '', ...otherLines] = text.split(/\r?\n/);
   const [, ...words] = firstLine.trim().split(/\s+/); // drops "/translate" or "/translate@bot"
   const [language, ...restOfLine] = words;

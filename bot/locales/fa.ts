@@ -77,6 +77,6 @@ export const fa: Messages = {
 const PERSIAN_DIGITS = '۰۱۲۳۴۵۶۷۸۹';
 
 /** 2026 → ۲۰۲۶ */
-export function toPersianDigits(value: number | string): string {
+function toPersianDigits(value: number | string): string {
   return String(value).replace(/[0-9]/g, (digit) => PERSIAN_DIGITS[Number(digit)] ?? digit);
 }

@@ -8,7 +8,7 @@
  * Tags Telegram's HTML parse mode accepts (Bot API "formatting options"). `span` counts only with
  * `class="tg-spoiler"`.
  */
-export const TELEGRAM_TAGS: ReadonlySet<string> = new Set([
+const TELEGRAM_TAGS: ReadonlySet<string> = new Set([
   'b',
   'strong',
   'i',

@@ -58,18 +58,6 @@ export async function createServices(config: ServicesConfig, logger: Logger): Pr
   };
 }
 
-/** Every secret of a config, for the logger's redaction. */
-export function configSecrets(config: Pick<Config, 'providers' | 'redisUrl'> & Partial<Pick<Config, 'botToken' | 'webhook'>>): string[] {
-  const secrets: string[] = config.providers.providers.flatMap((provider) => [...provider.keys]);
-  if (config.botToken !== undefined) secrets.push(config.botToken);
-  if (config.webhook !== undefined) secrets.push(config.webhook.secret);
-  if (config.redisUrl !== undefined) {
-    const password = new URL(config.redisUrl).password;
-    if (password !== '') secrets.push(password, decodeURIComponent(password));
-  }
-  return secrets;
-}
-
 function logStorageEvent(logger: Logger): (event: StorageEvent) => void {
   let lastConnectionError = 0;
   return (event) => {

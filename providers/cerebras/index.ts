@@ -157,7 +157,7 @@ function headerRecord(headers: {
   return record;
 }
 
-export function createCerebrasAdapter(options: AdapterOptions): ProviderAdapter {
+function createCerebrasAdapter(options: AdapterOptions): ProviderAdapter {
   return createOpenAiCompatibleAdapter({
     provider: PROVIDER,
     options,

@@ -207,7 +207,7 @@ function toProviderError(
   return transientFailure(PROVIDER, redact(message));
 }
 
-export function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
+function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
   const now = options.now ?? Date.now;
   const clients = new Map<string, CohereClientV2>();
   const clientFor = (apiKey: string): CohereClientV2 => {

@@ -176,7 +176,7 @@ export function retryDelayOf(details: readonly unknown[]): number | undefined {
   return undefined;
 }
 
-export function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
+function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
   const requestOptions = { baseUrl: options.baseUrl.replace(/\/+$/, ''), apiVersion: API_VERSION };
 
   /** One SDK model object per call: the model, system prompt and generation config vary per request. */

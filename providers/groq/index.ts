@@ -36,7 +36,7 @@ function usageFromChunk(chunk: CompatChunk): CompatUsage | undefined {
   return extra?.usage ?? undefined;
 }
 
-export function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
+function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
   return createOpenAiCompatibleAdapter({
     provider: PROVIDER,
     options,

@@ -71,7 +71,7 @@ function refineFailureWith(now: () => number) {
   };
 }
 
-export function createOpenRouterAdapter(options: AdapterOptions): ProviderAdapter {
+function createOpenRouterAdapter(options: AdapterOptions): ProviderAdapter {
   return createOpenAiCompatibleAdapter({
     provider: PROVIDER,
     options,

@@ -69,11 +69,6 @@ export class CircuitBreaker {
     this.probing = false;
   }
 
-  /** When the breaker lets a probe through (for "unavailable until" messages). */
-  get reopensAt(): number | undefined {
-    return this.opened ? this.openUntil : undefined;
-  }
-
   private open(now: number): void {
     this.opened = true;
     this.openUntil = now + this.currentOpenMs;

@@ -14,7 +14,7 @@ export interface PolicyCandidate {
   readonly health: HealthSummary;
 }
 
-export const EXPLORATION_RATE = 0.05;
+const EXPLORATION_RATE = 0.05;
 /** Latency assumed for a provider without samples: optimistic, so it gets tried. */
 const UNKNOWN_LATENCY_MS = 0;
 
@@ -36,7 +36,7 @@ export function orderProviders(
 }
 
 /** Expected time to a good answer: latency divided by the chance of success. Lower is better. */
-export function fastestScore(health: HealthSummary): number {
+function fastestScore(health: HealthSummary): number {
   if (health.samples === 0) return UNKNOWN_LATENCY_MS;
   const latency = health.firstTokenP50Ms ?? health.latencyP50Ms ?? 60_000;
   const successRate = Math.max(health.successRate ?? 0, 0.05);

@@ -36,7 +36,7 @@ function codesText(codes: FailureFacts['codes']): string {
 }
 
 /** Decides the taxonomy class of a failure from its status, codes and message. */
-export function classifyKind(facts: FailureFacts): ProviderErrorKind {
+function classifyKind(facts: FailureFacts): ProviderErrorKind {
   if (facts.kind !== undefined) return facts.kind;
   const text = `${codesText(facts.codes)} ${facts.message}`;
   const status = facts.status;

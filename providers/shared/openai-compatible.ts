@@ -30,7 +30,7 @@ export interface CompatUsage {
   readonly total_tokens?: number | null;
 }
 
-export interface CompatCompletion {
+interface CompatCompletion {
   readonly model?: string;
   readonly choices?: readonly {
     readonly message?: { readonly content?: string | null } | null;
@@ -233,7 +233,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
   };
 }
 
-export function normalizeFinishReason(raw: string | null | undefined): FinishReason {
+function normalizeFinishReason(raw: string | null | undefined): FinishReason {
   switch (raw) {
     case 'stop':
     case 'end_turn':
@@ -269,7 +269,7 @@ function redactor(apiKey: string): (text: string) => string {
 }
 
 /** Reads `{message, type, code}` whether the SDK kept the whole body or only its `error` member. */
-export function errorBodyOf(value: unknown): ErrorBody {
+function errorBodyOf(value: unknown): ErrorBody {
   if (typeof value !== 'object' || value === null) return typeof value === 'string' ? { message: value } : {};
   const record = value as Record<string, unknown>;
   const inner = record.error;

@@ -8,7 +8,7 @@ import {
   type PhaseResult,
   runE2eBenchmark,
 } from '../../bench/e2e/benchmark';
-import { DIST } from '../../bench/e2e/processes';
+import { PROJECT_ROOT } from '../helpers/built';
 import { evaluateTargets, formatE2eReport } from '../../bench/e2e/report';
 
 /**
@@ -101,7 +101,7 @@ describe('bench:e2e smoke', () => {
   it('measures the bot with the node arguments it is deployed with: npm start passes the same as PM2', () => {
     const args = deployedNodeArgs();
     expect(args.length).toBeGreaterThan(0);
-    const start = (JSON.parse(readFileSync(path.join(DIST, '..', 'package.json'), 'utf8')) as PackageJson).scripts
+    const start = (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as PackageJson).scripts
       .start;
     expect(start).toContain(`node ${args.join(' ')} dist/bot/main.js`);
   });

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { expandTranslateTexts } from '../../scripts/demo';
 import { translate } from '../../scripts/demo-model';
+import { DIST_TOOLS } from '../helpers/built';
 import { emptyDirectory, runBuiltScript } from '../helpers/cli';
 
 /** The made-up keys the demo configures; none may show in full. */
@@ -27,7 +29,7 @@ describe('npm run demo', () => {
         '/quit',
         'this line is never sent',
       ];
-      const { code, stdout, stderr } = await runBuiltScript('scripts/demo.js', {
+      const { code, stdout, stderr } = await runBuiltScript(path.join(DIST_TOOLS, 'scripts/demo.js'), {
         cwd: directory.path,
         env: {},
         input: `${script.join('\n')}\n`,

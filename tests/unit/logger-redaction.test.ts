@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
-import { createConfig } from '../../bot/config';
+import { configSecrets, createConfig } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
-import { configSecrets } from '../../bot/services/create-services';
 import { maskSecret } from '../../providers/shared/secrets';
 
 const TOKEN = '1234567:AAHloggerTestToken_0123456789abcdefgh';
