@@ -1,5 +1,4 @@
-import { cerebrasProvider } from '../providers/cerebras';
-import { groqProvider } from '../providers/groq';
+import { PROVIDERS } from '../providers/registry';
 import { Router } from '../providers/router/router';
 import type { ProviderDescriptor } from '../providers/types';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
@@ -48,8 +47,14 @@ export const DEFAULT_FAILOVER_OPTIONS: FailoverOptions = {
   concurrency: 1,
 };
 
-const A: ProviderDescriptor = groqProvider;
-const B: ProviderDescriptor = cerebrasProvider;
+/** The first two providers of the registry, in its (priority) order. */
+function firstTwo(): readonly [ProviderDescriptor, ProviderDescriptor] {
+  const [a, b] = PROVIDERS;
+  if (a === undefined || b === undefined) throw new Error('the failover benchmark needs two providers in the registry');
+  return [a, b];
+}
+
+const [A, B] = firstTwo();
 
 export async function runFailoverBenchmark(
   options: FailoverOptions = DEFAULT_FAILOVER_OPTIONS,
@@ -66,7 +71,7 @@ export async function runFailoverBenchmark(
       providers: [A, B].map((descriptor) => ({
         name: descriptor.name,
         adapter: descriptor.create({
-          baseUrl: server.url(descriptor.name),
+          baseUrl: server.baseUrlFor(descriptor.name),
           model: descriptor.defaultModel,
           timeoutMs: options.attemptTimeoutMs,
           idleTimeoutMs: options.attemptTimeoutMs,

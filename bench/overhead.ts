@@ -1,6 +1,6 @@
-import { groqProvider } from '../providers/groq';
+import { PROVIDERS } from '../providers/registry';
 import { keyIdFor, Router } from '../providers/router/router';
-import type { ChatRequest, ChatResult, ProviderAdapter } from '../providers/types';
+import type { ChatRequest, ChatResult, ProviderAdapter, ProviderDescriptor } from '../providers/types';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
 import { KEEP_ALIVE_MS, median } from './measure';
@@ -66,7 +66,15 @@ export const DEFAULT_OVERHEAD_OPTIONS: OverheadOptions = {
   requestsPerRound: 100,
 };
 
+/** The provider measured: the first in the registry's (priority) order. */
+const PROVIDER = firstProvider();
 const KEY = 'gsk_BenchOverheadKey000000000000000000001';
+
+function firstProvider(): ProviderDescriptor {
+  const descriptor = PROVIDERS[0];
+  if (descriptor === undefined) throw new Error('the overhead benchmark needs a provider in the registry');
+  return descriptor;
+}
 const MESSAGES = [{ role: 'user', content: 'How far is the moon from the earth?' }] as const;
 const MAX_OUTPUT_TOKENS = 64;
 
@@ -93,9 +101,9 @@ export async function runOverheadBenchmark(
   const server = await startFakeProviderServer({ keepAliveTimeoutMs: KEEP_ALIVE_MS, recordRequests: false });
   try {
     server.setHandler(() => ({ type: 'reply', text: 'ok', usage: { inputTokens: 12, outputTokens: 1 } }));
-    const adapter: ProviderAdapter = groqProvider.create({
-      baseUrl: server.url(groqProvider.name),
-      model: groqProvider.defaultModel,
+    const adapter: ProviderAdapter = PROVIDER.create({
+      baseUrl: server.baseUrlFor(PROVIDER.name),
+      model: PROVIDER.defaultModel,
       timeoutMs: 10_000,
       idleTimeoutMs: 10_000,
     });
@@ -147,13 +155,13 @@ function overheadRouter(adapter: ProviderAdapter, clock?: VirtualClock, quotaSto
   return new Router({
     providers: [
       {
-        name: groqProvider.name,
+        name: PROVIDER.name,
         adapter,
         keys: [KEY],
         // No limits: admission still runs in full (windows, day counters, scoring), it just never refuses.
         limits: {},
-        contextWindowTokens: groqProvider.contextWindowTokens,
-        dailyResetZone: groqProvider.dailyResetZone,
+        contextWindowTokens: PROVIDER.contextWindowTokens,
+        dailyResetZone: PROVIDER.dailyResetZone,
       },
     ],
     routing: 'priority',
@@ -193,13 +201,13 @@ export async function measureWindowCost(
     finishReason: 'stop',
     rawFinishReason: 'stop',
     usage: { inputTokens: 12, outputTokens: 1, totalTokens: 13 },
-    model: groqProvider.defaultModel,
+    model: PROVIDER.defaultModel,
     latencyMs: 0,
     rateLimits: undefined,
   };
   const adapter: ProviderAdapter = {
-    name: groqProvider.name,
-    model: groqProvider.defaultModel,
+    name: PROVIDER.name,
+    model: PROVIDER.defaultModel,
     complete: async () => answer,
     stream: () => {
       throw new Error('not used');
@@ -221,7 +229,7 @@ async function runAtWindow(adapter: ProviderAdapter, windowEntries: number, requ
   const store = new MemoryQuotaStore();
   const step = 60_000 / windowEntries;
   // Fill the window straight through the store (cheaper than through the router), then measure.
-  const keyId = keyIdFor(groqProvider.name, KEY);
+  const keyId = keyIdFor(PROVIDER.name, KEY);
   for (let entry = 0; entry < windowEntries; entry++) {
     await store.acquire({
       candidates: [{ keyId, limits: {} }],

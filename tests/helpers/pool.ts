@@ -28,7 +28,7 @@ export function buildRouter(
     providers: providers.map(({ descriptor, keys, limits }) => ({
       name: descriptor.name,
       adapter: descriptor.create({
-        baseUrl: server.url(descriptor.name),
+        baseUrl: server.baseUrlFor(descriptor.name),
         model: descriptor.defaultModel,
         timeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
         idleTimeoutMs: TEST_ATTEMPT_TIMEOUT_MS,
