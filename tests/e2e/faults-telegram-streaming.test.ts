@@ -10,6 +10,8 @@ import {
 import {
   answered,
   crashRecords,
+  FIRST_PROVIDER,
+  SECOND_PROVIDER,
   SHORT_TIMEOUTS,
   startRedisBotWorld,
   type RedisBotWorld,
@@ -42,7 +44,7 @@ describe('Telegram failures while streaming', () => {
 
   let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    world = await startRedisBotWorld(['groq', 'cerebras'], {
+    world = await startRedisBotWorld([FIRST_PROVIDER, SECOND_PROVIDER], {
       ...SHORT_TIMEOUTS,
       RATE_LIMIT_PER_MINUTE: '0',
       STREAM_REPLIES: 'true',

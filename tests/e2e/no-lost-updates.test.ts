@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, startPollingBot } from '../helpers/bot-harness';
+import { botEnv, FIRST_PROVIDER, startPollingBot } from '../helpers/bot-harness';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server';
 
 /** Long-polling offsets advance only past handled updates, so a crash loses nothing. */
@@ -20,7 +20,10 @@ describe('no lost updates', () => {
   });
 
   it('does not confirm an update while it is being answered, and does after', async () => {
-    const bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' }));
+    const bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' }),
+    );
     try {
       let release: () => void = () => undefined;
       const answered = new Promise<void>((resolve) => {
@@ -48,7 +51,7 @@ describe('no lost updates', () => {
   });
 
   it('answers, after a crash and restart, the update it was answering when it died', async () => {
-    const env = botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' });
+    const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' });
     const first = await startPollingBot(telegram, env);
     providers.setHandler(() => ({ type: 'hang' }));
     const update = telegram.sendText(user, 'are you there?');
@@ -78,7 +81,7 @@ describe('no lost updates', () => {
     afterAll(async () => redis.stop());
 
     it('adds no duplicate turn when an update is answered again after a crash between storing and sending', async () => {
-      const env = botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
+      const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
       const user2 = { id: 3101, first_name: 'Kian' };
       providers.setHandler((request) => ({ type: 'reply', text: `answer #${request.index}` }));
       const first = await startPollingBot(telegram, env);

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { cerebrasProvider } from '../../../providers/cerebras';
-import { groqProvider } from '../../../providers/groq';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../bot/services/pool-stats';
 import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
@@ -10,18 +8,25 @@ import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import type { QuotaStore } from '../../../providers/ports';
-import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../../fakes/provider-server';
-import { groqErrors } from '../../fakes/provider-server/errors';
+import {
+  dialectFor,
+  type FakeProviderServer,
+  type RecordedRequest,
+  startFakeProviderServer,
+} from '../../fakes/provider-server';
 import { FakeClock } from '../../helpers/fake-clock';
 import { buildRouter, type ProviderSetup, TEST_ATTEMPT_TIMEOUT_MS } from '../../helpers/pool';
+import { descriptorOf, FIRST_PROVIDER, SECOND_PROVIDER } from '../../helpers/providers';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 /**
- * The router against real adapters (Groq's and Cerebras's SDKs) on the fake provider server.
- * "A" is the first provider in priority order, "B" the second.
+ * The router against real adapters (through their SDKs) on the fake provider server. "A" is the
+ * first provider in the registry's (priority) order, "B" the second; each fails in its own words.
  */
-const A = groqProvider;
-const B = cerebrasProvider;
+const A = descriptorOf(FIRST_PROVIDER);
+const B = descriptorOf(SECOND_PROVIDER);
+const aErrors = dialectFor(A.name).errors;
+const bErrors = dialectFor(B.name).errors;
 const ATTEMPT_TIMEOUT_MS = TEST_ATTEMPT_TIMEOUT_MS;
 
 let server: FakeProviderServer;
@@ -79,7 +84,7 @@ describe('key rotation', () => {
 
   it('sets a key that answers 401 aside: it gets no further request, the other key serves the rest', async () => {
     server.setHandler((request) =>
-      request.apiKey === 'key-bad-aaaaaaaaaa' ? groqErrors.invalidKey() : { type: 'reply', text: 'fine' },
+      request.apiKey === 'key-bad-aaaaaaaaaa' ? aErrors.invalidKey() : { type: 'reply', text: 'fine' },
     );
     const { router } = makeRouter([{ descriptor: A, keys: ['key-bad-aaaaaaaaaa', 'key-good-bbbbbbbbb'] }]);
     for (let index = 0; index < 20; index++) expect((await router.complete(ask())).text).toBe('fine');
@@ -148,7 +153,7 @@ describe('provider health', () => {
   it('answers from B while A fails with 500; after N failures A gets only a probe until it recovers', async () => {
     let aHealthy = false;
     server.setHandler((request) =>
-      request.dialect === A.name && !aHealthy ? groqErrors.serverError() : { type: 'reply', text: `from ${request.dialect}` },
+      request.dialect === A.name && !aHealthy ? aErrors.serverError() : { type: 'reply', text: `from ${request.dialect}` },
     );
     const { router, clock } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -193,7 +198,7 @@ describe('provider health', () => {
 
 describe('deadlines and error classes', () => {
   it('ends every failure in one typed error that names each provider tried and why', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? groqErrors.serverError() : groqErrors.invalidKey()));
+    server.setHandler((request) => (request.dialect === A.name ? aErrors.serverError() : bErrors.invalidKey()));
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
       { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
@@ -237,7 +242,7 @@ describe('deadlines and error classes', () => {
   });
 
   it('asks the caller for a shorter conversation after a context-length error', async () => {
-    server.enqueue(groqErrors.contextTooLong());
+    server.enqueue(aErrors.contextTooLong());
     const budgets: number[] = [];
     const { router } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] }]);
     const result = await router.complete({
@@ -255,7 +260,7 @@ describe('deadlines and error classes', () => {
 
   it('moves to the next provider on a bad request (an unknown model)', async () => {
     server.setHandler((request) =>
-      request.dialect === A.name ? groqErrors.modelNotFound() : { type: 'reply', text: 'B answers' },
+      request.dialect === A.name ? aErrors.modelNotFound() : { type: 'reply', text: 'B answers' },
     );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -289,7 +294,7 @@ describe('deadlines and error classes', () => {
 describe('streaming', () => {
   it('falls over to another provider when the stream fails before the first delta', async () => {
     server.setHandler((request) =>
-      request.dialect === A.name ? groqErrors.unavailable() : { type: 'reply', text: 'streamed from B' },
+      request.dialect === A.name ? aErrors.unavailable() : { type: 'reply', text: 'streamed from B' },
     );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -381,7 +386,7 @@ describe('pool stats', () => {
   it('reports per provider and masked key: requests, failures by kind, fallbacks, latency, quota left and capacity', async () => {
     server.setHandler((request) =>
       request.apiKey === 'key-bad-aaaaaaaaaaaaaaaaaaaa'
-        ? groqErrors.invalidKey()
+        ? aErrors.invalidKey()
         : { type: 'reply', text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } },
     );
     const quotaStore = new MemoryQuotaStore();

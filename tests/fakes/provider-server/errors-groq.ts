@@ -1,7 +1,7 @@
 import type { Behaviour } from './types';
 
 /**
- * Error responses as the real providers send them (bodies and headers copied from their docs and
+ * Groq's error responses as the API sends them (bodies and headers copied from its docs and
  * from PROVIDERS.md), so adapters are tested against what they will meet.
  */
 
