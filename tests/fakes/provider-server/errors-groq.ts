@@ -2,7 +2,7 @@ import type { Behaviour } from './types';
 
 /**
  * Groq's error responses as the API sends them (bodies and headers copied from its docs and
- * from PROVIDERS.md), so adapters are tested against what they will meet.
+ * from docs/providers.md), so adapters are tested against what they will meet.
  */
 
 type ErrorBehaviour = Extract<Behaviour, { type: 'error' }>;
