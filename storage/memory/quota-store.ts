@@ -1,6 +1,15 @@
 import type { KeyLimits } from '../../providers/types';
 import { compareScores, effectiveLimits, judge, MINUTE_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, WindowObservation } from '../../providers/ports';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BlockReason,
+  KeyBlock,
+  KeyUsage,
+  QuotaObservation,
+  QuotaStore,
+  WindowObservation,
+} from '../../providers/ports';
 
 interface MinuteEntry {
   readonly id: string;

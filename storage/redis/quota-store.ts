@@ -1,6 +1,15 @@
 import type { KeyLimits } from '../../providers/types';
 import { MINUTE_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, WindowObservation } from '../../providers/ports';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BlockReason,
+  KeyBlock,
+  KeyUsage,
+  QuotaObservation,
+  QuotaStore,
+  WindowObservation,
+} from '../../providers/ports';
 import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';

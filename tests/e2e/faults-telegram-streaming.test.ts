@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import type { FakeProviderServer, } from '../fakes/provider-server';
-import {
-  type ApiCall,
-  type Failure,
-  type FakeTelegramServer,
-  telegramErrors,
-} from '../fakes/telegram-server';
+import type { FakeProviderServer } from '../fakes/provider-server';
+import { type ApiCall, type Failure, type FakeTelegramServer, telegramErrors } from '../fakes/telegram-server';
 import {
   answered,
   crashRecords,

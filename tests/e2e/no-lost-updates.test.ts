@@ -87,9 +87,9 @@ describe('no lost updates', () => {
       const first = await startPollingBot(telegram, env);
       // The answer is stored, then its sendMessage is lost; the bot dies before it can retry.
       telegram.failNext('sendMessage', { drop: true });
-      const died = telegram.waitForCall('sendMessage', (call) => call.params.chat_id === user2.id, 10_000).then(() =>
-        first.stop('SIGKILL'),
-      );
+      const died = telegram
+        .waitForCall('sendMessage', (call) => call.params.chat_id === user2.id, 10_000)
+        .then(() => first.stop('SIGKILL'));
       telegram.sendText(user2, 'remember me');
       await died;
 
@@ -98,7 +98,11 @@ describe('no lost updates', () => {
       try {
         await telegram.waitForMessage(user2.id, (message) => message.fromBot, { timeoutMs: 10_000, since });
         telegram.sendText(user2, 'what did I say?');
-        await telegram.waitForMessage(user2.id, (message) => message.fromBot && message.text.startsWith('answer'), 10_000);
+        await telegram.waitForMessage(
+          user2.id,
+          (message) => message.fromBot && message.text.startsWith('answer'),
+          10_000,
+        );
         const last = providers.requests.at(-1)!;
         expect(last.messages.filter((message) => message.content === 'remember me')).toHaveLength(1);
         expect(last.messages.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user']);

@@ -65,7 +65,9 @@ describe('health, readiness and metrics endpoints', () => {
       `switchboard_provider_attempts_total{provider="${SECOND_PROVIDER}",key="${maskSecret(SECOND_KEY)}",outcome="success"} 1`,
     );
     expect(body).toContain(`switchboard_fallback_answers_total{provider="${SECOND_PROVIDER}"} 1`);
-    expect(body).toMatch(new RegExp(`switchboard_key_requests_left_today\\{provider="${FIRST_PROVIDER}",key="[^"]+"\\} \\d+`));
+    expect(body).toMatch(
+      new RegExp(`switchboard_key_requests_left_today\\{provider="${FIRST_PROVIDER}",key="[^"]+"\\} \\d+`),
+    );
     expect(body).toContain('switchboard_storage_up 1');
     expect(body).toMatch(/switchboard_updates_total\{type="message"\} \d+/);
     expect(body).toContain('switchboard_process_resident_memory_bytes');

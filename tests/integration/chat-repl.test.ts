@@ -46,12 +46,15 @@ describe('npm run chat', () => {
     expect(code).toBe(0);
     expect(output).toContain('answer to first');
     expect(output).toContain(`[${FIRST_PROVIDER} ${maskSecret(FIRST_KEY)}`);
-    expect(output).toMatch(new RegExp(`answer to second\\n\\[${SECOND_PROVIDER} .* · after ${FIRST_PROVIDER} transient\\]`));
+    expect(output).toMatch(
+      new RegExp(`answer to second\\n\\[${SECOND_PROVIDER} .* · after ${FIRST_PROVIDER} transient\\]`),
+    );
     expect(output).toContain('(conversation forgotten)');
     expect(output).toMatch(/pool: \d+ of \d+ requests left today/);
     expect(output).not.toContain(FIRST_KEY);
     // The second question carried the first exchange; after /reset the third carried none.
-    const byQuestion = (question: string) => server.requests.find((request) => request.messages.at(-1)?.content === question);
+    const byQuestion = (question: string) =>
+      server.requests.find((request) => request.messages.at(-1)?.content === question);
     expect(byQuestion('second')?.messages.map((message) => message.content)).toContain('answer to first');
     expect(byQuestion('third')?.messages).toHaveLength(2);
   });
@@ -65,7 +68,11 @@ describe('npm run chat', () => {
   it('runs as a user starts it, reading stdin', async () => {
     const directory = emptyDirectory('switchboard-chat-');
     try {
-      const { code, stdout } = await runBuiltScript('scripts/chat.js', { cwd: directory.path, env: env(), input: 'سلام ۱۲۳\n' });
+      const { code, stdout } = await runBuiltScript('scripts/chat.js', {
+        cwd: directory.path,
+        env: env(),
+        input: 'سلام ۱۲۳\n',
+      });
       expect(code).toBe(0);
       expect(stdout).toContain('echo: سلام ۱۲۳');
     } finally {

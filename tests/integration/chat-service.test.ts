@@ -27,7 +27,10 @@ const serverError = (request: { dialect: string }) => dialectFor(request.dialect
 const SYSTEM_PROMPT = 'You are Switchboard.';
 const limits = { maxMessages: 20, ttlSeconds: 3600 };
 
-function makeService(history: HistoryStore = new MemoryHistoryStore(), onHistoryUnavailable?: (error: unknown) => void) {
+function makeService(
+  history: HistoryStore = new MemoryHistoryStore(),
+  onHistoryUnavailable?: (error: unknown) => void,
+) {
   const { router } = buildRouter(server, [
     { descriptor: first, keys: ['key-a-aaaaaaaaaaaa'] },
     { descriptor: second, keys: ['key-b-bbbbbbbbbbbb'] },
@@ -64,7 +67,13 @@ describe('sendMessageWithHistory', () => {
       { role: 'assistant', content: 'echo: دومین پیام ۲' },
       { role: 'user', content: 'third' },
     ]);
-    expect(server.requests.every((request) => !request.messages.some((m) => m.content === 'I am Bob') || !request.messages.some((m) => m.content.includes('آلیس')))).toBe(true);
+    expect(
+      server.requests.every(
+        (request) =>
+          !request.messages.some((m) => m.content === 'I am Bob') ||
+          !request.messages.some((m) => m.content.includes('آلیس')),
+      ),
+    ).toBe(true);
     expect(third).toMatchObject({ text: 'echo: third', provider: first.name, historyAvailable: true });
     expect(await history.load('alice')).toHaveLength(6);
   });
@@ -109,7 +118,13 @@ describe('sendMessageWithHistory', () => {
     const { router } = buildRouter(server, [
       { descriptor: { ...first, contextWindowTokens: 2600 }, keys: ['key-a-aaaaaaaaaaaa'] },
     ]);
-    const service = new ChatService({ router, history, historyLimits: limits, systemPrompt: SYSTEM_PROMPT, maxOutputTokens: 512 });
+    const service = new ChatService({
+      router,
+      history,
+      historyLimits: limits,
+      systemPrompt: SYSTEM_PROMPT,
+      maxOutputTokens: 512,
+    });
     await service.sendMessageWithHistory('dave', 'latest');
     const sent = server.requests[0]!.messages;
     expect(sent[0]).toEqual({ role: 'system', content: SYSTEM_PROMPT });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PROVIDERS } from '../../../providers/registry';
 import type { ProviderDescriptor } from '../../../providers/types';
 import { GENERIC_DIALECTS } from './generic-dialects';
-import type { KeyLimitState, LimitRefusal, ProviderDialect } from './dialect-types';
+import type { LimitRefusal, ProviderDialect } from './dialect-types';
 
 export type * from './dialect-types';
 

@@ -60,7 +60,9 @@ async function routerError(promise: Promise<unknown>): Promise<RouterError> {
   throw new Error('expected a RouterError');
 }
 
-async function drain(stream: AsyncIterable<RoutedStreamEvent>): Promise<{ events: RoutedStreamEvent[]; error: unknown }> {
+async function drain(
+  stream: AsyncIterable<RoutedStreamEvent>,
+): Promise<{ events: RoutedStreamEvent[]; error: unknown }> {
   const events: RoutedStreamEvent[] = [];
   try {
     for await (const event of stream) events.push(event);
@@ -127,7 +129,9 @@ describe('key rotation', () => {
     const answers = [];
     for (let index = 0; index < 6; index++) answers.push(await router.complete(ask()));
     expect(answers.map((answer) => answer.provider)).toEqual([A.name, A.name, A.name, A.name, A.name, B.name]);
-    expect(server.requests.every((request) => request.dialect !== A.name || request.apiKey === 'key-limited-aaaaaa')).toBe(true);
+    expect(
+      server.requests.every((request) => request.dialect !== A.name || request.apiKey === 'key-limited-aaaaaa'),
+    ).toBe(true);
     expect(answers.every((answer) => answer.failedAttempts.length === 0)).toBe(true);
   });
 
@@ -139,7 +143,12 @@ describe('key rotation', () => {
     server.enqueue({
       type: 'error',
       status: 429,
-      body: { error: { message: 'Rate limit reached on requests per day (RPD): Limit 1000, Used 1000', code: 'rate_limit_exceeded' } },
+      body: {
+        error: {
+          message: 'Rate limit reached on requests per day (RPD): Limit 1000, Used 1000',
+          code: 'rate_limit_exceeded',
+        },
+      },
     });
     expect((await router.complete(ask())).provider).toBe(B.name);
     clock.advance(3 * 3600_000);
@@ -153,7 +162,9 @@ describe('provider health', () => {
   it('answers from B while A fails with 500; after N failures A gets only a probe until it recovers', async () => {
     let aHealthy = false;
     server.setHandler((request) =>
-      request.dialect === A.name && !aHealthy ? aErrors.serverError() : { type: 'reply', text: `from ${request.dialect}` },
+      request.dialect === A.name && !aHealthy
+        ? aErrors.serverError()
+        : { type: 'reply', text: `from ${request.dialect}` },
     );
     const { router, clock } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -178,7 +189,9 @@ describe('provider health', () => {
   });
 
   it('pays one attempt timeout for a hanging provider, then none for the next 20 requests', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B answers' }));
+    server.setHandler((request) =>
+      request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B answers' },
+    );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
       { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
@@ -270,9 +283,12 @@ describe('deadlines and error classes', () => {
   });
 
   it('waits for a key that frees up within the wait limit, and says when when it will not', async () => {
-    const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMinute: 2 } }], {
-      maxWaitMs: 5_000,
-    });
+    const { router, clock } = makeRouter(
+      [{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMinute: 2 } }],
+      {
+        maxWaitMs: 5_000,
+      },
+    );
     await router.complete(ask());
     clock.advance(57_000);
     await router.complete(ask());
@@ -309,7 +325,9 @@ describe('streaming', () => {
   });
 
   it('pays the first-token timeout once for a provider whose streams hang, then none', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B streams' }));
+    server.setHandler((request) =>
+      request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B streams' },
+    );
     const { router } = makeRouter(
       [
         { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -392,7 +410,11 @@ describe('pool stats', () => {
     const quotaStore = new MemoryQuotaStore();
     const { router, stats } = makeRouter(
       [
-        { descriptor: A, keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'], limits: { requestsPerDay: 100 } },
+        {
+          descriptor: A,
+          keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'],
+          limits: { requestsPerDay: 100 },
+        },
         { descriptor: B, keys: ['key-b-cccccccccccccccccccccc'], limits: { requestsPerDay: 1000 } },
       ],
       { quotaStore },
