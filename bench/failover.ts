@@ -1,6 +1,4 @@
-import { cerebrasProvider } from '../providers/cerebras';
-import { groqProvider } from '../providers/groq';
-import { DEFAULT_ROUTER_SETTINGS, type ProviderDescriptor, Router } from '../providers';
+import { DEFAULT_ROUTER_SETTINGS, PROVIDERS, type ProviderDescriptor, Router } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
 import { KEEP_ALIVE_MS, percentileOrNaN } from './measure';
@@ -47,8 +45,14 @@ export const DEFAULT_FAILOVER_OPTIONS: FailoverOptions = {
   concurrency: 1,
 };
 
-const A: ProviderDescriptor = groqProvider;
-const B: ProviderDescriptor = cerebrasProvider;
+/** The first two providers of the registry, in its (priority) order. */
+function firstTwo(): readonly [ProviderDescriptor, ProviderDescriptor] {
+  const [a, b] = PROVIDERS;
+  if (a === undefined || b === undefined) throw new Error('the failover benchmark needs two providers in the registry');
+  return [a, b];
+}
+
+const [A, B] = firstTwo();
 
 export async function runFailoverBenchmark(
   options: FailoverOptions = DEFAULT_FAILOVER_OPTIONS,
@@ -65,7 +69,7 @@ export async function runFailoverBenchmark(
       ...DEFAULT_ROUTER_SETTINGS,
       providers: [A, B].map((descriptor) => ({
         descriptor,
-        baseUrl: server.url(descriptor.name),
+        baseUrl: server.baseUrlFor(descriptor.name),
         model: descriptor.defaultModel,
         keys: [`bench-${descriptor.name}-key-000000000000`],
         // No limits: this measures failover, not admission.

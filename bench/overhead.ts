@@ -1,10 +1,11 @@
-import { groqProvider } from '../providers/groq';
 import {
   type ChatRequest,
   type ChatResult,
   DEFAULT_ROUTER_SETTINGS,
   keyIdFor,
+  PROVIDERS,
   type ProviderAdapter,
+  type ProviderDescriptor,
   Router,
 } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
@@ -72,7 +73,15 @@ export const DEFAULT_OVERHEAD_OPTIONS: OverheadOptions = {
   requestsPerRound: 100,
 };
 
+/** The provider measured: the first in the registry's (priority) order. */
+const PROVIDER = firstProvider();
 const KEY = 'gsk_BenchOverheadKey000000000000000000001';
+
+function firstProvider(): ProviderDescriptor {
+  const descriptor = PROVIDERS[0];
+  if (descriptor === undefined) throw new Error('the overhead benchmark needs a provider in the registry');
+  return descriptor;
+}
 const MESSAGES = [{ role: 'user', content: 'How far is the moon from the earth?' }] as const;
 const MAX_OUTPUT_TOKENS = 64;
 
@@ -99,9 +108,9 @@ export async function runOverheadBenchmark(
   const server = await startFakeProviderServer({ keepAliveTimeoutMs: KEEP_ALIVE_MS, recordRequests: false });
   try {
     server.setHandler(() => ({ type: 'reply', text: 'ok', usage: { inputTokens: 12, outputTokens: 1 } }));
-    const adapter: ProviderAdapter = groqProvider.create({
-      baseUrl: server.url(groqProvider.name),
-      model: groqProvider.defaultModel,
+    const adapter: ProviderAdapter = PROVIDER.create({
+      baseUrl: server.baseUrlFor(PROVIDER.name),
+      model: PROVIDER.defaultModel,
       timeoutMs: 10_000,
       idleTimeoutMs: 10_000,
     });
@@ -154,8 +163,8 @@ function overheadRouter(adapter: ProviderAdapter, clock?: VirtualClock, quotaSto
     ...DEFAULT_ROUTER_SETTINGS,
     providers: [
       {
-        descriptor: { ...groqProvider, create: () => adapter },
-        baseUrl: groqProvider.defaultBaseUrl,
+        descriptor: { ...PROVIDER, create: () => adapter },
+        baseUrl: PROVIDER.defaultBaseUrl,
         model: adapter.model,
         keys: [KEY],
         // No limits: admission still runs in full (windows, day counters, scoring), it just never refuses.
@@ -195,13 +204,13 @@ export async function measureWindowCost(
     finishReason: 'stop',
     rawFinishReason: 'stop',
     usage: { inputTokens: 12, outputTokens: 1, totalTokens: 13 },
-    model: groqProvider.defaultModel,
+    model: PROVIDER.defaultModel,
     latencyMs: 0,
     rateLimits: undefined,
   };
   const adapter: ProviderAdapter = {
-    name: groqProvider.name,
-    model: groqProvider.defaultModel,
+    name: PROVIDER.name,
+    model: PROVIDER.defaultModel,
     complete: async () => answer,
     stream: () => {
       throw new Error('not used');
@@ -223,7 +232,7 @@ async function runAtWindow(adapter: ProviderAdapter, windowEntries: number, requ
   const store = new MemoryQuotaStore();
   const step = 60_000 / windowEntries;
   // Fill the window straight through the store (cheaper than through the router), then measure.
-  const keyId = keyIdFor(groqProvider.name, KEY);
+  const keyId = keyIdFor(PROVIDER.name, KEY);
   for (let entry = 0; entry < windowEntries; entry++) {
     await store.acquire({
       candidates: [{ keyId, limits: {} }],

@@ -1,4 +1,6 @@
 import { availableParallelism, loadavg } from 'node:os';
+import { nextQuotaDayStart } from '../providers';
+import { PROVIDERS } from '../providers/registry';
 import { DEFAULT_FAILOVER_OPTIONS, type FailoverResult, runFailoverBenchmark } from './failover';
 import { formatNumber, formatPercent, renderTable } from './measure';
 import {
@@ -36,7 +38,9 @@ const ms = (value: number, digits = 3): string => `${formatNumber(value, digits)
 function reportOverhead(results: readonly OverheadResult[], windowCosts: readonly WindowCost[]): void {
   const spread = (ratios: readonly number[]): string =>
     `${formatNumber(Math.min(...ratios), 2)}–${formatNumber(Math.max(...ratios), 2)}`;
-  console.log('\n── 1. Router overhead (groq adapter, one key, fake answering at once over loopback HTTP)');
+  console.log(
+    `\n── 1. Router overhead (${PROVIDERS[0]?.name} adapter, one key, fake answering at once over loopback HTTP)`,
+  );
   console.log(
     renderTable(
       [
@@ -109,7 +113,9 @@ function reportOverhead(results: readonly OverheadResult[], windowCosts: readonl
 }
 
 function reportFailover(sequential: FailoverResult, concurrent: FailoverResult): void {
-  console.log('\n── 2. Failover (A = groq hangs after a healthy phase, B = cerebras; both answer in a fixed delay)');
+  console.log(
+    `\n── 2. Failover (A = ${PROVIDERS[0]?.name} hangs after a healthy phase, B = ${PROVIDERS[1]?.name}; both answer in a fixed delay)`,
+  );
   console.log(
     renderTable(
       [
@@ -158,6 +164,15 @@ function reportFailover(sequential: FailoverResult, concurrent: FailoverResult):
   );
 }
 
+/** ` (<name>'s quota day turns at 08:00 UTC)` for each provider whose day does not turn at UTC midnight. */
+function dayTurns(start: number): string {
+  const turns = PROVIDERS.filter((descriptor) => descriptor.dailyResetZone !== 'UTC').map(
+    (descriptor) =>
+      `${descriptor.name}'s quota day turns at ${new Date(nextQuotaDayStart(start, descriptor.dailyResetZone)).toISOString().slice(11, 16)} UTC`,
+  );
+  return turns.length === 0 ? '' : ` (${turns.join(', ')})`;
+}
+
 function reportDay(result: SimulatedDayResult): void {
   const { options } = result;
   console.log('\n── 3. Simulated day on virtual time (free-tier limits enforced per key by the fake server)');
@@ -166,7 +181,7 @@ function reportDay(result: SimulatedDayResult): void {
       .map(([name, count]) => `${name}×${count}`)
       .join(' ')} (${result.keys} keys), seed ${options.seed}\n` +
       `  capacity Σ RPD = ${formatNumber(result.capacity, 0)} requests (${formatNumber(result.capacityRatePerMinute, 1)}/min spread over the day); ` +
-      `within the window ${formatNumber(result.windowCapacity, 0)} (Gemini's quota day turns at 08:00 UTC)\n` +
+      `within the window ${formatNumber(result.windowCapacity, 0)}${dayTurns(options.start)}\n` +
       `  demand ${formatNumber(result.demand, 0)} requests = ${formatNumber(result.demand / result.capacity, 2)}× capacity, ` +
       `peak ${formatNumber(result.demandPeakPerMinute, 1)}/min (${options.peakFactor}× the capacity rate) at ${options.peakAtHour}:00, ` +
       `~${formatNumber(result.averageTokensPerRequest, 0)} tokens a request`,

@@ -2,6 +2,7 @@ import {
   type ChatMessage,
   DEFAULT_ROUTER_SETTINGS,
   isRouterError,
+  nextQuotaDayStart,
   PROVIDERS,
   type ProviderAdapter,
   type ProviderDescriptor,
@@ -10,7 +11,7 @@ import {
 } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
-import { countInputTokens, type EnforcerTotals, LimitEnforcer, nextDayStart } from './limit-enforcer';
+import { countInputTokens, type EnforcerTotals, LimitEnforcer } from './limit-enforcer';
 import { KEEP_ALIVE_MS, percentileOrNaN, seededRandom } from './measure';
 import { NaiveRouter, NaiveRouterError } from './naive-router';
 import { VirtualClock } from './virtual-clock';
@@ -45,10 +46,23 @@ export interface SimulatedDayOptions {
   readonly maxWaitMs?: number;
 }
 
+/** Below this many requests a day, a pool owner adds a second key to a provider. */
+const SMALL_DAILY_QUOTA = 1_000;
+
+/** Every registry provider: two keys when its free day is small (under 1,000 requests), one otherwise. */
+export function defaultKeysPerProvider(): Record<string, number> {
+  return Object.fromEntries(
+    PROVIDERS.map((descriptor) => [
+      descriptor.name,
+      (descriptor.defaultLimits.requestsPerDay ?? Number.POSITIVE_INFINITY) < SMALL_DAILY_QUOTA ? 2 : 1,
+    ]),
+  );
+}
+
 export const DEFAULT_DAY_OPTIONS: SimulatedDayOptions = {
   start: Date.UTC(2026, 10, 26, 0, 0, 0),
   hours: 24,
-  keysPerProvider: { groq: 1, cerebras: 1, gemini: 2, openrouter: 2, cohere: 2 },
+  keysPerProvider: defaultKeysPerProvider(),
   peakFactor: 3,
   meanFactor: 1.2,
   floorFactor: 0.1,
@@ -357,7 +371,7 @@ function keyWindowCapacity(descriptor: ProviderDescriptor, start: number, end: n
   const { requestsPerDay, requestsPerMinute } = descriptor.defaultLimits;
   let total = 0;
   for (let from = start; from < end; ) {
-    const to = Math.min(end, nextDayStart(from, descriptor.dailyResetZone));
+    const to = Math.min(end, nextQuotaDayStart(from, descriptor.dailyResetZone));
     const byMinute =
       requestsPerMinute === undefined ? Number.POSITIVE_INFINITY : requestsPerMinute * Math.ceil((to - from) / 60_000);
     total += Math.min(requestsPerDay ?? Number.POSITIVE_INFINITY, byMinute);

@@ -55,9 +55,13 @@ async function main(): Promise<void> {
       ? await startLongPolling(bot, logger)
       : await startWebhook(bot, config, logger, ops, services),
   );
-  installShutdown(async () => {
-    for (const stop of stops) await stop();
-  }, services, logger);
+  installShutdown(
+    async () => {
+      for (const stop of stops) await stop();
+    },
+    services,
+    logger,
+  );
 }
 
 function opsHandler(bot: Bot<BotContext>, services: Services, metrics: Metrics): OpsHandler {

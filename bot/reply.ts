@@ -70,7 +70,10 @@ export async function finishEditedMessage(ctx: BotContext, messageId: number, ma
   const { html, plain } = renderForTelegram(markdown);
   const [first = '…', ...rest] = html;
   try {
-    await ctx.api.editMessageText(chatId, messageId, first, { parse_mode: 'HTML', link_preview_options: { is_disabled: true } });
+    await ctx.api.editMessageText(chatId, messageId, first, {
+      parse_mode: 'HTML',
+      link_preview_options: { is_disabled: true },
+    });
   } catch (error) {
     if (isNotModified(error)) {
       // The preview already shows exactly this text.
@@ -90,7 +93,9 @@ export function describeFailure(t: Messages, error: unknown): string {
   if (!isRouterError(error)) return t.errors.generic;
   switch (error.kind) {
     case 'no_capacity':
-      return t.errors.noCapacity(error.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(error.retryAfterMs / 60_000)));
+      return t.errors.noCapacity(
+        error.retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(error.retryAfterMs / 60_000)),
+      );
     case 'unavailable':
       return t.errors.unavailable;
     case 'context_too_long':

@@ -182,6 +182,11 @@ export interface ProviderDescriptor {
   /** Prefix of its environment variables: `<envPrefix>_API_KEY`, `<envPrefix>_BASE_URL` … */
   readonly envPrefix: string;
   readonly defaultBaseUrl: string;
+  /**
+   * The wire protocol it speaks: `openai-chat` for OpenAI-style chat completions, otherwise a name
+   * of the adapter's own. Test fakes choose the fake server's format by it.
+   */
+  readonly wireFormat: string;
   readonly defaultModel: string;
   /** Context window of the default model, in tokens (used to trim history). */
   readonly contextWindowTokens: number;

@@ -7,7 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createProvidersConfig, type Env, isConfigError, loadDotEnv, type ProvidersConfig } from '../bot/config';
-import { PROVIDERS, maskSecret, redactSecrets, isProviderError } from '../providers';
+import { createAdapter, isProviderError, maskSecret, PROVIDERS, redactSecrets } from '../providers';
 
 const PROBE_PROMPT = 'Reply with the single word OK.';
 const DEFAULT_CONCURRENCY = 4;
@@ -85,12 +85,8 @@ async function checkKeys(config: ProvidersConfig, options: CheckKeysOptions = {}
   const allKeys = config.providers.flatMap((provider) => provider.keys);
   const tasks: (() => Promise<KeyCheck>)[] = [];
   for (const provider of config.providers) {
-    const adapter = provider.descriptor.create({
-      baseUrl: provider.baseUrl,
-      model: provider.model,
-      timeoutMs: config.attemptTimeoutMs,
-      idleTimeoutMs: config.streamIdleTimeoutMs,
-    });
+    // Built as the router builds it, but called directly: every key is probed, whatever its quota.
+    const adapter = createAdapter(provider, config);
     for (const key of provider.keys) {
       tasks.push(async () => {
         const started = performance.now();

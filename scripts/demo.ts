@@ -1,9 +1,9 @@
 /**
  * `npm run demo`: the whole system on one machine, without keys. Starts the real bot
  * (`node dist/bot/main.js`, as users run it) against local stand-ins — the fake Telegram Bot API
- * and fake providers (Groq with two keys, failing now and then; Cerebras; Gemini) — and lets a
- * person chat in the terminal as a Telegram user would. Under each answer it shows which provider
- * and (masked) key answered, and every failed attempt before it.
+ * and fake providers (the registry's first three; the first with two keys, failing now and then)
+ * — and lets a person chat in the terminal as a Telegram user would. Under each answer it shows
+ * which provider and (masked) key answered, and every failed attempt before it.
  *
  * Nothing leaves 127.0.0.1: the bot gets only made-up keys and runs in an empty directory, so
  * no real `.env` is read. /quit, Ctrl-D or Ctrl-C stops the bot (SIGTERM) and the stand-ins.
@@ -13,7 +13,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
 import type { Message, MessageEntity } from 'grammy/types';
-import { maskSecret } from '../providers';
+import { maskSecret, PROVIDERS } from '../providers';
 import { type FakeProviderServer, startFakeProviderServer } from '../tests/fakes/provider-server';
 import {
   type ApiCall,
@@ -44,15 +44,35 @@ interface DemoOptions {
 }
 
 const USER_ID = 4242;
-const FLAKY_PROVIDER = 'groq';
 const FAIL_EVERY = 3;
-/** Made up, and shaped like real keys so masking shows as it would. */
-const DEMO_KEYS = {
-  groq: ['gsk_DEMO_not_a_real_key_00000000000000001', 'gsk_DEMO_not_a_real_key_00000000000000002'],
-  cerebras: ['csk-DEMO-not-a-real-key-00000000000000001'],
-  gemini: ['AIzaDEMO_not_a_real_key_00000001'],
-} as const;
-const FIRST_BYTE_MS: Readonly<Record<string, number>> = { groq: 150, cerebras: 250, gemini: 400 };
+
+/** One provider of the demo's pool: its made-up keys and how long its stand-in takes to answer. */
+export interface DemoProvider {
+  readonly name: string;
+  readonly envPrefix: string;
+  readonly keys: readonly string[];
+  readonly firstByteMs: number;
+}
+
+/** Made up, and as long as real keys, so masking shows as it would. */
+function demoKey(name: string, index: number): string {
+  return `${`DEMO-${name}-not-a-real-key-`.padEnd(36, '0')}${String(index).padStart(4, '0')}`;
+}
+
+/**
+ * The pool: the first three providers in the registry's order, each a little slower than the one
+ * before; the first (which answers most) has two keys and fails now and then.
+ */
+export const DEMO_PROVIDERS: readonly DemoProvider[] = PROVIDERS.slice(0, 3).map((descriptor, position) => ({
+  name: descriptor.name,
+  envPrefix: descriptor.envPrefix,
+  keys: Array.from({ length: position === 0 ? 2 : 1 }, (_, index) => demoKey(descriptor.name, index + 1)),
+  firstByteMs: [150, 250, 400][position] ?? 400,
+}));
+const FLAKY_PROVIDER = DEMO_PROVIDERS[0]?.name ?? '';
+const FIRST_BYTE_MS: Readonly<Record<string, number>> = Object.fromEntries(
+  DEMO_PROVIDERS.map((provider) => [provider.name, provider.firstByteMs]),
+);
 const CHUNK_DELAY_MS = 30;
 const START_TIMEOUT_MS = 20_000;
 /** Longer than the bot's own request deadline (60 s), so a slow answer still shows. */
@@ -136,13 +156,13 @@ function botEnvironment(telegram: FakeTelegramServer, providers: FakeProviderSer
     BOT_TOKEN: DEFAULT_TOKEN,
     TELEGRAM_API_ROOT: telegram.apiRoot,
     ADMIN_IDS: String(USER_ID),
-    PROVIDER_ORDER: 'groq,cerebras,gemini',
-    GROQ_API_KEYS: DEMO_KEYS.groq.join(','),
-    GROQ_BASE_URL: providers.url('groq'),
-    CEREBRAS_API_KEY: DEMO_KEYS.cerebras[0],
-    CEREBRAS_BASE_URL: providers.url('cerebras'),
-    GEMINI_API_KEY: DEMO_KEYS.gemini[0],
-    GEMINI_BASE_URL: providers.url('gemini'),
+    PROVIDER_ORDER: DEMO_PROVIDERS.map((provider) => provider.name).join(','),
+    ...Object.fromEntries(
+      DEMO_PROVIDERS.flatMap((provider) => [
+        [`${provider.envPrefix}_API_KEYS`, provider.keys.join(',')],
+        [`${provider.envPrefix}_BASE_URL`, providers.baseUrlFor(provider.name)],
+      ]),
+    ),
     LOG_LEVEL: 'info',
   };
 }
@@ -486,7 +506,11 @@ class Terminal {
       '',
       heading('Switchboard demo') +
         ' — the real bot (dist/bot/main.js) with a fake Telegram and fake providers, all on 127.0.0.1.',
-      `  providers: groq (2 keys; every ${ordinal(FAIL_EVERY)} request fails: a 503, then a 429), cerebras, gemini.`,
+      `  providers: ${DEMO_PROVIDERS.map((provider, index) =>
+        index === 0
+          ? `${provider.name} (${provider.keys.length} keys; every ${ordinal(FAIL_EVERY)} request fails: a 503, then a 429)`
+          : provider.name,
+      ).join(', ')}.`,
       '  The keys are made up; no real key or network is used.',
       `  You are Demo User (id ${USER_ID}), an admin of the bot, so /stats works.`,
       '',

@@ -1,4 +1,12 @@
-import { type ChatOrdering, type ChatTicket, type CounterStore, type HistoryStore, isStorageUnavailable, StorageUnavailableError, type TurnOutcome } from './types';
+import {
+  type ChatOrdering,
+  type ChatTicket,
+  type CounterStore,
+  type HistoryStore,
+  isStorageUnavailable,
+  StorageUnavailableError,
+  type TurnOutcome,
+} from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 /**

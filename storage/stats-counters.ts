@@ -19,7 +19,16 @@ export interface MutableCounters {
 }
 
 function emptyCounters(): MutableCounters {
-  return { requests: 0, successes: 0, fallbacks: 0, inputTokens: 0, outputTokens: 0, hedges: 0, failures: {}, latencies: [] };
+  return {
+    requests: 0,
+    successes: 0,
+    fallbacks: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    hedges: 0,
+    failures: {},
+    latencies: [],
+  };
 }
 
 /** Counts one more attempt, in place (no copy of the latency samples per attempt). */

@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { PROVIDERS } from '../../providers/registry';
 import { type FakeProviderServer, startFakeProviderServer } from '../../tests/fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../../tests/fakes/telegram-server';
 import { startTestRedis, type TestRedis } from '../../tests/helpers/redis-server';
@@ -234,22 +235,17 @@ async function stopFixtures(fixtures: Fixtures): Promise<void> {
 function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures): Record<string, string> {
   const common = { BOT_TOKEN: DEFAULT_TOKEN, TELEGRAM_API_ROOT: telegram.apiRoot };
   if (arm === 'echo') return common;
-  if (arm === 'floor') {
-    return {
-      ...common,
-      GROQ_API_KEY: 'bench-e2e-groq-key-0000000000000000000001',
-      GROQ_BASE_URL: fixtures.providers.url('groq'),
-    };
-  }
-  // Every provider configured (every SDK loaded, as in a real pool); Groq, first in the default
-  // order, answers everything while it is healthy.
+  // The floor bot calls the first provider of the default order. Switchboard has every provider of
+  // the registry configured (every SDK loaded, as in a real pool); the first answers everything
+  // while it is healthy.
   const providers: Record<string, string> = {};
-  for (const name of ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere']) {
-    const prefix = name.toUpperCase();
-    providers[`${prefix}_API_KEY`] = `bench-e2e-${name}-key-0000000000000000000001`;
-    // OpenRouter's base URL includes the API version, as its default does.
-    providers[`${prefix}_BASE_URL`] = fixtures.providers.url(name) + (name === 'openrouter' ? '/api/v1' : '');
-    for (const limit of ['RPM', 'RPD', 'TPM', 'TPD']) providers[`${prefix}_${limit}`] = '0';
+  for (const { name, envPrefix } of arm === 'floor' ? PROVIDERS.slice(0, 1) : PROVIDERS) {
+    providers[`${envPrefix}_API_KEY`] = `bench-e2e-${name}-key-0000000000000000000001`;
+    providers[`${envPrefix}_BASE_URL`] = fixtures.providers.baseUrlFor(name);
+  }
+  if (arm === 'floor') return { ...common, ...providers };
+  for (const { envPrefix } of PROVIDERS) {
+    for (const limit of ['RPM', 'RPD', 'TPM', 'TPD']) providers[`${envPrefix}_${limit}`] = '0';
   }
   return {
     ...common,

@@ -157,7 +157,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 const ARM_LABEL: Readonly<Record<ArmName, string>> = {
   echo: 'echo (grammY + runner)',
-  floor: 'floor (+ groq-sdk call)',
+  floor: 'floor (+ one adapter call)',
   switchboard: 'switchboard',
   'switchboard-streamed': 'switchboard, streamed',
 };
@@ -190,13 +190,13 @@ export function formatE2eReport(report: E2eReport): string {
     `Node ${report.environment.node}, ${report.environment.cores} cores, redis-server ${report.environment.redis} on a free port. ` +
       'Bots, Redis and this driver (fakes + users) share the machine.',
     `Switchboard: node ${deployedNodeArgs().join(' ')} dist/bot/main.js (as npm start and PM2 run it),`,
-    '  REDIS_URL (history, quotas, stats in Redis), all five providers configured',
-    '  (Groq, first in order, answers), STREAM_REPLIES=false (timed to the one final sendMessage),',
+    '  REDIS_URL (history, quotas, stats in Redis), every provider of the registry configured',
+    '  (the first in order answers), STREAM_REPLIES=false (timed to the one final sendMessage),',
     '  RATE_LIMIT_PER_MINUTE=0, USER_DAILY_LIMIT=0, <P>_RPM=<P>_RPD=<P>_TPM=<P>_TPD=0 (no limit throttles the load),',
     '  LOG_LEVEL=info (one JSON log line per answer).',
     'Echo: bench/e2e/echo-bot.ts, new Bot(token, {client: {apiRoot}}), replies with the text, run() by @grammyjs/runner.',
-    'Floor: bench/e2e/floor-bot.ts, the echo bot plus one groq-sdk chat.completions.create per message (client options and',
-    '  HTTP transport as Switchboard’s), replying with its answer: no storage, rendering, logs or metrics.',
+    'Floor: bench/e2e/floor-bot.ts, the echo bot plus one call of the first provider’s adapter per message (its SDK and',
+    '  HTTP transport as Switchboard’s), replying with its answer: no router, storage, rendering, logs or metrics.',
     'Latency = from injecting the user message into the fake Telegram to the fake answering the bot’s sendMessage.',
     `Each arm runs ${options.rounds} times in alternating order, each time in a fresh process after ${options.warmupMessages} warm-up messages.`,
     '',

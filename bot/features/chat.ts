@@ -2,7 +2,15 @@ import { Composer, type Filter, type MiddlewareFn } from 'grammy';
 import type { ChatReply } from '../services/chat';
 import { isRouterError } from '../../providers';
 import { type BotContext, conversationIdOf } from '../context';
-import { DraftPreview, describeFailure, EditPreview, finishEditedMessage, keepTyping, sendMarkdown, sendPlain } from '../reply';
+import {
+  DraftPreview,
+  describeFailure,
+  EditPreview,
+  finishEditedMessage,
+  keepTyping,
+  sendMarkdown,
+  sendPlain,
+} from '../reply';
 
 type TextContext = Filter<BotContext, 'message:text'>;
 
@@ -82,7 +90,11 @@ async function streamAnswer(
   let text = '';
   let reply: ChatReply | undefined;
   try {
-    for await (const event of ctx.deps.services.chat.streamMessageWithHistory(conversationId, question, exchangeOf(ctx))) {
+    for await (const event of ctx.deps.services.chat.streamMessageWithHistory(
+      conversationId,
+      question,
+      exchangeOf(ctx),
+    )) {
       if (event.type === 'text-delta') {
         text += event.text;
         stopTyping();

@@ -88,7 +88,11 @@ export function costGate(counters: CounterStore, options: CostGateOptions): Midd
     const key = userKey(ctx);
     if (key !== undefined && options.perDay > 0) {
       const now = options.now();
-      const { count } = await counters.increment(`daily:${quotaDay(now, 'UTC')}:${key}`, nextQuotaDayStart(now, 'UTC') - now, now);
+      const { count } = await counters.increment(
+        `daily:${quotaDay(now, 'UTC')}:${key}`,
+        nextQuotaDayStart(now, 'UTC') - now,
+        now,
+      );
       if (count > options.perDay) {
         options.onLimited?.('day');
         if (count === options.perDay + 1) {

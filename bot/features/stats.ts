@@ -23,7 +23,10 @@ export function statsFeature(): Composer<BotContext> {
 
 /** The stats message (Telegram HTML). Keys appear only masked: PoolStats never holds them in full. */
 function formatStats(pool: PoolStats, t: Messages, now: number): string {
-  const lines = [`<b>${escapeHtml(t.stats.title(pool.day))}</b>`, escapeHtml(t.stats.pool(pool.leftToday, pool.dailyCapacity))];
+  const lines = [
+    `<b>${escapeHtml(t.stats.title(pool.day))}</b>`,
+    escapeHtml(t.stats.pool(pool.leftToday, pool.dailyCapacity)),
+  ];
   if (pool.keysWithUnknownLimit > 0) lines.push(escapeHtml(t.stats.unknownKeys(pool.keysWithUnknownLimit)));
   for (const provider of pool.providers) lines.push('', ...formatProvider(provider, t, now));
   lines.push('', escapeHtml(t.stats.users(pool.activeUsersToday)));
@@ -37,7 +40,9 @@ function formatStats(pool: PoolStats, t: Messages, now: number): string {
 function formatProvider(provider: ProviderStats, t: Messages, now: number): string[] {
   const header = `<b>${escapeHtml(provider.name)}</b> ${t.stats.breaker[provider.breaker]} <i>${escapeHtml(provider.model)}</i>`;
   const left =
-    provider.leftToday === undefined ? '' : ` · ${provider.leftToday}/${provider.dailyCapacity ?? '?'} ${escapeHtml(t.stats.left)}`;
+    provider.leftToday === undefined
+      ? ''
+      : ` · ${provider.leftToday}/${provider.dailyCapacity ?? '?'} ${escapeHtml(t.stats.left)}`;
   const lines = [header, `${formatCounters(provider.counters, t)}${left}`];
   for (const key of provider.keys) {
     const usage = key.dailyLimit === undefined ? `${key.requestsToday}` : `${key.requestsToday}/${key.dailyLimit}`;
@@ -53,9 +58,12 @@ function formatProvider(provider: ProviderStats, t: Messages, now: number): stri
 function formatCounters(counters: CounterSummary, t: Messages): string {
   if (counters.requests === 0) return escapeHtml(t.stats.noRequests);
   const parts = [`${counters.requests} ${escapeHtml(t.stats.requests)}`];
-  if (counters.successRate !== undefined) parts.push(`${Math.round(counters.successRate * 100)}% ${escapeHtml(t.stats.success)}`);
+  if (counters.successRate !== undefined)
+    parts.push(`${Math.round(counters.successRate * 100)}% ${escapeHtml(t.stats.success)}`);
   if (counters.latencyP50Ms !== undefined) {
-    parts.push(`p50 ${Math.round(counters.latencyP50Ms)} ms / p95 ${Math.round(counters.latencyP95Ms ?? counters.latencyP50Ms)} ms`);
+    parts.push(
+      `p50 ${Math.round(counters.latencyP50Ms)} ms / p95 ${Math.round(counters.latencyP95Ms ?? counters.latencyP50Ms)} ms`,
+    );
   }
   if (counters.fallbacks > 0) parts.push(`${counters.fallbacks} ${escapeHtml(t.stats.fallbacks)}`);
   if (counters.hedges > 0) parts.push(`${counters.hedges} ${escapeHtml(t.stats.hedges)}`);

@@ -15,7 +15,11 @@ export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<B
     const request = requestOf(ctx);
     const defaultLanguage = ctx.deps.config.translateDefaultLang;
     if (request.texts.length === 0) {
-      await ctx.reply(request.language === undefined ? ctx.t.translate.usage(defaultLanguage) : ctx.t.translate.nothingToTranslate(defaultLanguage));
+      await ctx.reply(
+        request.language === undefined
+          ? ctx.t.translate.usage(defaultLanguage)
+          : ctx.t.translate.nothingToTranslate(defaultLanguage),
+      );
       return;
     }
     const max = ctx.deps.config.translateMaxTexts;

@@ -13,7 +13,19 @@ export function unsupportedFeature(): Composer<BotContext> {
     if (ctx.msg.text.startsWith('/')) await ctx.reply(ctx.t.unknownCommand);
   });
   privateChat.on(
-    ['message:sticker', 'message:photo', 'message:voice', 'message:video', 'message:video_note', 'message:document', 'message:audio', 'message:animation', 'message:location', 'message:contact', 'message:poll'],
+    [
+      'message:sticker',
+      'message:photo',
+      'message:voice',
+      'message:video',
+      'message:video_note',
+      'message:document',
+      'message:audio',
+      'message:animation',
+      'message:location',
+      'message:contact',
+      'message:poll',
+    ],
     (ctx) => ctx.reply(ctx.t.onlyText),
   );
   return feature;

@@ -21,12 +21,12 @@ export const en = {
   },
   resetDone: 'Done — I forgot our conversation. What shall we talk about?',
   resetFailed: "I couldn't clear our conversation right now (storage is unavailable). Please try again in a minute.",
-  notAllowed: "Sorry, this bot is private. Ask its owner to add your Telegram id.",
+  notAllowed: 'Sorry, this bot is private. Ask its owner to add your Telegram id.',
   tooLong: (length: number, max: number) =>
     `Your message is too long (${length} characters; the most I take is ${max}). Please shorten it or split it up.`,
   emptyMessage: 'Your message is empty — send me some text.',
   onlyText: 'I can only read text messages for now. Please send your question as text.',
-  unknownCommand: 'I don\'t know that command. See /help.',
+  unknownCommand: "I don't know that command. See /help.",
   rateLimited: (seconds: number) => `You're sending messages too fast. Please wait ${seconds} s and try again.`,
   dailyLimit: (hours: number) => `You've reached today's limit of messages. Come back in about ${hours} h.`,
   historyUnavailable:
@@ -50,12 +50,13 @@ export const en = {
       `…or reply to a message with /translate <language>. Each line is translated separately. The language can be a name or a code (fa, de, French); without one I use "${defaultLanguage}".`,
     nothingToTranslate: (defaultLanguage: string) =>
       `There's nothing to translate. Write the lines under the command, or reply to a message with /translate ${defaultLanguage}.`,
-    tooMany: (count: number, max: number) => `That's ${count} lines; I translate at most ${max} at once. Please split them up.`,
+    tooMany: (count: number, max: number) =>
+      `That's ${count} lines; I translate at most ${max} at once. Please split them up.`,
     failedLine: (original: string) => `⚠️ (not translated) ${original}`,
     someFailed: (count: number) => `⚠️ ${count} line(s) could not be translated and are shown as they were.`,
   },
   stats: {
-    refused: 'Sorry, /stats is for the bot\'s admins only.',
+    refused: "Sorry, /stats is for the bot's admins only.",
     title: (day: string) => `📊 Switchboard — ${day} (UTC)`,
     pool: (left: number, capacity: number) => `Pool: ${left} of ${capacity} requests left today`,
     unknownKeys: (count: number) => `${count} key(s) with no known daily limit`,

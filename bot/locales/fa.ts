@@ -26,7 +26,8 @@ export const fa: Messages = {
   emptyMessage: 'پیامت خالی است — متنی بفرست.',
   onlyText: 'فعلاً فقط پیام متنی را می‌توانم بخوانم. لطفاً سؤالت را به صورت متن بفرست.',
   unknownCommand: 'این دستور را نمی‌شناسم. /help را ببین.',
-  rateLimited: (seconds: number) => `خیلی سریع پیام می‌فرستی. لطفاً ${toPersianDigits(seconds)} ثانیه صبر کن و دوباره بفرست.`,
+  rateLimited: (seconds: number) =>
+    `خیلی سریع پیام می‌فرستی. لطفاً ${toPersianDigits(seconds)} ثانیه صبر کن و دوباره بفرست.`,
   dailyLimit: (hours: number) => `به سقف پیام‌های امروز رسیدی. حدود ${toPersianDigits(hours)} ساعت دیگر برگرد.`,
   historyUnavailable: '⚠️ الان به حافظه‌ام دسترسی ندارم؛ تا برگردد بدون در نظر گرفتن گفت‌وگوی قبلی جواب می‌دهم.',
   errors: {

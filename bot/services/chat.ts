@@ -1,5 +1,13 @@
 import { type HistoryLimits, type HistoryStore, isStorageUnavailable } from '../../storage';
-import { type ChatMessage, messageTokens, type RoutedStreamEvent, type Router, type RouteInfo, type Usage, withTokens } from '../../providers';
+import {
+  type ChatMessage,
+  messageTokens,
+  type RoutedStreamEvent,
+  type Router,
+  type RouteInfo,
+  type Usage,
+  withTokens,
+} from '../../providers';
 
 /**
  * Chat with memory: `sendMessageWithHistory` (load the conversation, fit it to the model, route,

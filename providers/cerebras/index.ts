@@ -196,6 +196,7 @@ export const cerebrasProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'CEREBRAS',
   defaultBaseUrl: 'https://api.cerebras.ai',
+  wireFormat: 'openai-chat',
   // A current large model on the free tier; the model list churns (retired ids answer 404, which the
   // router treats as a configuration error and skips), so CEREBRAS_MODEL overrides it.
   defaultModel: 'gpt-oss-120b',

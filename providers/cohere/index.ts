@@ -325,6 +325,7 @@ export const cohereProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'COHERE',
   defaultBaseUrl: 'https://api.cohere.com',
+  wireFormat: 'cohere',
   defaultModel: 'command-a-03-2025',
   contextWindowTokens: 256_000,
   // Trial key (docs/providers.md): 20 chat calls a minute and 1,000 calls a MONTH per account, shared by

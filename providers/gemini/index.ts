@@ -464,6 +464,7 @@ export const geminiProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'GEMINI',
   defaultBaseUrl: 'https://generativelanguage.googleapis.com',
+  wireFormat: 'gemini',
   // Of the free tiers in docs/providers.md, 3.1 Flash-Lite allows 500 requests a day; 2.5 Flash and
   // 2.5 Flash-Lite allow 20. Limits are per project and per model: override with GEMINI_MODEL.
   defaultModel: 'gemini-3.1-flash-lite',

@@ -55,6 +55,7 @@ export const groqProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'GROQ',
   defaultBaseUrl: 'https://api.groq.com',
+  wireFormat: 'openai-chat',
   defaultModel: 'llama-3.3-70b-versatile',
   contextWindowTokens: 131_072,
   // Free tier of llama-3.3-70b-versatile (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.

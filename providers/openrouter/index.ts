@@ -100,6 +100,7 @@ export const openRouterProvider: ProviderDescriptor = {
   name: PROVIDER,
   envPrefix: 'OPENROUTER',
   defaultBaseUrl: 'https://openrouter.ai/api/v1',
+  wireFormat: 'openai-chat',
   defaultModel: 'meta-llama/llama-3.3-70b-instruct:free',
   // Llama 3.3 70B takes 131,072 tokens; the upstream endpoints behind `:free` vary and may serve
   // less, so trim history for half that.

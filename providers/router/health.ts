@@ -42,11 +42,20 @@ export class HealthWindow {
     const recent: HealthSample[] = [];
     for (const sample of this.ring) if (sample !== undefined && sample.at >= cutoff) recent.push(sample);
     if (recent.length === 0) {
-      return { samples: 0, successRate: undefined, latencyP50Ms: undefined, latencyP95Ms: undefined, firstTokenP50Ms: undefined, firstTokenP95Ms: undefined };
+      return {
+        samples: 0,
+        successRate: undefined,
+        latencyP50Ms: undefined,
+        latencyP95Ms: undefined,
+        firstTokenP50Ms: undefined,
+        firstTokenP95Ms: undefined,
+      };
     }
     const successes = recent.filter((sample) => sample.ok);
     const latencies = successes.map((sample) => sample.latencyMs);
-    const firstTokens = successes.flatMap((sample) => (sample.timeToFirstTokenMs === undefined ? [] : [sample.timeToFirstTokenMs]));
+    const firstTokens = successes.flatMap((sample) =>
+      sample.timeToFirstTokenMs === undefined ? [] : [sample.timeToFirstTokenMs],
+    );
     return {
       samples: recent.length,
       successRate: successes.length / recent.length,

@@ -1,5 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { AcquireResult, AttemptRecord, KeyBlock, QuotaCandidate, QuotaObservation, QuotaStore, StatsStore, WindowObservation } from '../ports';
+import type {
+  AcquireResult,
+  AttemptRecord,
+  KeyBlock,
+  QuotaCandidate,
+  QuotaObservation,
+  QuotaStore,
+  StatsStore,
+  WindowObservation,
+} from '../ports';
 import { maskSecret } from '../shared/secrets';
 import {
   type ChatMessage,
@@ -26,7 +35,6 @@ import { outlookOf, type QuotaOutlook, spendLapsingFirst } from './spending';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
 import { estimateInputTokens } from './token-estimate';
-
 
 export interface RouterLogger {
   debug(details: object, message: string): void;
@@ -157,9 +165,7 @@ export interface RouteInfo {
 
 export type RoutedResult = ChatResult & RouteInfo;
 
-export type RoutedStreamEvent =
-  | ({ readonly type: 'start' } & RouteInfo)
-  | StreamEvent;
+export type RoutedStreamEvent = ({ readonly type: 'start' } & RouteInfo) | StreamEvent;
 
 /**
  * Reservation ids: unique across every process sharing a quota store (a random prefix per
@@ -292,7 +298,11 @@ export class Router {
       .filter((provider) => provider.keys.length > 0)
       .map((config) => {
         const name = config.descriptor.name;
-        const keys = config.keys.map((secret) => ({ keyId: keyIdFor(name, secret), secret, masked: maskSecret(secret) }));
+        const keys = config.keys.map((secret) => ({
+          keyId: keyIdFor(name, secret),
+          secret,
+          masked: maskSecret(secret),
+        }));
         return {
           name,
           config,
@@ -302,7 +312,10 @@ export class Router {
           outlookReading: false,
           keys,
           candidates: keys.map((key) => ({ keyId: key.keyId, limits: config.limits })),
-          breaker: new CircuitBreaker({ failureThreshold: options.breakerFailureThreshold, openMs: options.breakerOpenMs }),
+          breaker: new CircuitBreaker({
+            failureThreshold: options.breakerFailureThreshold,
+            openMs: options.breakerOpenMs,
+          }),
           health: new HealthWindow(),
         };
       });
@@ -560,7 +573,12 @@ export class Router {
     const now = this.clock.now();
     if (winner?.hedge === true && !attempt.hedge) {
       plan.provider.breaker.recordFailure(now, false);
-      plan.provider.health.record({ at: now, ok: false, latencyMs: performance.now() - plan.startedAt, timeToFirstTokenMs: undefined });
+      plan.provider.health.record({
+        at: now,
+        ok: false,
+        latencyMs: performance.now() - plan.startedAt,
+        timeToFirstTokenMs: undefined,
+      });
     } else {
       plan.provider.breaker.recordNeutral();
     }
@@ -579,7 +597,8 @@ export class Router {
   }
 
   private notifyHedge(plan: Plan, won: boolean): void {
-    for (const observer of this.observers) observer.hedge?.({ provider: plan.provider.name, maskedKey: plan.masked, won });
+    for (const observer of this.observers)
+      observer.hedge?.({ provider: plan.provider.name, maskedKey: plan.masked, won });
   }
 
   // ─── Planning ────────────────────────────────────────────────────────────────────────────────
@@ -618,11 +637,13 @@ export class Router {
 
   private async decide(run: Run): Promise<Decision> {
     const now = this.clock.now();
-    if (run.request.signal?.aborted) return { type: 'give-up', error: this.giveUp(run, 'cancelled', 'the request was cancelled') };
+    if (run.request.signal?.aborted)
+      return { type: 'give-up', error: this.giveUp(run, 'cancelled', 'the request was cancelled') };
     if (this.providers.length === 0) {
       return { type: 'give-up', error: this.giveUp(run, 'no_providers', 'no provider has an API key configured') };
     }
-    if (now >= run.deadlineAt) return { type: 'give-up', error: this.giveUp(run, 'deadline', 'the request ran out of time') };
+    if (now >= run.deadlineAt)
+      return { type: 'give-up', error: this.giveUp(run, 'deadline', 'the request ran out of time') };
     if (run.attempts >= this.maxAttempts) {
       return { type: 'give-up', error: this.giveUp(run, 'unavailable', `gave up after ${run.attempts} attempts`) };
     }
@@ -679,7 +700,12 @@ export class Router {
   }
 
   /** Fits the conversation to the provider and reserves a key for it, or records why none is free. */
-  private async tryReserve(run: Run, provider: ProviderRuntime, now: number, blocks: KeyBlock[]): Promise<Plan | undefined> {
+  private async tryReserve(
+    run: Run,
+    provider: ProviderRuntime,
+    now: number,
+    blocks: KeyBlock[],
+  ): Promise<Plan | undefined> {
     const { name } = provider;
     const outputAllowance = run.request.maxOutputTokens ?? DEFAULT_OUTPUT_ALLOWANCE;
     const messages = this.fitMessages(run, provider, outputAllowance);
@@ -703,7 +729,11 @@ export class Router {
     }
     if (!acquired.ok) {
       for (const block of acquired.blocks) {
-        blocks.push(block.until === undefined && block.reason !== 'too_large' ? { ...block, until: nextQuotaDayStart(now, provider.config.descriptor.dailyResetZone) } : block);
+        blocks.push(
+          block.until === undefined && block.reason !== 'too_large'
+            ? { ...block, until: nextQuotaDayStart(now, provider.config.descriptor.dailyResetZone) }
+            : block,
+        );
       }
       if (acquired.blocks.every((block) => block.reason === 'too_large')) run.excluded.add(name);
       return undefined;
@@ -738,10 +768,17 @@ export class Router {
   }
 
   /** The conversation fitted to the provider's token budget, or `undefined` when it cannot fit. */
-  private fitMessages(run: Run, provider: ProviderRuntime, outputAllowance: number): readonly ChatMessage[] | undefined {
+  private fitMessages(
+    run: Run,
+    provider: ProviderRuntime,
+    outputAllowance: number,
+  ): readonly ChatMessage[] | undefined {
     const { name, config } = provider;
     if (run.request.fit === undefined) return run.request.messages;
-    const window = Math.min(config.descriptor.contextWindowTokens, config.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY);
+    const window = Math.min(
+      config.descriptor.contextWindowTokens,
+      config.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY,
+    );
     const shrink = run.shrunk.has(name) ? 0.5 : 1;
     const budget = Math.floor((window - outputAllowance - BUDGET_MARGIN_TOKENS) * shrink);
     if (budget <= 0) {
@@ -763,7 +800,8 @@ export class Router {
     const retryAfterMs = Number.isFinite(earliest) ? Math.max(0, earliest - now) : undefined;
     const onlyTooLong = run.failures.length > 0 && run.failures.every((failure) => failure.kind === 'context_too_long');
     let kind: RouterErrorKind;
-    if (onlyTooLong || (blocks.length > 0 && blocks.every((block) => block.reason === 'too_large'))) kind = 'context_too_long';
+    if (onlyTooLong || (blocks.length > 0 && blocks.every((block) => block.reason === 'too_large')))
+      kind = 'context_too_long';
     else if (usable.length > 0 && run.failures.every((failure) => isQuotaKind(failure.kind))) kind = 'no_capacity';
     else kind = 'unavailable';
     const summary =
@@ -812,7 +850,11 @@ export class Router {
     this.recordStats(plan, 'success', now, usage);
     if (plan.fallback) {
       this.options.logger?.info(
-        { provider: name, key: plan.masked, after: run.failures.map((failure) => `${failure.provider}:${failure.kind}`) },
+        {
+          provider: name,
+          key: plan.masked,
+          after: run.failures.map((failure) => `${failure.provider}:${failure.kind}`),
+        },
         'answered after fallback',
       );
     }
@@ -832,7 +874,12 @@ export class Router {
       message: failure.message,
     });
     this.recordStats(plan, failure.kind, now, undefined, elapsed);
-    plan.provider.health.record({ at: now, ok: failure.kind !== 'transient', latencyMs: elapsed, timeToFirstTokenMs: undefined });
+    plan.provider.health.record({
+      at: now,
+      ok: failure.kind !== 'transient',
+      latencyMs: elapsed,
+      timeToFirstTokenMs: undefined,
+    });
     this.options.logger?.warn(
       { provider: name, key: plan.masked, kind: failure.kind, status: failure.status, err: failure.message },
       'provider attempt failed',
@@ -853,7 +900,8 @@ export class Router {
         day: plan.day,
       });
     const observe = async (): Promise<void> => {
-      if (failure.rateLimits !== undefined) await store.observe(plan.keyId, toObservation(failure.rateLimits, now), now, plan.day);
+      if (failure.rateLimits !== undefined)
+        await store.observe(plan.keyId, toObservation(failure.rateLimits, now), now, plan.day);
     };
 
     if (run.request.signal?.aborted) throw this.giveUp(run, 'cancelled', 'the request was cancelled');
@@ -876,7 +924,9 @@ export class Router {
       case 'quota_exhausted': {
         plan.provider.breaker.recordNeutral();
         const until =
-          failure.retryAfterMs !== undefined ? now + failure.retryAfterMs : nextQuotaDayStart(now, plan.provider.config.descriptor.dailyResetZone);
+          failure.retryAfterMs !== undefined
+            ? now + failure.retryAfterMs
+            : nextQuotaDayStart(now, plan.provider.config.descriptor.dailyResetZone);
         await this.guard(observe);
         await this.guard(() => store.block(plan.keyId, 'quota', until, now));
         this.background('refund', refund);
@@ -1020,8 +1070,16 @@ function asProviderError(error: unknown, provider: string): ProviderError {
 /** The soonest reset of an exhausted window in a snapshot, relative. */
 function resetFromSnapshot(snapshot: RateLimitSnapshot | undefined): number | undefined {
   if (snapshot === undefined) return undefined;
-  const windows = [snapshot.requestsPerMinute, snapshot.tokensPerMinute, snapshot.requests, snapshot.requestsPerDay, snapshot.tokensPerDay];
-  const exhausted = windows.filter((window): window is RateLimitWindow => window?.remaining === 0 && window.resetAfterMs !== undefined);
+  const windows = [
+    snapshot.requestsPerMinute,
+    snapshot.tokensPerMinute,
+    snapshot.requests,
+    snapshot.requestsPerDay,
+    snapshot.tokensPerDay,
+  ];
+  const exhausted = windows.filter(
+    (window): window is RateLimitWindow => window?.remaining === 0 && window.resetAfterMs !== undefined,
+  );
   if (exhausted.length === 0) return undefined;
   return Math.max(...exhausted.map((window) => window.resetAfterMs ?? 0));
 }

@@ -3,7 +3,7 @@
  *
  * Why not the built-in `fetch`: on Node 20 each call builds WHATWG Request, Response, Headers
  * and ReadableStream objects, validates every header and clones an AbortSignal; measured side by
- * side against the fake provider server, a groq-sdk call cost 0.39–0.52 ms of CPU through it and
+ * side against the fake provider server, a call of one provider's SDK cost 0.39–0.52 ms of CPU through it and
  * 0.18–0.22 ms through this transport, and a grammY call 0.22 ms through node-fetch (its default)
  * against 0.10 ms. For a bot whose every answer is one provider call and one or two Telegram
  * calls, that is most of its CPU.

@@ -8,8 +8,7 @@ export class MemoryCounterStore implements CounterStore {
   async increment(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }> {
     this.sweep(now);
     const current = this.counters.get(key);
-    const counter =
-      current === undefined || current.resetAt <= now ? { count: 0, resetAt: now + windowMs } : current;
+    const counter = current === undefined || current.resetAt <= now ? { count: 0, resetAt: now + windowMs } : current;
     counter.count += 1;
     this.counters.set(key, counter);
     return { ...counter };

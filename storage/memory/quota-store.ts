@@ -1,6 +1,16 @@
 import type { KeyLimits } from '../../providers/types';
 import { compareScores, effectiveLimits, judge, SLOT_WINDOW_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, Settlement, WindowObservation } from '../../providers/ports';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BlockReason,
+  KeyBlock,
+  KeyUsage,
+  QuotaObservation,
+  QuotaStore,
+  Settlement,
+  WindowObservation,
+} from '../../providers/ports';
 
 interface MinuteEntry {
   readonly id: string;

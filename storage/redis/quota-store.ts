@@ -1,6 +1,16 @@
 import type { KeyLimits } from '../../providers/types';
 import { SLOT_WINDOW_MS } from '../quota-rules';
-import type { AcquireRequest, AcquireResult, BlockReason, KeyBlock, KeyUsage, QuotaObservation, QuotaStore, Settlement, WindowObservation } from '../../providers/ports';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  BlockReason,
+  KeyBlock,
+  KeyUsage,
+  QuotaObservation,
+  QuotaStore,
+  Settlement,
+  WindowObservation,
+} from '../../providers/ports';
 import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
@@ -8,7 +18,6 @@ import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './q
 const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm', 'rpd', 'tpm', 'tpd', 'too_large'];
 
 type ScriptReply = (string | number)[];
-
 
 interface QuotaCommands {
   switchboardAcquire(numberOfKeys: number, ...args: (string | number)[]): Promise<ScriptReply>;

@@ -5,6 +5,7 @@ import {
   ask,
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
   startPollingBot,
   suspiciousTexts,
@@ -26,7 +27,10 @@ describe('bad and unusual input', () => {
 
   beforeAll(async () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { RATE_LIMIT_PER_MINUTE: '0' }));
+    bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], { RATE_LIMIT_PER_MINUTE: '0' }),
+    );
   });
   afterAll(async () => {
     await bot?.stop();

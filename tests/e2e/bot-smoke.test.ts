@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
+import { envVar, FIRST_PROVIDER, testKey } from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 
 describe('the bot, started as users start it', () => {
@@ -15,8 +16,8 @@ describe('the bot, started as users start it', () => {
     bot = startBotProcess({
       BOT_TOKEN: DEFAULT_TOKEN,
       TELEGRAM_API_ROOT: telegram.apiRoot,
-      GROQ_API_KEY: 'gsk_smokeTestKey000000000000000000000001',
-      GROQ_BASE_URL: providers.url('groq'),
+      [envVar(FIRST_PROVIDER, 'API_KEY')]: testKey(FIRST_PROVIDER, 'smoke'),
+      [envVar(FIRST_PROVIDER, 'BASE_URL')]: providers.baseUrlFor(FIRST_PROVIDER),
       STREAM_REPLIES: 'false',
     });
     await telegram.waitForPolling({ timeoutMs: 15_000 });

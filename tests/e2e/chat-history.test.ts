@@ -5,6 +5,7 @@ import {
   ask,
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
   startPollingBot,
   turnsOf,
@@ -32,7 +33,10 @@ describe('chat history', () => {
       startFakeProviderServer(),
       startTestRedis(),
     ]);
-    env = botEnv(telegram, providers, ['groq'], { REDIS_URL: redis.url, SYSTEM_PROMPT: 'You are the e2e bot.' });
+    env = botEnv(telegram, providers, [FIRST_PROVIDER], {
+      REDIS_URL: redis.url,
+      SYSTEM_PROMPT: 'You are the e2e bot.',
+    });
     bot = await startPollingBot(telegram, env);
   });
   afterAll(async () => {

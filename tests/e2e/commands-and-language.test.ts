@@ -5,6 +5,7 @@ import {
   ask,
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
   startPollingBot,
   suspiciousTexts,
@@ -33,7 +34,7 @@ describe('commands, language and access', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER], {
         ALLOWED_USER_IDS: `${alice.id},${parisa.id}`,
         ADMIN_IDS: String(admin.id),
         STREAM_REPLIES: 'false',

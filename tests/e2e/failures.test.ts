@@ -4,7 +4,9 @@ import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/teleg
 import {
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
+  SECOND_PROVIDER,
   startPollingBot,
   turnsOf,
   suspiciousTexts,
@@ -29,7 +31,7 @@ describe('provider failures', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq', 'cerebras'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER, SECOND_PROVIDER], {
         RATE_LIMIT_PER_MINUTE: '0',
         ATTEMPT_TIMEOUT_MS: '600',
         FIRST_TOKEN_TIMEOUT_MS: '600',
@@ -74,8 +76,8 @@ describe('provider failures', () => {
     const messages = await outcomeOf(user, 'first question');
 
     expect(messages).toEqual([UNAVAILABLE]);
-    expect(providers.requestsFor('groq')).toHaveLength(1);
-    expect(providers.requestsFor('cerebras')).toHaveLength(1);
+    expect(providers.requestsFor(FIRST_PROVIDER)).toHaveLength(1);
+    expect(providers.requestsFor(SECOND_PROVIDER)).toHaveLength(1);
   });
 
   it('says the same, once, when a /translate finds every provider down', async () => {
@@ -148,7 +150,7 @@ describe('provider failures', () => {
 
   it('gives up on a provider that hangs, within the attempt timeout', async () => {
     providers.setHandler((request) =>
-      request.dialect === 'groq'
+      request.dialect === FIRST_PROVIDER
         ? { type: 'hang' }
         : { type: 'error', status: 502, body: { error: { message: 'bad gateway' } } },
     );
@@ -156,7 +158,7 @@ describe('provider failures', () => {
     const messages = await outcomeOf(user, 'anyone there?');
 
     expect(messages).toEqual([UNAVAILABLE]);
-    expect(providers.requests.map((request) => request.dialect)).toEqual(['groq', 'cerebras']);
+    expect(providers.requests.map((request) => request.dialect)).toEqual([FIRST_PROVIDER, SECOND_PROVIDER]);
   });
 
   it('tells the user when the free quota is used up, rather than that providers are down', async () => {

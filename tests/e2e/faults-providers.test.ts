@@ -4,24 +4,26 @@ import { en } from '../../bot/locales/en';
 import { keyIdFor } from '../../providers/router/router';
 import {
   type Behaviour,
+  type DialectErrors,
+  dialectFor,
   type FakeProviderServer,
   type Handler,
   type RecordedRequest,
   startFakeProviderServer,
 } from '../fakes/provider-server';
-import { groqErrors } from '../fakes/provider-server/errors';
-import { cerebrasErrors } from '../fakes/provider-server/errors-cerebras';
-import { cohereErrors } from '../fakes/provider-server/errors-cohere';
-import { geminiErrors } from '../fakes/provider-server/errors-gemini';
-import { openRouterErrors } from '../fakes/provider-server/errors-openrouter';
 import { type FakeTelegramServer, startFakeTelegramServer, type UserInput } from '../fakes/telegram-server';
 import {
   botEnv,
   crashRecords,
+  envVar,
+  FIRST_PROVIDER,
   keyEnv,
-  type ProviderName,
+  PROVIDER_NAMES,
+  SECOND_PROVIDER,
   startPollingBot,
   suspiciousTexts,
+  testKey,
+  testKeys,
   turnsOf,
 } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
@@ -29,17 +31,15 @@ import { startTestRedis, type TestRedis } from '../helpers/redis-server';
 import { connectInspector, storedTurns } from '../helpers/stored-history';
 
 /** This suite's own keys: the cool-downs and blocks it leaves in Redis are its own to clear. */
-const SUITE_KEYS: Readonly<Record<ProviderName, string>> = {
-  groq: 'gsk_faultsGroqKey000000000000000000000F1',
-  cerebras: 'csk-faultsCerebrasKey000000000000000000F2',
-  gemini: 'AIzaFaultsGeminiKey000000000000F3',
-  openrouter: 'sk-or-v1-faultsOpenRouterKey0000000000F4',
-  cohere: 'faultsCohereKey0000000000000000000000F5',
-};
-const SECOND_GROQ_KEY = 'gsk_faultsGroqKey000000000000000000000F6';
-const PROVIDERS: readonly ProviderName[] = ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere'];
+const SUITE_KEYS = testKeys('faults');
+/** The first provider has two keys: a failure of one key sends the question to the other. */
+const SECOND_KEY = testKey(FIRST_PROVIDER, 'faults', 2);
 const QUOTA_BUSY = /^All my free AI quota is busy right now\. Please try again in about \d+ min\.$/;
-type Presets = Readonly<Record<ProviderName, () => Behaviour>>;
+/** Every provider's own words for each kind of failure. */
+const errorsOf = (name: string): DialectErrors => dialectFor(name).errors;
+const FIRST = errorsOf(FIRST_PROVIDER);
+/** The dialects of the attempts when each provider is asked once, the first with both its keys. */
+const EVERY_KEY = [FIRST_PROVIDER, ...PROVIDER_NAMES];
 
 /** Every provider answers, saying who it is. */
 const answering = (request: RecordedRequest): Behaviour => ({
@@ -47,15 +47,16 @@ const answering = (request: RecordedRequest): Behaviour => ({
   text: `${request.dialect}: ${request.messages.at(-1)?.content ?? ''}`,
 });
 
-/** Every provider fails, each in its own wire format. */
+/** Every provider fails the same way, each in its own wire format and words. */
 const failing =
-  (presets: Presets): Handler =>
+  (failure: (errors: DialectErrors, name: string) => Behaviour): Handler =>
   (request) =>
-    presets[request.dialect as ProviderName]();
+    failure(errorsOf(request.dialect), request.dialect);
 
 /**
  * Each class of provider failure of the taxonomy, alone and all at once, through the built bot
- * with five providers (Groq with two keys), Redis-backed history, in streamed and whole answers.
+ * with every provider of the registry (the first with two keys), Redis-backed history, in
+ * streamed and whole answers. Each provider fails in its own words (its fake dialect).
  * For each: the user gets an answer from the next key or provider the taxonomy calls for, or one
  * clear message that names the right cause (quota, outage, too long, safety); the bot keeps
  * running; and the conversation as stored holds every answered exchange once and nothing of a
@@ -81,9 +82,9 @@ describe.each([
     inspector = await connectInspector(redis.url);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, PROVIDERS, {
+      botEnv(telegram, providers, PROVIDER_NAMES, {
         ...keyEnv(SUITE_KEYS),
-        GROQ_API_KEY_2: SECOND_GROQ_KEY,
+        [envVar(FIRST_PROVIDER, 'API_KEY_2')]: SECOND_KEY,
         REDIS_URL: redis.url,
         STREAM_REPLIES: streamReplies,
         RATE_LIMIT_PER_MINUTE: '0',
@@ -104,7 +105,10 @@ describe.each([
   });
   beforeEach(async () => {
     // Key cool-downs, quota blocks and counters live in Redis: each case starts from a fresh pool.
-    const keyIds = [...PROVIDERS.map((name) => keyIdFor(name, SUITE_KEYS[name])), keyIdFor('groq', SECOND_GROQ_KEY)];
+    const keyIds = [
+      ...PROVIDER_NAMES.map((name) => keyIdFor(name, SUITE_KEYS[name] ?? '')),
+      keyIdFor(FIRST_PROVIDER, SECOND_KEY),
+    ];
     const stale = (await Promise.all(keyIds.map((keyId) => inspector.keys(`sb:{quota}:${keyId}:*`)))).flat();
     if (stale.length > 0) await inspector.del(...stale);
     providers.reset();
@@ -145,7 +149,7 @@ describe.each([
    */
   async function ask(arrange: () => void): Promise<Outcome> {
     const user = { id: nextUserId++, first_name: 'Tess', language_code: 'en' };
-    expect(await outcomeOf(user, 'first question')).toEqual(['groq: first question']);
+    expect(await outcomeOf(user, 'first question')).toEqual([`${FIRST_PROVIDER}: first question`]);
     providers.reset();
     providers.setHandler(answering);
     arrange();
@@ -154,7 +158,7 @@ describe.each([
     const requests = [...providers.requests];
     const history = await storedTurns(inspector, `u:${user.id}`);
 
-    const earlier = ['user: first question', 'assistant: groq: first question'];
+    const earlier = ['user: first question', `assistant: ${FIRST_PROVIDER}: first question`];
     for (const request of requests) expect(turnsOf(request)).toEqual([...earlier, 'user: the question']);
     const answer =
       messages.length === 1 && requests.some((request) => messages[0] === `${request.dialect}: the question`);
@@ -167,190 +171,152 @@ describe.each([
     requests.map((request) => request.apiKey);
 
   describe('one failure: the next key or provider answers', () => {
-    it.each([
-      ['auth: 401 invalid key', () => groqErrors.invalidKey()],
-      ['auth: 403 forbidden', () => groqErrors.forbidden()],
-      ['rate_limited: 429 with retry-after', () => groqErrors.tokensPerMinute(60)],
-      ['quota_exhausted: 429 naming the daily quota', () => groqErrors.tokensPerDay()],
+    const optional = (name: string, failure: (() => Behaviour) | undefined): [string, () => Behaviour][] =>
+      failure === undefined ? [] : [[name, failure]];
+
+    it.each<[string, () => Behaviour]>([
+      ['auth: invalid key', () => FIRST.invalidKey()],
+      ...optional('auth: 403 forbidden', FIRST.forbidden),
+      ['rate_limited: 429 with retry-after', () => FIRST.rateLimited(60)],
+      ['quota_exhausted: 429 naming the daily quota', () => FIRST.quotaExhausted()],
     ])('%s → the same provider with its other key', async (_name, failure) => {
       const { messages, requests } = await ask(() => providers.enqueue(failure()));
-      expect(messages).toEqual(['groq: the question']);
-      expect(dialects(requests)).toEqual(['groq', 'groq']);
-      expect(new Set(keysOf(requests))).toEqual(new Set([SUITE_KEYS.groq, SECOND_GROQ_KEY]));
+      expect(messages).toEqual([`${FIRST_PROVIDER}: the question`]);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER, FIRST_PROVIDER]);
+      expect(new Set(keysOf(requests))).toEqual(new Set([SUITE_KEYS[FIRST_PROVIDER], SECOND_KEY]));
     });
 
     it.each<[string, () => Behaviour]>([
-      ['500', () => groqErrors.serverError()],
-      ['503', () => groqErrors.unavailable()],
+      ['500', () => FIRST.serverError()],
+      ['503', () => FIRST.unavailable()],
       ['a hang', () => ({ type: 'hang' })],
       ['a stream cut before the first token', () => ({ type: 'cut', text: 'never seen', afterChunks: 0 })],
       ['a stream stalled before the first token', () => ({ type: 'stall', text: 'never seen', afterChunks: 0 })],
     ])('transient: %s → the next provider', async (_name, failure) => {
       const { messages, requests } = await ask(() => providers.enqueue(failure()));
-      expect(messages).toEqual(['cerebras: the question']);
-      expect(dialects(requests)).toEqual(['groq', 'cerebras']);
+      expect(messages).toEqual([`${SECOND_PROVIDER}: the question`]);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER, SECOND_PROVIDER]);
     });
 
-    it.each([
-      ['400 context_length_exceeded', () => groqErrors.contextTooLong()],
-      ['413 request too large', () => groqErrors.requestTooLarge()],
+    it.each<[string, () => Behaviour]>([
+      ['the context is too long', () => FIRST.contextTooLong()],
+      ...optional('413 request too large', FIRST.requestTooLarge),
     ])('context_too_long: %s → asked again with a shortened conversation', async (_name, failure) => {
       const { messages, requests } = await ask(() => providers.enqueue(failure()));
-      expect(messages).toEqual(['groq: the question']);
-      expect(dialects(requests)).toEqual(['groq', 'groq']);
+      expect(messages).toEqual([`${FIRST_PROVIDER}: the question`]);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER, FIRST_PROVIDER]);
     });
 
     it('bad_request: 404 unknown model → the next provider', async () => {
-      const { messages, requests } = await ask(() => providers.enqueue(groqErrors.modelNotFound()));
-      expect(messages).toEqual(['cerebras: the question']);
-      expect(dialects(requests)).toEqual(['groq', 'cerebras']);
+      const { messages, requests } = await ask(() => providers.enqueue(FIRST.modelNotFound()));
+      expect(messages).toEqual([`${SECOND_PROVIDER}: the question`]);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER, SECOND_PROVIDER]);
     });
 
     it('content_filtered: a safety refusal is told to the user; no other provider is asked', async () => {
       const { messages, requests } = await ask(() => providers.enqueue({ type: 'blocked' }));
       expect(messages).toEqual([en.errors.contentFiltered]);
-      expect(dialects(requests)).toEqual(['groq']);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER]);
     });
   });
 
   describe('every provider failing the same way, each in its own wire format: one clear message', () => {
-    it('auth (401, and Gemini 400 API_KEY_INVALID) → the providers are unavailable', async () => {
-      const { messages, requests } = await ask(() =>
-        providers.setHandler(
-          failing({
-            groq: groqErrors.invalidKey,
-            cerebras: cerebrasErrors.invalidKey,
-            gemini: geminiErrors.invalidKey,
-            openrouter: openRouterErrors.invalidKey,
-            cohere: cohereErrors.invalidKey,
-          }),
-        ),
-      );
+    it("auth (each provider's own invalid-key answer, a 401 or a 400) → the providers are unavailable", async () => {
+      const { messages, requests } = await ask(() => providers.setHandler(failing((errors) => errors.invalidKey())));
       expect(messages).toEqual([en.errors.unavailable]);
-      expect(dialects(requests)).toEqual(['groq', 'groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(dialects(requests)).toEqual(EVERY_KEY);
     });
 
     it('rate_limited → the quota is busy, come back in a few minutes', async () => {
-      const { messages, requests } = await ask(() =>
-        providers.setHandler(
-          failing({
-            groq: () => groqErrors.tokensPerMinute(60),
-            cerebras: () => cerebrasErrors.requestsPerMinute(60),
-            gemini: () => geminiErrors.requestsPerMinute('45s'),
-            openrouter: () => openRouterErrors.freeModelsPerMinute(Date.now() + 60_000),
-            cohere: () => cohereErrors.perMinute(60),
-          }),
-        ),
-      );
+      const { messages, requests } = await ask(() => providers.setHandler(failing((errors) => errors.rateLimited(60))));
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatch(QUOTA_BUSY);
-      expect(dialects(requests)).toEqual(['groq', 'groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(dialects(requests)).toEqual(EVERY_KEY);
     });
 
     it('quota_exhausted → the quota is busy, come back later', async () => {
       const { messages, requests } = await ask(() =>
-        providers.setHandler(
-          failing({
-            groq: groqErrors.tokensPerDay,
-            cerebras: cerebrasErrors.requestsPerDay,
-            gemini: () => geminiErrors.requestsPerDay(),
-            openrouter: () => openRouterErrors.freeModelsPerDay(),
-            cohere: cohereErrors.trialMonthly,
-          }),
-        ),
+        providers.setHandler(failing((errors) => errors.quotaExhausted())),
       );
       expect(messages).toHaveLength(1);
       expect(messages[0]).toMatch(QUOTA_BUSY);
-      expect(dialects(requests)).toEqual(['groq', 'groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(dialects(requests)).toEqual(EVERY_KEY);
     });
 
     it('transient (500, 503) → the providers are unavailable; each provider asked once', async () => {
+      // 500s and 503s by turns down the pool.
       const { messages, requests } = await ask(() =>
         providers.setHandler(
-          failing({
-            groq: groqErrors.serverError,
-            cerebras: cerebrasErrors.unavailable,
-            gemini: geminiErrors.overloaded,
-            openrouter: openRouterErrors.serverError,
-            cohere: cohereErrors.unavailable,
-          }),
+          failing((errors, name) =>
+            PROVIDER_NAMES.indexOf(name) % 2 === 0 ? errors.serverError() : errors.unavailable(),
+          ),
         ),
       );
       expect(messages).toEqual([en.errors.unavailable]);
-      expect(dialects(requests)).toEqual(['groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(dialects(requests)).toEqual(PROVIDER_NAMES);
     });
 
     it('context_too_long → the conversation is too long, send /reset', async () => {
       const { messages, requests } = await ask(() =>
-        providers.setHandler(
-          failing({
-            groq: groqErrors.contextTooLong,
-            cerebras: cerebrasErrors.contextTooLong,
-            gemini: geminiErrors.contextTooLong,
-            openrouter: openRouterErrors.contextTooLong,
-            cohere: cohereErrors.contextTooLong,
-          }),
-        ),
+        providers.setHandler(failing((errors) => errors.contextTooLong())),
       );
       expect(messages).toEqual([en.errors.contextTooLong]);
       // Each provider is asked once more with a shorter conversation, then given up on.
-      for (const name of ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere']) {
+      for (const name of PROVIDER_NAMES) {
         expect(dialects(requests).filter((dialect) => dialect === name)).toHaveLength(2);
       }
     });
 
     it('bad_request (404 model) → the providers are unavailable; each provider asked once', async () => {
-      const { messages, requests } = await ask(() =>
-        providers.setHandler(
-          failing({
-            groq: groqErrors.modelNotFound,
-            cerebras: () => cerebrasErrors.modelNotFound(),
-            gemini: () => geminiErrors.modelNotFound(),
-            openrouter: () => openRouterErrors.modelNotFound(),
-            cohere: () => cohereErrors.modelNotFound(),
-          }),
-        ),
-      );
+      const { messages, requests } = await ask(() => providers.setHandler(failing((errors) => errors.modelNotFound())));
       expect(messages).toEqual([en.errors.unavailable]);
-      expect(dialects(requests)).toEqual(['groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(dialects(requests)).toEqual(PROVIDER_NAMES);
     });
   });
 
   describe('every kind at once', () => {
-    /** Groq's keys rejected and rate-limited, Cerebras down, Gemini out of daily quota, OpenRouter misconfigured. */
+    const last = PROVIDER_NAMES.at(-1) ?? '';
+    /** What the providers between the first and the last do, by turns: fail, run out of quota, be misconfigured. */
+    const middle: readonly ((errors: DialectErrors) => Behaviour)[] = [
+      (errors) => errors.serverError(),
+      (errors) => errors.quotaExhausted(),
+      (errors) => errors.modelNotFound(),
+    ];
+    /**
+     * The first provider's keys rejected and rate-limited, the providers after it down, out of
+     * quota or misconfigured in turn, and the last one doing what `lastDoes` says.
+     */
     const mixed =
-      (cohere: (request: RecordedRequest) => Behaviour): Handler =>
+      (lastDoes: (request: RecordedRequest) => Behaviour): Handler =>
       (request) => {
-        if (request.apiKey === SECOND_GROQ_KEY) return groqErrors.tokensPerMinute(60);
-        const presets: Presets = {
-          groq: groqErrors.invalidKey,
-          cerebras: cerebrasErrors.serverError,
-          gemini: () => geminiErrors.requestsPerDay(),
-          openrouter: () => openRouterErrors.modelNotFound(),
-          cohere: () => cohere(request),
-        };
-        return presets[request.dialect as ProviderName]();
+        const errors = errorsOf(request.dialect);
+        if (request.dialect === FIRST_PROVIDER) {
+          return request.apiKey === SECOND_KEY ? errors.rateLimited(60) : errors.invalidKey();
+        }
+        if (request.dialect === last) return lastDoes(request);
+        const failure = middle[(PROVIDER_NAMES.indexOf(request.dialect) - 1) % middle.length];
+        return failure === undefined ? errors.serverError() : failure(errors);
       };
 
     it('walks the whole pool to the one provider that answers', async () => {
       const { messages, requests } = await ask(() => providers.setHandler(mixed(answering)));
-      expect(messages).toEqual(['cohere: the question']);
-      expect(dialects(requests)).toEqual(['groq', 'groq', 'cerebras', 'gemini', 'openrouter', 'cohere']);
+      expect(messages).toEqual([`${last}: the question`]);
+      expect(dialects(requests)).toEqual(EVERY_KEY);
     });
 
     it('says once that the providers are unavailable when none answers', async () => {
-      const { messages } = await ask(() => providers.setHandler(mixed(() => cohereErrors.serverError())));
+      const { messages } = await ask(() => providers.setHandler(mixed(() => errorsOf(last).serverError())));
       expect(messages).toEqual([en.errors.unavailable]);
     });
 
     it('stops at a safety refusal mid-way, without burning the providers after it', async () => {
       const { messages, requests } = await ask(() =>
         providers.setHandler((request) =>
-          request.dialect === 'groq' ? groqErrors.serverError() : { type: 'blocked' },
+          request.dialect === FIRST_PROVIDER ? FIRST.serverError() : { type: 'blocked' },
         ),
       );
       expect(messages).toEqual([en.errors.contentFiltered]);
-      expect(dialects(requests)).toEqual(['groq', 'cerebras']);
+      expect(dialects(requests)).toEqual([FIRST_PROVIDER, SECOND_PROVIDER]);
     });
   });
 
@@ -360,7 +326,7 @@ describe.each([
       expect(crashRecords(bot)).toEqual([]);
       expect(suspiciousTexts(telegram)).toEqual([]);
       expect(await outcomeOf({ id: nextUserId++, first_name: 'Last', language_code: 'en' }, 'still there?')).toEqual([
-        'groq: still there?',
+        `${FIRST_PROVIDER}: still there?`,
       ]);
     });
   });

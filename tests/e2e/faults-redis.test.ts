@@ -7,7 +7,9 @@ import {
   answered,
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
+  SECOND_PROVIDER,
   SHORT_TIMEOUTS,
   startRedisBotWorld,
   type RedisBotWorld,
@@ -45,7 +47,7 @@ describeOutage('Redis outage mid-conversation', () => {
 
   let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    world = await startRedisBotWorld(['groq', 'cerebras'], {
+    world = await startRedisBotWorld([FIRST_PROVIDER, SECOND_PROVIDER], {
       ...SHORT_TIMEOUTS,
       ADMIN_IDS: String(admin.id),
       RATE_LIMIT_PER_MINUTE: '4',
@@ -158,8 +160,8 @@ describeOutage('Redis outage mid-conversation', () => {
     expect(await command(user, '/help')).toBe(en.help);
     const stats = await command(admin, '/stats');
     expect(stats).toContain('📊 Switchboard');
-    expect(stats).toContain('groq');
-    expect(stats).toContain('cerebras');
+    expect(stats).toContain(FIRST_PROVIDER);
+    expect(stats).toContain(SECOND_PROVIDER);
   });
 
   it('resumes on Redis when it returns, without a restart', async () => {
@@ -228,7 +230,7 @@ describeOutage('Redis outage in webhook mode', () => {
     const port = await freePort();
     hookUrl = `http://127.0.0.1:${port}/telegram/hook`;
     bot = startBotProcess(
-      botEnv(telegram, providers, ['groq', 'cerebras'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER, SECOND_PROVIDER], {
         ...SHORT_TIMEOUTS,
         REDIS_URL: redis.url,
         WEBHOOK_URL: hookUrl,

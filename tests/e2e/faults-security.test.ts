@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { en } from '../../bot/locales/en';
 import { maskSecret } from '../../providers/shared/secrets';
-import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
-import { geminiErrors } from '../fakes/provider-server/errors-gemini';
+import { dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { fakeTranslator } from '../fakes/provider-server/translator';
 import {
   DEFAULT_TOKEN,
@@ -16,24 +15,27 @@ import {
   answered,
   botEnv,
   crashRecords,
+  envVar,
+  FIRST_PROVIDER,
   keyEnv,
-  type ProviderName,
+  PROVIDER_NAMES,
+  SECOND_PROVIDER,
   SHORT_TIMEOUTS,
   suspiciousTexts,
+  testKey,
+  testKeys,
 } from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server';
 import { connectInspector } from '../helpers/stored-history';
 
 /** This suite's own keys (it leaves some set aside in Redis), each long and recognisable. */
-const KEYS: Readonly<Record<ProviderName, string>> = {
-  groq: 'gsk_securityGroqKey00000000000000000000S1',
-  cerebras: 'csk-securityCerebrasKey0000000000000000S2',
-  gemini: 'AIzaSecurityGeminiKey0000000000S3',
-  openrouter: 'sk-or-v1-securityOpenRouterKey00000000S4',
-  cohere: 'securityCohereKey00000000000000000000S5',
-};
-const SECOND_GROQ_KEY = 'gsk_securityGroqKey00000000000000000000S6';
+const KEYS = testKeys('security');
+/** The first provider has two keys. */
+const FIRST_KEY = testKey(FIRST_PROVIDER, 'security');
+const SECOND_KEY = testKey(FIRST_PROVIDER, 'security', 2);
+/** The third provider's key is suspended, and its refusal (in its own words, where it has them) quotes the key. */
+const THIRD_PROVIDER = PROVIDER_NAMES[2] ?? '';
 const WEBHOOK_SECRET = 'whsec_e2eWebhookSecret_0123456789abcdefXYZ';
 /** Characters that a URL must percent-encode, so both forms of the password are looked for. */
 const REDIS_PASSWORD = 'r3dis:P@ss/e2eRedisPassword-0123456789';
@@ -76,7 +78,7 @@ async function get(url: string): Promise<HttpOutcome> {
 
 /**
  * Security of the built bot in webhook mode, with every secret set to something recognisable —
- * five providers' keys (Groq with two), the bot token, the webhook secret and a Redis password —
+ * every provider's keys (the first with two), the bot token, the webhook secret and a Redis password —
  * and LOG_LEVEL=debug: a session heavy with faults (providers quoting the key they were sent in
  * their errors, Telegram answering 5xx, 429 and dropping connections) plus /stats and /metrics
  * leaves no secret in full in any log line, Telegram call, /stats message or endpoint. Updates
@@ -96,7 +98,7 @@ describe('security: secrets, webhook secret, input caps', () => {
   const user = { id: 7502, first_name: 'Uma', language_code: 'en' };
   const secrets = [
     ...Object.values(KEYS),
-    SECOND_GROQ_KEY,
+    SECOND_KEY,
     DEFAULT_TOKEN,
     WEBHOOK_SECRET,
     REDIS_PASSWORD,
@@ -110,14 +112,15 @@ describe('security: secrets, webhook secret, input caps', () => {
       startFakeProviderServer(),
     ]);
     inspector = await connectInspector(redis.url);
-    // Groq rejects one key and rate-limits the other, Cerebras fails, Gemini's key is suspended:
-    // each quoting the key it was sent. OpenRouter answers (and translates).
-    const openRouter = fakeTranslator();
+    // The first provider rejects one key and rate-limits the other, the second fails, the third
+    // answers that its key is suspended: each quoting the key it was sent. The rest answer (and
+    // translate).
+    const translator = fakeTranslator();
     providers.setHandler((request) => {
       const key = request.apiKey ?? '';
       switch (request.dialect) {
-        case 'groq':
-          return key === SECOND_GROQ_KEY
+        case FIRST_PROVIDER:
+          return key === SECOND_KEY
             ? {
                 type: 'error',
                 status: 429,
@@ -125,22 +128,28 @@ describe('security: secrets, webhook secret, input caps', () => {
                 body: { error: { message: `Rate limit reached for key ${key}`, code: 'rate_limit_exceeded' } },
               }
             : { type: 'error', status: 401, body: { error: { message: `Invalid API Key: ${key}` } } };
-        case 'cerebras':
+        case SECOND_PROVIDER:
           return { type: 'error', status: 500, body: { message: `internal error while serving ${key}` } };
-        case 'gemini':
-          return geminiErrors.consumerSuspended(key);
+        case THIRD_PROVIDER:
+          return (
+            dialectFor(THIRD_PROVIDER).errors.keySuspended?.(key) ?? {
+              type: 'error',
+              status: 403,
+              body: { error: { message: `Permission denied: key ${key} has been suspended.` } },
+            }
+          );
         default:
-          return openRouter(request);
+          return translator(request);
       }
     });
     const [port, metricsPort] = [await freePort(), await freePort()];
     hookUrl = `http://127.0.0.1:${port}/telegram/hook`;
     opsBase = `http://127.0.0.1:${metricsPort}`;
     bot = startBotProcess(
-      botEnv(telegram, providers, ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere'], {
+      botEnv(telegram, providers, PROVIDER_NAMES, {
         ...SHORT_TIMEOUTS,
         ...keyEnv(KEYS),
-        GROQ_API_KEY_2: SECOND_GROQ_KEY,
+        [envVar(FIRST_PROVIDER, 'API_KEY_2')]: SECOND_KEY,
         REDIS_URL: redis.url,
         WEBHOOK_URL: hookUrl,
         WEBHOOK_SECRET,
@@ -185,13 +194,13 @@ describe('security: secrets, webhook secret, input caps', () => {
       const update = await deliver(user, 'hello pool');
       await answered(bot, update, 15_000);
       expect(telegram.messagesIn(user.id).map((message) => message.text)).toEqual(['echo: hello pool']);
-      expect(providers.requestsFor('gemini')).toHaveLength(1);
+      expect(providers.requestsFor(THIRD_PROVIDER)).toHaveLength(1);
       expect(
         providers
-          .requestsFor('groq')
+          .requestsFor(FIRST_PROVIDER)
           .map((request) => request.apiKey)
           .sort(),
-      ).toEqual([KEYS.groq, SECOND_GROQ_KEY].sort());
+      ).toEqual([FIRST_KEY, SECOND_KEY].sort());
       // Redis, behind its password, holds the conversation.
       expect(await inspector.lrange(`sb:history:{u:${user.id}}`, 0, -1)).toHaveLength(2);
     });
@@ -205,14 +214,14 @@ describe('security: secrets, webhook secret, input caps', () => {
         .messagesIn(admin.id)
         .map((message) => message.text)
         .join('\n');
-      for (const key of [...Object.values(KEYS), SECOND_GROQ_KEY]) expect(stats).toContain(maskSecret(key));
+      for (const key of [...Object.values(KEYS), SECOND_KEY]) expect(stats).toContain(maskSecret(key));
       expect(stats).toContain('rejected key');
     });
 
     it('serves /metrics, /readyz and /healthz with keys masked', async () => {
       for (const path of ['/metrics', '/readyz', '/healthz']) scraped.push(await get(`${opsBase}${path}`));
       const metrics = scraped[0]?.body ?? '';
-      expect(metrics).toContain(`key="${maskSecret(KEYS.groq)}"`);
+      expect(metrics).toContain(`key="${maskSecret(FIRST_KEY)}"`);
       expect(metrics).toContain('switchboard_telegram_api_errors_total');
       expect(scraped[2]).toEqual({ status: 200, body: '{"status":"ok"}' });
     });
@@ -301,8 +310,8 @@ describe('security: secrets, webhook secret, input caps', () => {
       expect(bot.records().find((record) => record.msg === 'starting')).toMatchObject({
         config: { logLevel: 'debug' },
       });
-      expect(bot.lines.some((line) => line.includes(`Invalid API Key: ${maskSecret(KEYS.groq)}`))).toBe(true);
-      expect(bot.lines.some((line) => line.includes(maskSecret(KEYS.gemini)))).toBe(true);
+      expect(bot.lines.some((line) => line.includes(`Invalid API Key: ${maskSecret(FIRST_KEY)}`))).toBe(true);
+      expect(bot.lines.some((line) => line.includes(maskSecret(testKey(THIRD_PROVIDER, 'security'))))).toBe(true);
       expect(telegram.calls.some((call) => call.status === 502 || call.status === 'dropped')).toBe(true);
 
       const leaks: string[] = [];

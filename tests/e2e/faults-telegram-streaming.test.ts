@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import type { FakeProviderServer, } from '../fakes/provider-server';
-import {
-  type ApiCall,
-  type Failure,
-  type FakeTelegramServer,
-  telegramErrors,
-} from '../fakes/telegram-server';
+import type { FakeProviderServer } from '../fakes/provider-server';
+import { type ApiCall, type Failure, type FakeTelegramServer, telegramErrors } from '../fakes/telegram-server';
 import {
   answered,
   crashRecords,
+  FIRST_PROVIDER,
+  SECOND_PROVIDER,
   SHORT_TIMEOUTS,
   startRedisBotWorld,
   type RedisBotWorld,
@@ -42,7 +39,7 @@ describe('Telegram failures while streaming', () => {
 
   let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    world = await startRedisBotWorld(['groq', 'cerebras'], {
+    world = await startRedisBotWorld([FIRST_PROVIDER, SECOND_PROVIDER], {
       ...SHORT_TIMEOUTS,
       RATE_LIMIT_PER_MINUTE: '0',
       STREAM_REPLIES: 'true',

@@ -5,6 +5,8 @@ import { type ApiCall, type Failure, type FakeTelegramServer, telegramErrors } f
 import {
   answered,
   crashRecords,
+  FIRST_PROVIDER,
+  SECOND_PROVIDER,
   SHORT_TIMEOUTS,
   startRedisBotWorld,
   type RedisBotWorld,
@@ -34,7 +36,7 @@ describe('Telegram failures', () => {
 
   let world: RedisBotWorld | undefined;
   beforeAll(async () => {
-    world = await startRedisBotWorld(['groq', 'cerebras'], {
+    world = await startRedisBotWorld([FIRST_PROVIDER, SECOND_PROVIDER], {
       ...SHORT_TIMEOUTS,
       RATE_LIMIT_PER_MINUTE: '0',
     });

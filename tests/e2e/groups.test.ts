@@ -5,6 +5,7 @@ import {
   answered,
   botEnv,
   crashRecords,
+  FIRST_PROVIDER,
   requestsEndingWith,
   startPollingBot,
   turnsOf,
@@ -29,7 +30,7 @@ describe('group chats', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq'], { RATE_LIMIT_PER_MINUTE: '0', STREAM_REPLIES: 'false' }),
+      botEnv(telegram, providers, [FIRST_PROVIDER], { RATE_LIMIT_PER_MINUTE: '0', STREAM_REPLIES: 'false' }),
     );
   });
   afterAll(async () => {

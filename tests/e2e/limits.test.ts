@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, crashRecords, startPollingBot, until, suspiciousTexts } from '../helpers/bot-harness';
+import { botEnv, crashRecords, FIRST_PROVIDER, startPollingBot, until, suspiciousTexts } from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server';
 
@@ -23,7 +23,7 @@ describe('per-user rate limits, one process', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER], {
         RATE_LIMIT_PER_MINUTE: '3',
         ADMIN_IDS: String(admin.id),
         STREAM_REPLIES: 'false',
@@ -94,7 +94,7 @@ describe('per-user daily limit', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER], {
         RATE_LIMIT_PER_MINUTE: '0',
         USER_DAILY_LIMIT: '2',
         STREAM_REPLIES: 'false',
@@ -138,7 +138,7 @@ describe('per-user rate limits, two webhook processes sharing Redis', () => {
       const port = await freePort();
       const url = `http://127.0.0.1:${port}/hook`;
       const bot = startBotProcess(
-        botEnv(telegram, providers, ['groq'], {
+        botEnv(telegram, providers, [FIRST_PROVIDER], {
           REDIS_URL: redis.url,
           RATE_LIMIT_PER_MINUTE: '3',
           WEBHOOK_URL: url,

@@ -6,7 +6,14 @@ import {
   type StoredMessage,
   startFakeTelegramServer,
 } from '../fakes/telegram-server';
-import { answered, botEnv, crashRecords, startPollingBot, suspiciousTexts } from '../helpers/bot-harness';
+import {
+  answered,
+  botEnv,
+  crashRecords,
+  FIRST_PROVIDER,
+  startPollingBot,
+  suspiciousTexts,
+} from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /** An answer of exactly `length` characters: paragraphs of plain words separated by blank lines. */
@@ -32,7 +39,10 @@ describe('long and awkward answers', () => {
 
   beforeAll(async () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { RATE_LIMIT_PER_MINUTE: '0' }));
+    bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], { RATE_LIMIT_PER_MINUTE: '0' }),
+    );
   });
   afterAll(async () => {
     await bot?.stop();

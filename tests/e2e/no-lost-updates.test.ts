@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, startPollingBot } from '../helpers/bot-harness';
+import { botEnv, FIRST_PROVIDER, startPollingBot } from '../helpers/bot-harness';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server';
 
 /** Long-polling offsets advance only past handled updates, so a crash loses nothing. */
@@ -20,7 +20,10 @@ describe('no lost updates', () => {
   });
 
   it('does not confirm an update while it is being answered, and does after', async () => {
-    const bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' }));
+    const bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' }),
+    );
     try {
       let release: () => void = () => undefined;
       const answered = new Promise<void>((resolve) => {
@@ -48,7 +51,7 @@ describe('no lost updates', () => {
   });
 
   it('answers, after a crash and restart, the update it was answering when it died', async () => {
-    const env = botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false' });
+    const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' });
     const first = await startPollingBot(telegram, env);
     providers.setHandler(() => ({ type: 'hang' }));
     const update = telegram.sendText(user, 'are you there?');
@@ -78,15 +81,15 @@ describe('no lost updates', () => {
     afterAll(async () => redis.stop());
 
     it('adds no duplicate turn when an update is answered again after a crash between storing and sending', async () => {
-      const env = botEnv(telegram, providers, ['groq'], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
+      const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
       const user2 = { id: 3101, first_name: 'Kian' };
       providers.setHandler((request) => ({ type: 'reply', text: `answer #${request.index}` }));
       const first = await startPollingBot(telegram, env);
       // The answer is stored, then its sendMessage is lost; the bot dies before it can retry.
       telegram.failNext('sendMessage', { drop: true });
-      const died = telegram.waitForCall('sendMessage', (call) => call.params.chat_id === user2.id, 10_000).then(() =>
-        first.stop('SIGKILL'),
-      );
+      const died = telegram
+        .waitForCall('sendMessage', (call) => call.params.chat_id === user2.id, 10_000)
+        .then(() => first.stop('SIGKILL'));
       telegram.sendText(user2, 'remember me');
       await died;
 
@@ -95,7 +98,11 @@ describe('no lost updates', () => {
       try {
         await telegram.waitForMessage(user2.id, (message) => message.fromBot, { timeoutMs: 10_000, since });
         telegram.sendText(user2, 'what did I say?');
-        await telegram.waitForMessage(user2.id, (message) => message.fromBot && message.text.startsWith('answer'), 10_000);
+        await telegram.waitForMessage(
+          user2.id,
+          (message) => message.fromBot && message.text.startsWith('answer'),
+          10_000,
+        );
         const last = providers.requests.at(-1)!;
         expect(last.messages.filter((message) => message.content === 'remember me')).toHaveLength(1);
         expect(last.messages.map((message) => message.role)).toEqual(['system', 'user', 'assistant', 'user']);

@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Update } from 'grammy/types';
 import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer, type UserInput } from '../fakes/telegram-server';
-import { botEnv, crashRecords, KEYS, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
+import {
+  botEnv,
+  crashRecords,
+  envVar,
+  FIRST_PROVIDER,
+  KEYS,
+  PROVIDER_NAMES,
+  SECOND_PROVIDER,
+  suspiciousTexts,
+  turnsOf,
+} from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server';
 
@@ -18,7 +28,8 @@ import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-serve
 
 const PROCESSES = 3;
 const MAX_CONNECTIONS = 40; // Telegram's default max_connections for a webhook
-const GROQ_RPM = 20;
+/** The first provider's per-minute limit: the rest of the load falls over to the second. */
+const FIRST_RPM = 20;
 const RATE_LIMIT = 8;
 const SECRET = 'scale-out-webhook-secret_0123456789';
 const BOT = '@switchboard_test_bot';
@@ -145,14 +156,14 @@ describe('three webhook processes sharing one Redis', () => {
       urls.push(url);
       bots.push(
         startBotProcess(
-          botEnv(telegram, providers, ['groq', 'cerebras'], {
+          botEnv(telegram, providers, [FIRST_PROVIDER, SECOND_PROVIDER], {
             REDIS_URL: redis.url,
             WEBHOOK_URL: url,
             WEBHOOK_SECRET: SECRET,
             PORT: String(port),
             ADMIN_IDS: admins.map((admin) => admin.id).join(','),
             RATE_LIMIT_PER_MINUTE: String(RATE_LIMIT),
-            GROQ_RPM: String(GROQ_RPM),
+            [envVar(FIRST_PROVIDER, 'RPM')]: String(FIRST_RPM),
             HISTORY_MAX_MESSAGES: '1000',
             STREAM_REPLIES: 'false',
             LOG_LEVEL: 'info',
@@ -242,16 +253,16 @@ describe('three webhook processes sharing one Redis', () => {
     expect(chattyCalls).toHaveLength(RATE_LIMIT);
     expect(telegram.messagesIn(chatty.id).filter((message) => NOTICE.test(message.text))).toHaveLength(1);
 
-    // (a) Groq's key never took more than GROQ_RPM a minute (the run is shorter than a minute);
-    // the rest fell over to Cerebras.
-    const groq = providers.requestsFor('groq');
-    const cerebras = providers.requestsFor('cerebras');
-    expect(groq.every((request) => request.apiKey === KEYS.groq)).toBe(true);
-    expect(groq.length).toBeLessThanOrEqual(GROQ_RPM);
-    expect(groq.length).toBeGreaterThan(0);
-    expect(groq.at(-1)!.receivedAt - groq[0]!.receivedAt).toBeLessThan(60_000);
-    expect(groq.length + cerebras.length).toBe(150 + 20 + RATE_LIMIT + 90);
-    expect(providers.requests).toHaveLength(groq.length + cerebras.length);
+    // (a) The first provider's key never took more than FIRST_RPM a minute (the run is shorter
+    // than a minute); the rest fell over to the second provider.
+    const first = providers.requestsFor(FIRST_PROVIDER);
+    const second = providers.requestsFor(SECOND_PROVIDER);
+    expect(first.every((request) => request.apiKey === KEYS[FIRST_PROVIDER])).toBe(true);
+    expect(first.length).toBeLessThanOrEqual(FIRST_RPM);
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.at(-1)!.receivedAt - first[0]!.receivedAt).toBeLessThan(60_000);
+    expect(first.length + second.length).toBe(150 + 20 + RATE_LIMIT + 90);
+    expect(providers.requests).toHaveLength(first.length + second.length);
 
     // Every process did its share of the work.
     for (const bot of bots) {
@@ -261,8 +272,8 @@ describe('three webhook processes sharing one Redis', () => {
 
   it('shows the totals of all processes in /stats, from any process', async () => {
     const expected = {
-      groq: providers.requestsFor('groq').length,
-      cerebras: providers.requestsFor('cerebras').length,
+      [FIRST_PROVIDER]: providers.requestsFor(FIRST_PROVIDER).length,
+      [SECOND_PROVIDER]: providers.requestsFor(SECOND_PROVIDER).length,
     };
     const statsFrom = async (url: string): Promise<Record<string, number>> => {
       const since = telegram.mark();
@@ -296,12 +307,15 @@ describe('three webhook processes sharing one Redis', () => {
   });
 });
 
-/** `{ groq: 20, cerebras: 248 }` from the /stats text: each provider's header, then its request count. */
+/** A line of /stats that starts a provider's section: its name, then a space. */
+const PROVIDER_HEADER = new RegExp(`^(${PROVIDER_NAMES.map((name) => name.replace(/[^\w]/g, '\\$&')).join('|')}) `);
+
+/** `{ <first>: 20, <second>: 248 }` from the /stats text: each provider's header, then its request count. */
 function requestsPerProvider(text: string): Record<string, number> {
   const lines = text.split('\n');
   const result: Record<string, number> = {};
   lines.forEach((line, index) => {
-    const name = /^(groq|cerebras|gemini|openrouter|cohere) /.exec(line)?.[1];
+    const name = PROVIDER_HEADER.exec(line)?.[1];
     const count = /^(\d+) requests/.exec(lines[index + 1] ?? '')?.[1];
     if (name !== undefined && count !== undefined) result[name] = Number(count);
   });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, crashRecords, startPollingBot, until } from '../helpers/bot-harness';
+import { botEnv, crashRecords, FIRST_PROVIDER, startPollingBot, until } from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 import { freePort } from '../helpers/redis-server';
 
@@ -38,7 +38,7 @@ describe('shutdown', () => {
   });
 
   it('delivers the answer in flight and exits 0 on SIGTERM (long polling)', async () => {
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq']));
+    bot = await startPollingBot(telegram, botEnv(telegram, providers, [FIRST_PROVIDER]));
     const update = telegram.sendText(user, 'take your time');
     await until(() => providers.requests.length === 1, 'the provider to be asked');
 
@@ -56,7 +56,7 @@ describe('shutdown', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/telegram/hook`;
     bot = startBotProcess(
-      botEnv(telegram, providers, ['groq'], {
+      botEnv(telegram, providers, [FIRST_PROVIDER], {
         WEBHOOK_URL: url,
         WEBHOOK_SECRET: 'shutdown-secret',
         PORT: String(port),
@@ -76,7 +76,7 @@ describe('shutdown', () => {
   });
 
   it('exits 0 at once on SIGINT when idle', async () => {
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq']));
+    bot = await startPollingBot(telegram, botEnv(telegram, providers, [FIRST_PROVIDER]));
     const started = Date.now();
     expect(await bot.stop('SIGINT')).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);

@@ -5,15 +5,19 @@ import {
   ask,
   botEnv,
   crashRecords,
+  envVar,
+  FIRST_PROVIDER,
   KEYS,
-  type ProviderName,
+  PROVIDER_NAMES,
+  SECOND_PROVIDER,
   startPollingBot,
   suspiciousTexts,
+  testKey,
 } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /**
- * `/stats` for admins over all five providers, a refusal for everyone else, and no secret — API
+ * `/stats` for admins over every provider of the registry, a refusal for everyone else, and no secret — API
  * key or bot token — in any Telegram call or log line, even at LOG_LEVEL=debug and when a
  * provider echoes the key back in its error.
  */
@@ -23,30 +27,34 @@ describe('/stats and secrets', () => {
   let bot: BotProcess;
   const admin = { id: 4001, first_name: 'Ada', language_code: 'en' };
   const user = { id: 4002, first_name: 'Ulf', language_code: 'en' };
-  const all: ProviderName[] = ['groq', 'cerebras', 'gemini', 'openrouter', 'cohere'];
-  const secondGroqKey = 'gsk_e2eGroqSecretKey00000000000000000000G2';
-  const secrets = [...Object.values(KEYS), secondGroqKey, DEFAULT_TOKEN];
+  const all = PROVIDER_NAMES;
+  const firstKey = testKey(FIRST_PROVIDER, 'e2e');
+  const secondKey = testKey(FIRST_PROVIDER, 'e2e', 2);
+  const secrets = [...Object.values(KEYS), secondKey, DEFAULT_TOKEN];
+  /** The provider that answers, after the first two failed. */
+  const answering = PROVIDER_NAMES[2] ?? '';
 
   beforeAll(async () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
-    // Groq refuses its keys and Cerebras fails, both quoting the key they were sent; Gemini answers.
+    // The first provider refuses its keys and the second fails, both quoting the key they were
+    // sent; the third answers.
     providers.setHandler((request) => {
-      if (request.dialect === 'groq') {
+      if (request.dialect === FIRST_PROVIDER) {
         return {
           type: 'error',
           status: 401,
           body: { error: { message: `Invalid API Key: ${request.apiKey}`, type: 'invalid_request_error' } },
         };
       }
-      if (request.dialect === 'cerebras') {
+      if (request.dialect === SECOND_PROVIDER) {
         return { type: 'error', status: 500, body: { message: `internal error for key ${request.apiKey}` } };
       }
-      return { type: 'reply', text: `gemini says: ${request.messages.at(-1)?.content ?? ''}` };
+      return { type: 'reply', text: `${request.dialect} says: ${request.messages.at(-1)?.content ?? ''}` };
     });
     bot = await startPollingBot(
       telegram,
       botEnv(telegram, providers, all, {
-        GROQ_API_KEY_2: secondGroqKey,
+        [envVar(FIRST_PROVIDER, 'API_KEY_2')]: secondKey,
         ADMIN_IDS: String(admin.id),
         LOG_LEVEL: 'debug',
         BREAKER_FAILURE_THRESHOLD: '10',
@@ -60,9 +68,9 @@ describe('/stats and secrets', () => {
 
   it('answers through the pool when the first providers fail', async () => {
     const reply = await ask(telegram, user, 'hello pool');
-    expect(reply.text).toBe('gemini says: hello pool');
-    expect(providers.requestsFor('groq').map((request) => request.apiKey)).toEqual([KEYS.groq, secondGroqKey]);
-    expect(providers.requestsFor('cerebras')).toHaveLength(1);
+    expect(reply.text).toBe(`${answering} says: hello pool`);
+    expect(providers.requestsFor(FIRST_PROVIDER).map((request) => request.apiKey)).toEqual([firstKey, secondKey]);
+    expect(providers.requestsFor(SECOND_PROVIDER)).toHaveLength(1);
   });
 
   it('shows an admin every configured provider, with keys masked', async () => {
@@ -74,13 +82,13 @@ describe('/stats and secrets', () => {
       .join('\n');
 
     for (const name of all) expect(text).toContain(name);
-    for (const key of [...Object.values(KEYS), secondGroqKey]) {
+    for (const key of [...Object.values(KEYS), secondKey]) {
       expect(text).not.toContain(key);
       expect(text).toContain(`${key.slice(0, 4)}`);
       expect(text).toContain(`${key.slice(-4)}`);
     }
-    expect(text).toContain('rejected key'); // Groq's keys, refused
-    expect(text).toMatch(/transient 1/); // Cerebras' failure
+    expect(text).toContain('rejected key'); // the first provider's keys, refused
+    expect(text).toMatch(/transient 1/); // the second provider's failure
     expect(text).toContain('Active users today: 1');
     expect(stats.parseMode).toBe('HTML');
   });
@@ -102,9 +110,9 @@ describe('/stats and secrets', () => {
     expect(bot.records().find((record) => record.msg === 'starting')).toMatchObject({ config: { logLevel: 'debug' } });
     for (const line of lines) for (const secret of secrets) expect(line).not.toContain(secret);
     // The failures were logged, quoting the provider's words with the key masked.
-    expect(
-      lines.some((line) => line.includes(`Invalid API Key: ${KEYS.groq.slice(0, 6)}…${KEYS.groq.slice(-4)}`)),
-    ).toBe(true);
+    expect(lines.some((line) => line.includes(`Invalid API Key: ${firstKey.slice(0, 6)}…${firstKey.slice(-4)}`))).toBe(
+      true,
+    );
     expect(crashRecords(bot)).toEqual([]);
     expect(suspiciousTexts(telegram)).toEqual([]);
   });

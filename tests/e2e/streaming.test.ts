@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { answered, botEnv, crashRecords, startPollingBot, suspiciousTexts } from '../helpers/bot-harness';
+import {
+  answered,
+  botEnv,
+  crashRecords,
+  FIRST_PROVIDER,
+  startPollingBot,
+  suspiciousTexts,
+} from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /** The text of a live preview without its cursor, checking the cursor was there. */
@@ -25,7 +32,10 @@ describe('streamed replies', () => {
 
   beforeAll(async () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, ['groq'], { RATE_LIMIT_PER_MINUTE: '0' }));
+    bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], { RATE_LIMIT_PER_MINUTE: '0' }),
+    );
   });
   afterAll(async () => {
     await bot?.stop();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../fakes/provider-server';
 import { fakeTranslator, translationRequest } from '../fakes/provider-server/translator';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { ask, botEnv, crashRecords, startPollingBot, suspiciousTexts } from '../helpers/bot-harness';
+import { ask, botEnv, crashRecords, FIRST_PROVIDER, startPollingBot, suspiciousTexts } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /**
@@ -21,7 +21,7 @@ describe('/translate', () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
     bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, ['groq'], { RATE_LIMIT_PER_MINUTE: '0', TRANSLATE_MAX_TEXTS: '30' }),
+      botEnv(telegram, providers, [FIRST_PROVIDER], { RATE_LIMIT_PER_MINUTE: '0', TRANSLATE_MAX_TEXTS: '30' }),
     );
   });
   afterAll(async () => {

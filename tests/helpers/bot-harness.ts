@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { startFakeProviderServer } from '../fakes/provider-server';
 import { startFakeTelegramServer } from '../fakes/telegram-server';
 import { startTestRedis, type TestRedis } from './redis-server';
+import { envVar, type ProviderName, testKey, testKeys } from './providers';
 import { connectInspector } from './stored-history';
 import type { FakeProviderServer, RecordedRequest } from '../fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, type StoredMessage, type UserInput } from '../fakes/telegram-server';
@@ -9,27 +10,23 @@ import { type BotProcess, startBotProcess } from './bot-process';
 
 /**
  * What the end-to-end suites share: the environment that points the built bot at the fakes,
- * distinctive keys to look for in every message and log line, and waits on events.
+ * distinctive keys to look for in every message and log line, and waits on events. Providers are
+ * the registry's (see `./providers`).
  */
 
-export type ProviderName = 'groq' | 'cerebras' | 'gemini' | 'openrouter' | 'cohere';
+export {
+  descriptorOf,
+  envVar,
+  FIRST_PROVIDER,
+  PROVIDER_NAMES,
+  type ProviderName,
+  SECOND_PROVIDER,
+  testKey,
+  testKeys,
+} from './providers';
 
-const ENV_PREFIX: Readonly<Record<ProviderName, string>> = {
-  groq: 'GROQ',
-  cerebras: 'CEREBRAS',
-  gemini: 'GEMINI',
-  openrouter: 'OPENROUTER',
-  cohere: 'COHERE',
-};
-
-/** One key per provider, long and recognisable, so a leak of any of them is easy to spot. */
-export const KEYS: Readonly<Record<ProviderName, string>> = {
-  groq: 'gsk_e2eGroqSecretKey00000000000000000000G1',
-  cerebras: 'csk-e2eCerebrasSecretKey000000000000000C1',
-  gemini: 'AIzaE2eGeminiSecretKey0000000000M1',
-  openrouter: 'sk-or-v1-e2eOpenRouterSecretKey0000000000R1',
-  cohere: 'e2eCohereSecretKey00000000000000000000000K1',
-};
+/** One key per provider, for the suites that leave no state behind. */
+export const KEYS: Readonly<Record<ProviderName, string>> = testKeys('e2e');
 
 /** Fast failure paths: a dead provider costs well under a second. */
 export const SHORT_TIMEOUTS: Readonly<Record<string, string>> = {
@@ -40,19 +37,18 @@ export const SHORT_TIMEOUTS: Readonly<Record<string, string>> = {
 };
 
 /**
- * `<P>_API_KEY` and `<P>_BASE_URL` for each provider, pointed at the fake provider server. The
- * per-minute limits are lifted (`<P>_RPM=0`, `<P>_TPM=0`): a suite sends more, and longer, answers
- * in a few seconds than a free key takes in a minute. Daily quotas stay as configured.
+ * `<P>_API_KEY` and `<P>_BASE_URL` for each provider, pointed at the fake provider server (its
+ * base URL there has the same path as its real one). The per-minute limits are lifted
+ * (`<P>_RPM=0`, `<P>_TPM=0`): a suite sends more, and longer, answers in a few seconds than a
+ * free key takes in a minute. Daily quotas stay as configured.
  */
 export function providerEnv(providers: FakeProviderServer, names: readonly ProviderName[]): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of names) {
-    const prefix = ENV_PREFIX[name];
-    env[`${prefix}_API_KEY`] = KEYS[name];
-    env[`${prefix}_RPM`] = '0';
-    env[`${prefix}_TPM`] = '0';
-    // OpenRouter's base URL includes the API version, as its default does.
-    env[`${prefix}_BASE_URL`] = name === 'openrouter' ? `${providers.url(name)}/api/v1` : providers.url(name);
+    env[envVar(name, 'API_KEY')] = testKey(name, 'e2e'); // = KEYS[name]
+    env[envVar(name, 'RPM')] = '0';
+    env[envVar(name, 'TPM')] = '0';
+    env[envVar(name, 'BASE_URL')] = providers.baseUrlFor(name);
   }
   return env;
 }
@@ -62,10 +58,8 @@ export function providerEnv(providers: FakeProviderServer, names: readonly Provi
  * aside or cooling down in Redis uses keys of its own, so a Redis shared between suites
  * (TEST_REDIS_URL) carries no such state from one suite to another.
  */
-export function keyEnv(keys: Partial<Record<ProviderName, string>>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(keys).map(([name, key]) => [`${ENV_PREFIX[name as ProviderName]}_API_KEY`, key]),
-  );
+export function keyEnv(keys: Readonly<Record<ProviderName, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(keys).map(([name, key]) => [envVar(name, 'API_KEY'), key]));
 }
 
 /** The environment of a polling bot talking to the fakes. */

@@ -28,7 +28,7 @@ export function buildRouter(
     ...DEFAULT_ROUTER_SETTINGS,
     providers: providers.map(({ descriptor, keys, limits }) => ({
       descriptor,
-      baseUrl: server.url(descriptor.name),
+      baseUrl: server.baseUrlFor(descriptor.name),
       model: descriptor.defaultModel,
       keys,
       limits: limits ?? {},

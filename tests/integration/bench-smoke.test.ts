@@ -3,8 +3,8 @@ import { runFailoverBenchmark } from '../../bench/failover';
 import { LimitEnforcer } from '../../bench/limit-enforcer';
 import { measureWindowCost, runOverheadBenchmark } from '../../bench/overhead';
 import { DEFAULT_DAY_OPTIONS, runSimulatedDay } from '../../bench/simulated-day';
-import { cohereProvider } from '../../providers/cohere';
-import type { RecordedRequest } from '../fakes/provider-server';
+import { PROVIDERS } from '../../providers/registry';
+import { dialectFor, type RecordedRequest } from '../fakes/provider-server';
 
 /**
  * Tiny versions of the benchmarks behind `npm run bench`, so their code keeps working as the
@@ -56,41 +56,64 @@ describe('bench smoke', () => {
   });
 
   it('limit enforcer: refuses a key over its per-minute limit with the provider’s 429 and says no key has room', () => {
+    // A provider whose minute window is the clock minute (by its fake dialect) and that has a per-minute limit.
+    const provider = PROVIDERS.find(
+      (descriptor) =>
+        dialectFor(descriptor.name).limits.minuteWindow === 'fixed' &&
+        descriptor.defaultLimits.requestsPerMinute !== undefined,
+    );
+    if (provider === undefined) throw new Error('no provider in the registry has a fixed minute window');
     let now = Date.UTC(2026, 10, 26, 12, 0, 30);
     const enforcer = new LimitEnforcer({
-      providers: [{ name: cohereProvider.name, limits: cohereProvider.defaultLimits, dailyResetZone: 'UTC' }],
+      providers: [{ name: provider.name, limits: provider.defaultLimits, dailyResetZone: 'UTC' }],
       now: () => now,
       answer: () => ({ text: 'ok', outputTokens: 1 }),
     });
-    enforcer.register(cohereProvider.name, 'key-one');
+    enforcer.register(provider.name, 'key-one');
     const request = {
-      dialect: cohereProvider.name,
+      dialect: provider.name,
       apiKey: 'key-one',
       messages: [{ role: 'user', content: 'hi' }],
       body: {},
     };
     const ask = () => enforcer.handle(request as unknown as RecordedRequest);
-    const rpm = cohereProvider.defaultLimits.requestsPerMinute ?? 0;
+    const rpm = provider.defaultLimits.requestsPerMinute ?? 0;
     for (let index = 0; index < rpm; index++) expect(ask().type).toBe('reply');
     expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeUndefined();
     expect(ask()).toMatchObject({ type: 'error', status: 429 });
-    now += 30_000; // Cohere's window is the clock minute: the next one has room again
+    now += 30_000; // the window is the clock minute: the next one has room again
     expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeDefined();
     expect(enforcer.totals()).toMatchObject({ upstreamRequests: rpm + 1, served: rpm, refused: 1 });
   });
 
   it('simulated day: runs the same demand through both routers; ours draws no more 429s than the naive one', async () => {
+    // One key per provider, two for the one with the smallest daily quota.
+    const smallest = [...PROVIDERS].sort(
+      (a, b) =>
+        (a.defaultLimits.requestsPerDay ?? Number.POSITIVE_INFINITY) -
+        (b.defaultLimits.requestsPerDay ?? Number.POSITIVE_INFINITY),
+    )[0];
+    const keysPerProvider = Object.fromEntries(
+      PROVIDERS.map((descriptor) => [descriptor.name, descriptor === smallest ? 2 : 1]),
+    );
     const result = await runSimulatedDay({
       ...DEFAULT_DAY_OPTIONS,
       hours: 0.1,
-      keysPerProvider: { groq: 1, cerebras: 1, gemini: 1, openrouter: 2, cohere: 1 },
+      keysPerProvider,
       // Flat demand well above what the first providers take in a minute, so limits are hit.
       peakFactor: 6,
       meanFactor: 6,
       floorFactor: 6,
     });
     expect(result.demand).toBeGreaterThan(100);
-    expect(result.capacity).toBe(1_000 + 14_400 + 500 + 2 * 50 + 32);
+    // Σ keys × RPD over the registry.
+    expect(result.capacity).toBe(
+      PROVIDERS.reduce(
+        (sum, descriptor) =>
+          sum + (keysPerProvider[descriptor.name] ?? 0) * (descriptor.defaultLimits.requestsPerDay ?? 0),
+        0,
+      ),
+    );
     for (const run of [result.ours, result.naive]) {
       expect(run.userRequests).toBe(result.demand);
       expect(run.served + run.failed).toBe(result.demand);

@@ -1,17 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { ChatService } from '../../bot/services/chat';
 import { makeBatches, parseTranslations, Translator } from '../../bot/services/translate';
-import { cerebrasProvider } from '../../providers/cerebras';
-import { groqProvider } from '../../providers/groq';
 import { isRouterError } from '../../providers/router/errors';
 import { countTokens } from '../../providers/router/token-estimate';
 import type { ChatMessage } from '../../providers/types';
 import { MemoryHistoryStore } from '../../storage/memory/history-store';
 import { type HistoryStore, StorageUnavailableError } from '../../storage/types';
-import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
-import { groqErrors } from '../fakes/provider-server/errors';
+import { dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { fakeTranslator, translationRequest } from '../fakes/provider-server/translator';
 import { buildRouter } from '../helpers/pool';
+import { descriptorOf, FIRST_PROVIDER, SECOND_PROVIDER } from '../helpers/providers';
 
 let server: FakeProviderServer;
 beforeAll(async () => {
@@ -20,13 +18,22 @@ beforeAll(async () => {
 afterAll(async () => server.stop());
 beforeEach(() => server.reset());
 
+/** The first two providers of the registry: the one that answers, and the fallback. */
+const first = descriptorOf(FIRST_PROVIDER);
+const second = descriptorOf(SECOND_PROVIDER);
+/** Every provider failing on its side, each in its own words. */
+const serverError = (request: { dialect: string }) => dialectFor(request.dialect).errors.serverError();
+
 const SYSTEM_PROMPT = 'You are Switchboard.';
 const limits = { maxMessages: 20, ttlSeconds: 3600 };
 
-function makeService(history: HistoryStore = new MemoryHistoryStore(), onHistoryUnavailable?: (error: unknown) => void) {
+function makeService(
+  history: HistoryStore = new MemoryHistoryStore(),
+  onHistoryUnavailable?: (error: unknown) => void,
+) {
   const { router } = buildRouter(server, [
-    { descriptor: groqProvider, keys: ['key-a-aaaaaaaaaaaa'] },
-    { descriptor: cerebrasProvider, keys: ['key-b-bbbbbbbbbbbb'] },
+    { descriptor: first, keys: ['key-a-aaaaaaaaaaaa'] },
+    { descriptor: second, keys: ['key-b-bbbbbbbbbbbb'] },
   ]);
   return {
     history,
@@ -60,15 +67,21 @@ describe('sendMessageWithHistory', () => {
       { role: 'assistant', content: 'echo: دومین پیام ۲' },
       { role: 'user', content: 'third' },
     ]);
-    expect(server.requests.every((request) => !request.messages.some((m) => m.content === 'I am Bob') || !request.messages.some((m) => m.content.includes('آلیس')))).toBe(true);
-    expect(third).toMatchObject({ text: 'echo: third', provider: groqProvider.name, historyAvailable: true });
+    expect(
+      server.requests.every(
+        (request) =>
+          !request.messages.some((m) => m.content === 'I am Bob') ||
+          !request.messages.some((m) => m.content.includes('آلیس')),
+      ),
+    ).toBe(true);
+    expect(third).toMatchObject({ text: 'echo: third', provider: first.name, historyAvailable: true });
     expect(await history.load('alice')).toHaveLength(6);
   });
 
   it('leaves no orphan turn when every provider fails, and does not duplicate it on retry', async () => {
     const { service, history } = makeService();
     await service.sendMessageWithHistory('carol', 'first');
-    server.setHandler(() => groqErrors.serverError());
+    server.setHandler(serverError);
     const error = await service.sendMessageWithHistory('carol', 'lost?').catch((caught: unknown) => caught);
     expect(isRouterError(error)).toBe(true);
     expect(await history.load('carol')).toHaveLength(2);
@@ -103,9 +116,15 @@ describe('sendMessageWithHistory', () => {
       );
     }
     const { router } = buildRouter(server, [
-      { descriptor: { ...groqProvider, contextWindowTokens: 2600 }, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: { ...first, contextWindowTokens: 2600 }, keys: ['key-a-aaaaaaaaaaaa'] },
     ]);
-    const service = new ChatService({ router, history, historyLimits: limits, systemPrompt: SYSTEM_PROMPT, maxOutputTokens: 512 });
+    const service = new ChatService({
+      router,
+      history,
+      historyLimits: limits,
+      systemPrompt: SYSTEM_PROMPT,
+      maxOutputTokens: 512,
+    });
     await service.sendMessageWithHistory('dave', 'latest');
     const sent = server.requests[0]!.messages;
     expect(sent[0]).toEqual({ role: 'system', content: SYSTEM_PROMPT });
@@ -210,7 +229,7 @@ describe('translateMultipleTexts', () => {
   });
 
   it('reports the pool error on every text when no provider can answer', async () => {
-    server.setHandler(() => groqErrors.serverError());
+    server.setHandler(serverError);
     const { translator } = makeService();
     const results = await translator.translateMultipleTexts(['a', 'b'], 'fr');
     expect(results.every((result) => !result.ok && result.error?.kind === 'unavailable')).toBe(true);

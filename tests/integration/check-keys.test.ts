@@ -5,9 +5,13 @@ import type { Env } from '../../bot/config';
 import { PROVIDERS } from '../../providers/registry';
 import { maskSecret } from '../../providers/shared/secrets';
 import { runCheckKeys } from '../../scripts/check-keys';
-import { type Behaviour, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
-import { groqRateLimitHeaders } from '../fakes/provider-server/errors';
+import { type Behaviour, dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { emptyDirectory, runBuiltScript } from '../helpers/cli';
+import { descriptorOf, envVar, FIRST_PROVIDER } from '../helpers/providers';
+
+/** The keys checked are the first provider's; `v('API_KEY')` is its variable. */
+const PROVIDER = descriptorOf(FIRST_PROVIDER);
+const v = (suffix: string): string => envVar(PROVIDER.name, suffix);
 
 const GOOD_KEYS = ['gsk_GoodKeyNumberOne00000000000000000001', 'gsk_GoodKeyNumberTwo00000000000000000002'];
 const BAD_KEY = 'gsk_BadKeyRevoked000000000000000000000003';
@@ -18,11 +22,35 @@ const invalidKey: Behaviour = {
   body: { error: { message: 'Invalid API Key', type: 'invalid_request_error', code: 'invalid_api_key' } },
 };
 
-/** The fake's answer: 401 for keys containing "Bad", OK (with Groq's daily-window headers) otherwise. */
+/**
+ * The rate-limit headers the provider puts on an answer (its own, from its fake dialect) for a key
+ * allowed 14,400 requests a day, 30 of them used.
+ */
+function dailyWindowHeaders(): Record<string, string> {
+  const now = Date.now();
+  return (
+    dialectFor(PROVIDER.name).limits.successHeaders({
+      limits: { requestsPerDay: 14_400 },
+      now,
+      requestsToday: 30,
+      tokensToday: 0,
+      requestsThisMinute: 0,
+      tokensThisMinute: 0,
+      dayEndsAt: now + 3_600_000,
+      minuteWindowResetAt: now,
+    }) ?? {}
+  );
+}
+
+/** The fake's answer: 401 for keys containing "Bad", OK (with the provider's daily-window headers) otherwise. */
 function answerByKey(
-  headers: Record<string, string> = groqRateLimitHeaders(),
+  headers: Record<string, string> = dailyWindowHeaders(),
 ): (request: { apiKey: string | undefined }) => Behaviour {
   return (request) => (request.apiKey?.includes('Bad') ? invalidKey : { type: 'reply', text: 'OK', headers });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 async function run(env: Env, options: { concurrency?: number } = {}): Promise<{ code: number; output: string }> {
@@ -33,7 +61,10 @@ async function run(env: Env, options: { concurrency?: number } = {}): Promise<{ 
 
 describe('check-keys', () => {
   let server: FakeProviderServer;
-  const groqEnv = (keys: Record<string, string>): Env => ({ GROQ_BASE_URL: server.url('groq'), ...keys });
+  const providerEnv = (keys: Record<string, string>): Env => ({
+    [v('BASE_URL')]: server.baseUrlFor(PROVIDER.name),
+    ...keys,
+  });
 
   beforeAll(async () => {
     server = await startFakeProviderServer();
@@ -44,7 +75,11 @@ describe('check-keys', () => {
   it('tells working keys from rejected ones, shows keys only masked and adds up the daily capacity', async () => {
     server.setHandler(answerByKey());
     const { code, output } = await run(
-      groqEnv({ GROQ_API_KEY: GOOD_KEYS[0] ?? '', GROQ_API_KEY_2: BAD_KEY, GROQ_API_KEYS: GOOD_KEYS[1] ?? '' }),
+      providerEnv({
+        [v('API_KEY')]: GOOD_KEYS[0] ?? '',
+        [v('API_KEY_2')]: BAD_KEY,
+        [v('API_KEYS')]: GOOD_KEYS[1] ?? '',
+      }),
     );
 
     expect(code).toBe(0);
@@ -52,9 +87,10 @@ describe('check-keys', () => {
       expect(output).toContain(maskSecret(key));
       expect(output).not.toContain(key);
     }
-    const rows = output.split('\n').filter((line) => line.startsWith('groq '));
+    const rows = output.split('\n').filter((line) => line.startsWith(`${PROVIDER.name} `));
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(/OK\s+\d+ ms\s+llama-3\.3-70b-versatile\s+14400 \(reported\)$/);
+    expect(rows[0]).toMatch(/OK\s+\d+ ms\s+/);
+    expect(rows[0]).toMatch(new RegExp(`\\s${escapeRegExp(PROVIDER.defaultModel)}\\s+14400 \\(reported\\)$`));
     expect(rows[1]).toContain(maskSecret(BAD_KEY));
     expect(rows[1]).toContain('auth: 401 Invalid API Key');
     expect(output).toContain('Working keys: 2 of 3');
@@ -62,19 +98,20 @@ describe('check-keys', () => {
     // Each key was tried exactly once, with the probe prompt and a tiny output limit.
     expect(server.requests.map((request) => request.apiKey).sort()).toEqual([...GOOD_KEYS, BAD_KEY].sort());
     expect(server.requests[0]?.messages).toEqual([{ role: 'user', content: 'Reply with the single word OK.' }]);
-    expect(server.requests[0]?.body).toMatchObject({ max_completion_tokens: 5 });
+    // (`max_completion_tokens`, `max_tokens` or `maxOutputTokens`, as the wire format names it)
+    expect(JSON.stringify(server.requests[0]?.body)).toMatch(/"max\w*tokens":5[,}]/i);
   });
 
   it('falls back to the configured daily limit, and says so when a key has none', async () => {
     server.setHandler(answerByKey({}));
-    const configured = await run(groqEnv({ GROQ_API_KEYS: GOOD_KEYS.join(','), GROQ_RPD: '600' }));
+    const configured = await run(providerEnv({ [v('API_KEYS')]: GOOD_KEYS.join(','), [v('RPD')]: '600' }));
     expect(configured.code).toBe(0);
     expect(configured.output).toContain('600 (configured)');
     expect(configured.output).toContain(
       'Daily capacity of the working keys: 1200 requests/day (2 keys with a known limit)',
     );
 
-    const unknown = await run(groqEnv({ GROQ_API_KEY: GOOD_KEYS[0] ?? '', GROQ_RPD: '0' }));
+    const unknown = await run(providerEnv({ [v('API_KEY')]: GOOD_KEYS[0] ?? '', [v('RPD')]: '0' }));
     expect(unknown.output).toContain('1 working key has no known daily limit (not counted)');
     expect(unknown.output).toContain('Daily capacity of the working keys: 0 requests/day (0 keys with a known limit)');
   });
@@ -87,9 +124,12 @@ describe('check-keys', () => {
       headers: { 'retry-after': '7' },
       body: { error: { message: 'Rate limit reached: requests per minute (RPM)', code: 'rate_limit_exceeded' } },
     });
-    const { code, output } = await run(groqEnv({ GROQ_API_KEYS: `${BAD_KEY},gsk_AnotherBadKey00000000000000000004` }), {
-      concurrency: 1,
-    });
+    const { code, output } = await run(
+      providerEnv({ [v('API_KEYS')]: `${BAD_KEY},gsk_AnotherBadKey00000000000000000004` }),
+      {
+        concurrency: 1,
+      },
+    );
     expect(code).toBe(1);
     expect(output).toContain('rate_limited: 429');
     expect(output).toContain('auth: 401 Invalid API Key');
@@ -100,7 +140,9 @@ describe('check-keys', () => {
   it('gives up on a key that does not answer within the attempt timeout and still checks the others', async () => {
     server.setHandler((request) => (request.apiKey === GOOD_KEYS[1] ? { type: 'hang' } : answerByKey()(request)));
     const started = Date.now();
-    const { code, output } = await run(groqEnv({ GROQ_API_KEYS: GOOD_KEYS.join(','), ATTEMPT_TIMEOUT_MS: '300' }));
+    const { code, output } = await run(
+      providerEnv({ [v('API_KEYS')]: GOOD_KEYS.join(','), ATTEMPT_TIMEOUT_MS: '300' }),
+    );
     expect(Date.now() - started).toBeLessThan(3000);
     expect(code).toBe(0);
     expect(output).toContain('Working keys: 1 of 2');
@@ -118,22 +160,22 @@ describe('check-keys', () => {
       return { type: 'reply', text: 'OK' };
     });
     const keys = Array.from({ length: 6 }, (_, index) => `gsk_ConcurrencyKey000000000000000000${index}`);
-    const { code } = await run(groqEnv({ GROQ_API_KEYS: keys.join(',') }), { concurrency: 2 });
+    const { code } = await run(providerEnv({ [v('API_KEYS')]: keys.join(',') }), { concurrency: 2 });
     expect(code).toBe(0);
     expect(server.requests).toHaveLength(6);
     expect(mostInFlight).toBe(2);
   });
 
   it('exits 2 with the configuration error, and without echoing keys', async () => {
-    const { code, output } = await run({ GROQ_API_KEY: GOOD_KEYS[0] ?? '', GROQ_BASE_URL: 'not a url' });
+    const { code, output } = await run({ [v('API_KEY')]: GOOD_KEYS[0] ?? '', [v('BASE_URL')]: 'not a url' });
     expect(code).toBe(2);
-    expect(output).toContain('GROQ_BASE_URL: not a URL');
+    expect(output).toContain(`${v('BASE_URL')}: not a URL`);
     expect(output).not.toContain(GOOD_KEYS[0]);
     expect(server.requests).toHaveLength(0);
   });
 
   it('exits 2 and explains how to add a key when none is configured', async () => {
-    const { code, output } = await run({ GROQ_API_KEY: '' });
+    const { code, output } = await run({ [v('API_KEY')]: '' });
     expect(code).toBe(2);
     expect(output).toContain('No API keys configured');
     expect(output).toContain(`${PROVIDERS[0]?.envPrefix}_API_KEY=<your key>`);
@@ -150,8 +192,14 @@ describe('check-keys', () => {
 
     it('reads keys from the environment and from .env, prints the report and exits 0', async () => {
       server.setHandler(answerByKey());
-      writeFileSync(path.join(directory.path, '.env'), `GROQ_API_KEY_2=${BAD_KEY}\nGROQ_API_KEY=overridden-by-env\n`);
-      const { code, stdout } = await runCli({ GROQ_BASE_URL: server.url('groq'), GROQ_API_KEY: GOOD_KEYS[0] ?? '' });
+      writeFileSync(
+        path.join(directory.path, '.env'),
+        `${v('API_KEY_2')}=${BAD_KEY}\n${v('API_KEY')}=overridden-by-env\n`,
+      );
+      const { code, stdout } = await runCli({
+        [v('BASE_URL')]: server.baseUrlFor(PROVIDER.name),
+        [v('API_KEY')]: GOOD_KEYS[0] ?? '',
+      });
 
       expect(code).toBe(0);
       expect(stdout).toContain(maskSecret(GOOD_KEYS[0] ?? ''));

@@ -1,17 +1,19 @@
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { expandTranslateTexts } from '../../scripts/demo';
+import { maskSecret } from '../../providers/shared/secrets';
+import { DEMO_PROVIDERS, expandTranslateTexts } from '../../scripts/demo';
 import { translate } from '../../scripts/demo-model';
 import { DIST_TOOLS } from '../helpers/built';
 import { emptyDirectory, runBuiltScript } from '../helpers/cli';
 
 /** The made-up keys the demo configures; none may show in full. */
-const DEMO_KEYS = [
-  'gsk_DEMO_not_a_real_key_00000000000000001',
-  'gsk_DEMO_not_a_real_key_00000000000000002',
-  'csk-DEMO-not-a-real-key-00000000000000001',
-  'AIzaDEMO_not_a_real_key_00000001',
-];
+const DEMO_KEYS = DEMO_PROVIDERS.flatMap((provider) => provider.keys);
+/** The demo's pool: the first (flaky, two keys) answers, the second takes over when it fails. */
+const [FLAKY, FALLBACK] = DEMO_PROVIDERS;
+if (FLAKY === undefined || FALLBACK === undefined) throw new Error('the demo needs two providers');
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Either of the flaky provider's keys, masked, as a pattern. */
+const flakyKey = `(${FLAKY.keys.map((key) => escapeRegExp(maskSecret(key))).join('|')})`;
 
 describe('npm run demo', () => {
   it('runs the real bot on local stand-ins: answers, a visible fallback, /translate, /stats, clean exit', async () => {
@@ -21,7 +23,7 @@ describe('npm run demo', () => {
       const script = [
         'hello',
         'tell me a joke',
-        // The third request to groq fails with a 503: cerebras answers instead.
+        // The third request to the first provider fails with a 503: the second answers instead.
         'show me some code',
         '/translate fa hello | good morning \\',
         'thank you',
@@ -39,13 +41,16 @@ describe('npm run demo', () => {
 
       // The user's lines are echoed, the bot's answers follow, each with who answered.
       expect(stdout).toContain('you › hello\nbot › Hello! 👋 I am a stand-in model');
-      expect(stdout).toMatch(/↳ ✓ groq · key gsk_DE…000[12] · \d+ ms/);
+      expect(stdout).toMatch(new RegExp(`↳ ✓ ${FLAKY.name} · key ${flakyKey} · \\d+ ms`));
       expect(stdout).toContain('Why did the router cross the road?');
 
-      // The fallback: groq's failure, then cerebras answering.
+      // The fallback: the first provider's failure, then the second answering.
       expect(stdout).toContain('const reply = await sendMessageWithHistory(conversation, text);');
       expect(stdout).toMatch(
-        /↳ ✗ groq · key gsk_DE…000[12] · 503 Service Unavailable → fallback\n\s+↳ ✓ cerebras · key csk-DE…0001 · \d+ ms · after 1 failed attempt/,
+        new RegExp(
+          `↳ ✗ ${FLAKY.name} · key ${flakyKey} · 503 Service Unavailable → fallback\\n\\s+` +
+            `↳ ✓ ${FALLBACK.name} · key ${escapeRegExp(maskSecret(FALLBACK.keys[0] ?? ''))} · \\d+ ms · after 1 failed attempt`,
+        ),
       );
 
       // /translate with three texts (a `|` list continued on a second line), one line each, in order.
@@ -53,9 +58,8 @@ describe('npm run demo', () => {
 
       // /stats for the admin demo user: every provider, keys masked, the failure counted.
       expect(stdout).toContain('📊 Switchboard');
-      for (const provider of ['groq', 'cerebras', 'gemini'])
-        expect(stdout).toMatch(new RegExp(`^\\s+${provider} `, 'm'));
-      expect(stdout).toContain('gsk_DE…0002');
+      for (const provider of DEMO_PROVIDERS) expect(stdout).toMatch(new RegExp(`^\\s+${provider.name} `, 'm'));
+      expect(stdout).toContain(maskSecret(FLAKY.keys[1] ?? ''));
       expect(stdout).toContain('errors: transient 1');
       expect(stdout).toContain('Active users today: 1');
 

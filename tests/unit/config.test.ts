@@ -15,8 +15,13 @@ import {
   loadDotEnv,
 } from '../../bot/config';
 import { PROVIDERS } from '../../providers/registry';
+import { descriptorOf, envVar, FIRST_PROVIDER } from '../helpers/providers';
 
 const TOKEN = '123456:TEST-token-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
+/** The provider the single-provider cases configure: the first in the registry. */
+const FIRST = descriptorOf(FIRST_PROVIDER);
+/** One of its variables: `v('API_KEY')` → `<ENV PREFIX>_API_KEY`. */
+const v = (suffix: string): string => envVar(FIRST.name, suffix);
 
 function configError(run: () => unknown): ConfigError {
   try {
@@ -36,14 +41,14 @@ function problemLines(error: ConfigError): string[] {
 describe('provider keys', () => {
   it('merges KEY, numbered KEY_n (numeric order, gaps allowed) and KEYS, trimmed and de-duplicated', () => {
     const config = createProvidersConfig({
-      GROQ_API_KEYS: ' gsk_list_a , gsk_one,, gsk_two ,gsk_list_b ',
-      GROQ_API_KEY_10: 'gsk_ten',
-      GROQ_API_KEY_5: '  gsk_five  ',
-      GROQ_API_KEY: 'gsk_one',
-      GROQ_API_KEY_2: 'gsk_two',
+      [v('API_KEYS')]: ' gsk_list_a , gsk_one,, gsk_two ,gsk_list_b ',
+      [v('API_KEY_10')]: 'gsk_ten',
+      [v('API_KEY_5')]: '  gsk_five  ',
+      [v('API_KEY')]: 'gsk_one',
+      [v('API_KEY_2')]: 'gsk_two',
     });
     expect(config.providers.map(({ descriptor, keys }) => ({ name: descriptor.name, keys }))).toEqual([
-      { name: 'groq', keys: ['gsk_one', 'gsk_two', 'gsk_five', 'gsk_ten', 'gsk_list_a', 'gsk_list_b'] },
+      { name: FIRST.name, keys: ['gsk_one', 'gsk_two', 'gsk_five', 'gsk_ten', 'gsk_list_a', 'gsk_list_b'] },
     ]);
   });
 
@@ -62,21 +67,21 @@ describe('provider keys', () => {
   });
 
   it('leaves a provider without keys off, including one whose key variables are empty', () => {
-    const config = createProvidersConfig({ GROQ_API_KEY: '', GROQ_API_KEY_2: '   ', GROQ_API_KEYS: ' , ,' });
+    const config = createProvidersConfig({ [v('API_KEY')]: '', [v('API_KEY_2')]: '   ', [v('API_KEYS')]: ' , ,' });
     expect(config.providers).toEqual([]);
     expect(config.warnings.join('\n')).toContain('no provider has an API key');
   });
 
   it('rejects a key with a space inside, naming the variable but not the key', () => {
-    const error = configError(() => createProvidersConfig({ GROQ_API_KEY_2: 'gsk_first gsk_second' }));
-    expect(error.issues).toEqual([{ variable: 'GROQ_API_KEY_2', problem: expect.stringContaining('separate') }]);
+    const error = configError(() => createProvidersConfig({ [v('API_KEY_2')]: 'gsk_first gsk_second' }));
+    expect(error.issues).toEqual([{ variable: v('API_KEY_2'), problem: expect.stringContaining('separate') }]);
     expect(error.message).not.toContain('gsk_first');
   });
 
   it('warns about a variable that looks like a key variable but is not read', () => {
-    const config = createProvidersConfig({ GROQ_API_KEY: 'gsk_one', GROQ_API_KEY_OLD: 'gsk_old' });
+    const config = createProvidersConfig({ [v('API_KEY')]: 'gsk_one', [v('API_KEY_OLD')]: 'gsk_old' });
     expect(config.providers[0]?.keys).toEqual(['gsk_one']);
-    expect(config.warnings).toEqual([expect.stringContaining('GROQ_API_KEY_OLD is not read')]);
+    expect(config.warnings).toEqual([expect.stringContaining(`${v('API_KEY_OLD')} is not read`)]);
     expect(config.warnings.join('\n')).not.toContain('gsk_old');
   });
 });
@@ -84,25 +89,30 @@ describe('provider keys', () => {
 describe('provider endpoint, model and limits', () => {
   it('takes a base URL without its trailing slash and a model override', () => {
     const config = createProvidersConfig({
-      GROQ_API_KEY: 'gsk_one',
-      GROQ_BASE_URL: 'http://127.0.0.1:9999/groq/',
-      GROQ_MODEL: 'llama-3.1-8b-instant',
+      [v('API_KEY')]: 'gsk_one',
+      [v('BASE_URL')]: 'http://127.0.0.1:9999/fake/',
+      [v('MODEL')]: 'llama-3.1-8b-instant',
     });
-    expect(config.providers[0]).toMatchObject({ baseUrl: 'http://127.0.0.1:9999/groq', model: 'llama-3.1-8b-instant' });
+    expect(config.providers[0]).toMatchObject({ baseUrl: 'http://127.0.0.1:9999/fake', model: 'llama-3.1-8b-instant' });
   });
 
   it('reports a malformed base URL and a non-http one', () => {
-    expect(problemLines(configError(() => createProvidersConfig({ GROQ_BASE_URL: 'api.groq.com' })))).toEqual([
-      'GROQ_BASE_URL: not a URL',
+    expect(problemLines(configError(() => createProvidersConfig({ [v('BASE_URL')]: 'api.example.com' })))).toEqual([
+      `${v('BASE_URL')}: not a URL`,
     ]);
-    expect(problemLines(configError(() => createProvidersConfig({ GROQ_BASE_URL: 'ftp://api.groq.com' })))).toEqual([
-      'GROQ_BASE_URL: must be an http:// or https:// URL',
-    ]);
+    expect(
+      problemLines(configError(() => createProvidersConfig({ [v('BASE_URL')]: 'ftp://api.example.com' }))),
+    ).toEqual([`${v('BASE_URL')}: must be an http:// or https:// URL`]);
   });
 
   it('overrides the default limits; 0 lifts a limit, unset keeps the default', () => {
-    const config = createProvidersConfig({ GROQ_API_KEY: 'gsk_one', GROQ_RPM: '5', GROQ_RPD: '0', GROQ_TPM: '900' });
-    const defaults = PROVIDERS.find(({ name }) => name === 'groq')?.defaultLimits;
+    const config = createProvidersConfig({
+      [v('API_KEY')]: 'gsk_one',
+      [v('RPM')]: '5',
+      [v('RPD')]: '0',
+      [v('TPM')]: '900',
+    });
+    const defaults = FIRST.defaultLimits;
     expect(config.providers[0]?.limits).toEqual({
       requestsPerMinute: 5,
       tokensPerMinute: 900,
@@ -111,10 +121,10 @@ describe('provider endpoint, model and limits', () => {
   });
 
   it('reports limits that are not whole non-negative numbers', () => {
-    const error = configError(() => createProvidersConfig({ GROQ_TPM: '1.5', GROQ_RPD: '-1' }));
+    const error = configError(() => createProvidersConfig({ [v('TPM')]: '1.5', [v('RPD')]: '-1' }));
     expect(problemLines(error)).toEqual([
-      'GROQ_RPD: must be a whole number ≥ 0, got "-1"',
-      'GROQ_TPM: must be a whole number ≥ 0, got "1.5"',
+      `${v('RPD')}: must be a whole number ≥ 0, got "-1"`,
+      `${v('TPM')}: must be a whole number ≥ 0, got "1.5"`,
     ]);
   });
 });
@@ -150,12 +160,14 @@ describe('provider order and router settings', () => {
   });
 
   it('rejects unknown and repeated provider names', () => {
-    const unknown = configError(() => createProvidersConfig({ PROVIDER_ORDER: 'groq,nosuch' }));
+    const unknown = configError(() => createProvidersConfig({ PROVIDER_ORDER: `${FIRST.name},nosuch` }));
     expect(problemLines(unknown)).toEqual([
       `PROVIDER_ORDER: unknown provider "nosuch" (known: ${registryOrder.join(', ')})`,
     ]);
-    const repeated = configError(() => createProvidersConfig({ PROVIDER_ORDER: 'groq,GROQ' }));
-    expect(problemLines(repeated)).toEqual(['PROVIDER_ORDER: "groq" is listed twice']);
+    const repeated = configError(() =>
+      createProvidersConfig({ PROVIDER_ORDER: `${FIRST.name},${FIRST.name.toUpperCase()}` }),
+    );
+    expect(problemLines(repeated)).toEqual([`PROVIDER_ORDER: "${FIRST.name}" is listed twice`]);
   });
 
   it('reads routing and timings, and rejects values out of range', () => {
@@ -325,7 +337,7 @@ describe('webhook mode', () => {
 describe('errors', () => {
   it('reports every problem at once, one line each, bot and providers together', () => {
     const error = configError(() =>
-      createConfig({ ADMIN_IDS: '12a', GROQ_BASE_URL: 'nope', USER_DAILY_LIMIT: 'many', PROVIDER_ORDER: 'nosuch' }),
+      createConfig({ ADMIN_IDS: '12a', [v('BASE_URL')]: 'nope', USER_DAILY_LIMIT: 'many', PROVIDER_ORDER: 'nosuch' }),
     );
     expect(error.name).toBe('ConfigError');
     expect(error.issues.map(({ variable }) => variable)).toEqual([
@@ -333,7 +345,7 @@ describe('errors', () => {
       'ADMIN_IDS',
       'USER_DAILY_LIMIT',
       'PROVIDER_ORDER',
-      'GROQ_BASE_URL',
+      v('BASE_URL'),
     ]);
     const lines = error.message.split('\n');
     expect(lines).toHaveLength(6);
@@ -341,7 +353,7 @@ describe('errors', () => {
       expect.arrayContaining([
         'BOT_TOKEN: required',
         'ADMIN_IDS: "12a" is not a Telegram user id',
-        'GROQ_BASE_URL: not a URL',
+        `${v('BASE_URL')}: not a URL`,
         'USER_DAILY_LIMIT: must be a whole number ≥ 0, got "many"',
       ]),
     );
@@ -364,10 +376,10 @@ describe('errors', () => {
       WEBHOOK_URL: `https://bot.example.com/${botToken}`,
       WEBHOOK_SECRET: webhookSecret,
       REDIS_URL: `redis//:${redisPassword}@localhost:6379`,
-      GROQ_API_KEY_2: wellFormedKey,
+      [v('API_KEY_2')]: wellFormedKey,
       // Secrets pasted where values are quoted back.
       ADMIN_IDS: `${wellFormedKey},${redisPassword}`,
-      PROVIDER_ORDER: `groq,${botToken}`,
+      PROVIDER_ORDER: `${FIRST.name},${botToken}`,
       TRANSLATE_MAX_TEXTS: wellFormedKey,
       LOG_LEVEL: redisPassword,
     };
@@ -390,7 +402,7 @@ describe('describeConfig', () => {
     const keys = ['gsk_FirstKeyForDescribe0000000001', 'gsk_SecondKeyForDescribe000000002'];
     const config = createConfig({
       BOT_TOKEN: TOKEN,
-      GROQ_API_KEYS: keys.join(','),
+      [v('API_KEYS')]: keys.join(','),
       REDIS_URL: 'redis://:sup3r-secret-pw@localhost:6379/0',
       WEBHOOK_URL: `https://bot.example.com/${TOKEN}`,
       WEBHOOK_SECRET: 'WebhookSecretValue_123',
@@ -401,7 +413,7 @@ describe('describeConfig', () => {
       expect(text).not.toContain(secret);
     }
     expect(summary.providers.providers).toEqual([
-      expect.objectContaining({ name: 'groq', keyCount: 2, keys: ['gsk_Fi…0001', 'gsk_Se…0002'] }),
+      expect.objectContaining({ name: FIRST.name, keyCount: 2, keys: ['gsk_Fi…0001', 'gsk_Se…0002'] }),
     ]);
     expect(summary.storage).toBe('redis://:****@localhost:6379/0');
     expect(summary.mode).toBe('webhook');

@@ -6,7 +6,12 @@ describe('Failover', () => {
   function setup() {
     let now = 0;
     const changes: boolean[] = [];
-    const failover = new Failover('test', ({ degraded }) => changes.push(degraded), 1000, () => now);
+    const failover = new Failover(
+      'test',
+      ({ degraded }) => changes.push(degraded),
+      1000,
+      () => now,
+    );
     let primaryCalls = 0;
     let primary: () => Promise<string> = async () => 'primary';
     const run = () =>
@@ -89,7 +94,12 @@ describe('GuardedHistoryStore', () => {
     };
     const store = new GuardedHistoryStore(
       primary,
-      new Failover('history', ({ degraded }) => changes.push(degraded), 1000, () => now),
+      new Failover(
+        'history',
+        ({ degraded }) => changes.push(degraded),
+        1000,
+        () => now,
+      ),
     );
     return {
       store,

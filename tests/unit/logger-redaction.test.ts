@@ -3,9 +3,10 @@ import { describe, expect, it } from '@jest/globals';
 import { configSecrets, createConfig } from '../../bot/config';
 import { createLogger } from '../../bot/logger';
 import { maskSecret } from '../../providers/shared/secrets';
+import { envVar, FIRST_PROVIDER } from '../helpers/providers';
 
 const TOKEN = '1234567:AAHloggerTestToken_0123456789abcdefgh';
-const GROQ_KEY = 'gsk_loggerTestGroqKey000000000000000000001';
+const PROVIDER_KEY = 'gsk_loggerTestProviderKey00000000000000001';
 const WEBHOOK_SECRET = 'whsec_loggerTestWebhookSecret_0123456789';
 const REDIS_PASSWORD = 'p@ss:word/loggerTest-0123456789';
 
@@ -13,7 +14,7 @@ const REDIS_PASSWORD = 'p@ss:word/loggerTest-0123456789';
 function capturedLogger(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const config = createConfig({
     BOT_TOKEN: TOKEN,
-    GROQ_API_KEY: GROQ_KEY,
+    [envVar(FIRST_PROVIDER, 'API_KEY')]: PROVIDER_KEY,
     WEBHOOK_URL: 'https://bot.example.com/telegram/hook',
     WEBHOOK_SECRET,
     REDIS_URL: `redis://:${encodeURIComponent(REDIS_PASSWORD)}@redis.example.com:6379`,
@@ -42,22 +43,22 @@ describe('log redaction', () => {
     const { lines, logger } = capturedLogger();
     const fetchError = new Error(`request to http://127.0.0.1/bot${TOKEN}/sendMessage failed, reason: socket hang up`);
     logger.debug({ err: new Error('Network request failed!', { cause: fetchError }) }, 'telegram call failed');
-    logger.info({ headers: { authorization: `Bearer ${GROQ_KEY}` }, apiKey: GROQ_KEY }, 'provider request');
+    logger.info({ headers: { authorization: `Bearer ${PROVIDER_KEY}` }, apiKey: PROVIDER_KEY }, 'provider request');
     logger.warn(
       { url: `redis://:${encodeURIComponent(REDIS_PASSWORD)}@redis.example.com` },
       `password ${REDIS_PASSWORD}`,
     );
-    logger.error({ nested: { deeper: [`secret_token=${WEBHOOK_SECRET}`] } }, `key ${GROQ_KEY} rejected`);
+    logger.error({ nested: { deeper: [`secret_token=${WEBHOOK_SECRET}`] } }, `key ${PROVIDER_KEY} rejected`);
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
 
     expect(lines).toHaveLength(4);
     const all = lines.join('\n');
-    for (const secret of [TOKEN, GROQ_KEY, WEBHOOK_SECRET, REDIS_PASSWORD, encodeURIComponent(REDIS_PASSWORD)]) {
+    for (const secret of [TOKEN, PROVIDER_KEY, WEBHOOK_SECRET, REDIS_PASSWORD, encodeURIComponent(REDIS_PASSWORD)]) {
       expect(all).not.toContain(secret);
     }
     expect(all).toContain(`bot${maskSecret(TOKEN)}/sendMessage`);
-    expect(all).toContain(`key ${maskSecret(GROQ_KEY)} rejected`);
+    expect(all).toContain(`key ${maskSecret(PROVIDER_KEY)} rejected`);
     expect(all).toContain(`secret_token=${maskSecret(WEBHOOK_SECRET)}`);
   });
 
@@ -66,7 +67,7 @@ describe('log redaction', () => {
     const unknown = 'sk-or-v1-notConfiguredAnywhere0123456789';
     logger.info({ apiKey: unknown, request: { headers: { Authorization: `Bearer ${unknown}` } } }, 'provider request');
     logger.child({ update_id: 7 }).warn({ token: unknown, nested: { botToken: unknown }, count: 3 }, 'child line');
-    logger.info({ provider: 'groq', tokens: 12 }, 'answered');
+    logger.info({ provider: FIRST_PROVIDER, tokens: 12 }, 'answered');
     logger.flush();
     await new Promise((resolve) => setImmediate(resolve));
 
@@ -76,6 +77,6 @@ describe('log redaction', () => {
     expect(first).toMatchObject({ apiKey: '[redacted]', request: { headers: { Authorization: '[redacted]' } } });
     expect(second).toMatchObject({ update_id: 7, token: '[redacted]', nested: { botToken: '[redacted]' }, count: 3 });
     // Fields merely like a secret's name are left alone.
-    expect(third).toMatchObject({ provider: 'groq', tokens: 12 });
+    expect(third).toMatchObject({ provider: FIRST_PROVIDER, tokens: 12 });
   });
 });

@@ -11,8 +11,12 @@ describe('quota days', () => {
   it('finds the next midnight in UTC and in Pacific time, winter and summer', () => {
     expect(nextQuotaDayStart(Date.UTC(2026, 10, 26, 12, 0, 0), 'UTC')).toBe(Date.UTC(2026, 10, 27, 0, 0, 0));
     // PST (UTC−8) in November, PDT (UTC−7) in July.
-    expect(nextQuotaDayStart(Date.UTC(2026, 10, 26, 12, 0, 0), 'America/Los_Angeles')).toBe(Date.UTC(2026, 10, 27, 8, 0, 0));
-    expect(nextQuotaDayStart(Date.UTC(2026, 6, 1, 12, 0, 0), 'America/Los_Angeles')).toBe(Date.UTC(2026, 6, 2, 7, 0, 0));
+    expect(nextQuotaDayStart(Date.UTC(2026, 10, 26, 12, 0, 0), 'America/Los_Angeles')).toBe(
+      Date.UTC(2026, 10, 27, 8, 0, 0),
+    );
+    expect(nextQuotaDayStart(Date.UTC(2026, 6, 1, 12, 0, 0), 'America/Los_Angeles')).toBe(
+      Date.UTC(2026, 6, 2, 7, 0, 0),
+    );
   });
 
   it('answers the same from its cache, and never a moment in the past', () => {

@@ -231,11 +231,11 @@ describe('markdownToTelegramHtml', () => {
 
   it('renders a wide table as one block per row', () => {
     const html = render(
-      '| Model | Context window size | Free requests per day |\n|---|---|---|\n| **llama** | 128k | 14,400 |\n| gemini <x> | 1M | 20 |',
+      '| Model | Context window size | Free requests per day |\n|---|---|---|\n| **llama** | 128k | 14,400 |\n| flash <x> | 1M | 20 |',
     );
     expect(html).toBe(
       '<b><b>llama</b></b>\nContext window size: 128k\nFree requests per day: 14,400\n\n' +
-        '<b>gemini &lt;x&gt;</b>\nContext window size: 1M\nFree requests per day: 20',
+        '<b>flash &lt;x&gt;</b>\nContext window size: 1M\nFree requests per day: 20',
     );
   });
 

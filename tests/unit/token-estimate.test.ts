@@ -3,7 +3,12 @@ import { countTokens, estimateInputTokens, messageTokens } from '../../providers
 
 describe('token estimates', () => {
   it('counts special-token markers a user or a model may write as plain text, never throwing', () => {
-    for (const text of ['<|endoftext|>', 'before <|endoftext|> after', '<|fim_prefix|><|im_start|>user', '<|endofprompt|>']) {
+    for (const text of [
+      '<|endoftext|>',
+      'before <|endoftext|> after',
+      '<|fim_prefix|><|im_start|>user',
+      '<|endofprompt|>',
+    ]) {
       expect(countTokens(text)).toBeGreaterThan(0);
     }
     expect(countTokens('a <|endoftext|> b')).toBeGreaterThan(countTokens('a  b'));

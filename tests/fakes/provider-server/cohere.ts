@@ -63,7 +63,7 @@ function frame(event: { readonly type: string } & Record<string, unknown>): stri
   return `event: ${event.type}\ndata: ${JSON.stringify(event)}`;
 }
 
-export function cohereFormat(): WireFormat {
+export function cohereFormat(dialect: string): WireFormat {
   let counter = 0;
   const id = (): string => `c0ffee00-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
 
@@ -78,7 +78,7 @@ export function cohereFormat(): WireFormat {
   ];
 
   return {
-    dialect: 'cohere',
+    dialect,
     matches: (method, path) => method === 'POST' && path === '/v2/chat',
     describe: (_path, _query, headers, body) => {
       const parsed = (body ?? {}) as CohereBody;

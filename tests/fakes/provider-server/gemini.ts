@@ -59,7 +59,7 @@ const BLOCKED_RATINGS = [
   { category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'NEGLIGIBLE' },
 ];
 
-export function geminiFormat(): WireFormat {
+export function geminiFormat(dialect: string): WireFormat {
   let counter = 0;
   const responseId = (): string => `fake-response-${++counter}`;
   const modelOf = (reply: Reply | undefined, request: RecordedRequest): string =>
@@ -74,7 +74,7 @@ export function geminiFormat(): WireFormat {
   });
 
   return {
-    dialect: 'gemini',
+    dialect,
     matches: (method, path) => method === 'POST' && CHAT_PATH.test(path),
     describe: (path, query, headers, body) => {
       const match = CHAT_PATH.exec(path);

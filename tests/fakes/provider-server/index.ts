@@ -1,15 +1,31 @@
-import { cohereFormat } from './cohere';
-import { geminiFormat } from './gemini';
-import { cerebrasFormat, groqFormat, openRouterFormat } from './openai-compatible';
+import { PROVIDERS } from '../../../providers/registry';
+import { basePathOf, dialectFor } from './dialect';
 import { FakeProviderServer, type FakeProviderServerOptions } from './server';
 import type { WireFormat } from './types';
 
+export {
+  basePathOf,
+  type DialectErrors,
+  dialectFor,
+  type KeyLimitState,
+  type LimitKind,
+  type LimitRefusal,
+  type MinuteWindow,
+  type ProviderDialect,
+  type RateLimitDialect,
+} from './dialect';
 export { FakeProviderServer, type FakeProviderServerOptions, splitWords } from './server';
 export type { Behaviour, Handler, RecordedRequest, ReplyUsage, WireFormat } from './types';
 
-/** Every wire format the fake speaks, each mounted under its dialect name. */
+/**
+ * The wire format of every provider in the registry, each mounted under the provider's name, with
+ * the base path its real base URL has.
+ */
 export function allWireFormats(): WireFormat[] {
-  return [groqFormat(), cerebrasFormat(), openRouterFormat(), geminiFormat(), cohereFormat()];
+  return PROVIDERS.map((descriptor) => ({
+    ...dialectFor(descriptor.name).format(descriptor.name),
+    basePath: basePathOf(descriptor),
+  }));
 }
 
 /** Starts a fake provider server on a free loopback port; `stop()` it in `afterAll`. */

@@ -5,13 +5,19 @@ type Reply = Extract<Behaviour, { type: 'reply' }>;
 
 export interface OpenAiDialectOptions {
   readonly dialect: string;
-  /** Chat completions path after the dialect prefix, e.g. `/openai/v1/chat/completions`. */
-  readonly path: string;
+  /**
+   * Chat completions path after the dialect prefix, e.g. `/openai/v1/chat/completions`; any path
+   * ending in `/chat/completions` when omitted.
+   */
+  readonly path?: string;
   /**
    * Where a stream reports usage: in a final chunk with empty choices when the client asked
-   * (`stream_options.include_usage`), always in the last chunk, or in `x_groq.usage`.
+   * (`stream_options.include_usage`), always in the last chunk, or in an extra object of the
+   * provider's own (`x_<provider>.usage`), named by `usageExtension`.
    */
-  readonly streamUsage: 'when-asked' | 'last-chunk' | 'x_groq';
+  readonly streamUsage: 'when-asked' | 'last-chunk' | 'extension';
+  /** The name of that extra object (`x_…`), for `streamUsage: 'extension'`. */
+  readonly usageExtension?: string;
 }
 
 function bearer(headers: IncomingHttpHeaders): string | undefined {
@@ -44,8 +50,10 @@ function usageOf(reply: Reply): { prompt_tokens: number; completion_tokens: numb
   };
 }
 
-/** The OpenAI chat-completions wire format, as Groq, Cerebras and OpenRouter speak it. */
+/** The OpenAI chat-completions wire format, as the OpenAI-compatible providers speak it. */
 export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireFormat {
+  const extension = options.streamUsage === 'extension' ? options.usageExtension : undefined;
+  if (options.streamUsage === 'extension' && extension === undefined) throw new Error('usageExtension is required');
   let counter = 0;
   const id = (): string => `chatcmpl-fake-${++counter}`;
   const created = 1_700_000_000;
@@ -62,7 +70,8 @@ export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireForma
 
   return {
     dialect: options.dialect,
-    matches: (method, path) => method === 'POST' && path === options.path,
+    matches: (method, path) =>
+      method === 'POST' && (options.path === undefined ? path.endsWith('/chat/completions') : path === options.path),
     describe: (_path, _query, headers, body) => {
       const parsed = (body ?? {}) as OpenAiBody;
       return {
@@ -91,7 +100,7 @@ export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireForma
           },
         ],
         ...(usage === undefined ? {} : { usage }),
-        ...(options.streamUsage === 'x_groq' ? { x_groq: { id: 'req_fake' } } : {}),
+        ...(extension === undefined ? {} : { [extension]: { id: 'req_fake' } }),
       };
     },
     textEvents: (request, chunks) => {
@@ -111,7 +120,7 @@ export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireForma
       ];
       const last = chunk(request, chunkId, {}, reply.finishReason ?? 'stop') as Record<string, unknown>;
       if (usage !== undefined && options.streamUsage === 'last-chunk') last.usage = usage;
-      if (options.streamUsage === 'x_groq') last.x_groq = { id: 'req_fake', ...(usage === undefined ? {} : { usage }) };
+      if (extension !== undefined) last[extension] = { id: 'req_fake', ...(usage === undefined ? {} : { usage }) };
       events.push(last);
       if (usage !== undefined && options.streamUsage === 'when-asked' && body.stream_options?.include_usage === true) {
         events.push({
@@ -134,10 +143,3 @@ export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireForma
     }),
   };
 }
-
-export const groqFormat = (): WireFormat =>
-  openAiCompatibleFormat({ dialect: 'groq', path: '/openai/v1/chat/completions', streamUsage: 'x_groq' });
-export const cerebrasFormat = (): WireFormat =>
-  openAiCompatibleFormat({ dialect: 'cerebras', path: '/v1/chat/completions', streamUsage: 'last-chunk' });
-export const openRouterFormat = (): WireFormat =>
-  openAiCompatibleFormat({ dialect: 'openrouter', path: '/api/v1/chat/completions', streamUsage: 'when-asked' });

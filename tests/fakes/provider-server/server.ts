@@ -73,10 +73,24 @@ export class FakeProviderServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** Root URL of a dialect, to use as the provider's base URL. */
+  /** Root URL of a dialect (where it is mounted). */
   url(dialect: string): string {
-    if (!this.formats.some((format) => format.dialect === dialect)) throw new Error(`no wire format ${dialect}`);
+    this.formatOf(dialect);
     return `${this.baseUrl}/${dialect}`;
+  }
+
+  /**
+   * The provider's base URL on this server, to configure it with: its dialect's root plus the path
+   * its real base URL has (`…/name/api/v1` for a provider whose default base URL ends in `/api/v1`).
+   */
+  baseUrlFor(dialect: string): string {
+    return `${this.url(dialect)}${this.formatOf(dialect).basePath ?? ''}`;
+  }
+
+  private formatOf(dialect: string): WireFormat {
+    const format = this.formats.find((candidate) => candidate.dialect === dialect);
+    if (format === undefined) throw new Error(`no wire format ${dialect}`);
+    return format;
   }
 
   get origin(): string {

@@ -62,7 +62,7 @@ export type Behaviour =
   | { readonly type: 'garbage'; readonly body?: string; readonly contentType?: string }
   /**
    * An error inside a successful response: HTTP 200 whose JSON body is `body`, or, when the request
-   * streams, an SSE event carrying `body` after `afterChunks` normal chunks (OpenRouter does both).
+   * streams, an SSE event carrying `body` after `afterChunks` normal chunks (some providers do both).
    */
   | { readonly type: 'error-in-body'; readonly body: unknown; readonly text?: string; readonly afterChunks?: number }
   /** The provider's own way of refusing for safety (a blocked prompt or a SAFETY finish). */
@@ -72,8 +72,13 @@ export type Handler = (request: RecordedRequest) => Behaviour | Promise<Behaviou
 
 /** How the fake turns a behaviour into one provider's wire format. */
 export interface WireFormat {
-  /** The path prefix the dialect is mounted under, e.g. `groq` → `http://127.0.0.1:port/groq`. */
+  /** The path prefix the dialect is mounted under: a provider's name, e.g. `name` → `http://127.0.0.1:port/name`. */
   readonly dialect: string;
+  /**
+   * The path under the prefix that the provider's base URL includes (the path part of its default
+   * base URL, e.g. `/api/v1`); `''` when none.
+   */
+  readonly basePath?: string;
   /** Whether `path` (after the prefix, without query) is this dialect's chat endpoint. */
   matches(method: string, path: string): boolean;
   /** Pulls key, model, stream flag and messages out of the request. */

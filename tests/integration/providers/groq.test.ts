@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { groqProvider, readGroqRateLimits } from '../../../providers/groq';
 import { startFakeProviderServer, type FakeProviderServer } from '../../fakes/provider-server';
-import { groqErrors, groqRateLimitHeaders } from '../../fakes/provider-server/errors';
+import { groqErrors, groqRateLimitHeaders } from '../../fakes/provider-server/errors-groq';
 import { collectStream } from '../../helpers/streams';
 import { describeAdapterContract } from './adapter-contract';
 

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { cerebrasProvider } from '../../../providers/cerebras';
-import { groqProvider } from '../../../providers/groq';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../bot/services/pool-stats';
 import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
@@ -10,18 +8,25 @@ import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import type { QuotaStore } from '../../../providers/ports';
-import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../../fakes/provider-server';
-import { groqErrors } from '../../fakes/provider-server/errors';
+import {
+  dialectFor,
+  type FakeProviderServer,
+  type RecordedRequest,
+  startFakeProviderServer,
+} from '../../fakes/provider-server';
 import { FakeClock } from '../../helpers/fake-clock';
 import { buildRouter, type ProviderSetup, TEST_ATTEMPT_TIMEOUT_MS } from '../../helpers/pool';
+import { descriptorOf, FIRST_PROVIDER, SECOND_PROVIDER } from '../../helpers/providers';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 /**
- * The router against real adapters (Groq's and Cerebras's SDKs) on the fake provider server.
- * "A" is the first provider in priority order, "B" the second.
+ * The router against real adapters (through their SDKs) on the fake provider server. "A" is the
+ * first provider in the registry's (priority) order, "B" the second; each fails in its own words.
  */
-const A = groqProvider;
-const B = cerebrasProvider;
+const A = descriptorOf(FIRST_PROVIDER);
+const B = descriptorOf(SECOND_PROVIDER);
+const aErrors = dialectFor(A.name).errors;
+const bErrors = dialectFor(B.name).errors;
 const ATTEMPT_TIMEOUT_MS = TEST_ATTEMPT_TIMEOUT_MS;
 
 let server: FakeProviderServer;
@@ -55,7 +60,9 @@ async function routerError(promise: Promise<unknown>): Promise<RouterError> {
   throw new Error('expected a RouterError');
 }
 
-async function drain(stream: AsyncIterable<RoutedStreamEvent>): Promise<{ events: RoutedStreamEvent[]; error: unknown }> {
+async function drain(
+  stream: AsyncIterable<RoutedStreamEvent>,
+): Promise<{ events: RoutedStreamEvent[]; error: unknown }> {
   const events: RoutedStreamEvent[] = [];
   try {
     for await (const event of stream) events.push(event);
@@ -79,7 +86,7 @@ describe('key rotation', () => {
 
   it('sets a key that answers 401 aside: it gets no further request, the other key serves the rest', async () => {
     server.setHandler((request) =>
-      request.apiKey === 'key-bad-aaaaaaaaaa' ? groqErrors.invalidKey() : { type: 'reply', text: 'fine' },
+      request.apiKey === 'key-bad-aaaaaaaaaa' ? aErrors.invalidKey() : { type: 'reply', text: 'fine' },
     );
     const { router } = makeRouter([{ descriptor: A, keys: ['key-bad-aaaaaaaaaa', 'key-good-bbbbbbbbb'] }]);
     for (let index = 0; index < 20; index++) expect((await router.complete(ask())).text).toBe('fine');
@@ -122,7 +129,9 @@ describe('key rotation', () => {
     const answers = [];
     for (let index = 0; index < 6; index++) answers.push(await router.complete(ask()));
     expect(answers.map((answer) => answer.provider)).toEqual([A.name, A.name, A.name, A.name, A.name, B.name]);
-    expect(server.requests.every((request) => request.dialect !== A.name || request.apiKey === 'key-limited-aaaaaa')).toBe(true);
+    expect(
+      server.requests.every((request) => request.dialect !== A.name || request.apiKey === 'key-limited-aaaaaa'),
+    ).toBe(true);
     expect(answers.every((answer) => answer.failedAttempts.length === 0)).toBe(true);
   });
 
@@ -134,7 +143,12 @@ describe('key rotation', () => {
     server.enqueue({
       type: 'error',
       status: 429,
-      body: { error: { message: 'Rate limit reached on requests per day (RPD): Limit 1000, Used 1000', code: 'rate_limit_exceeded' } },
+      body: {
+        error: {
+          message: 'Rate limit reached on requests per day (RPD): Limit 1000, Used 1000',
+          code: 'rate_limit_exceeded',
+        },
+      },
     });
     expect((await router.complete(ask())).provider).toBe(B.name);
     clock.advance(3 * 3600_000);
@@ -148,7 +162,9 @@ describe('provider health', () => {
   it('answers from B while A fails with 500; after N failures A gets only a probe until it recovers', async () => {
     let aHealthy = false;
     server.setHandler((request) =>
-      request.dialect === A.name && !aHealthy ? groqErrors.serverError() : { type: 'reply', text: `from ${request.dialect}` },
+      request.dialect === A.name && !aHealthy
+        ? aErrors.serverError()
+        : { type: 'reply', text: `from ${request.dialect}` },
     );
     const { router, clock } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -173,7 +189,9 @@ describe('provider health', () => {
   });
 
   it('pays one attempt timeout for a hanging provider, then none for the next 20 requests', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B answers' }));
+    server.setHandler((request) =>
+      request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B answers' },
+    );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
       { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
@@ -193,7 +211,7 @@ describe('provider health', () => {
 
 describe('deadlines and error classes', () => {
   it('ends every failure in one typed error that names each provider tried and why', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? groqErrors.serverError() : groqErrors.invalidKey()));
+    server.setHandler((request) => (request.dialect === A.name ? aErrors.serverError() : bErrors.invalidKey()));
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
       { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
@@ -237,7 +255,7 @@ describe('deadlines and error classes', () => {
   });
 
   it('asks the caller for a shorter conversation after a context-length error', async () => {
-    server.enqueue(groqErrors.contextTooLong());
+    server.enqueue(aErrors.contextTooLong());
     const budgets: number[] = [];
     const { router } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] }]);
     const result = await router.complete({
@@ -255,7 +273,7 @@ describe('deadlines and error classes', () => {
 
   it('moves to the next provider on a bad request (an unknown model)', async () => {
     server.setHandler((request) =>
-      request.dialect === A.name ? groqErrors.modelNotFound() : { type: 'reply', text: 'B answers' },
+      request.dialect === A.name ? aErrors.modelNotFound() : { type: 'reply', text: 'B answers' },
     );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -265,9 +283,12 @@ describe('deadlines and error classes', () => {
   });
 
   it('waits for a key that frees up within the wait limit, and says when when it will not', async () => {
-    const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMinute: 2 } }], {
-      maxWaitMs: 5_000,
-    });
+    const { router, clock } = makeRouter(
+      [{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMinute: 2 } }],
+      {
+        maxWaitMs: 5_000,
+      },
+    );
     await router.complete(ask());
     clock.advance(57_000);
     await router.complete(ask());
@@ -289,7 +310,7 @@ describe('deadlines and error classes', () => {
 describe('streaming', () => {
   it('falls over to another provider when the stream fails before the first delta', async () => {
     server.setHandler((request) =>
-      request.dialect === A.name ? groqErrors.unavailable() : { type: 'reply', text: 'streamed from B' },
+      request.dialect === A.name ? aErrors.unavailable() : { type: 'reply', text: 'streamed from B' },
     );
     const { router } = makeRouter([
       { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -304,7 +325,9 @@ describe('streaming', () => {
   });
 
   it('pays the first-token timeout once for a provider whose streams hang, then none', async () => {
-    server.setHandler((request) => (request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B streams' }));
+    server.setHandler((request) =>
+      request.dialect === A.name ? { type: 'hang' } : { type: 'reply', text: 'B streams' },
+    );
     const { router } = makeRouter(
       [
         { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
@@ -381,13 +404,17 @@ describe('pool stats', () => {
   it('reports per provider and masked key: requests, failures by kind, fallbacks, latency, quota left and capacity', async () => {
     server.setHandler((request) =>
       request.apiKey === 'key-bad-aaaaaaaaaaaaaaaaaaaa'
-        ? groqErrors.invalidKey()
+        ? aErrors.invalidKey()
         : { type: 'reply', text: 'ok', usage: { inputTokens: 10, outputTokens: 2 } },
     );
     const quotaStore = new MemoryQuotaStore();
     const { router, stats } = makeRouter(
       [
-        { descriptor: A, keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'], limits: { requestsPerDay: 100 } },
+        {
+          descriptor: A,
+          keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'],
+          limits: { requestsPerDay: 100 },
+        },
         { descriptor: B, keys: ['key-b-cccccccccccccccccccccc'], limits: { requestsPerDay: 1000 } },
       ],
       { quotaStore },

@@ -102,9 +102,24 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     expect((await reserve('timed-out', T0 + 1)).ok).toBe(true);
     expect((await acquire(candidates, T0 + 2)).ok).toBe(false);
     // A 429 the provider did not count: out of the window and the day.
-    await store.settle({ keyId: 'p:a', reservationId: 'refused', reservedTokens: 40, actualTokens: 0, uncount: true, now: T0 + 3, day: DAY });
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'refused',
+      reservedTokens: 40,
+      actualTokens: 0,
+      uncount: true,
+      now: T0 + 3,
+      day: DAY,
+    });
     // A timeout after sending: the slot stays taken, only the tokens come back.
-    await store.settle({ keyId: 'p:a', reservationId: 'timed-out', reservedTokens: 40, actualTokens: 0, now: T0 + 3, day: DAY });
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'timed-out',
+      reservedTokens: 40,
+      actualTokens: 0,
+      now: T0 + 3,
+      day: DAY,
+    });
     const [usage] = await store.usage(['p:a'], T0 + 4, DAY);
     expect(usage).toMatchObject({ requestsLastMinute: 1, tokensLastMinute: 0, requestsToday: 1, tokensToday: 0 });
     expect((await acquire(candidates, T0 + 5)).ok).toBe(true);

@@ -82,7 +82,14 @@ describe('history while Redis hangs', () => {
       new Failover('history', ({ degraded }) => changes.push(degraded)),
     );
     const limits = { maxMessages: 10, ttlSeconds: 60 };
-    await history.append('c', [{ role: 'user', content: 'سلام ۱۲۳' }, { role: 'assistant', content: 'درود' }], limits);
+    await history.append(
+      'c',
+      [
+        { role: 'user', content: 'سلام ۱۲۳' },
+        { role: 'assistant', content: 'درود' },
+      ],
+      limits,
+    );
     redis.freeze();
 
     const first = performance.now();

@@ -86,31 +86,31 @@ describe.each([
     expect(await first.history.load('u:1')).toEqual([]);
 
     const candidates = [
-      { keyId: 'groq:a', limits: { requestsPerMinute: 1 } },
-      { keyId: 'groq:b', limits: { requestsPerMinute: 1 } },
+      { keyId: 'prov:a', limits: { requestsPerMinute: 1 } },
+      { keyId: 'prov:b', limits: { requestsPerMinute: 1 } },
     ];
     const acquire = (stores: Stores, reservationId: string) =>
       stores.quota.acquire({ candidates, tokens: 10, reservationId, now: T0, day: DAY });
     const taken = [await acquire(first, 'r1'), await acquire(second, 'r2'), await acquire(first, 'r3')];
     expect(taken.map((result) => result.ok)).toEqual([true, true, false]);
     await first.quota.settle({
-      keyId: 'groq:a',
+      keyId: 'prov:a',
       reservationId: 'r1',
       reservedTokens: 10,
       actualTokens: 4,
       now: T0,
       day: DAY,
     });
-    await second.quota.block('groq:b', 'cooldown', T0 + 5000, T0);
-    await first.quota.observe('groq:a', { requestsPerMinute: { limit: 30, remaining: 29 } }, T0, DAY);
-    const usage = await second.quota.usage(['groq:a', 'groq:b'], T0, DAY);
+    await second.quota.block('prov:b', 'cooldown', T0 + 5000, T0);
+    await first.quota.observe('prov:a', { requestsPerMinute: { limit: 30, remaining: 29 } }, T0, DAY);
+    const usage = await second.quota.usage(['prov:a', 'prov:b'], T0, DAY);
     expect(usage.map((key) => key.requestsLastMinute)).toEqual([1, 1]);
     expect(usage[1]?.block?.reason).toBe('cooldown');
 
     const attempt = {
-      provider: 'groq',
-      keyId: 'groq:a',
-      maskedKey: 'gsk_…aaaa',
+      provider: 'prov',
+      keyId: 'prov:a',
+      maskedKey: 'prov…aaaa',
       outcome: 'success',
       latencyMs: 12,
       fallback: false,
@@ -120,8 +120,8 @@ describe.each([
     await second.stats.recordAttempt({ ...attempt, outcome: 'rate_limited' }, DAY);
     await first.stats.recordUserRequest('42', DAY);
     const snapshot = await second.stats.read(DAY);
-    expect(snapshot.providers.groq?.requests).toBe(2);
-    expect(snapshot.keys['groq:a']?.successes).toBe(1);
+    expect(snapshot.providers.prov?.requests).toBe(2);
+    expect(snapshot.keys['prov:a']?.successes).toBe(1);
     expect(snapshot.activeUsers).toBe(1);
 
     const ticket = await first.ordering.take('chat:1');

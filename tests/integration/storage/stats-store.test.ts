@@ -59,7 +59,13 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
       failures: { transient: 1, rate_limited: 1 },
       latencies: [120],
     });
-    expect(snapshot.providers.beta).toMatchObject({ requests: 2, successes: 2, fallbacks: 1, hedges: 1, latencies: [90, 80] });
+    expect(snapshot.providers.beta).toMatchObject({
+      requests: 2,
+      successes: 2,
+      fallbacks: 1,
+      hedges: 1,
+      latencies: [90, 80],
+    });
     expect(snapshot.keys['beta:k1']).toMatchObject({ hedges: 1 });
     expect(snapshot.keys['alpha:k1']).toMatchObject({ requests: 2, successes: 1, failures: { transient: 1 } });
     expect(snapshot.keys['alpha:k2']).toMatchObject({ requests: 1, successes: 0, failures: { rate_limited: 1 } });

@@ -1,8 +1,8 @@
 import type { Behaviour } from './types';
 
 /**
- * Error responses as the real providers send them (bodies and headers copied from their docs and
- * from PROVIDERS.md), so adapters are tested against what they will meet.
+ * Groq's error responses as the API sends them (bodies and headers copied from its docs and
+ * from docs/providers.md), so adapters are tested against what they will meet.
  */
 
 type ErrorBehaviour = Extract<Behaviour, { type: 'error' }>;
