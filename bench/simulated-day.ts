@@ -92,6 +92,8 @@ export interface DayRunResult {
   readonly upstream: EnforcerTotals;
   /** served ÷ Σ RPD of all keys. */
   readonly shareOfCapacity: number;
+  /** served ÷ the capacity the window offers (a key whose quota day turns inside it counts twice). */
+  readonly shareOfWindowCapacity: number;
   /** Upstream 429s ÷ upstream requests. */
   readonly refusedShare: number;
   /** From arrival to answer or failure, in virtual ms (queueing behind earlier requests + waiting for keys). */
@@ -117,6 +119,8 @@ export interface SimulatedDayResult {
   readonly capacityRatePerMinute: number;
   readonly averageTokensPerRequest: number;
   readonly ours: DayRunResult;
+  /** Our router with plain priority order (no reset-aware spending), as it was before. */
+  readonly oursPriorityOnly: DayRunResult;
   readonly naive: DayRunResult;
 }
 
@@ -144,27 +148,34 @@ export async function runSimulatedDay(options: SimulatedDayOptions = DEFAULT_DAY
   const capacityRatePerMinute = capacity / 1440;
   const demand = buildDemand(options, capacityRatePerMinute);
 
-  const ours = await runDay('ours', pool, demand, options, (adapters, clock) => {
-    const router = new Router({
-      // The production defaults, except for the clock.
-      ...DEFAULT_ROUTER_SETTINGS,
-      providers: pool.map(({ descriptor, keys }) => {
-        const adapter = adapters.get(descriptor.name)!;
-        return {
-          descriptor: { ...descriptor, create: () => adapter },
-          baseUrl: descriptor.defaultBaseUrl,
-          model: adapter.model,
-          keys,
-          limits: descriptor.defaultLimits,
-        };
-      }),
-      ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
-      quotaStore: new MemoryQuotaStore(),
-      clock,
-      random: seededRandom(options.seed),
-    });
-    return (request) => router.complete(request);
-  });
+  const ourRouter =
+    (resetAwareSpending: boolean) =>
+    (adapters: ReadonlyMap<string, ProviderAdapter>, clock: VirtualClock): Complete => {
+      const router = new Router({
+        // The production defaults, except for the clock and hedging: a simulated day has no stalls
+        // to hedge, and on virtual time every hedge timer would look due.
+        ...DEFAULT_ROUTER_SETTINGS,
+        hedgeMaxShare: 0,
+        resetAwareSpending,
+        providers: pool.map(({ descriptor, keys }) => {
+          const adapter = adapters.get(descriptor.name)!;
+          return {
+            descriptor: { ...descriptor, create: () => adapter },
+            baseUrl: descriptor.defaultBaseUrl,
+            model: adapter.model,
+            keys,
+            limits: descriptor.defaultLimits,
+          };
+        }),
+        ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+        quotaStore: new MemoryQuotaStore(),
+        clock,
+        random: seededRandom(options.seed),
+      });
+      return (request) => router.complete(request);
+    };
+  const ours = await runDay('ours', pool, demand, options, ourRouter(true));
+  const oursPriorityOnly = await runDay('ours, priority only', pool, demand, options, ourRouter(false));
   const naive = await runDay('naive', pool, demand, options, (adapters) => {
     const router = new NaiveRouter(
       pool.map(({ descriptor, keys }) => ({ name: descriptor.name, adapter: adapters.get(descriptor.name)!, keys })),
@@ -172,6 +183,11 @@ export async function runSimulatedDay(options: SimulatedDayOptions = DEFAULT_DAY
     return (request) => router.complete(request);
   });
 
+  const shares = (run: DayRunResult): DayRunResult => ({
+    ...run,
+    shareOfCapacity: run.served / capacity,
+    shareOfWindowCapacity: run.served / windowCapacity,
+  });
   const tokens = demand.reduce((sum, item) => sum + item.outputTokens + countInputTokens(item.messages), 0);
   return {
     options,
@@ -182,8 +198,9 @@ export async function runSimulatedDay(options: SimulatedDayOptions = DEFAULT_DAY
     demandPeakPerMinute: capacityRatePerMinute * options.peakFactor,
     capacityRatePerMinute,
     averageTokensPerRequest: demand.length === 0 ? 0 : tokens / demand.length,
-    ours: { ...ours, shareOfCapacity: ours.served / capacity },
-    naive: { ...naive, shareOfCapacity: naive.served / capacity },
+    ours: shares(ours),
+    oursPriorityOnly: shares(oursPriorityOnly),
+    naive: shares(naive),
   };
 }
 
@@ -290,6 +307,7 @@ async function runDay(
       failedWithRoomExamples: examples,
       upstream,
       shareOfCapacity: Number.NaN,
+      shareOfWindowCapacity: Number.NaN,
       refusedShare: upstream.upstreamRequests === 0 ? 0 : upstream.refused / upstream.upstreamRequests,
       delayP95Ms: percentileOrNaN(delays, 0.95),
       delayMaxMs: delays.reduce((max, delay) => Math.max(max, delay), 0),

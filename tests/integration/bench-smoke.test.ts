@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { runFailoverBenchmark } from '../../bench/failover';
+import { DEFAULT_FAILOVER_OPTIONS, runFailoverBenchmark } from '../../bench/failover';
 import { LimitEnforcer } from '../../bench/limit-enforcer';
 import { measureWindowCost, runOverheadBenchmark } from '../../bench/overhead';
 import { DEFAULT_DAY_OPTIONS, runSimulatedDay } from '../../bench/simulated-day';
@@ -39,20 +39,43 @@ describe('bench smoke', () => {
     expect(costs.every((cost) => isFinitePositive(cost.microsecondsPerRequest))).toBe(true);
   });
 
-  it('failover: the hanging provider gets one attempt, then the breaker keeps requests away from it', async () => {
+  it('failover: without hedging the hanging provider gets one attempt, then the breaker keeps requests away from it', async () => {
     const result = await runFailoverBenchmark({
+      ...DEFAULT_FAILOVER_OPTIONS,
       replyDelayMs: 20,
       attemptTimeoutMs: 300,
+      hedging: false,
       warmupRequests: 2,
       healthyRequests: 10,
       failoverRequests: 10,
-      concurrency: 1,
     });
     expect(result.failed).toBe(0);
     expect(result.attemptsOnHangingProvider).toBe(1);
     expect(result.paidTimeout).toBe(1);
+    expect(result.failoverHedges).toBe(0);
     expect(isFinitePositive(result.healthyP95Ms)).toBe(true);
     expect(isFinitePositive(result.ratio)).toBe(true);
+  });
+
+  it('failover: with hedging, streamed answers in flight on the hanging provider are answered by the backup', async () => {
+    const result = await runFailoverBenchmark({
+      ...DEFAULT_FAILOVER_OPTIONS,
+      replyDelayMs: 20,
+      streamMs: 50,
+      attemptTimeoutMs: 2_000,
+      hedgeMinDelayMs: 50,
+      // Enough requests in the last minute for the hedge budget (10 %) to cover the 4 in flight.
+      warmupRequests: 4,
+      healthyRequests: 40,
+      failoverRequests: 20,
+      concurrency: 4,
+    });
+    expect(result.failed).toBe(0);
+    expect(result.paidTimeout).toBe(0);
+    expect(result.failoverHedges).toBeGreaterThanOrEqual(3);
+    // No request waited for the 2 s attempt timeout.
+    expect(result.failoverMaxMs).toBeLessThan(2_000);
+    expect(isFinitePositive(result.firstTokenRatio)).toBe(true);
   });
 
   it('limit enforcer: refuses a key over its per-minute limit with the provider’s 429 and says no key has room', () => {
@@ -114,7 +137,7 @@ describe('bench smoke', () => {
         0,
       ),
     );
-    for (const run of [result.ours, result.naive]) {
+    for (const run of [result.ours, result.oursPriorityOnly, result.naive]) {
       expect(run.userRequests).toBe(result.demand);
       expect(run.served + run.failed).toBe(result.demand);
       expect(run.upstream.served).toBe(run.served);
