@@ -85,3 +85,86 @@ export class HedgeBudget {
     return bucket % BUCKETS;
   }
 }
+
+/** A pending hedge deadline; set `cancelled` once the attempt it watches has answered. */
+export interface HedgeWatch {
+  cancelled: boolean;
+  readonly dueAt: number;
+  readonly fire: () => void;
+}
+
+/**
+ * Every pending hedge deadline of a router behind one timer: a timer (and its abort wiring) per
+ * request cost more than the rest of the router's work on an answer. Deadlines are checked at most
+ * every `granularityMs`, so a hedge may start that much late; cancelled deadlines are dropped when
+ * the timer next fires.
+ */
+export class HedgeScheduler {
+  private watches: HedgeWatch[] = [];
+  /** When the earliest pending wake-up is due (Infinity: none). */
+  private wakeAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly clock: { now(): number; sleep(ms: number): Promise<void> },
+    private readonly granularityMs = 50,
+  ) {}
+
+  watch(dueAt: number, fire: () => void): HedgeWatch {
+    const watch: HedgeWatch = { cancelled: false, dueAt, fire };
+    this.watches.push(watch);
+    if (dueAt < this.wakeAt) this.arm(dueAt);
+    return watch;
+  }
+
+  private arm(dueAt: number): void {
+    const at = Math.ceil(dueAt / this.granularityMs) * this.granularityMs;
+    this.wakeAt = at;
+    this.clock.sleep(Math.max(0, at - this.clock.now())).then(
+      () => this.wake(at),
+      () => this.wake(at),
+    );
+  }
+
+  private wake(at: number): void {
+    if (at === this.wakeAt) this.wakeAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    const due: HedgeWatch[] = [];
+    const pending: HedgeWatch[] = [];
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const watch of this.watches) {
+      if (watch.cancelled) continue;
+      if (watch.dueAt <= now) {
+        due.push(watch);
+      } else {
+        pending.push(watch);
+        if (watch.dueAt < earliest) earliest = watch.dueAt;
+      }
+    }
+    this.watches = pending;
+    if (earliest < this.wakeAt) this.arm(earliest);
+    for (const watch of due) watch.fire();
+  }
+}
+
+/** The events of one request's race, in the order they happen, for one consumer. */
+export class RaceEvents<E> {
+  private readonly queue: E[] = [];
+  private waiter: ((event: E) => void) | undefined;
+
+  push(event: E): void {
+    const waiter = this.waiter;
+    if (waiter === undefined) {
+      this.queue.push(event);
+      return;
+    }
+    this.waiter = undefined;
+    waiter(event);
+  }
+
+  next(): Promise<E> {
+    if (this.queue.length > 0) return Promise.resolve(this.queue.shift() as E);
+    return new Promise<E>((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+}

@@ -30,7 +30,7 @@ import { type BreakerState, CircuitBreaker } from './breaker';
 import { type Clock, systemClock } from './clock';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
 import { type HealthSummary, HealthWindow } from './health';
-import { HEDGE_TIMEOUT_SHARE, HedgeBudget, hedgeDelayMs } from './hedging';
+import { HEDGE_TIMEOUT_SHARE, HedgeBudget, HedgeScheduler, type HedgeWatch, hedgeDelayMs, RaceEvents } from './hedging';
 import { outlookOf, type QuotaOutlook, spendLapsingFirst } from './spending';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
@@ -234,20 +234,20 @@ interface Run {
 }
 
 /** An attempt under way, until its first result (a stream's first event, or a whole answer). */
-interface LiveAttempt<T> {
+interface LiveAttempt {
   readonly plan: Plan;
-  readonly hedge: boolean;
-  /** Aborts this attempt alone (the request's own signal aborts every attempt). */
-  readonly controller: AbortController | undefined;
-  readonly first: Promise<AttemptSettled<T>>;
   /** Releases what the attempt holds once it lost (a stream's iterator). */
   readonly release: () => void;
   done: boolean;
 }
 
-type AttemptSettled<T> =
-  | { readonly attempt: LiveAttempt<T>; readonly ok: true; readonly value: T }
-  | { readonly attempt: LiveAttempt<T>; readonly ok: false; readonly error: unknown };
+/** What can happen in a request's race: an attempt's first result, or its hedge deadline. */
+type RaceEvent<T> =
+  | { readonly type: 'answer'; readonly attempt: LiveAttempt; readonly value: T }
+  | { readonly type: 'failure'; readonly attempt: LiveAttempt; readonly error: unknown }
+  | { readonly type: 'hedge' };
+
+const HEDGE_DUE: RaceEvent<never> = { type: 'hedge' };
 
 /** Starts one attempt: its first result, and how to release it if it loses. */
 type AttemptStarter<T> = (plan: Plan, request: ChatRequest) => { first: Promise<T>; release: () => void };
@@ -267,6 +267,8 @@ interface Plan {
   readonly timeoutMs: number;
   /** Started as a hedge of another attempt. */
   hedge: boolean;
+  /** Aborts this attempt alone, when a hedge may race it (the request's own signal aborts every attempt). */
+  readonly controller: AbortController | undefined;
 }
 
 type Decision =
@@ -287,6 +289,7 @@ export class Router {
   private readonly maxAttempts: number;
   private readonly observers: RouterObserver[] = [];
   private readonly hedgeBudget: HedgeBudget;
+  private readonly hedgeScheduler: HedgeScheduler;
   /** Per kind of background write: when a failure was last logged, and how many since. */
   private readonly writeFailures = new Map<string, { loggedAt: number; unlogged: number }>();
 
@@ -294,6 +297,7 @@ export class Router {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.hedgeBudget = new HedgeBudget(options.hedgeMaxShare);
+    this.hedgeScheduler = new HedgeScheduler(this.clock);
     this.providers = options.providers
       .filter((provider) => provider.keys.length > 0)
       .map((config) => {
@@ -448,76 +452,63 @@ export class Router {
    * every attempt started here failed (each failure already handled), so the caller plans again.
    */
   private async firstAnswer<T>(run: Run, start: AttemptStarter<T>): Promise<{ plan: Plan; value: T } | undefined> {
-    const primary = this.launch(run, await this.nextPlan(run), start);
-    const attempts: LiveAttempt<T>[] = [primary];
-    const timerControl = new AbortController();
-    let timer = this.hedgeTimer(run, primary.plan, timerControl.signal);
+    const plan = await this.nextPlan(run);
+    if (plan.controller === undefined || run.hedged) {
+      // No race possible: the attempt alone, without the race's bookkeeping.
+      const started = start(plan, plan.request);
+      try {
+        return { plan, value: await started.first };
+      } catch (error) {
+        await this.fail(run, plan, error);
+        return undefined;
+      }
+    }
+    const events = new RaceEvents<RaceEvent<T>>();
+    const primary = this.launch(plan, start, events);
+    const attempts: LiveAttempt[] = [primary];
+    const dueAt = this.clock.now() + this.hedgeDelay(plan.provider, run.streaming, plan.timeoutMs);
+    let watch: HedgeWatch | undefined = this.hedgeScheduler.watch(dueAt, () => events.push(HEDGE_DUE));
     try {
       while (true) {
-        const pending: Promise<AttemptSettled<T> | 'hedge'>[] = [];
-        for (const attempt of attempts) if (!attempt.done) pending.push(attempt.first);
-        if (pending.length === 0) return undefined;
-        if (timer !== undefined) pending.push(timer);
-        const settled = await Promise.race(pending);
-        if (settled === 'hedge') {
-          timer = undefined;
-          const hedge = await this.startHedge(run, primary.plan, start);
+        if (attempts.every((attempt) => attempt.done)) return undefined;
+        const event = await events.next();
+        if (event.type === 'hedge') {
+          if (watch === undefined) continue;
+          watch = undefined;
+          const hedge = await this.startHedge(run, primary.plan, start, events);
           if (hedge !== undefined) attempts.push(hedge);
           continue;
         }
-        settled.attempt.done = true;
-        if (settled.ok) {
-          for (const other of attempts) if (!other.done) this.abandon(other, settled.attempt);
-          if (settled.attempt.hedge) this.notifyHedge(settled.attempt.plan, true);
-          return { plan: settled.attempt.plan, value: settled.value };
+        event.attempt.done = true;
+        if (event.type === 'answer') {
+          for (const other of attempts) if (!other.done) this.abandon(other, event.attempt);
+          if (event.attempt.plan.hedge) this.notifyHedge(event.attempt.plan, true);
+          return { plan: event.attempt.plan, value: event.value };
         }
         // No hedge after a failure: the next plan comes at once (from the caller, or the hedge under way).
-        timer = undefined;
-        if (settled.attempt.hedge) this.notifyHedge(settled.attempt.plan, false);
+        if (watch !== undefined) watch.cancelled = true;
+        watch = undefined;
+        if (event.attempt.plan.hedge) this.notifyHedge(event.attempt.plan, false);
         try {
-          await this.fail(run, settled.attempt.plan, settled.error);
+          await this.fail(run, event.attempt.plan, event.error);
         } catch (error) {
           for (const other of attempts) if (!other.done) this.abandon(other, undefined);
           throw error;
         }
       }
     } finally {
-      timerControl.abort();
+      if (watch !== undefined) watch.cancelled = true;
     }
   }
 
-  private launch<T>(run: Run, plan: Plan, start: AttemptStarter<T>): LiveAttempt<T> {
-    // An attempt of its own to abort only when a hedge may race it (saves an allocation otherwise).
-    const controller = this.hedgeBudget.enabled ? new AbortController() : undefined;
-    let request = plan.request;
-    if (controller !== undefined) {
-      const signal =
-        run.request.signal === undefined ? controller.signal : AbortSignal.any([run.request.signal, controller.signal]);
-      request = { ...plan.request, signal };
-    }
-    const started = start(plan, request);
-    const attempt: LiveAttempt<T> = {
-      plan,
-      hedge: plan.hedge,
-      controller,
-      release: started.release,
-      done: false,
-      first: started.first.then(
-        (value) => ({ attempt, ok: true, value }),
-        (error: unknown) => ({ attempt, ok: false, error }),
-      ),
-    };
-    return attempt;
-  }
-
-  /** Resolves with 'hedge' when the attempt has been silent long enough to hedge; `undefined`: no hedge. */
-  private hedgeTimer(run: Run, plan: Plan, signal: AbortSignal): Promise<'hedge'> | undefined {
-    if (run.hedged || !this.hedgeBudget.enabled) return undefined;
-    const delay = this.hedgeDelay(plan.provider, run.streaming, plan.timeoutMs);
-    return this.clock.sleep(delay, signal).then(
-      () => 'hedge' as const,
-      () => new Promise<never>(noop),
+  private launch<T>(plan: Plan, start: AttemptStarter<T>, events: RaceEvents<RaceEvent<T>>): LiveAttempt {
+    const started = start(plan, plan.request);
+    const attempt: LiveAttempt = { plan, release: started.release, done: false };
+    started.first.then(
+      (value) => events.push({ type: 'answer', attempt, value }),
+      (error: unknown) => events.push({ type: 'failure', attempt, error }),
     );
+    return attempt;
   }
 
   private hedgeDelay(provider: ProviderRuntime, streaming: boolean, timeoutMs: number): number {
@@ -537,18 +528,24 @@ export class Router {
   }
 
   /** One backup attempt on another provider, when one is free now and the budget allows. */
-  private async startHedge<T>(run: Run, primary: Plan, start: AttemptStarter<T>): Promise<LiveAttempt<T> | undefined> {
+  private async startHedge<T>(
+    run: Run,
+    primary: Plan,
+    start: AttemptStarter<T>,
+    events: RaceEvents<RaceEvent<T>>,
+  ): Promise<LiveAttempt | undefined> {
     const now = this.clock.now();
     if (run.hedged || !this.hedgeBudget.tryTake(now)) return undefined;
-    run.hedged = true;
     // A hedge goes elsewhere: the provider that stalls is likely stalling for everyone.
     const name = primary.provider.name;
     const wasExcluded = run.excluded.has(name);
     run.excluded.add(name);
     let decision: Decision;
     try {
+      // Planned before the request counts as hedged, so that the hedge, too, can be aborted.
       decision = await this.decide(run);
     } finally {
+      run.hedged = true;
       if (!wasExcluded) run.excluded.delete(name);
     }
     if (decision.type !== 'attempt') return undefined;
@@ -557,7 +554,7 @@ export class Router {
       { provider: name, key: primary.masked, hedge: decision.plan.provider.name },
       'no answer yet: hedging on another provider',
     );
-    return this.launch(run, decision.plan, start);
+    return this.launch(decision.plan, start, events);
   }
 
   /**
@@ -565,13 +562,13 @@ export class Router {
    * its hedge had stalled: that counts toward its provider's breaker, so the next requests avoid
    * it instead of each waiting out a hedge delay.
    */
-  private abandon<T>(attempt: LiveAttempt<T>, winner: LiveAttempt<T> | undefined): void {
+  private abandon(attempt: LiveAttempt, winner: LiveAttempt | undefined): void {
     attempt.done = true;
-    attempt.controller?.abort();
+    attempt.plan.controller?.abort();
     attempt.release();
     const { plan } = attempt;
     const now = this.clock.now();
-    if (winner?.hedge === true && !attempt.hedge) {
+    if (winner?.plan.hedge === true && !attempt.plan.hedge) {
       plan.provider.breaker.recordFailure(now, false);
       plan.provider.health.record({
         at: now,
@@ -582,7 +579,7 @@ export class Router {
     } else {
       plan.provider.breaker.recordNeutral();
     }
-    if (attempt.hedge) this.notifyHedge(plan, false);
+    if (plan.hedge) this.notifyHedge(plan, false);
     const store = this.options.quotaStore;
     this.background('refund', () =>
       store.settle({
@@ -743,6 +740,15 @@ export class Router {
     const limit = run.streaming ? this.options.firstTokenTimeoutMs : this.options.attemptTimeoutMs;
     const timeoutMs = Math.max(1, Math.min(limit, remaining));
     run.attempts += 1;
+    // An attempt of its own to abort only when a hedge may race it (saves the allocations otherwise).
+    const controller = this.hedgeBudget.enabled && !run.hedged ? new AbortController() : undefined;
+    const userSignal = run.request.signal;
+    const signal =
+      controller === undefined
+        ? userSignal
+        : userSignal === undefined
+          ? controller.signal
+          : AbortSignal.any([userSignal, controller.signal]);
     return {
       provider,
       keyId: key.keyId,
@@ -755,12 +761,13 @@ export class Router {
       startedAt: performance.now(),
       timeoutMs,
       hedge: false,
+      controller,
       request: {
         messages,
         maxOutputTokens: run.request.maxOutputTokens,
         temperature: run.request.temperature,
         json: run.request.json,
-        signal: run.request.signal,
+        signal,
         timeoutMs,
         idleTimeoutMs: this.options.streamIdleTimeoutMs,
       },
