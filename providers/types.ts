@@ -29,6 +29,12 @@ export interface ChatRequest {
   /** Aborting it ends the attempt at once (the router's deadline, a user leaving). */
   readonly signal?: AbortSignal;
   /**
+   * Lets the caller end this attempt alone later (a hedge that lost its race) without a signal of
+   * its own: the adapter calls it once, as the attempt starts, with a function that ends the
+   * attempt as an abort of `signal` would.
+   */
+  readonly onCancelable?: (cancel: () => void) => void;
+  /**
    * Per-attempt timeout in ms. For `complete` it bounds the whole call; for `stream` it bounds the
    * time until the first text delta arrives.
    */

@@ -51,18 +51,30 @@ export class HedgeBudget {
     this.requests[this.rotate(now)]! += 1;
   }
 
-  /** Takes a hedge from the budget when one is left. */
-  tryTake(now: number): boolean {
+  /**
+   * Takes a hedge from the budget when one is left; with `force` (a provider is known to be
+   * stalling, so the hedge is not speculative) it is counted but never refused.
+   */
+  tryTake(now: number, force = false): boolean {
+    if (!this.enabled) return false;
     const index = this.rotate(now);
-    let requests = 0;
-    let hedges = 0;
-    for (let bucket = 0; bucket < BUCKETS; bucket++) {
-      requests += this.requests[bucket]!;
-      hedges += this.hedges[bucket]!;
+    if (!force) {
+      let requests = 0;
+      let hedges = 0;
+      for (let bucket = 0; bucket < BUCKETS; bucket++) {
+        requests += this.requests[bucket]!;
+        hedges += this.hedges[bucket]!;
+      }
+      if (hedges + 1 > Math.max(HEDGES_PER_MINUTE_FLOOR, this.maxShare * requests)) return false;
     }
-    if (!this.enabled || hedges + 1 > Math.max(HEDGES_PER_MINUTE_FLOOR, this.maxShare * requests)) return false;
     this.hedges[index]! += 1;
     return true;
+  }
+
+  /** Gives back a hedge taken for nothing (no provider could take it). */
+  giveBack(now: number): void {
+    const index = this.rotate(now);
+    if (this.hedges[index]! > 0) this.hedges[index]! -= 1;
   }
 
   /** The bucket of `now`, clearing the buckets that fell out of the window since the last call. */

@@ -192,6 +192,11 @@ const UNCOUNTED_KINDS: ReadonlySet<ProviderErrorKind> = new Set<ProviderErrorKin
   'context_too_long',
 ]);
 
+/** A hedge that could not start (no budget, no free key) is tried again this much later. */
+const HEDGE_RETRY_MS = 250;
+/** After a provider stalled, hedges of its attempts skip the budget this long. */
+const STALL_EVIDENCE_MS = 30_000;
+
 /** How often a provider's daily quota is read again for reset-aware spending. */
 const OUTLOOK_REFRESH_MS = 15_000;
 
@@ -205,6 +210,8 @@ interface ProviderRuntime {
   readonly adapter: ProviderAdapter;
   /** Hedge delays from recent health, recomputed at most once a second (a summary sorts samples). */
   hedgeDelays: { at: number; streaming: number; complete: number } | undefined;
+  /** When it last stalled: an attempt lost to its hedge, or hung for a whole timeout. */
+  stallSeenAt: number | undefined;
   /** Its daily quota as last read from the quota store, for reset-aware spending. */
   outlook: QuotaOutlook | undefined;
   outlookReading: boolean;
@@ -267,8 +274,11 @@ interface Plan {
   readonly timeoutMs: number;
   /** Started as a hedge of another attempt. */
   hedge: boolean;
-  /** Aborts this attempt alone, when a hedge may race it (the request's own signal aborts every attempt). */
-  readonly controller: AbortController | undefined;
+  /**
+   * Ends this attempt alone, when a hedge may race it (the request's own signal ends every
+   * attempt): `cancel` is set by the adapter as the attempt starts.
+   */
+  readonly cancelable: { cancel: (() => void) | undefined } | undefined;
 }
 
 type Decision =
@@ -312,6 +322,7 @@ export class Router {
           config,
           adapter: createAdapter(config, options),
           hedgeDelays: undefined,
+          stallSeenAt: undefined,
           outlook: undefined,
           outlookReading: false,
           keys,
@@ -453,7 +464,7 @@ export class Router {
    */
   private async firstAnswer<T>(run: Run, start: AttemptStarter<T>): Promise<{ plan: Plan; value: T } | undefined> {
     const plan = await this.nextPlan(run);
-    if (plan.controller === undefined || run.hedged) {
+    if (plan.cancelable === undefined || run.hedged) {
       // No race possible: the attempt alone, without the race's bookkeeping.
       const started = start(plan, plan.request);
       try {
@@ -473,10 +484,13 @@ export class Router {
         if (attempts.every((attempt) => attempt.done)) return undefined;
         const event = await events.next();
         if (event.type === 'hedge') {
-          if (watch === undefined) continue;
+          if (watch === undefined || run.hedged) continue;
           watch = undefined;
           const hedge = await this.startHedge(run, primary.plan, start, events);
-          if (hedge !== undefined) attempts.push(hedge);
+          if (hedge !== 'retry') attempts.push(hedge);
+          else if (!primary.done) {
+            watch = this.hedgeScheduler.watch(this.clock.now() + HEDGE_RETRY_MS, () => events.push(HEDGE_DUE));
+          }
           continue;
         }
         event.attempt.done = true;
@@ -527,28 +541,38 @@ export class Router {
     return Math.min(streaming ? delays.streaming : delays.complete, HEDGE_TIMEOUT_SHARE * timeoutMs);
   }
 
-  /** One backup attempt on another provider, when one is free now and the budget allows. */
+  /**
+   * One backup attempt on another provider, when one is free now and the budget allows; `retry`
+   * when not yet (the caller asks again shortly, while its attempt is still silent). A hedge of
+   * an attempt whose provider was seen stalling in the last half minute is not speculative and
+   * does not wait for the budget: every request caught in a stall gets its backup.
+   */
   private async startHedge<T>(
     run: Run,
     primary: Plan,
     start: AttemptStarter<T>,
     events: RaceEvents<RaceEvent<T>>,
-  ): Promise<LiveAttempt | undefined> {
+  ): Promise<LiveAttempt | 'retry'> {
     const now = this.clock.now();
-    if (run.hedged || !this.hedgeBudget.tryTake(now)) return undefined;
+    const stallSeenAt = primary.provider.stallSeenAt;
+    const stalling = stallSeenAt !== undefined && now >= stallSeenAt && now - stallSeenAt < STALL_EVIDENCE_MS;
+    if (!this.hedgeBudget.tryTake(now, stalling)) return 'retry';
     // A hedge goes elsewhere: the provider that stalls is likely stalling for everyone.
     const name = primary.provider.name;
     const wasExcluded = run.excluded.has(name);
     run.excluded.add(name);
     let decision: Decision;
     try {
-      // Planned before the request counts as hedged, so that the hedge, too, can be aborted.
       decision = await this.decide(run);
     } finally {
-      run.hedged = true;
       if (!wasExcluded) run.excluded.delete(name);
     }
-    if (decision.type !== 'attempt') return undefined;
+    if (decision.type !== 'attempt') {
+      this.hedgeBudget.giveBack(now);
+      return 'retry';
+    }
+    // Counted as hedged only now: the hedge's own plan was made with an abort controller of its own.
+    run.hedged = true;
     decision.plan.hedge = true;
     this.options.logger?.info(
       { provider: name, key: primary.masked, hedge: decision.plan.provider.name },
@@ -564,11 +588,12 @@ export class Router {
    */
   private abandon(attempt: LiveAttempt, winner: LiveAttempt | undefined): void {
     attempt.done = true;
-    attempt.plan.controller?.abort();
+    attempt.plan.cancelable?.cancel?.();
     attempt.release();
     const { plan } = attempt;
     const now = this.clock.now();
     if (winner?.plan.hedge === true && !attempt.plan.hedge) {
+      plan.provider.stallSeenAt = now;
       plan.provider.breaker.recordFailure(now, false);
       plan.provider.health.record({
         at: now,
@@ -740,15 +765,8 @@ export class Router {
     const limit = run.streaming ? this.options.firstTokenTimeoutMs : this.options.attemptTimeoutMs;
     const timeoutMs = Math.max(1, Math.min(limit, remaining));
     run.attempts += 1;
-    // An attempt of its own to abort only when a hedge may race it (saves the allocations otherwise).
-    const controller = this.hedgeBudget.enabled && !run.hedged ? new AbortController() : undefined;
-    const userSignal = run.request.signal;
-    const signal =
-      controller === undefined
-        ? userSignal
-        : userSignal === undefined
-          ? controller.signal
-          : AbortSignal.any([userSignal, controller.signal]);
+    // A way to end this attempt alone, only when a hedge may race it.
+    const cancelable: Plan['cancelable'] = this.hedgeBudget.enabled && !run.hedged ? { cancel: undefined } : undefined;
     return {
       provider,
       keyId: key.keyId,
@@ -761,13 +779,19 @@ export class Router {
       startedAt: performance.now(),
       timeoutMs,
       hedge: false,
-      controller,
+      cancelable,
       request: {
         messages,
         maxOutputTokens: run.request.maxOutputTokens,
         temperature: run.request.temperature,
         json: run.request.json,
-        signal,
+        signal: run.request.signal,
+        onCancelable:
+          cancelable === undefined
+            ? undefined
+            : (cancel) => {
+                cancelable.cancel = cancel;
+              },
         timeoutMs,
         idleTimeoutMs: this.options.streamIdleTimeoutMs,
       },
@@ -942,6 +966,7 @@ export class Router {
       case 'transient': {
         // An attempt that used up its whole timeout is a hang: open the breaker at once.
         const hang = elapsed >= plan.timeoutMs * 0.9 || committed;
+        if (hang) plan.provider.stallSeenAt = now;
         plan.provider.breaker.recordFailure(now, hang);
         run.excluded.add(name);
         return;

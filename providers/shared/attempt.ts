@@ -13,9 +13,13 @@ export class AttemptControl {
   private cause: AbortCause | undefined;
   private readonly onCallerAbort = (): void => this.abort('caller');
 
-  constructor(private readonly callerSignal: AbortSignal | undefined) {
+  constructor(
+    private readonly callerSignal: AbortSignal | undefined,
+    onCancelable?: (cancel: () => void) => void,
+  ) {
     if (callerSignal?.aborted) this.abort('caller');
     else callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+    onCancelable?.(this.onCallerAbort);
   }
 
   get signal(): AbortSignal {

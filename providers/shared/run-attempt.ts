@@ -11,7 +11,7 @@ export async function runAttempt<T>(
   options: AdapterOptions,
   attempt: (control: AttemptControl) => Promise<T>,
 ): Promise<T> {
-  const control = new AttemptControl(request.signal);
+  const control = new AttemptControl(request.signal, request.onCancelable);
   control.arm('timeout', request.timeoutMs ?? options.timeoutMs);
   try {
     return await attempt(control);
@@ -31,7 +31,7 @@ export function streamAttempt<T>(
 ): AsyncIterable<T> {
   return {
     async *[Symbol.asyncIterator]() {
-      const control = new AttemptControl(request.signal);
+      const control = new AttemptControl(request.signal, request.onCancelable);
       control.arm('first-token-timeout', request.timeoutMs ?? options.timeoutMs);
       const idleTimeoutMs = request.idleTimeoutMs ?? options.idleTimeoutMs;
       try {

@@ -204,6 +204,24 @@ export function describeAdapterContract(testCase: AdapterContractCase): void {
       expect((error as Error).message).toMatch(/cancel/);
     });
 
+    it('ends one attempt through the cancel function it hands over (a hedge that lost), whole or streamed', async () => {
+      for (const streamed of [false, true]) {
+        server.enqueue({ type: 'hang' });
+        let cancel: (() => void) | undefined;
+        const attemptRequest = request({ timeoutMs: 60_000, onCancelable: (given) => (cancel = given) });
+        const pending = streamed
+          ? collectStream(adapter.stream(attemptRequest, API_KEY)).then(({ error }) => error)
+          : rejectionOf(adapter.complete(attemptRequest, API_KEY));
+        // Handed over as the attempt starts, before anything arrives.
+        while (cancel === undefined) await new Promise((resolve) => setImmediate(resolve));
+        const started = performance.now();
+        cancel();
+        const error = await pending;
+        expect(performance.now() - started).toBeLessThan(10_000);
+        expect(isProviderError(error) && error.kind).toBe('transient');
+      }
+    });
+
     it('sends each key as given and keeps keys apart', async () => {
       await adapter.complete(request(), 'key-number-one-aaaaaaaaaa');
       await adapter.complete(request(), 'key-number-two-bbbbbbbbbb');

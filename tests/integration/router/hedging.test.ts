@@ -204,31 +204,59 @@ describe('hedged first token', () => {
     expect(server.requestsFor(A!.name)).toHaveLength(stalledRequests);
   });
 
-  it('stays within its budget: at 10 % of a quiet minute’s requests, the third stall is not hedged', async () => {
+  it('stays within its budget: at 10 % of a quiet minute’s requests, the third slow answer is not hedged', async () => {
     const { router, clock, hedges } = hedgingRouter({ hedgeMaxShare: 0.1 });
-    // Two hedges a minute are allowed whatever the traffic; use them up.
-    server.setHandler((request) =>
-      request.dialect === A!.name ? { type: 'hang' } : { type: 'reply', text: `answer from ${request.dialect}` },
-    );
+    // A is slow but answers; B would answer later still: each hedge loses, and no stall is seen.
+    let aReceived = deferred<void>();
+    let aRelease = deferred<Behaviour>();
+    let bReceived = deferred<void>();
+    server.setHandler((request) => {
+      if (request.dialect === A!.name) {
+        aReceived.resolve();
+        return aRelease.promise;
+      }
+      bReceived.resolve();
+      return { type: 'hang' };
+    });
     for (let index = 0; index < 2; index++) {
-      const before = server.requestsFor(A!.name).length;
       const answer = collect(router.stream(ask()));
-      while (server.requestsFor(A!.name).length === before) await settle();
+      await aReceived.promise;
       clock.advance(MIN_DELAY_MS);
-      expect((await answer).provider).toBe(B!.name);
+      await bReceived.promise;
+      aRelease.resolve({ type: 'reply', text: 'slow but first' });
+      expect((await answer).provider).toBe(A!.name);
+      aReceived = deferred<void>();
+      aRelease = deferred<Behaviour>();
+      bReceived = deferred<void>();
     }
-    expect(hedges).toHaveLength(2);
-    hedges.length = 0;
+    expect(hedges).toEqual([expect.objectContaining({ won: false }), expect.objectContaining({ won: false })]);
+    // Two hedges a minute are allowed whatever the traffic, and they are used up.
     const hedgedSoFar = server.requestsFor(B!.name).length;
-    const { received, release } = aWaitsForTheTest();
     const answer = collect(router.stream(ask()));
-    await received.promise;
+    await aReceived.promise;
     clock.advance(5 * MIN_DELAY_MS);
     await settle();
     expect(server.requestsFor(B!.name)).toHaveLength(hedgedSoFar);
-    release.resolve({ type: 'reply', text: 'slow' });
+    aRelease.resolve({ type: 'reply', text: 'slow' });
     expect((await answer).provider).toBe(A!.name);
-    expect(hedges).toEqual([]);
+    expect(hedges).toHaveLength(2);
+  });
+
+  it('hedges every request caught in a stall, beyond the budget, once the stall is evident', async () => {
+    const { router, clock, hedges } = hedgingRouter({ hedgeMaxShare: 0.1 });
+    server.setHandler((request) =>
+      request.dialect === A!.name ? { type: 'hang' } : { type: 'reply', text: `answer from ${request.dialect}` },
+    );
+    const answers = Array.from({ length: 8 }, () => collect(router.stream(ask())));
+    while (server.requestsFor(A!.name).length < 8) await settle();
+    // The first two hedges come from the budget; they win, which shows A is stalling; the rest follow.
+    clock.advance(MIN_DELAY_MS);
+    while (hedges.length < 2) await settle();
+    clock.advance(250);
+    const results = await Promise.all(answers);
+    expect(results.every((result) => result.provider === B!.name)).toBe(true);
+    expect(hedges).toHaveLength(8);
+    expect(server.requestsFor(A!.name)).toHaveLength(8);
   });
 
   it('is off with a share of 0', async () => {
