@@ -122,7 +122,10 @@ function repositoryFiles(): string[] {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
     });
-    return [...new Set(listed.split('\0'))].filter((file) => file !== '' && existsSync(path.join(ROOT, file)));
+    // Regular files only: a link to a folder (node_modules shared between checkouts) is not code.
+    return [...new Set(listed.split('\0'))].filter(
+      (file) => file !== '' && existsSync(path.join(ROOT, file)) && statSync(path.join(ROOT, file)).isFile(),
+    );
   } catch {
     return walk('');
   }
