@@ -11,6 +11,7 @@ import {
   type WindowCost,
 } from './overhead';
 import { type DayRunResult, DEFAULT_DAY_OPTIONS, runSimulatedDay, type SimulatedDayResult } from './simulated-day';
+import { DEFAULT_SLIDING_WINDOW_OPTIONS, runSlidingWindow, type SlidingWindowResult } from './sliding-window';
 
 /**
  * `npm run bench`: the router's benchmarks, each measured side by side in one run, on loopback
@@ -219,6 +220,55 @@ function dayTurns(start: number): string {
   return turns.length === 0 ? '' : ` (${turns.join(', ')})`;
 }
 
+function reportSlidingWindow(results: readonly SlidingWindowResult[]): void {
+  const options = results[0]?.options ?? DEFAULT_SLIDING_WINDOW_OPTIONS;
+  console.log('\n── 4. Sliding windows at the limit (virtual time)');
+  console.log(
+    `  ${options.keys} keys × ${options.requestsPerMinute} RPM; each provider counts a sliding 60 s window from the moment a\n` +
+      `  request arrives (5–150 ms after the router reserved it) and does not count what it refuses; demand\n` +
+      `  ${options.demandFactor}× the pool's capacity for ${options.minutes} minutes.`,
+  );
+  console.log(
+    renderTable(
+      [
+        'router',
+        'demand',
+        'served',
+        'served ÷ capacity',
+        'told busy',
+        'busy while a slot was free > 1 s',
+        'upstream',
+        '429s',
+      ],
+      results.map((result) => [
+        result.label,
+        String(result.demand),
+        String(result.served),
+        formatPercent(result.servedShare),
+        String(result.refusedToUsers),
+        String(result.refusedWithFreeSlot),
+        String(result.upstreamRequests),
+        String(result.upstream429s),
+      ]),
+    ),
+  );
+  const ours = results.find((result) => result.options.slotMarginMs === undefined);
+  if (ours === undefined) return;
+  check('4 sliding', 'upstream 429s', String(ours.upstream429s), '0', ours.upstream429s === 0);
+  check(
+    '4 sliding',
+    'users told busy while a key had had a free slot > 1 s',
+    String(ours.refusedWithFreeSlot),
+    '0',
+    ours.refusedWithFreeSlot === 0,
+  );
+  check('4 sliding', 'capacity served', formatPercent(ours.servedShare), '≥ 99 %', ours.servedShare >= 0.99);
+  const before = results.find((result) => result.options.slotMarginMs === 0);
+  if (before !== undefined) {
+    check('4 sliding', 'slot margin 0 (before): upstream 429s', String(before.upstream429s), 'baseline', undefined);
+  }
+}
+
 function reportDay(result: SimulatedDayResult): void {
   const { options } = result;
   console.log('\n── 3. Simulated day on virtual time (free-tier limits enforced per key by the fake server)');
@@ -350,6 +400,12 @@ async function main(): Promise<void> {
 
   const day = await timed('simulated day', () => runSimulatedDay(DEFAULT_DAY_OPTIONS));
   reportDay(day);
+
+  const sliding = await timed('sliding windows', async () => [
+    await runSlidingWindow(DEFAULT_SLIDING_WINDOW_OPTIONS),
+    await runSlidingWindow({ ...DEFAULT_SLIDING_WINDOW_OPTIONS, slotMarginMs: 0 }),
+  ]);
+  reportSlidingWindow(sliding);
 
   console.log(`\n══ Summary (${formatNumber((performance.now() - started) / 1000, 0)} s)`);
   console.log(

@@ -54,7 +54,13 @@ const has = (limit: number | undefined): limit is number => limit !== undefined 
  * The score orders admissible keys: least used share of the day first (so load spreads evenly and
  * keys with more headroom are preferred), then least used share of the minute.
  */
-export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, now: number): Verdict {
+export function judge(
+  limits: KeyLimits,
+  windows: KeyWindows,
+  tokens: number,
+  now: number,
+  windowMs = SLOT_WINDOW_MS,
+): Verdict {
   const { minute } = windows;
   if (has(limits.tokensPerMinute) && tokens > limits.tokensPerMinute) {
     return { admissible: false, reason: 'too_large', until: undefined };
@@ -69,11 +75,11 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
   if (has(limits.requestsPerMinute) && requestsLastMinute + 1 > limits.requestsPerMinute) {
     // Room for one more when enough of the oldest entries have left the window.
     let remaining = requestsLastMinute;
-    let until = now + SLOT_WINDOW_MS;
+    let until = now + windowMs;
     for (const entry of minute) {
       remaining -= entry.requests;
       if (remaining + 1 <= limits.requestsPerMinute) {
-        until = entry.at + SLOT_WINDOW_MS;
+        until = entry.at + windowMs;
         break;
       }
     }
@@ -81,11 +87,11 @@ export function judge(limits: KeyLimits, windows: KeyWindows, tokens: number, no
   }
   if (has(limits.tokensPerMinute) && tokensLastMinute + tokens > limits.tokensPerMinute) {
     let remaining = tokensLastMinute;
-    let until = now + SLOT_WINDOW_MS;
+    let until = now + windowMs;
     for (const entry of minute) {
       remaining -= entry.tokens;
       if (remaining + tokens <= limits.tokensPerMinute) {
-        until = entry.at + SLOT_WINDOW_MS;
+        until = entry.at + windowMs;
         break;
       }
     }

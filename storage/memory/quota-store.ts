@@ -1,5 +1,5 @@
 import type { KeyLimits } from '../../providers/types';
-import { compareScores, effectiveLimits, judge, SLOT_WINDOW_MS } from '../quota-rules';
+import { compareScores, effectiveLimits, judge, MINUTE_MS, SLOT_MARGIN_MS } from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -49,6 +49,16 @@ const BLOCKING_WINDOWS: readonly (readonly [keyof QuotaObservation, BlockReason]
 /** The quota store of one process: the same rules as the Redis one, in a Map. */
 export class MemoryQuotaStore implements QuotaStore {
   private readonly states = new Map<string, KeyState>();
+  /** How long a request stays in its key's window: a minute and the slot margin. */
+  private readonly windowMs: number;
+
+  /**
+   * `slotMarginMs` exists for the benchmark that shows what the margin is for; everything else
+   * keeps the default (the Redis store has it built into its scripts).
+   */
+  constructor(options: { readonly slotMarginMs?: number } = {}) {
+    this.windowMs = MINUTE_MS + (options.slotMarginMs ?? SLOT_MARGIN_MS);
+  }
   private phantomCounter = 0;
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -71,6 +81,7 @@ export class MemoryQuotaStore implements QuotaStore {
         },
         request.tokens,
         request.now,
+        this.windowMs,
       );
       if (!verdict.admissible) {
         blocks.push({ keyId: candidate.keyId, reason: verdict.reason, until: verdict.until });
@@ -195,7 +206,7 @@ export class MemoryQuotaStore implements QuotaStore {
       };
       this.states.set(keyId, state);
     }
-    const cutoff = now - SLOT_WINDOW_MS;
+    const cutoff = now - this.windowMs;
     let expired = 0;
     while (expired < state.minute.length && (state.minute[expired]?.at ?? 0) <= cutoff) {
       const entry = state.minute[expired]!;
@@ -214,7 +225,7 @@ export class MemoryQuotaStore implements QuotaStore {
 
   private phantom(now: number, resetAt: number | undefined, tokens: number, requests: number): MinuteEntry {
     // Placed so that it leaves the sliding window when the provider's window resets.
-    const at = resetAt === undefined ? now : Math.min(now, resetAt - SLOT_WINDOW_MS);
+    const at = resetAt === undefined ? now : Math.min(now, resetAt - this.windowMs);
     return { id: `phantom-${++this.phantomCounter}`, at, tokens, requests };
   }
 }

@@ -1,3 +1,4 @@
+import { DEFAULT_SLIDING_WINDOW_OPTIONS, runSlidingWindow } from '../../bench/sliding-window';
 import { describe, expect, it } from '@jest/globals';
 import { DEFAULT_FAILOVER_OPTIONS, runFailoverBenchmark } from '../../bench/failover';
 import { LimitEnforcer } from '../../bench/limit-enforcer';
@@ -150,4 +151,17 @@ describe('bench smoke', () => {
     expect(result.ours.refusedShare).toBeLessThanOrEqual(result.naive.refusedShare);
     expect(result.ours.upstream.refused).toBeLessThanOrEqual(result.naive.upstream.refused);
   }, 60_000);
+});
+
+describe('sliding-window bench smoke', () => {
+  it('sends no request a key would refuse and serves the capacity; without the slot margin it meets 429s', async () => {
+    const options = { ...DEFAULT_SLIDING_WINDOW_OPTIONS, keys: 2, minutes: 2 };
+    const ours = await runSlidingWindow(options);
+    expect(ours.upstream429s).toBe(0);
+    expect(ours.refusedWithFreeSlot).toBe(0);
+    expect(ours.servedShare).toBeGreaterThanOrEqual(0.99);
+    expect(ours.served + ours.refusedToUsers).toBe(ours.demand);
+    const before = await runSlidingWindow({ ...options, slotMarginMs: 0 });
+    expect(before.upstream429s).toBeGreaterThan(0);
+  });
 });
