@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { Redis } from 'ioredis';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../bot/services/pool-stats';
+import { keyIdFor, quotaDay } from '../../../providers';
 import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
@@ -483,5 +484,66 @@ describe('reset-aware spending', () => {
       expect((await router.complete(ask())).provider).toBe(A.name);
       await new Promise((resolve) => setImmediate(resolve));
     }
+  });
+});
+
+describe('refunds: what a failed attempt leaves in its key’s window', () => {
+  const KEY = 'key-only-aaaaaaaaaaaa';
+  const usageAfter = async (
+    behaviour: () => import('../../fakes/provider-server').Behaviour,
+    descriptor = A,
+  ): Promise<{ requestsLastMinute: number }> => {
+    const quotaStore = new MemoryQuotaStore();
+    const { router, clock } = makeRouter(
+      [
+        { descriptor, keys: [KEY], limits: { requestsPerMinute: 5, requestsPerDay: 100 } },
+        { descriptor: B, keys: ['key-backup-bbbbbbbbbb'] },
+      ],
+      { quotaStore },
+    );
+    server.setHandler((request) => (request.apiKey === KEY ? behaviour() : { type: 'reply', text: 'from the backup' }));
+    await router.complete(ask());
+    await new Promise((resolve) => setImmediate(resolve)); // the refund is written behind the answer
+    const [usage] = await quotaStore.usage(
+      [keyIdFor(descriptor.name, KEY)],
+      clock.now(),
+      quotaDay(clock.now(), descriptor.dailyResetZone),
+    );
+    // (The day count follows what the provider's headers say it counted, so only the minute is compared here;
+    // the quota store contract checks the day count of an uncounted refund.)
+    return { requestsLastMinute: usage!.requestsLastMinute };
+  };
+
+  it('frees the slot of a refusal the provider did not count: 401, 429, quota, 400, context too long', async () => {
+    for (const refusal of [
+      aErrors.invalidKey,
+      () => aErrors.rateLimited(1),
+      aErrors.quotaExhausted,
+      aErrors.modelNotFound,
+      aErrors.contextTooLong,
+    ]) {
+      expect(await usageAfter(refusal)).toEqual({ requestsLastMinute: 0 });
+    }
+  });
+
+  it('keeps the slot of a failure the provider may have counted: a 5xx after sending', async () => {
+    expect(await usageAfter(aErrors.serverError)).toEqual({ requestsLastMinute: 1 });
+  });
+
+  it('keeps the slot of a refusal when the provider says it counts refusals', async () => {
+    const counting = { ...A, refusalsCounted: true };
+    expect(await usageAfter(() => aErrors.rateLimited(1), counting)).toEqual({ requestsLastMinute: 1 });
+  });
+
+  it('tries the same key again once the wait a 429 announced is over, instead of setting it aside', async () => {
+    const { router, clock } = makeRouter([{ descriptor: A, keys: [KEY] }]);
+    server.enqueue(aErrors.rateLimited(1));
+    const before = clock.slept;
+    const answer = await router.complete(ask());
+    expect(answer.failedAttempts).toMatchObject([{ kind: 'rate_limited' }]);
+    expect(server.requests.map((request) => request.apiKey)).toEqual([KEY, KEY]);
+    // The announced wait (a few seconds in this provider's words), not the default minute-long cool-down.
+    expect(clock.slept - before).toBeGreaterThan(0);
+    expect(clock.slept - before).toBeLessThan(10_000);
   });
 });
