@@ -1061,10 +1061,6 @@ export class Router {
       this.options.logger?.warn({ err: error }, 'quota store write failed');
     }
   }
-
-  get now(): number {
-    return this.clock.now();
-  }
 }
 
 /** The adapter of a configured provider, with the router's timeouts as its defaults. */
@@ -1117,7 +1113,7 @@ function resetFromSnapshot(snapshot: RateLimitSnapshot | undefined): number | un
 }
 
 /** Header snapshot (relative resets) → quota observation (absolute resets). */
-export function toObservation(snapshot: RateLimitSnapshot, now: number): QuotaObservation {
+function toObservation(snapshot: RateLimitSnapshot, now: number): QuotaObservation {
   // Plain assignments rather than conditional spreads: this runs on every answer.
   const convert = (window: RateLimitWindow | undefined): WindowObservation | undefined => {
     if (window === undefined) return undefined;

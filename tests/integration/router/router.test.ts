@@ -547,3 +547,45 @@ describe('refunds: what a failed attempt leaves in its key’s window', () => {
     expect(clock.slept - before).toBeLessThan(10_000);
   });
 });
+
+describe('background writes that fail', () => {
+  it('are counted for the metrics every time and logged at most once a minute per kind, with how many', async () => {
+    const warnings: { details: Record<string, unknown>; message: string }[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (details: object, message: string) =>
+        warnings.push({ details: details as Record<string, unknown>, message }),
+      error: () => undefined,
+    };
+    const failingStats = {
+      recordAttempt: async () => {
+        throw new Error('stats store down');
+      },
+      recordUserRequest: async () => undefined,
+      read: async () => {
+        throw new Error('stats store down');
+      },
+    };
+    const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] }], {
+      statsStore: failingStats,
+      logger,
+    });
+    const failed: string[] = [];
+    router.observe({ backgroundWriteFailed: (what) => failed.push(what) });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    for (let index = 0; index < 5; index++) {
+      await router.complete(ask());
+      await settle();
+    }
+    expect(failed).toEqual(['stats', 'stats', 'stats', 'stats', 'stats']);
+    const logged = () => warnings.filter((warning) => warning.details.what === 'stats');
+    expect(logged()).toHaveLength(1);
+    clock.advance(61_000);
+    await router.complete(ask());
+    await settle();
+    expect(logged()).toHaveLength(2);
+    // The second line stands for the four failures it did not log, and its own.
+    expect(logged()[1]?.details.failures).toBe(5);
+  });
+});
