@@ -1,5 +1,11 @@
 /** Small measuring and formatting helpers shared by the benchmarks. */
-import { percentile } from '../providers';
+import {
+  type ChatRequest,
+  type ChatResult,
+  percentile,
+  type ProviderAdapter,
+  type ProviderDescriptor,
+} from '../providers';
 
 /** Real providers keep connections alive; the fake's default (1 s) is below Node fetch's 2 s reuse margin. */
 export const KEEP_ALIVE_MS = 10_000;
@@ -49,4 +55,31 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd();
   const rule = widths.map((width) => '─'.repeat(width)).join('  ');
   return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/**
+ * An adapter that answers in-process, without HTTP: a fixed short answer, or what `complete`
+ * decides per request (to refuse it, say). Streams are not used by the benches that take it.
+ */
+export function inProcessAdapter(
+  descriptor: ProviderDescriptor,
+  complete?: (answer: ChatResult, request: ChatRequest, apiKey: string) => Promise<ChatResult>,
+): ProviderAdapter {
+  const answer: ChatResult = {
+    text: 'ok',
+    finishReason: 'stop',
+    rawFinishReason: 'stop',
+    usage: { inputTokens: 12, outputTokens: 1, totalTokens: 13 },
+    model: descriptor.defaultModel,
+    latencyMs: 0,
+    rateLimits: undefined,
+  };
+  return {
+    name: descriptor.name,
+    model: descriptor.defaultModel,
+    complete: complete === undefined ? async () => answer : (request, apiKey) => complete(answer, request, apiKey),
+    stream: () => {
+      throw new Error('not used');
+    },
+  };
 }

@@ -1,6 +1,5 @@
 import {
   type ChatRequest,
-  type ChatResult,
   DEFAULT_ROUTER_SETTINGS,
   keyIdFor,
   PROVIDERS,
@@ -10,7 +9,7 @@ import {
 } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
 import { startFakeProviderServer } from '../tests/fakes/provider-server';
-import { KEEP_ALIVE_MS, median } from './measure';
+import { inProcessAdapter, KEEP_ALIVE_MS, median } from './measure';
 import { VirtualClock } from './virtual-clock';
 
 /**
@@ -199,23 +198,7 @@ export async function measureWindowCost(
   requests = 5_000,
   warmupRequests = 3_000,
 ): Promise<WindowCost[]> {
-  const answer: ChatResult = {
-    text: 'ok',
-    finishReason: 'stop',
-    rawFinishReason: 'stop',
-    usage: { inputTokens: 12, outputTokens: 1, totalTokens: 13 },
-    model: PROVIDER.defaultModel,
-    latencyMs: 0,
-    rateLimits: undefined,
-  };
-  const adapter: ProviderAdapter = {
-    name: PROVIDER.name,
-    model: PROVIDER.defaultModel,
-    complete: async () => answer,
-    stream: () => {
-      throw new Error('not used');
-    },
-  };
+  const adapter = inProcessAdapter(PROVIDER);
   // Warm up (JIT, the tokenizer's tables) on a throwaway router before measuring anything.
   await runAtWindow(adapter, 30, warmupRequests);
   const results: WindowCost[] = [];

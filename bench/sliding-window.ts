@@ -1,15 +1,6 @@
-import {
-  type ChatRequest,
-  type ChatResult,
-  DEFAULT_ROUTER_SETTINGS,
-  isRouterError,
-  PROVIDERS,
-  type ProviderAdapter,
-  ProviderError,
-  Router,
-} from '../providers';
+import { DEFAULT_ROUTER_SETTINGS, isRouterError, PROVIDERS, ProviderError, Router } from '../providers';
 import { MemoryQuotaStore } from '../storage/memory/quota-store';
-import { seededRandom } from './measure';
+import { inProcessAdapter, seededRandom } from './measure';
 import { VirtualClock } from './virtual-clock';
 
 /**
@@ -112,36 +103,20 @@ export async function runSlidingWindow(
   const windows = new Map(keys.map((key) => [key, new ProviderWindow(options.requestsPerMinute)]));
   let upstreamRequests = 0;
   let upstream429s = 0;
-  const answer: ChatResult = {
-    text: 'ok',
-    finishReason: 'stop',
-    rawFinishReason: 'stop',
-    usage: { inputTokens: 10, outputTokens: 1, totalTokens: 11 },
-    model: descriptor.defaultModel,
-    latencyMs: 0,
-    rateLimits: undefined,
-  };
-  const adapter: ProviderAdapter = {
-    name: descriptor.name,
-    model: descriptor.defaultModel,
-    complete: async (_request: ChatRequest, apiKey: string) => {
-      upstreamRequests += 1;
-      const arrival = clock.now() + TRIP_MIN_MS + random() * (TRIP_MAX_MS - TRIP_MIN_MS);
-      const verdict = windows.get(apiKey)!.admit(arrival);
-      if (verdict.ok) return answer;
-      upstream429s += 1;
-      throw new ProviderError({
-        kind: 'rate_limited',
-        provider: descriptor.name,
-        status: 429,
-        retryAfterMs: verdict.retryAfterMs,
-        message: `rate limit reached: try again in ${(verdict.retryAfterMs / 1000).toFixed(3)}s`,
-      });
-    },
-    stream: () => {
-      throw new Error('not used');
-    },
-  };
+  const adapter = inProcessAdapter(descriptor, async (answer, _request, apiKey) => {
+    upstreamRequests += 1;
+    const arrival = clock.now() + TRIP_MIN_MS + random() * (TRIP_MAX_MS - TRIP_MIN_MS);
+    const verdict = windows.get(apiKey)!.admit(arrival);
+    if (verdict.ok) return answer;
+    upstream429s += 1;
+    throw new ProviderError({
+      kind: 'rate_limited',
+      provider: descriptor.name,
+      status: 429,
+      retryAfterMs: verdict.retryAfterMs,
+      message: `rate limit reached: try again in ${(verdict.retryAfterMs / 1000).toFixed(3)}s`,
+    });
+  });
   const router = new Router({
     ...DEFAULT_ROUTER_SETTINGS,
     // Nothing stalls here, and on virtual time every hedge timer would look due.
