@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
   stops.unshift(
     config.webhook === undefined
-      ? await startLongPolling(bot, logger)
+      ? await startLongPolling(bot, logger, services)
       : await startWebhook(bot, config, logger, ops, services),
   );
   installShutdown(
@@ -119,10 +119,17 @@ async function initialize(bot: Bot<BotContext>, logger: Logger): Promise<void> {
   );
 }
 
-async function startLongPolling(bot: Bot<BotContext>, logger: Logger): Promise<() => Promise<void>> {
+async function startLongPolling(
+  bot: Bot<BotContext>,
+  logger: Logger,
+  services: Services,
+): Promise<() => Promise<void>> {
   await bot.api.deleteWebhook();
-  const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger });
-  logger.info('long polling started');
+  // Without Redis a crash loses history anyway: confirm updates on receipt, so that a long answer
+  // never holds back other chats. With Redis, updates are confirmed once handled (nothing lost).
+  const confirmOnReceipt = services.stores.mode === 'memory';
+  const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger, confirmOnReceipt });
+  logger.info({ confirmOnReceipt }, 'long polling started');
   return () => polling.stop(SHUTDOWN_GRACE_MS - 500);
 }
 

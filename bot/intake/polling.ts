@@ -24,6 +24,13 @@ export interface PollingOptions {
    * updates: this pause is how late a new message may be noticed, at most.
    */
   readonly busyPollMs?: number;
+  /**
+   * Move the offset past an update as soon as it is taken into this process's queue, instead of
+   * once it is handled. For a bot without Redis, whose history a crash loses anyway: then a long
+   * answer never holds back the chats that write after it (Telegram returns at most 100 updates
+   * from the offset). A crash or a shutdown past its grace period loses the updates in flight.
+   */
+  readonly confirmOnReceipt?: boolean;
 }
 
 export interface PollingHandle {
@@ -33,7 +40,13 @@ export interface PollingHandle {
 }
 
 /**
- * Long polling through @grammyjs/runner that never loses an update. Telegram forgets every update
+ * Long polling through @grammyjs/runner, in one of two ways (docs/architecture.md, "Intake").
+ *
+ * With `confirmOnReceipt`, the offset moves past updates as soon as they are in this process's
+ * queue (the runner's sink, at most `concurrency` updates in flight: a full queue slows intake
+ * rather than dropping anything), and polls are long polls.
+ *
+ * Otherwise it never loses an update. Telegram forgets every update
  * below the `offset` of a getUpdates call, and the runner's own fetcher moves the offset past
  * updates as soon as they arrive; this supplier moves it only past updates that have been
  * handled: the offset is the lowest update still in flight (or one past the newest when none is).
@@ -50,9 +63,11 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
   /** The current pause waits for the offset to move, with no timer (Telegram's answer was full). */
   let waitingForOffset = false;
 
+  const confirmOnReceipt = options.confirmOnReceipt === true;
   // Updates are added in ascending order (only ids above `newest`) and a Map keeps insertion order,
   // so the first key is the lowest in flight.
-  const offset = (): number => (inFlight.size > 0 ? (inFlight.keys().next().value as number) : newest + 1);
+  const offset = (): number =>
+    confirmOnReceipt || inFlight.size === 0 ? newest + 1 : (inFlight.keys().next().value as number);
   /** Waits until the offset moves (the lowest update in flight finished), `ms` passes (when given) or `signal` aborts. */
   const pause = (ms: number | undefined, signal: AbortSignal): Promise<void> =>
     new Promise((resolve) => {
@@ -74,7 +89,8 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
       const signal = runnerSignal as unknown as AbortSignal;
       let retryMs = 100;
       while (!signal.aborted) {
-        const busy = inFlight.size > 0;
+        // Updates held back by the offset make Telegram answer at once; otherwise poll long.
+        const busy = !confirmOnReceipt && inFlight.size > 0;
         const requested = offset();
         let updates: Update[];
         try {
@@ -102,7 +118,7 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
           return fresh;
         }
         // The offset moved while asking (or nothing is in flight any more): ask again at once.
-        if (inFlight.size === 0 || offset() !== requested) continue;
+        if (confirmOnReceipt || inFlight.size === 0 || offset() !== requested) continue;
         // A full answer of updates already in flight: nothing new can come before the offset moves,
         // so polling again before then would only fetch the same updates again.
         await pause(updates.length >= POLL_LIMIT ? undefined : busyPollMs, signal);
@@ -144,7 +160,12 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
       const outcome = await Promise.race([Promise.allSettled([...inFlight.values()]), deadline]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        logger.warn({ inFlight: inFlight.size }, 'updates still in flight at shutdown; Telegram will send them again');
+        logger.warn(
+          { inFlight: inFlight.size },
+          confirmOnReceipt
+            ? 'updates still in flight at shutdown are lost (without Redis they were confirmed on receipt)'
+            : 'updates still in flight at shutdown; Telegram will send them again',
+        );
       }
       // Confirm what was handled, so a restart does not get it again.
       await bot.api.getUpdates({ offset: offset(), limit: 1, timeout: 0 }).catch((error: unknown) => {

@@ -1,28 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, FIRST_PROVIDER, startPollingBot } from '../helpers/bot-harness';
+import { botEnv, envVar, FIRST_PROVIDER, startPollingBot } from '../helpers/bot-harness';
 import { startTestRedis, type TestRedis } from '../helpers/redis-server';
 
-/** Long-polling offsets advance only past handled updates, so a crash loses nothing. */
+/**
+ * With Redis, long-polling offsets advance only past handled updates, so a crash loses nothing.
+ * Without Redis (history in the process, lost by a crash anyway) updates are confirmed on receipt,
+ * so that a long answer never holds back the chats that write after it.
+ */
 describe('no lost updates', () => {
   let telegram: FakeTelegramServer;
   let providers: FakeProviderServer;
+  let redis: TestRedis;
   const user = { id: 3001, first_name: 'Sara' };
 
   beforeAll(async () => {
     telegram = await startFakeTelegramServer();
     providers = await startFakeProviderServer();
+    redis = await startTestRedis();
   });
   afterAll(async () => {
     await telegram.stop();
     await providers.stop();
+    await redis.stop();
   });
 
-  it('does not confirm an update while it is being answered, and does after', async () => {
+  it('with Redis, does not confirm an update while it is being answered, and does after', async () => {
     const bot = await startPollingBot(
       telegram,
-      botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' }),
+      botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false', REDIS_URL: redis.url }),
     );
     try {
       let release: () => void = () => undefined;
@@ -50,8 +57,8 @@ describe('no lost updates', () => {
     }
   });
 
-  it('answers, after a crash and restart, the update it was answering when it died', async () => {
-    const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false' });
+  it('with Redis, answers after a crash and restart the update it was answering when it died', async () => {
+    const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
     const first = await startPollingBot(telegram, env);
     providers.setHandler(() => ({ type: 'hang' }));
     const update = telegram.sendText(user, 'are you there?');
@@ -73,13 +80,53 @@ describe('no lost updates', () => {
     }
   });
 
-  describe('with Redis', () => {
-    let redis: TestRedis;
-    beforeAll(async () => {
-      redis = await startTestRedis();
-    });
-    afterAll(async () => redis.stop());
+  it('without Redis, confirms updates on receipt: a long answer holds back no other chat', async () => {
+    const bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [FIRST_PROVIDER], {
+        STREAM_REPLIES: 'false',
+        RATE_LIMIT_PER_MINUTE: '0',
+        // More answers in a minute than the free tier's limits allow one key.
+        [envVar(FIRST_PROVIDER, 'RPM')]: '0',
+        [envVar(FIRST_PROVIDER, 'RPD')]: '0',
+        [envVar(FIRST_PROVIDER, 'TPM')]: '0',
+        [envVar(FIRST_PROVIDER, 'TPD')]: '0',
+      }),
+    );
+    const writer = { id: 3050, first_name: 'Nika' };
+    try {
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      providers.setHandler(async (request) => {
+        if (request.messages.at(-1)?.content === 'a long one') await held;
+        return { type: 'reply', text: 'done' };
+      });
+      const slow = telegram.sendText(writer, 'a long one');
+      await telegram.waitForCall('sendChatAction', (call) => call.params.chat_id === writer.id, 5000);
+      // More chats than one getUpdates answer holds (100) write while the long answer runs.
+      const others = Array.from({ length: 120 }, (_, index) => ({ id: 3200 + index, first_name: `Chat ${index}` }));
+      const since = telegram.mark();
+      for (const other of others) telegram.sendText(other, 'quick one');
+      for (const other of others) {
+        await telegram.waitForMessage(other.id, (message) => message.fromBot && message.text === 'done', {
+          since,
+          timeoutMs: 10_000,
+        });
+      }
+      // All answered while the long one is still running, and confirmed past it.
+      expect(telegram.messagesIn(writer.id).filter((message) => message.fromBot)).toEqual([]);
+      expect(telegram.updatesConfirmed()).toBeGreaterThan(slow.update_id);
+      release();
+      await telegram.waitForMessage(writer.id, (message) => message.fromBot && message.text === 'done', 5000);
+    } finally {
+      providers.reset();
+      await bot.stop();
+    }
+  }, 30_000);
 
+  describe('with Redis, a crash between storing and sending', () => {
     it('adds no duplicate turn when an update is answered again after a crash between storing and sending', async () => {
       const env = botEnv(telegram, providers, [FIRST_PROVIDER], { STREAM_REPLIES: 'false', REDIS_URL: redis.url });
       const user2 = { id: 3101, first_name: 'Kian' };

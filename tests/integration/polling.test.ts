@@ -30,7 +30,7 @@ describe('long polling with updates in flight', () => {
   afterAll(() => telegram.stop());
 
   /** A bot whose every text waits until the test releases it (by the sender's id). */
-  function start(busyPollMs: number): void {
+  function start(busyPollMs: number, confirmOnReceipt = false): void {
     const bot = new Bot<BotContext>(telegram.token, {
       client: { apiRoot: telegram.apiRoot },
       botInfo: telegram.botInfo,
@@ -43,6 +43,7 @@ describe('long polling with updates in flight', () => {
       allowedUpdates: ['message'],
       logger: createLogger({ level: 'silent', secrets: [] }),
       busyPollMs,
+      confirmOnReceipt,
     });
   }
 
@@ -89,5 +90,25 @@ describe('long polling with updates in flight', () => {
     await until(() => handled.length === 150, 'every update to be handled', 5000);
     await until(() => telegram.updatesConfirmed() === updates[149]!.update_id + 1, 'every update confirmed', 2000);
     expect(new Set(handled).size).toBe(150);
+  });
+
+  it('confirming on receipt (no Redis), takes in the chats behind a held update, beyond 100, and confirms them at once', async () => {
+    start(5, true);
+    await telegram.waitForPolling();
+    const slow = telegram.sendText(user(0), 'a long answer');
+    await until(() => releases.has(user(0).id), 'the slow update to be in flight');
+    // With the offset held at the slow update, Telegram would return at most 100 updates from it.
+    const others = Array.from({ length: 150 }, (_, index) => telegram.sendText(user(index + 1), `message ${index}`));
+    await until(() => releases.size === 151, 'every update to be taken in while the first is held', 5000);
+    await until(
+      () => telegram.updatesConfirmed() > others[149]!.update_id,
+      'every update to be confirmed while the first is held',
+      5000,
+    );
+    for (let index = 1; index <= 150; index++) releases.get(user(index).id)!();
+    await until(() => handled.length === 150, 'the other chats to be handled while the first is held', 5000);
+    expect(handled).not.toContain(slow.update_id);
+    releases.get(user(0).id)!();
+    await until(() => handled.length === 151, 'the slow update to be handled', 2000);
   });
 });
