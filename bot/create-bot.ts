@@ -89,7 +89,12 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     ctx.log = deps.logger.child({ update_id: ctx.update.update_id, chat: ctx.chat?.id, user: ctx.from?.id });
     ctx.lang = languageOf(ctx.from?.language_code);
     ctx.t = messagesFor(ctx.lang);
-    await next();
+    try {
+      await next();
+    } finally {
+      // The end of the update's handling, for tools that follow the log (the demo).
+      ctx.log.debug('update handled');
+    }
   });
   // Each chat's updates are handled in order; different chats in parallel (with @grammyjs/runner
   // or concurrent webhook deliveries).

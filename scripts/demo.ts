@@ -163,7 +163,7 @@ function botEnvironment(telegram: FakeTelegramServer, providers: FakeProviderSer
         [`${provider.envPrefix}_BASE_URL`, providers.baseUrlFor(provider.name)],
       ]),
     ),
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: 'debug',
   };
 }
 
@@ -239,9 +239,11 @@ class Session {
     const started = performance.now();
     const update = this.telegram.sendText(this.user, text);
     this.terminal.live(`${BOT_PREFIX}…`);
-    // The bot confirms an update (the next getUpdates offset) only once it has fully handled it.
+    // The bot logs (at debug level, which the demo asks for) when it is done with an update.
+    const handled = (entry: Record<string, unknown>): boolean =>
+      entry.update_id === update.update_id && entry.msg === 'update handled';
     const outcome = await waitUntil(
-      () => this.telegram.updatesConfirmed() > update.update_id,
+      () => this.bot.findRecord(handled) !== undefined,
       ANSWER_TIMEOUT_MS,
       this.options.signal,
       this.bot,
