@@ -88,3 +88,42 @@ export interface ChatOrdering {
   waitForTurn(ticket: ChatTicket, maxWaitMs: number): Promise<TurnOutcome>;
   done(ticket: ChatTicket): Promise<void>;
 }
+
+// ─── Update queue (durable intake) ─────────────────────────────────────────────────────────────
+
+/** One update in the intake queue, as a consumer gets it. */
+export interface QueuedUpdate {
+  /** The queue's own id of the entry (a Redis stream id, or a counter in memory). */
+  readonly entryId: string;
+  readonly updateId: number;
+  /** The update as Telegram sent it (JSON). */
+  readonly payload: string;
+  /** How many times the entry has been handed to a consumer, this time included. */
+  readonly deliveries: number;
+}
+
+/**
+ * The intake queue every bot process shares (docs/architecture.md, "Intake"): updates are
+ * appended once, as they arrive, and handed out to consumers; an entry stays until its consumer
+ * acknowledges it (its effect is stored), and a consumer that died leaves its entries to be
+ * reclaimed by another after an idle time. Acknowledged entries leave the queue.
+ */
+export interface UpdateQueue {
+  /**
+   * Appends an update once: an update_id appended in the last day is not appended again (an update
+   * fetched twice is queued once). Resolves `true` when appended, `false` when it was already there.
+   */
+  append(updateId: number, payload: string): Promise<boolean>;
+  /** Up to `count` entries no consumer has had yet, now `consumer`'s; waits up to `blockMs` (≤ 1 s) for one. */
+  take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]>;
+  /** Entries another consumer took and has not acknowledged for `idleMs` (it died, say): now `consumer`'s. */
+  reclaim(consumer: string, idleMs: number, count: number): Promise<QueuedUpdate[]>;
+  /** The entries' effects are stored: they leave the queue. */
+  ack(entryIds: readonly string[]): Promise<void>;
+  /** An entry whose handling failed every time: moved to the dead letters (and out of the queue). */
+  deadLetter(entry: QueuedUpdate, reason: string): Promise<void>;
+  /** Entries appended and not yet acknowledged, taken or not. */
+  backlog(): Promise<number>;
+  /** The most recent dead letters, oldest first. */
+  deadLetters(count: number): Promise<{ readonly updateId: number; readonly reason: string }[]>;
+}

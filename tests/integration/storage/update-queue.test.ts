@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { MemoryUpdateQueue } from '../../../storage/memory/update-queue';
+import { connectRedis, createRedisClient } from '../../../storage/redis/client';
+import { RedisUpdateQueue } from '../../../storage/redis/update-queue';
+import type { UpdateQueue } from '../../../storage/types';
+import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+
+let redisServer: TestRedis;
+let client: Redis;
+let blocking: Redis;
+beforeAll(async () => {
+  redisServer = await startTestRedis();
+  client = createRedisClient(redisServer.url);
+  blocking = createRedisClient(redisServer.url);
+  await Promise.all([connectRedis(client), connectRedis(blocking)]);
+});
+afterAll(async () => {
+  client.disconnect();
+  blocking.disconnect();
+  await redisServer.stop();
+});
+
+/** An idle time the tests wait out for real: Redis measures it on its own clock. */
+const IDLE_MS = 30;
+const pastIdle = () => new Promise((resolve) => setTimeout(resolve, IDLE_MS * 3));
+const payload = (updateId: number) => JSON.stringify({ update_id: updateId, message: { text: `سلام ${updateId}` } });
+
+const queues: [string, () => UpdateQueue][] = [
+  ['memory', () => new MemoryUpdateQueue()],
+  ['redis', () => new RedisUpdateQueue(client, blocking, `test:${randomUUID()}:`)],
+];
+
+describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
+  it('queues an update once, however often it is appended, and hands entries out in order', async () => {
+    const queue = create();
+    expect(await queue.append(1, payload(1))).toBe(true);
+    expect(await queue.append(2, payload(2))).toBe(true);
+    expect(await queue.append(1, payload(1))).toBe(false);
+    expect(await queue.backlog()).toBe(2);
+    const taken = await queue.take('worker-a', 10, 0);
+    expect(taken.map((entry) => [entry.updateId, entry.deliveries])).toEqual([
+      [1, 1],
+      [2, 1],
+    ]);
+    expect(JSON.parse(taken[0]!.payload).message.text).toBe('سلام 1');
+    // Handed out once: another consumer gets nothing new.
+    expect(await queue.take('worker-b', 10, 0)).toEqual([]);
+  });
+
+  it('keeps an entry until it is acknowledged, then lets it go', async () => {
+    const queue = create();
+    await queue.append(10, payload(10));
+    await queue.append(11, payload(11));
+    const [first, second] = await queue.take('worker-a', 10, 0);
+    await queue.ack([first!.entryId]);
+    expect(await queue.backlog()).toBe(1);
+    await queue.ack([second!.entryId]);
+    expect(await queue.backlog()).toBe(0);
+  });
+
+  it('hands the entries of a consumer gone quiet to another, counting deliveries', async () => {
+    const queue = create();
+    await queue.append(20, payload(20));
+    const [taken] = await queue.take('dies', 10, 0);
+    expect(await queue.reclaim('survivor', 60_000, 10)).toEqual([]);
+    await pastIdle();
+    const reclaimed = await queue.reclaim('survivor', IDLE_MS, 10);
+    expect(reclaimed.map((entry) => [entry.entryId, entry.updateId, entry.deliveries])).toEqual([
+      [taken!.entryId, 20, 2],
+    ]);
+    // Now the survivor's: not reclaimed again until it, too, goes quiet.
+    expect(await queue.reclaim('third', 60_000, 10)).toEqual([]);
+  });
+
+  it('moves an entry that fails every time to the dead letters, out of the queue', async () => {
+    const queue = create();
+    await queue.append(30, payload(30));
+    const [entry] = await queue.take('worker-a', 1, 0);
+    await queue.deadLetter(entry!, 'handling threw 5 times: TypeError');
+    expect(await queue.backlog()).toBe(0);
+    expect(await queue.deadLetters(10)).toEqual([{ updateId: 30, reason: 'handling threw 5 times: TypeError' }]);
+    await pastIdle();
+    expect(await queue.reclaim('worker-b', IDLE_MS, 10)).toEqual([]);
+  });
+
+  it('waits for the next update when asked to block, and returns it as soon as it is appended', async () => {
+    const queue = create();
+    const waiting = queue.take('worker-a', 10, 1000);
+    await queue.append(40, payload(40));
+    expect((await waiting).map((entry) => entry.updateId)).toEqual([40]);
+    // Nothing comes: the wait ends empty after the block time.
+    expect(await queue.take('worker-a', 10, 50)).toEqual([]);
+  });
+});
