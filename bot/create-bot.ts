@@ -10,6 +10,7 @@ import { costGate } from './features/limits';
 import { statsFeature } from './features/stats';
 import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
+import { usageFeature } from './features/usage';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -125,6 +126,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
   // tenth of the garbage of answering a message.
   const features: [string, Composer<BotContext>, (ctx: BotContext) => boolean][] = [
     ['basics', basicsFeature(), mayBeCommand],
+    ['usage', usageFeature(), mayBeCommand],
     ['stats', statsFeature(), mayBeCommand],
     ['translate', translateFeature(gate), mayBeCommand],
     ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined],

@@ -2,7 +2,8 @@ import { limit } from '@grammyjs/ratelimiter';
 import { Composer, type MiddlewareFn } from 'grammy';
 import type { CounterStore } from '../../storage';
 import { type BotContext, isAdmin } from '../context';
-import { quotaDay, nextQuotaDayStart } from '../../providers';
+import { nextQuotaDayStart, quotaDay } from '../../providers';
+import { dailyCounterKey, minuteCounterKey } from '../services/usage';
 
 /**
  * Per-user limits on what costs a provider call (chat messages and /translate), never on /help or
@@ -47,7 +48,8 @@ class LimiterStorage {
   }
 }
 
-const KEY_PREFIX = 'rate:';
+/** The rate limiter's keys: `rate:<user>`, as `minuteCounterKey` names them for /usage. */
+const KEY_PREFIX = minuteCounterKey('');
 
 /** The middleware that stands before every provider-costing handler. */
 export interface CostGateOptions {
@@ -86,14 +88,15 @@ export function costGate(counters: CounterStore, options: CostGateOptions): Midd
 
   gate.use(async (ctx, next) => {
     const key = userKey(ctx);
-    if (key !== undefined && options.perDay > 0) {
+    if (key !== undefined) {
+      // Counted with or without a daily limit: /usage shows it.
       const now = options.now();
       const { count } = await counters.increment(
-        `daily:${quotaDay(now, 'UTC')}:${key}`,
+        dailyCounterKey(quotaDay(now, 'UTC'), key),
         nextQuotaDayStart(now, 'UTC') - now,
         now,
       );
-      if (count > options.perDay) {
+      if (options.perDay > 0 && count > options.perDay) {
         options.onLimited?.('day');
         if (count === options.perDay + 1) {
           const hours = Math.max(1, Math.ceil((nextQuotaDayStart(now, 'UTC') - now) / 3_600_000));

@@ -2,6 +2,14 @@
  * English interface texts. Every text the bot shows a user lives here and in fa.ts; the type of
  * this object is the list of texts, so a missing translation fails the build.
  */
+import type { UserUsage } from '../services/usage';
+
+/** `3 h 20 min`, or `45 min`. */
+function formatDuration(minutes: number): string {
+  const hours = Math.floor(minutes / 60);
+  return hours === 0 ? `${minutes} min` : `${hours} h ${minutes % 60} min`;
+}
+
 export const en = {
   start: (name: string) =>
     `Hi ${name}! I'm an AI assistant. Send me a message and I'll answer, remembering our conversation.\n\n` +
@@ -11,15 +19,31 @@ export const en = {
     'Send me any text and I answer it, with our earlier messages in mind.\n' +
     'In groups, mention me or reply to my message.\n\n' +
     '/translate <language> — translate text line by line. Write the lines under the command, or reply to a message with /translate fa.\n' +
-    '/reset — forget our conversation and start over\n/stats — usage and quota (admins only)',
+    '/reset — forget our conversation and start over\n/usage — your use today and what is left\n/stats — usage and quota (admins only)',
   commands: {
     start: 'Start and see what I can do',
     help: 'How to use the bot',
     reset: 'Forget our conversation',
+    usage: 'Your use today and what is left',
     translate: 'Translate lines: /translate <language>',
     stats: 'Usage and quota (admins)',
   },
   resetDone: 'Done — I forgot our conversation. What shall we talk about?',
+  usage: {
+    report: (usage: UserUsage) =>
+      [
+        `Today: ${usage.requestsToday} ${usage.requestsToday === 1 ? 'request' : 'requests'}` +
+          (usage.dailyLimit > 0
+            ? ` of ${usage.dailyLimit} — ${Math.max(0, usage.dailyLimit - usage.requestsToday)} left.`
+            : ' (no daily limit).'),
+        usage.perMinute > 0
+          ? `This minute: ${usage.requestsThisMinute} of ${usage.perMinute}.`
+          : 'No per-minute limit.',
+        `The day's count starts again at 00:00 UTC, in ${formatDuration(usage.minutesToReset)}.`,
+        'Over a limit, I tell you once when you can write again.',
+      ].join('\n'),
+    admin: "You're an admin of this bot: no per-user limits apply to you. /stats shows the whole pool.",
+  },
   resetFailed: "I couldn't clear our conversation right now (storage is unavailable). Please try again in a minute.",
   notAllowed: 'Sorry, this bot is private. Ask its owner to add your Telegram id.',
   tooLong: (length: number, max: number) =>

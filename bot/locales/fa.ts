@@ -1,4 +1,12 @@
+import type { UserUsage } from '../services/usage';
 import type { Messages } from './en';
+
+/** `۳ ساعت و ۲۰ دقیقه`, or `۴۵ دقیقه`. */
+function formatDurationFa(minutes: number): string {
+  const hours = Math.floor(minutes / 60);
+  const rest = toPersianDigits(minutes % 60);
+  return hours === 0 ? `${toPersianDigits(minutes)} دقیقه` : `${toPersianDigits(hours)} ساعت و ${rest} دقیقه`;
+}
 
 /** Persian interface texts (right-to-left; digits are written in Persian). */
 export const fa: Messages = {
@@ -10,15 +18,31 @@ export const fa: Messages = {
     'هر متنی بفرستی جواب می‌دهم و پیام‌های قبلی‌مان را در نظر می‌گیرم.\n' +
     'در گروه‌ها، مرا منشن کن یا به پیامم پاسخ بده.\n\n' +
     '/translate <زبان> — ترجمهٔ خط به خط. خط‌ها را زیر دستور بنویس، یا روی یک پیام با /translate en پاسخ بده.\n' +
-    '/reset — فراموش کردن گفت‌وگو و شروع دوباره\n/stats — آمار مصرف و سهمیه (فقط مدیران)',
+    '/reset — فراموش کردن گفت‌وگو و شروع دوباره\n/usage — مصرف امروزت و آنچه مانده\n/stats — آمار مصرف و سهمیه (فقط مدیران)',
   commands: {
     start: 'شروع و معرفی',
     help: 'راهنمای ربات',
     reset: 'فراموش کردن گفت‌وگو',
+    usage: 'مصرف امروزت و آنچه مانده',
     translate: 'ترجمهٔ خط‌ها: ‎/translate <زبان>',
     stats: 'آمار و سهمیه (مدیران)',
   },
   resetDone: 'انجام شد — گفت‌وگوی‌مان را فراموش کردم. از چه حرف بزنیم؟',
+  usage: {
+    report: (usage: UserUsage) =>
+      [
+        `امروز: ${toPersianDigits(usage.requestsToday)} درخواست` +
+          (usage.dailyLimit > 0
+            ? ` از ${toPersianDigits(usage.dailyLimit)} — ${toPersianDigits(Math.max(0, usage.dailyLimit - usage.requestsToday))} تا مانده.`
+            : ' (بدون سقف روزانه).'),
+        usage.perMinute > 0
+          ? `این دقیقه: ${toPersianDigits(usage.requestsThisMinute)} از ${toPersianDigits(usage.perMinute)}.`
+          : 'سقف دقیقه‌ای ندارد.',
+        `شمارش روز ساعت ۰۰:۰۰ به وقت جهانی (UTC) از نو شروع می‌شود؛ ${formatDurationFa(usage.minutesToReset)} دیگر.`,
+        'اگر به سقف برسی، یک بار می‌گویم کی می‌توانی دوباره بنویسی.',
+      ].join('\n'),
+    admin: 'تو مدیر این ربات هستی: سقف‌های کاربری برایت اعمال نمی‌شود. ‎/stats وضعیت کل مخزن را نشان می‌دهد.',
+  },
   resetFailed: 'الان نتوانستم گفت‌وگو را پاک کنم (حافظه در دسترس نیست). لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
   notAllowed: 'متأسفم، این ربات خصوصی است. از صاحبش بخواه شناسهٔ تلگرامت را اضافه کند.',
   tooLong: (length: number, max: number) =>

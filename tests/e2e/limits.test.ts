@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { DEFAULT_TOKEN, type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { botEnv, crashRecords, FIRST_PROVIDER, startPollingBot, until, suspiciousTexts } from '../helpers/bot-harness';
+import {
+  ask,
+  botEnv,
+  crashRecords,
+  FIRST_PROVIDER,
+  startPollingBot,
+  suspiciousTexts,
+  until,
+} from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
 import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server';
 
@@ -77,6 +85,28 @@ describe('per-user rate limits, one process', () => {
     );
   });
 
+  it('/usage tells a user their use today and this minute, in their language; an admin that no limit applies', async () => {
+    const counting = { id: 5003, first_name: 'Count', language_code: 'en' };
+    const persian = { id: 5004, first_name: 'Sara', language_code: 'fa' };
+    for (const who of [counting, persian]) {
+      await ask(telegram, who, 'one');
+      await ask(telegram, who, 'two');
+    }
+    const english = await ask(telegram, counting, '/usage');
+    expect(english.text.split('\n').slice(0, 2)).toEqual([
+      'Today: 2 requests (no daily limit).',
+      'This minute: 2 of 3.',
+    ]);
+    expect(english.text).toMatch(/starts again at 00:00 UTC, in (\d+ h )?\d+ min\./);
+    const farsi = await ask(telegram, persian, '/usage');
+    expect(farsi.text.split('\n').slice(0, 2)).toEqual(['امروز: ۲ درخواست (بدون سقف روزانه).', 'این دقیقه: ۲ از ۳.']);
+    expect((await ask(telegram, admin, '/usage')).text).toMatch(
+      /^You're an admin of this bot: no per-user limits apply/,
+    );
+    // /usage itself costs nothing.
+    expect((await ask(telegram, counting, '/usage')).text.split('\n')[0]).toBe('Today: 2 requests (no daily limit).');
+  });
+
   it('sends no drafts when STREAM_REPLIES=false', () => {
     expect(telegram.callsTo('sendMessageDraft')).toEqual([]);
     expect(crashRecords(bot)).toEqual([]);
@@ -116,6 +146,8 @@ describe('per-user daily limit', () => {
     expect(texts.slice(0, 2)).toEqual(['echo: daily 1', 'echo: daily 2']);
     expect(texts[2]).toMatch(/^You've reached today's limit of messages\. Come back in about \d+ h\.$/);
     expect(providers.requests).toHaveLength(2);
+    // The refused ones cost nothing and do not show as used.
+    expect((await ask(telegram, user, '/usage')).text.split('\n')[0]).toBe('Today: 2 requests of 2 — 0 left.');
   });
 });
 
