@@ -11,6 +11,7 @@ import { statsFeature } from './features/stats';
 import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
 import { usageFeature } from './features/usage';
+import { newConversationFeature } from './features/new-conversation';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -127,6 +128,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
   const features: [string, Composer<BotContext>, (ctx: BotContext) => boolean][] = [
     ['basics', basicsFeature(), mayBeCommand],
     ['usage', usageFeature(), mayBeCommand],
+    ['new conversation', newConversationFeature(), (ctx) => ctx.callbackQuery !== undefined || mayBeCommand(ctx)],
     ['stats', statsFeature(), mayBeCommand],
     ['translate', translateFeature(gate), mayBeCommand],
     ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined],

@@ -25,7 +25,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
  */
 const ORDER_WAIT_MARGIN_MS = 30_000;
 /** The update types the bot handles; others are never fetched. */
-const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member'] as const;
+const ALLOWED_UPDATES = ['message', 'edited_message', 'channel_post', 'my_chat_member', 'callback_query'] as const;
 
 async function main(): Promise<void> {
   loadDotEnv();

@@ -19,16 +19,30 @@ export const en = {
     'Send me any text and I answer it, with our earlier messages in mind.\n' +
     'In groups, mention me or reply to my message.\n\n' +
     '/translate <language> — translate text line by line. Write the lines under the command, or reply to a message with /translate fa.\n' +
-    '/reset — forget our conversation and start over\n/usage — your use today and what is left\n/stats — usage and quota (admins only)',
+    '/new — start a new conversation (/reset does the same at once)\n/reset — forget our conversation and start over\n/usage — your use today and what is left\n/stats — usage and quota (admins only)',
   commands: {
     start: 'Start and see what I can do',
     help: 'How to use the bot',
     reset: 'Forget our conversation',
+    new: 'Start a new conversation',
     usage: 'Your use today and what is left',
     translate: 'Translate lines: /translate <language>',
     stats: 'Usage and quota (admins)',
   },
   resetDone: 'Done — I forgot our conversation. What shall we talk about?',
+  newConversation: {
+    started: 'New conversation started — I forgot the earlier one. What shall we talk about?',
+    confirm: (messages: number) =>
+      `Our conversation has ${messages} messages. Start a new one? I will forget this one.`,
+    yes: 'Yes, start over',
+    no: 'No, keep it',
+    kept: 'Kept our conversation. Carry on!',
+  },
+  buttons: {
+    expired: 'That button no longer works.',
+    notYours: 'This button is for the person who asked.',
+    alreadyDone: 'Already done.',
+  },
   usage: {
     report: (usage: UserUsage) =>
       [

@@ -115,6 +115,11 @@ export class ChatService {
     }
   }
 
+  /** Messages stored in the conversation (a question and its answer are two). */
+  async conversationLength(conversationId: string): Promise<number> {
+    return (await this.options.history.load(conversationId)).length;
+  }
+
   async resetConversation(conversationId: string): Promise<void> {
     await this.options.history.clear(conversationId);
   }
