@@ -21,6 +21,8 @@ export interface BotFlavor {
   log: Logger;
   lang: Language;
   t: Messages;
+  /** A long paste that arrived in several messages, joined (`bot/features/paste-join.ts`). */
+  joinedText?: string;
 }
 
 export type BotContext = Context & BotFlavor;

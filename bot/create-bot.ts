@@ -11,6 +11,7 @@ import { statsFeature } from './features/stats';
 import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
 import { usageFeature } from './features/usage';
+import { pasteJoin } from './features/paste-join';
 import { newConversationFeature } from './features/new-conversation';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
@@ -98,6 +99,8 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
       ctx.log.debug('update handled');
     }
   });
+  // The parts of a long paste, joined before they are put in line (they would wait for each other).
+  bot.use(pasteJoin(config.pasteJoinMs));
   // Each chat's updates are handled in order; different chats in parallel (with @grammyjs/runner
   // or concurrent webhook deliveries).
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));

@@ -81,6 +81,7 @@ export function botFields() {
     translateDefaultLang: ['TRANSLATE_DEFAULT_LANG', text(64).default('en')],
     translateMaxTexts: ['TRANSLATE_MAX_TEXTS', wholeNumber(1, 10_000).default(200)],
     maxMessageChars: ['MAX_MESSAGE_CHARS', wholeNumber(1, 1_000_000).default(8_000)],
+    pasteJoinMs: ['PASTE_JOIN_MS', wholeNumber(0, 10_000).default(1_500)],
     metricsPort: ['METRICS_PORT', port().optional()],
     logLevel: ['LOG_LEVEL', oneOf(LOG_LEVELS).default('info')],
   } as const satisfies FieldSpecs;

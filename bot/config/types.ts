@@ -57,6 +57,8 @@ export interface Config {
   readonly translateMaxTexts: number;
   /** The longest user message accepted, in characters. */
   readonly maxMessageChars: number;
+  /** How long a long message waits for the rest of a split paste (0: never). */
+  readonly pasteJoinMs: number;
   /** Set in webhook mode (`WEBHOOK_URL` given); long polling otherwise. */
   readonly webhook: WebhookConfig | undefined;
   readonly metricsPort: number | undefined;

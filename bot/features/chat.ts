@@ -160,5 +160,5 @@ function isAddressedToBot(ctx: TextContext): boolean {
 /** The message without the bot's @mention. */
 function questionText(ctx: TextContext): string {
   const mention = new RegExp(`@${ctx.me.username}\\b`, 'gi');
-  return ctx.msg.text.replace(mention, '').trim();
+  return (ctx.joinedText ?? ctx.msg.text).replace(mention, '').trim();
 }
