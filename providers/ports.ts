@@ -161,4 +161,6 @@ export interface StatsStore {
   recordAttempt(record: AttemptRecord, day: string): Promise<void>;
   recordUserRequest(userId: string, day: string): Promise<void>;
   read(day: string, topUsers?: number): Promise<StatsSnapshot>;
+  /** One user's provider-costing requests that day (what `/usage` shows). */
+  userRequests(userId: string, day: string): Promise<number>;
 }

@@ -181,6 +181,13 @@ export class FallbackStatsStore implements StatsStore {
       () => this.local.read(...args),
     );
   }
+
+  userRequests(...args: Parameters<StatsStore['userRequests']>): ReturnType<StatsStore['userRequests']> {
+    return this.failover.run(
+      () => this.primary.userRequests(...args),
+      () => this.local.userRequests(...args),
+    );
+  }
 }
 
 /** Per-user counters with a local fallback: during an outage each process limits on its own. */

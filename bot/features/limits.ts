@@ -88,15 +88,14 @@ export function costGate(counters: CounterStore, options: CostGateOptions): Midd
 
   gate.use(async (ctx, next) => {
     const key = userKey(ctx);
-    if (key !== undefined) {
-      // Counted with or without a daily limit: /usage shows it.
+    if (key !== undefined && options.perDay > 0) {
       const now = options.now();
       const { count } = await counters.increment(
         dailyCounterKey(quotaDay(now, 'UTC'), key),
         nextQuotaDayStart(now, 'UTC') - now,
         now,
       );
-      if (options.perDay > 0 && count > options.perDay) {
+      if (count > options.perDay) {
         options.onLimited?.('day');
         if (count === options.perDay + 1) {
           const hours = Math.max(1, Math.ceil((nextQuotaDayStart(now, 'UTC') - now) / 3_600_000));

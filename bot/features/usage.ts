@@ -13,7 +13,7 @@ export function usageFeature(): Composer<BotContext> {
     }
     const { config, services, now } = ctx.deps;
     const usage = await readUserUsage(
-      services.stores.counters,
+      services.stores,
       String(ctx.from.id),
       { perMinute: config.rateLimitPerMinute, perDay: config.userDailyLimit },
       now(),

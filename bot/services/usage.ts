@@ -1,9 +1,12 @@
 import { nextQuotaDayStart, quotaDay } from '../../providers';
+import type { StatsStore } from '../../providers';
 import type { CounterStore } from '../../storage';
 
 /**
- * A user's own use of the bot: what `/usage` shows, read from the same counters the per-user
- * limits count with (`bot/features/limits.ts`). Days are UTC days, as `USER_DAILY_LIMIT` counts.
+ * A user's own use of the bot: what `/usage` shows. Today's requests come from the stats store,
+ * which counts every provider-costing request a user made (`recordUserRequest`, in
+ * `bot/features/limits.ts`), so nothing extra is counted per message; this minute's from the
+ * rate limiter's counter. Days are UTC days, as `USER_DAILY_LIMIT` counts.
  */
 export interface UserUsage {
   readonly requestsToday: number;
@@ -27,18 +30,18 @@ export function minuteCounterKey(userId: string): string {
 }
 
 export async function readUserUsage(
-  counters: CounterStore,
+  stores: { readonly stats: StatsStore; readonly counters: CounterStore },
   userId: string,
   limits: { readonly perMinute: number; readonly perDay: number },
   now: number,
 ): Promise<UserUsage> {
   const [requestsToday, requestsThisMinute] = await Promise.all([
-    counters.peek(dailyCounterKey(quotaDay(now, 'UTC'), userId), now),
-    limits.perMinute > 0 ? counters.peek(minuteCounterKey(userId), now) : Promise.resolve(0),
+    stores.stats.userRequests(userId, quotaDay(now, 'UTC')),
+    limits.perMinute > 0 ? stores.counters.peek(minuteCounterKey(userId), now) : Promise.resolve(0),
   ]);
-  // The counters also count what a limit refused, which cost nothing: show what was served.
+  // The minute's counter also counts what the limit refused, which cost nothing: show what was served.
   return {
-    requestsToday: limits.perDay > 0 ? Math.min(requestsToday, limits.perDay) : requestsToday,
+    requestsToday,
     dailyLimit: limits.perDay,
     requestsThisMinute: Math.min(requestsThisMinute, limits.perMinute),
     perMinute: limits.perMinute,

@@ -7,9 +7,20 @@
 import type { HealthSummary } from './health';
 
 /** How much slower than its recent p95 an attempt must be before it is hedged. */
-export const HEDGE_P95_FACTOR = 1.5;
+const HEDGE_P95_FACTOR = 1.5;
 /** A hedge never waits longer than this share of the attempt's own timeout (later would be pointless). */
-export const HEDGE_TIMEOUT_SHARE = 0.75;
+const HEDGE_TIMEOUT_SHARE = 0.75;
+
+/** The provider's part of the delay: 1.5 × its recent p95, at least `minDelayMs` (the router keeps it a second). */
+export function adaptiveHedgeDelayMs(health: HealthSummary, streaming: boolean, minDelayMs: number): number {
+  const p95 = streaming ? health.firstTokenP95Ms : health.latencyP95Ms;
+  return p95 === undefined ? minDelayMs : Math.max(minDelayMs, HEDGE_P95_FACTOR * p95);
+}
+
+/** The attempt's part: well below its own timeout. */
+export function capHedgeDelayMs(delayMs: number, attemptTimeoutMs: number): number {
+  return Math.min(delayMs, HEDGE_TIMEOUT_SHARE * attemptTimeoutMs);
+}
 
 /**
  * When to hedge an attempt: 1.5 × the provider's recent p95 (time to first token for a stream,
@@ -21,15 +32,13 @@ export function hedgeDelayMs(
   minDelayMs: number,
   attemptTimeoutMs: number,
 ): number {
-  const p95 = streaming ? health.firstTokenP95Ms : health.latencyP95Ms;
-  const adaptive = p95 === undefined ? minDelayMs : Math.max(minDelayMs, HEDGE_P95_FACTOR * p95);
-  return Math.min(adaptive, HEDGE_TIMEOUT_SHARE * attemptTimeoutMs);
+  return capHedgeDelayMs(adaptiveHedgeDelayMs(health, streaming, minDelayMs), attemptTimeoutMs);
 }
 
 const BUCKET_MS = 10_000;
 const BUCKETS = 6;
 /** Hedges allowed in any minute whatever the traffic, so that a quiet bot can hedge too. */
-export const HEDGES_PER_MINUTE_FLOOR = 2;
+const HEDGES_PER_MINUTE_FLOOR = 2;
 
 /**
  * Requests and hedges over the last minute (six 10-second buckets): a hedge is allowed while the

@@ -30,7 +30,14 @@ import { type BreakerState, CircuitBreaker } from './breaker';
 import { type Clock, systemClock } from './clock';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
 import { type HealthSummary, HealthWindow } from './health';
-import { HEDGE_TIMEOUT_SHARE, HedgeBudget, HedgeScheduler, type HedgeWatch, hedgeDelayMs, RaceEvents } from './hedging';
+import {
+  adaptiveHedgeDelayMs,
+  capHedgeDelayMs,
+  HedgeBudget,
+  HedgeScheduler,
+  type HedgeWatch,
+  RaceEvents,
+} from './hedging';
 import { outlookOf, type QuotaOutlook, spendLapsingFirst } from './spending';
 import { orderProviders, type RoutingMode } from './policy';
 import { nextQuotaDayStart, quotaDay } from './quota-day';
@@ -533,12 +540,12 @@ export class Router {
       const minimum = this.options.hedgeMinDelayMs;
       delays = {
         at: now,
-        streaming: hedgeDelayMs(health, true, minimum, Number.POSITIVE_INFINITY),
-        complete: hedgeDelayMs(health, false, minimum, Number.POSITIVE_INFINITY),
+        streaming: adaptiveHedgeDelayMs(health, true, minimum),
+        complete: adaptiveHedgeDelayMs(health, false, minimum),
       };
       provider.hedgeDelays = delays;
     }
-    return Math.min(streaming ? delays.streaming : delays.complete, HEDGE_TIMEOUT_SHARE * timeoutMs);
+    return capHedgeDelayMs(streaming ? delays.streaming : delays.complete, timeoutMs);
   }
 
   /**

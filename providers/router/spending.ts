@@ -61,8 +61,9 @@ export function spendLapsingFirst<P>(
   outlook: (provider: P) => QuotaOutlook | undefined,
   now: number,
 ): readonly P[] {
+  // On every request, and nearly always nothing moves: look before allocating.
+  if (!ordered.some((provider) => willLapse(outlook(provider), now))) return ordered;
   const lapsing = ordered.filter((provider) => willLapse(outlook(provider), now));
-  if (lapsing.length === 0) return ordered;
   lapsing.sort((a, b) => (outlook(a)?.resetsAt ?? 0) - (outlook(b)?.resetsAt ?? 0));
   return [...lapsing, ...ordered.filter((provider) => !lapsing.includes(provider))];
 }

@@ -20,6 +20,10 @@ export class MemoryStatsStore implements StatsStore {
     countUserRequest(this.dayStats(day), userId);
   }
 
+  async userRequests(userId: string, day: string): Promise<number> {
+    return this.days.get(day)?.users.get(userId) ?? 0;
+  }
+
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {
     const stats = this.days.get(day);
     const users = [...(stats?.users ?? new Map<string, number>()).entries()]

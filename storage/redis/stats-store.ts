@@ -158,6 +158,13 @@ export class RedisStatsStore implements StatsStore {
     await callRedis(() => this.redis.switchboardRecordStats(keys.length, ...keys, ...args));
   }
 
+  async userRequests(userId: string, day: string): Promise<number> {
+    // This process's own latest records first, as `read` does.
+    await this.flush();
+    const score = await callRedis(() => this.redis.zscore(`${this.base(day)}:users`, userId));
+    return score === null ? 0 : Number(score);
+  }
+
   async read(day: string, topUsers = 10): Promise<StatsSnapshot> {
     // This process's own latest records first (a failed write fails those records, not the read).
     await this.flush();

@@ -11,7 +11,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const TEXT_FILE = /\.(ts|js|cjs|mjs|json|md|yml|yaml|example)$|^\.ci\/run$/;
 /** Documents outside the repository that comments once pointed to (spelled apart so this file does not match itself). */
 const OUTSIDE_DOCUMENTS = new RegExp(`\\b(${['PROVIDERS', 'DESIGN', 'STYLE'].join('|')})\\.md\\b|/work/${'shared'}\\b`);
-/** A repository path (not the tail of a URL such as `example.com/docs/x.md`). */
+/** A repository path under docs/, not the tail of a web address that happens to contain one. */
 const DOC_REFERENCE = /(?<![\w./-])docs\/[\w./-]*[\w-]\.md\b/g;
 const THIS_FILE = 'tests/unit/doc-references.test.ts';
 
@@ -61,7 +61,10 @@ describe('documents the code points to', () => {
   });
 
   it('flags a broken pointer and an outside one (the checks can fail)', () => {
-    expect(missingDocuments('// see docs/no-such-file.md')).toEqual(['docs/no-such-file.md does not exist']);
+    // Built, so that this file itself holds no pointer to a missing document.
+    const missing = ['docs', 'no-such-file.md'].join('/');
+    expect(missingDocuments(`// see ${missing}`)).toEqual([`${missing} does not exist`]);
+    expect(missingDocuments(`// see https://example.org/${missing}`)).toEqual([]);
     expect(missingDocuments('// see docs/providers.md')).toEqual([]);
     expect(outsideDocuments(`// as ${'PROVIDERS'}.md says`)).toHaveLength(1);
   });

@@ -566,6 +566,7 @@ describe('background writes that fail', () => {
       read: async () => {
         throw new Error('stats store down');
       },
+      userRequests: async () => 0,
     };
     const { router, clock } = makeRouter([{ descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] }], {
       statsStore: failingStats,

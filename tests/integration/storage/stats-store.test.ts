@@ -99,6 +99,11 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
       { userId: '333', requests: 5 },
       { userId: '111', requests: 3 },
     ]);
+    // One user's count, whether among the top users or not; nobody's is 0.
+    expect(await store.userRequests('222', 'd1')).toBe(1);
+    expect(await store.userRequests('333', 'd1')).toBe(5);
+    expect(await store.userRequests('444', 'd1')).toBe(0);
+    expect(await store.userRequests('333', 'd2')).toBe(0);
   });
 });
 
