@@ -2,6 +2,7 @@ import type { Context } from 'grammy';
 import type { Config } from './config';
 import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
+import type { UpdateHooks } from './intake/update-hooks';
 import type { Services } from './services/create-services';
 
 /** What every handler can reach, put on the context by the first middleware (the composition root). */
@@ -13,6 +14,8 @@ export interface BotDeps {
   readonly now: () => number;
   /** Conversations told that history is unavailable during the current outage (told once each). */
   readonly historyNotified: Set<string>;
+  /** When updates come from the durable intake queue (bot/intake/update-hooks.ts). */
+  readonly intakeHooks?: UpdateHooks;
 }
 
 export interface BotFlavor {

@@ -1,6 +1,7 @@
 import { autoRetry } from '@grammyjs/auto-retry';
 import { sequentialize } from '@grammyjs/runner';
-import { type ApiClientOptions, Bot, type BotError, Composer, GrammyError, HttpError } from 'grammy';
+import { type ApiClientOptions, Bot, type BotError, Composer, Context, GrammyError, HttpError } from 'grammy';
+import type { Update } from 'grammy/types';
 import { transportFetch } from '../providers';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
@@ -17,6 +18,7 @@ import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 import type { Services } from './services/create-services';
+import type { UpdateHooks } from './intake/update-hooks';
 
 /** Retries of a Telegram call whose connection failed (1 s, 2 s, 4 s apart). */
 const NETWORK_RETRIES = 3;
@@ -26,6 +28,11 @@ export interface CreateBotDeps {
   readonly logger: Logger;
   readonly now?: () => number;
   readonly metrics?: Metrics;
+  /**
+   * Set when updates come from the durable intake queue: failures are reported to it (it retries
+   * and tells the user once if it gives up), and a paste waiting for its parts lets its chat go on.
+   */
+  readonly intakeHooks?: UpdateHooks;
 }
 
 /**
@@ -45,6 +52,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     logger: deps.logger,
     now: deps.now ?? Date.now,
     historyNotified: new Set(),
+    ...(deps.intakeHooks === undefined ? {} : { intakeHooks: deps.intakeHooks }),
   };
 
   // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit
@@ -100,7 +108,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     }
   });
   // The parts of a long paste, joined before they are put in line (they would wait for each other).
-  bot.use(pasteJoin(config.pasteJoinMs));
+  bot.use(pasteJoin(config.pasteJoinMs, (ctx) => deps.intakeHooks?.releaseTurn(ctx.update.update_id)));
   // Each chat's updates are handled in order; different chats in parallel (with @grammyjs/runner
   // or concurrent webhook deliveries).
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
@@ -159,12 +167,30 @@ async function reportError(error: BotError<BotContext>, where: string): Promise<
   const ctx = error.ctx;
   const log = ctx.log ?? ctx.deps?.logger;
   log?.error({ err: error.error, feature: where }, 'update failed');
+  // The durable intake tries the update again, and tells the user once if it gives up.
+  if (ctx.deps?.intakeHooks?.failed(ctx.update.update_id, error.error) === true) return;
   if (ctx.chat === undefined || ctx.message === undefined || ctx.t === undefined) return;
   try {
     await ctx.reply(ctx.t.errors.generic);
   } catch (replyError) {
     log?.warn({ err: replyError }, 'could not tell the user about the failure');
   }
+}
+
+/**
+ * Tells the user of an update the durable intake set aside (it failed every try), once, in their
+ * language, as a reply to their message when there is one.
+ */
+export async function tellSetAside(bot: Bot<BotContext>, update: Update): Promise<void> {
+  const ctx = new Context(update, bot.api, bot.botInfo);
+  if (ctx.chat === undefined) return;
+  const t = messagesFor(languageOf(ctx.from?.language_code));
+  const messageId = ctx.msg?.message_id;
+  await bot.api.sendMessage(ctx.chat.id, t.errors.setAside, {
+    ...(messageId === undefined
+      ? {}
+      : { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } }),
+  });
 }
 
 /** Registers the commands (English by default, Persian for Persian-speaking users). */

@@ -4,15 +4,22 @@
  * webhook server — until SIGTERM/SIGINT, when it stops taking updates, finishes those in flight
  * (up to 10 s), closes storage and exits 0.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import type { Bot } from 'grammy';
+import type { IntakeStores } from '../storage';
 import { type Config, configSecrets, createConfig, describeConfig, isConfigError, loadDotEnv } from './config';
 import type { BotContext } from './context';
-import { createBot, describeTelegramError, registerCommands } from './create-bot';
+import { createBot, describeTelegramError, registerCommands, tellSetAside } from './create-bot';
 import { createLogger, type Logger } from './logger';
 import { createServices, type Services } from './services/create-services';
 import { checkReadiness, createOpsHandler, Metrics, type MetricsSources } from './metrics';
+import { BacklogMonitor } from './intake/backlog';
+import { appendUpdates, startLeasedPolling } from './intake/leased-polling';
 import { startPolling } from './intake/polling';
+import { startQueueWorker } from './intake/queue-worker';
+import { UpdateHooks } from './intake/update-hooks';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
 
 type OpsHandler = ReturnType<typeof createOpsHandler>;
@@ -42,18 +49,48 @@ async function main(): Promise<void> {
   for (const warning of config.providers.warnings) logger.warn(warning);
 
   const services = await createServices(config, logger);
-  const metrics = new Metrics(metricsSources(services));
+  const intake =
+    services.stores.intake === undefined ? undefined : durableIntake(services.stores.intake, config, logger);
+  const sources: MetricsSources = {
+    ...metricsSources(services),
+    ...(intake === undefined ? {} : { intake: () => intake.status() }),
+  };
+  const metrics = new Metrics(sources);
   services.router.observe(metrics);
-  const bot = createBot(config, { services, logger, metrics });
-  const ops = opsHandler(bot, services, metrics);
+  const bot = createBot(config, {
+    services,
+    logger,
+    metrics,
+    ...(intake === undefined ? {} : { intakeHooks: intake.hooks }),
+  });
+  const ops = createOpsHandler(metrics, () => checkReadiness(metrics, { ...sources, pingTelegram: pingTelegram(bot) }));
   await initialize(bot, logger);
 
+  // Stopped in this order: intake first, then the handling of what was taken in, then the ops port.
   const stops: (() => Promise<void>)[] = [];
+  if (intake !== undefined) {
+    await intake.backlog.start();
+    const worker = startQueueWorker(bot, {
+      queue: intake.stores.queue,
+      consumer: intake.name,
+      hooks: intake.hooks,
+      logger,
+      orderWaitMs: config.providers.requestDeadlineMs + ORDER_WAIT_MARGIN_MS,
+      reclaimIdleMs: config.intakeReclaimIdleMs,
+      tellSetAside: (update) => tellSetAside(bot, update),
+      onSetAside: () => metrics.recordSetAside(),
+      onReclaimed: (count) => metrics.recordReclaimed(count),
+    });
+    stops.push(async () => {
+      await worker.stop(SHUTDOWN_GRACE_MS - 500);
+      intake.backlog.stop();
+    });
+  }
   if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
   stops.unshift(
     config.webhook === undefined
-      ? await startLongPolling(bot, logger, services)
-      : await startWebhook(bot, config, logger, ops, services),
+      ? await startLongPolling(bot, logger, intake)
+      : await startWebhook(bot, config, logger, ops, intake),
   );
   installShutdown(
     async () => {
@@ -64,8 +101,8 @@ async function main(): Promise<void> {
   );
 }
 
-function opsHandler(bot: Bot<BotContext>, services: Services, metrics: Metrics): OpsHandler {
-  const pingTelegram = async (): Promise<boolean> => {
+function pingTelegram(bot: Bot<BotContext>): () => Promise<boolean> {
+  return async () => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('getMe timed out')), 3000);
@@ -77,7 +114,31 @@ function opsHandler(bot: Bot<BotContext>, services: Services, metrics: Metrics):
       clearTimeout(timer);
     }
   };
-  return createOpsHandler(metrics, () => checkReadiness(metrics, { ...metricsSources(services), pingTelegram }));
+}
+
+/** The durable intake of a process on Redis: its name in the queue, the hooks into the bot, the backlog watch. */
+interface DurableIntake {
+  readonly stores: IntakeStores;
+  readonly name: string;
+  readonly hooks: UpdateHooks;
+  readonly backlog: BacklogMonitor;
+  polling: boolean;
+  status(): { backlog: number | undefined; backlogLimit: number; polling: boolean };
+}
+
+function durableIntake(stores: IntakeStores, config: Config, logger: Logger): DurableIntake {
+  const backlog = new BacklogMonitor(stores.queue, config.intakeBacklogLimit, logger);
+  const intake: DurableIntake = {
+    stores,
+    // Unique per process start: a restarted process is a new consumer, and its old entries are
+    // taken over like those of any process that died.
+    name: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    hooks: new UpdateHooks(),
+    backlog,
+    polling: false,
+    status: () => ({ backlog: backlog.backlog, backlogLimit: backlog.limit, polling: intake.polling }),
+  };
+  return intake;
 }
 
 function metricsSources(services: Services): MetricsSources {
@@ -122,14 +183,29 @@ async function initialize(bot: Bot<BotContext>, logger: Logger): Promise<void> {
 async function startLongPolling(
   bot: Bot<BotContext>,
   logger: Logger,
-  services: Services,
+  intake: DurableIntake | undefined,
 ): Promise<() => Promise<void>> {
   await bot.api.deleteWebhook();
-  // Without Redis a crash loses history anyway: confirm updates on receipt, so that a long answer
-  // never holds back other chats. With Redis, updates are confirmed once handled (nothing lost).
-  const confirmOnReceipt = services.stores.mode === 'memory';
-  const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger, confirmOnReceipt });
-  logger.info({ confirmOnReceipt }, 'long polling started');
+  if (intake === undefined) {
+    // Without Redis a crash loses history anyway: updates are confirmed to Telegram as soon as
+    // they are in this process's queue, so that a long answer never holds back other chats.
+    const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger, confirmOnReceipt: true });
+    logger.info({ intake: 'in-process' }, 'long polling started');
+    return () => polling.stop(SHUTDOWN_GRACE_MS - 500);
+  }
+  // With Redis, one process at a time polls and queues; every process handles from the queue.
+  const polling = startLeasedPolling(bot, {
+    queue: intake.stores.queue,
+    lease: intake.stores.pollerLease,
+    holder: intake.name,
+    allowedUpdates: [...ALLOWED_UPDATES],
+    logger,
+    backlogFull: () => intake.backlog.full,
+    onPollerChange: (polls) => {
+      intake.polling = polls;
+    },
+  });
+  logger.info({ intake: 'redis-queue' }, 'long polling started');
   return () => polling.stop(SHUTDOWN_GRACE_MS - 500);
 }
 
@@ -138,7 +214,7 @@ async function startWebhook(
   config: Config,
   logger: Logger,
   ops: OpsHandler,
-  services: Services,
+  intake: DurableIntake | undefined,
 ): Promise<() => Promise<void>> {
   const webhook = config.webhook;
   if (webhook === undefined) throw new Error('webhook mode without webhook settings');
@@ -148,10 +224,17 @@ async function startWebhook(
     secret: webhook.secret,
     logger,
     otherRequests: ops,
-    ordering: {
-      store: services.stores.ordering,
-      maxWaitMs: config.providers.requestDeadlineMs + ORDER_WAIT_MARGIN_MS,
-    },
+    ...(intake === undefined
+      ? {}
+      : {
+          queue: {
+            append: async (update) => {
+              const { failed, error } = await appendUpdates(bot, intake.stores.queue, [update]);
+              if (failed.length > 0) throw error;
+            },
+            full: () => intake.backlog.full,
+          },
+        }),
   });
   await bot.api.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] });
   logger.info({ port: webhook.port, path: webhook.path }, 'webhook server started');

@@ -10,6 +10,16 @@ export interface MetricsSources {
   /** Whether shared storage (Redis) answers; always true in memory mode. */
   readonly storageUp: () => boolean;
   readonly now: () => number;
+  /** The durable intake's state, with Redis (bot/intake/): none in memory mode. */
+  readonly intake?: () => IntakeStatus;
+}
+
+export interface IntakeStatus {
+  /** Updates queued and not yet handled (undefined while it cannot be read). */
+  readonly backlog: number | undefined;
+  readonly backlogLimit: number;
+  /** Whether this process is the one polling Telegram (polling mode). */
+  readonly polling: boolean;
 }
 
 /**
@@ -28,6 +38,8 @@ export class Metrics implements RouterObserver {
   private readonly updateDuration: Histogram;
   private readonly backgroundWriteFailures: Counter<'what'>;
   private readonly hedges: Counter<'provider' | 'result'>;
+  private readonly intakeSetAside: Counter;
+  private readonly intakeReclaimed: Counter;
   private lastTelegramSuccess = 0;
 
   constructor(private readonly sources: MetricsSources) {
@@ -128,6 +140,43 @@ export class Metrics implements RouterObserver {
         }
       },
     });
+    this.intakeSetAside = new Counter({
+      name: 'switchboard_intake_set_aside_total',
+      help: 'Queued updates set aside in the dead letters after failing every try (their users are told once)',
+      registers: [registry],
+    });
+    this.intakeReclaimed = new Counter({
+      name: 'switchboard_intake_reclaimed_total',
+      help: 'Queued updates this process took over from a process that stopped handling them',
+      registers: [registry],
+    });
+    const intake = this.sources.intake;
+    if (intake !== undefined) {
+      new Gauge({
+        name: 'switchboard_intake_backlog',
+        help: 'Updates in the shared intake queue not yet handled (-1 while unreadable)',
+        registers: [registry],
+        collect() {
+          this.set(intake().backlog ?? -1);
+        },
+      });
+      new Gauge({
+        name: 'switchboard_intake_backlog_limit',
+        help: 'Backlog above which intake slows down (INTAKE_BACKLOG_LIMIT)',
+        registers: [registry],
+        collect() {
+          this.set(intake().backlogLimit);
+        },
+      });
+      new Gauge({
+        name: 'switchboard_intake_poller',
+        help: '1 while this process is the one polling Telegram',
+        registers: [registry],
+        collect() {
+          this.set(intake().polling ? 1 : 0);
+        },
+      });
+    }
     const storageUp = this.sources.storageUp;
     new Gauge({
       name: 'switchboard_storage_up',
@@ -157,6 +206,14 @@ export class Metrics implements RouterObserver {
     this.backgroundWriteFailures.inc({ what });
   };
 
+  recordSetAside(): void {
+    this.intakeSetAside.inc();
+  }
+
+  recordReclaimed(count: number): void {
+    this.intakeReclaimed.inc(count);
+  }
+
   recordRateLimited(limit: 'minute' | 'day'): void {
     this.rateLimited.inc({ limit });
   }
@@ -179,7 +236,13 @@ export class Metrics implements RouterObserver {
 
 export interface ReadinessCheck {
   readonly ready: boolean;
-  readonly checks: { readonly telegram: boolean; readonly storage: boolean; readonly providers: boolean };
+  readonly checks: {
+    readonly telegram: boolean;
+    readonly storage: boolean;
+    readonly providers: boolean;
+    /** With Redis: the intake backlog is under its limit. */
+    readonly intake?: boolean;
+  };
 }
 
 /** Whether the bot can serve: Telegram answered recently (or answers now), storage is up, a provider is usable. */
@@ -195,7 +258,11 @@ export async function checkReadiness(
     pool?.providers.some(
       (provider) => provider.breaker !== 'open' && provider.keys.some((key) => key.blocked === undefined),
     ) ?? false;
-  return { ready: telegram && storage && providers, checks: { telegram, storage, providers } };
+  const status = sources.intake?.();
+  if (status === undefined)
+    return { ready: telegram && storage && providers, checks: { telegram, storage, providers } };
+  const intake = status.backlog === undefined || status.backlog < status.backlogLimit;
+  return { ready: telegram && storage && providers && intake, checks: { telegram, storage, providers, intake } };
 }
 
 /** Handles the operator endpoints; returns false for any other request. */

@@ -1,23 +1,22 @@
 import {
   Failover,
-  FallbackChatOrdering,
   FallbackCounterStore,
   FallbackQuotaStore,
   FallbackStatsStore,
   GuardedHistoryStore,
 } from './fallback';
-import { MemoryChatOrdering } from './memory/chat-ordering';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemoryStatsStore } from './memory/stats-store';
-import { RedisChatOrdering } from './redis/chat-ordering';
 import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology } from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
+import { RedisLease } from './redis/lease';
 import { RedisQuotaStore } from './redis/quota-store';
 import { RedisStatsStore } from './redis/stats-store';
-import type { ChatOrdering, CounterStore, HistoryStore } from './types';
+import { RedisUpdateQueue } from './redis/update-queue';
+import type { CounterStore, HistoryStore, IntakeStores } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -27,8 +26,11 @@ export interface Stores {
   /** Throws `StorageUnavailableError` during a Redis outage: the caller decides how to go on without history. */
   readonly history: HistoryStore;
   readonly counters: CounterStore;
-  /** Each chat's updates in the order received, across the processes sharing Redis (webhook mode). */
-  readonly ordering: ChatOrdering;
+  /**
+   * The durable intake shared by the processes on one Redis: the update queue (with each chat's
+   * line) and the poller's lease. None in memory mode, where updates go straight to the handlers.
+   */
+  readonly intake: IntakeStores | undefined;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -61,7 +63,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       stats: new MemoryStatsStore(),
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
-      ordering: new MemoryChatOrdering(),
+      intake: undefined,
       isHealthy: () => true,
       close: async () => undefined,
     };
@@ -79,6 +81,10 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   const subscriber = duplicateClient(redis);
   subscriber.on('error', (error: Error) => onEvent?.({ type: 'connection-error', error }));
   await connectRedis(subscriber).catch(() => undefined); // reported above; it keeps reconnecting
+  // Blocking reads of the intake queue take a connection of their own as well.
+  const blocking = duplicateClient(redis);
+  blocking.on('error', (error: Error) => onEvent?.({ type: 'connection-error', error }));
+  await connectRedis(blocking).catch(() => undefined);
   const prefix = options.prefix ?? 'sb:';
   const redisStats = new RedisStatsStore(redis, prefix);
   const redisQuota = new RedisQuotaStore(redis, prefix);
@@ -96,17 +102,16 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       failover('user limits'),
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
-    ordering: new FallbackChatOrdering(
-      new RedisChatOrdering(redis, subscriber, { prefix }),
-      new MemoryChatOrdering(),
-      failover('chat order'),
-    ),
+    intake: {
+      queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),
+      pollerLease: new RedisLease(redis, `${prefix}{intake}:poller`),
+    },
     isHealthy: () => redis.status === 'ready',
     close: async () => {
       // The stats and settlements of the last few milliseconds are still in this process (WriteBatcher).
       await Promise.all([redisStats.flush(), redisQuota.flush()]);
       await Promise.all(
-        [redis, subscriber].map(async (client) => {
+        [redis, subscriber, blocking].map(async (client) => {
           try {
             await client.quit();
           } catch {

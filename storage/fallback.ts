@@ -1,12 +1,4 @@
-import {
-  type ChatOrdering,
-  type ChatTicket,
-  type CounterStore,
-  type HistoryStore,
-  isStorageUnavailable,
-  StorageUnavailableError,
-  type TurnOutcome,
-} from './types';
+import { type CounterStore, type HistoryStore, isStorageUnavailable, StorageUnavailableError } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 /**
@@ -209,52 +201,6 @@ export class FallbackCounterStore implements CounterStore {
     return this.failover.run(
       () => this.primary.peek(...args),
       () => this.local.peek(...args),
-    );
-  }
-}
-
-/**
- * Chat order with a local fallback: while Redis is away, tickets come from this process and order
- * only what it receives (as one process would). A Redis ticket whose store goes away while it
- * waits goes on at once (`unordered`): the tickets of a chat fail together, in ticket order, and
- * the bot's in-process `sequentialize` keeps that order.
- */
-export class FallbackChatOrdering implements ChatOrdering {
-  private readonly localTickets = new WeakSet<ChatTicket>();
-
-  constructor(
-    private readonly primary: ChatOrdering,
-    private readonly local: ChatOrdering,
-    private readonly failover: Failover,
-  ) {}
-
-  async take(chatId: string): Promise<ChatTicket> {
-    let local = false;
-    const ticket = await this.failover.run(
-      () => this.primary.take(chatId),
-      () => {
-        local = true;
-        return this.local.take(chatId);
-      },
-    );
-    if (local) this.localTickets.add(ticket);
-    return ticket;
-  }
-
-  waitForTurn(ticket: ChatTicket, maxWaitMs: number): Promise<TurnOutcome> {
-    if (this.localTickets.has(ticket)) return this.local.waitForTurn(ticket, maxWaitMs);
-    return this.failover.run(
-      () => this.primary.waitForTurn(ticket, maxWaitMs),
-      async () => 'unordered' as const,
-    );
-  }
-
-  done(ticket: ChatTicket): Promise<void> {
-    if (this.localTickets.has(ticket)) return this.local.done(ticket);
-    // The Redis store remembers a mark it could not write and writes it when Redis is back.
-    return this.failover.run(
-      () => this.primary.done(ticket),
-      async () => undefined,
     );
   }
 }

@@ -100,6 +100,8 @@ export interface QueuedUpdate {
   readonly payload: string;
   /** How many times the entry has been handed to a consumer, this time included. */
   readonly deliveries: number;
+  /** Its place in its chat's line, taken when it was appended (none for an update without a chat). */
+  readonly ticket?: ChatTicket;
 }
 
 /**
@@ -111,13 +113,20 @@ export interface QueuedUpdate {
 export interface UpdateQueue {
   /**
    * Appends an update once: an update_id appended in the last day is not appended again (an update
-   * fetched twice is queued once). Resolves `true` when appended, `false` when it was already there.
+   * fetched twice is queued once). With `chatId`, the same step takes the chat's next ticket in
+   * `ordering` (so ticket order is append order, and an update appended twice holds one ticket).
+   * Resolves `true` when appended, `false` when it was already there.
    */
-  append(updateId: number, payload: string): Promise<boolean>;
+  append(updateId: number, payload: string, chatId?: string): Promise<boolean>;
   /** Up to `count` entries no consumer has had yet, now `consumer`'s; waits up to `blockMs` (≤ 1 s) for one. */
   take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]>;
   /** Entries another consumer took and has not acknowledged for `idleMs` (it died, say): now `consumer`'s. */
   reclaim(consumer: string, idleMs: number, count: number): Promise<QueuedUpdate[]>;
+  /**
+   * `consumer` is alive and still working on the entries it holds: their idle time starts again,
+   * so that nobody reclaims them (a long answer is not a dead consumer).
+   */
+  touch(consumer: string): Promise<void>;
   /** The entries' effects are stored: they leave the queue. */
   ack(entryIds: readonly string[]): Promise<void>;
   /** An entry whose handling failed every time: moved to the dead letters (and out of the queue). */
@@ -126,4 +135,26 @@ export interface UpdateQueue {
   backlog(): Promise<number>;
   /** The most recent dead letters, oldest first. */
   deadLetters(count: number): Promise<{ readonly updateId: number; readonly reason: string }[]>;
+  /** The chats' lines the tickets of appended updates belong to: wait for a turn and mark it done here. */
+  readonly ordering: ChatOrdering;
+}
+
+/**
+ * A lease held by one process at a time, with a time to live: a holder that dies loses it once
+ * the TTL passes, and another can take it. Used so that exactly one process polls Telegram.
+ */
+export interface Lease {
+  /**
+   * Takes the lease for `ttlMs` when nobody holds it, or extends it when `holder` already does.
+   * Resolves whether `holder` holds it now.
+   */
+  acquire(holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up, if `holder` holds it. */
+  release(holder: string): Promise<void>;
+}
+
+/** What the durable intake needs from storage (with Redis only): the shared queue and the poller's lease. */
+export interface IntakeStores {
+  readonly queue: UpdateQueue;
+  readonly pollerLease: Lease;
 }

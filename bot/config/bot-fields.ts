@@ -82,6 +82,8 @@ export function botFields() {
     translateMaxTexts: ['TRANSLATE_MAX_TEXTS', wholeNumber(1, 10_000).default(200)],
     maxMessageChars: ['MAX_MESSAGE_CHARS', wholeNumber(1, 1_000_000).default(8_000)],
     pasteJoinMs: ['PASTE_JOIN_MS', wholeNumber(0, 10_000).default(1_500)],
+    intakeBacklogLimit: ['INTAKE_BACKLOG_LIMIT', wholeNumber(10, 10_000_000).default(10_000)],
+    intakeReclaimIdleMs: ['INTAKE_RECLAIM_IDLE_MS', wholeNumber(300, 3_600_000).default(15_000)],
     metricsPort: ['METRICS_PORT', port().optional()],
     logLevel: ['LOG_LEVEL', oneOf(LOG_LEVELS).default('info')],
   } as const satisfies FieldSpecs;

@@ -59,6 +59,13 @@ export interface Config {
   readonly maxMessageChars: number;
   /** How long a long message waits for the rest of a split paste (0: never). */
   readonly pasteJoinMs: number;
+  /**
+   * With Redis: updates queued and not yet handled above which intake slows down (polling waits,
+   * the webhook answers 503 so Telegram sends again later) and /readyz reports not ready.
+   */
+  readonly intakeBacklogLimit: number;
+  /** With Redis: how long a process may go without touching its queued updates before another takes them over. */
+  readonly intakeReclaimIdleMs: number;
   /** Set in webhook mode (`WEBHOOK_URL` given); long polling otherwise. */
   readonly webhook: WebhookConfig | undefined;
   readonly metricsPort: number | undefined;

@@ -10,7 +10,7 @@ import type { BotContext } from '../context';
  *
  * It stands before the per-chat sequencing (which would hold the next parts until the first is
  * handled). Parts are joined within one process: with several processes sharing the updates
- * (webhook mode), parts that reach another process are answered apart.
+ * (Redis), parts that reach another process are answered apart.
  */
 export const PASTE_PART_MIN_CHARS = 3_000;
 
@@ -20,7 +20,11 @@ interface Paste {
   readonly done: () => void;
 }
 
-export function pasteJoin(joinMs: number): MiddlewareFn<BotContext> {
+/**
+ * `releaseTurn` is called when a first part starts waiting: with the durable intake, the parts
+ * behind it in the chat's line may then go on (to be joined here) instead of waiting for it.
+ */
+export function pasteJoin(joinMs: number, releaseTurn?: (ctx: BotContext) => void): MiddlewareFn<BotContext> {
   const pastes = new Map<string, Paste>();
   return async (ctx, next) => {
     const text = ctx.message?.text;
@@ -36,10 +40,12 @@ export function pasteJoin(joinMs: number): MiddlewareFn<BotContext> {
     }
     if (open !== undefined || text.length < PASTE_PART_MIN_CHARS || text.startsWith('/')) return next();
     const parts = [text];
-    await new Promise<void>((resolve) => {
+    const joined = new Promise<void>((resolve) => {
       const paste: Paste = { parts, timer: setTimeout(() => paste.done(), joinMs), done: resolve };
       pastes.set(key, paste);
     });
+    releaseTurn?.(ctx);
+    await joined;
     pastes.delete(key);
     if (parts.length > 1) {
       ctx.joinedText = parts.join('\n');

@@ -1,9 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Bot, Context } from 'grammy';
+import type { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { ChatOrdering, ChatTicket } from '../../storage';
 import type { BotContext } from '../context';
 import type { Logger } from '../logger';
 
@@ -17,11 +16,13 @@ export interface WebhookOptions {
   /** Serves other requests on the same port (/healthz, /readyz, /metrics); returns false when it did not. */
   readonly otherRequests?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /**
-   * Keeps each chat's updates in the order received across every process sharing the store
-   * (several webhook processes on one Redis); `maxWaitMs` bounds the wait for an earlier update
-   * whose process died. Without it, the order is kept within this process only (`sequentialize`).
+   * The durable intake (with Redis): each update is appended to the shared queue, and Telegram
+   * gets its 200 only once the append succeeded; a failed append, or a queue over its backlog
+   * limit (`full`), gets a 503, so Telegram delivers the update again later. The queue's workers
+   * handle it, in its chat's order, in whichever process. Without it, updates are handled in this
+   * process, each chat in order (`sequentialize`).
    */
-  readonly ordering?: { readonly store: ChatOrdering; readonly maxWaitMs: number };
+  readonly queue?: { readonly append: (update: Update) => Promise<void>; readonly full: () => boolean };
 }
 
 export interface WebhookServer {
@@ -32,12 +33,8 @@ export interface WebhookServer {
 
 /**
  * Receives updates from Telegram. The secret header is checked before any work; a good update is
- * acknowledged at once and handled afterwards, so Telegram's request is never held open while a
- * model thinks (grammY's webhookCallback would wait, and time out after 10 s).
- *
- * With `ordering`, the update takes its chat's next ticket before it is acknowledged (so ticket
- * order is delivery order, whichever process a delivery reached) and is handled when the chat's
- * earlier tickets are done.
+ * acknowledged at once (or once queued) and handled afterwards, so Telegram's request is never
+ * held open while a model thinks (grammY's webhookCallback would wait, and time out after 10 s).
  */
 export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookOptions): Promise<WebhookServer> {
   const maxBodyBytes = options.maxBodyBytes ?? 1_000_000;
@@ -69,9 +66,28 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
           res.writeHead(400).end();
           return;
         }
-        const ticket = await takeTicket(bot, update, options);
+        const queue = options.queue;
+        if (queue !== undefined) {
+          if (queue.full()) {
+            res.writeHead(503, { 'retry-after': '5' }).end();
+            return;
+          }
+          try {
+            await queue.append(update);
+          } catch (error) {
+            options.logger.warn(
+              { err: error, update_id: update.update_id },
+              'could not queue an update; Telegram will send it again',
+            );
+            res.writeHead(503).end();
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-        const handling = handleInTurn(bot, update, ticket, options)
+        const handling = bot
+          .handleUpdate(update)
           .catch((error: unknown) => options.logger.error({ err: error, update_id: update.update_id }, 'update failed'))
           .finally(() => inFlight.delete(handling));
         inFlight.add(handling);
@@ -97,57 +113,6 @@ export async function startWebhookServer(bot: Bot<BotContext>, options: WebhookO
       await Promise.allSettled([...inFlight]);
     },
   };
-}
-
-/** The chat's next ticket, or none (no chat, no ordering, or the store failed: the update is not refused for it). */
-async function takeTicket(
-  bot: Bot<BotContext>,
-  update: Update,
-  options: WebhookOptions,
-): Promise<ChatTicket | undefined> {
-  if (options.ordering === undefined) return undefined;
-  try {
-    // The chat as grammY sees it: the key `sequentialize` uses within a process.
-    const chatId = new Context(update, bot.api, bot.botInfo).chat?.id;
-    return chatId === undefined ? undefined : await options.ordering.store.take(String(chatId));
-  } catch (error) {
-    options.logger.warn(
-      { err: error, update_id: update.update_id },
-      'no place in the chat order; handling as it comes',
-    );
-    return undefined;
-  }
-}
-
-/** Waits for the chat's earlier updates, handles this one, then lets the next one go. */
-async function handleInTurn(
-  bot: Bot<BotContext>,
-  update: Update,
-  ticket: ChatTicket | undefined,
-  options: WebhookOptions,
-): Promise<void> {
-  const ordering = options.ordering;
-  if (ticket === undefined || ordering === undefined) {
-    await bot.handleUpdate(update);
-    return;
-  }
-  const log = { update_id: update.update_id, chat: ticket.chatId, ticket: ticket.number };
-  const outcome = await ordering.store.waitForTurn(ticket, ordering.maxWaitMs).catch((error: unknown) => {
-    options.logger.warn({ err: error, ...log }, 'waiting for the chat order failed; handling now');
-    return 'unordered' as const;
-  });
-  if (outcome === 'gave-up') {
-    options.logger.warn(log, 'an earlier update of this chat did not finish in time; going on without it');
-  }
-  try {
-    await bot.handleUpdate(update);
-  } finally {
-    await ordering.store
-      .done(ticket)
-      .catch((error: unknown) =>
-        options.logger.warn({ err: error, ...log }, 'could not mark the update done in the chat order'),
-      );
-  }
 }
 
 /** Most of a refused request's body read and dropped before its connection is cut, and for how long. */

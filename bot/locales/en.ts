@@ -81,6 +81,8 @@ export const en = {
     interrupted: 'The answer broke off half-way. Please send your message again.',
     noProviders: 'No AI provider is configured yet. The bot owner needs to add API keys.',
     generic: 'Something went wrong on my side. Please try again.',
+    setAside:
+      'I could not handle this message: it failed every time I tried, so I have set it aside. Please send it again in other words, or try later.',
   },
   translate: {
     usage: (defaultLanguage: string) =>

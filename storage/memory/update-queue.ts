@@ -1,37 +1,51 @@
-import type { QueuedUpdate, UpdateQueue } from '../types';
+import type { ChatOrdering, ChatTicket, QueuedUpdate, UpdateQueue } from '../types';
+import { MemoryChatOrdering } from './chat-ordering';
 
 interface Entry {
   readonly entryId: string;
   readonly updateId: number;
   readonly payload: string;
+  readonly ticket: ChatTicket | undefined;
   deliveries: number;
   /** Who has it, and since when (undefined: nobody yet). */
   holder: { consumer: string; since: number } | undefined;
 }
 
-const SEEN_FOR_MS = 24 * 3_600_000;
+/** How many appended update ids are remembered, to queue an update fetched twice once. */
+const SEEN_KEPT = 100_000;
 const DEAD_LETTERS_KEPT = 1_000;
 
 /**
- * The intake queue of one process (no Redis): the same rules as the Redis one, in memory. What it
- * holds is lost with the process, as history is.
+ * The intake queue of one process: the same rules as the Redis one, in memory (for tests and
+ * tools; the bot without Redis needs no queue). What it holds is lost with the process.
  */
 export class MemoryUpdateQueue implements UpdateQueue {
+  readonly ordering: ChatOrdering;
+  private readonly lines: MemoryChatOrdering;
   private readonly entries = new Map<string, Entry>();
-  private readonly seen = new Map<number, number>();
+  /** Appended ids, oldest first (ids mostly come in ascending order). */
+  private readonly seen = new Set<number>();
+  private lowestForgotten = Number.NEGATIVE_INFINITY;
   private readonly dead: { updateId: number; reason: string }[] = [];
   private counter = 0;
   private waiters: (() => void)[] = [];
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    this.lines = new MemoryChatOrdering();
+    this.ordering = this.lines;
+  }
 
-  async append(updateId: number, payload: string): Promise<boolean> {
-    const now = this.now();
-    this.forgetSeen(now);
-    if (this.seen.has(updateId)) return false;
-    this.seen.set(updateId, now);
+  async append(updateId: number, payload: string, chatId?: string): Promise<boolean> {
+    if (this.seen.has(updateId) || updateId <= this.lowestForgotten) return false;
+    this.seen.add(updateId);
+    if (this.seen.size > SEEN_KEPT) {
+      const oldest = this.seen.values().next().value as number;
+      this.seen.delete(oldest);
+      this.lowestForgotten = Math.max(this.lowestForgotten, oldest);
+    }
+    const ticket = chatId === undefined ? undefined : await this.lines.take(chatId);
     const entryId = String(++this.counter);
-    this.entries.set(entryId, { entryId, updateId, payload, deliveries: 0, holder: undefined });
+    this.entries.set(entryId, { entryId, updateId, payload, ticket, deliveries: 0, holder: undefined });
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -67,6 +81,13 @@ export class MemoryUpdateQueue implements UpdateQueue {
     return claimed;
   }
 
+  async touch(consumer: string): Promise<void> {
+    const now = this.now();
+    for (const entry of this.entries.values()) {
+      if (entry.holder?.consumer === consumer) entry.holder.since = now;
+    }
+  }
+
   async ack(entryIds: readonly string[]): Promise<void> {
     for (const entryId of entryIds) this.entries.delete(entryId);
   }
@@ -98,14 +119,12 @@ export class MemoryUpdateQueue implements UpdateQueue {
   private hand(entry: Entry, consumer: string, now: number): QueuedUpdate {
     entry.deliveries += 1;
     entry.holder = { consumer, since: now };
-    return { entryId: entry.entryId, updateId: entry.updateId, payload: entry.payload, deliveries: entry.deliveries };
-  }
-
-  /** Drops update ids seen more than a day ago (in insertion order, so the oldest come first). */
-  private forgetSeen(now: number): void {
-    for (const [updateId, at] of this.seen) {
-      if (now - at < SEEN_FOR_MS) break;
-      this.seen.delete(updateId);
-    }
+    return {
+      entryId: entry.entryId,
+      updateId: entry.updateId,
+      payload: entry.payload,
+      deliveries: entry.deliveries,
+      ...(entry.ticket === undefined ? {} : { ticket: entry.ticket }),
+    };
   }
 }

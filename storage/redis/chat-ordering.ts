@@ -51,6 +51,13 @@ export interface RedisChatOrderingOptions {
   readonly ttlMs?: number;
   /** How often a waited-on chat is read again, in case a notification was lost. */
   readonly recheckMs?: number;
+  /**
+   * Where a chat's line is kept, when another store takes its tickets (the intake queue takes them
+   * in its append script, so its lines share the queue's hash tag). Default: `<prefix>order:{chat}`.
+   */
+  readonly lineKey?: (chatId: string) => string;
+  /** The pub/sub channel for served numbers (default `<prefix>order:served`). */
+  readonly channel?: string;
 }
 
 /**
@@ -75,6 +82,7 @@ export class RedisChatOrdering implements ChatOrdering {
   /** Tickets whose predecessors were all done when they were taken. */
   private readonly clearAtTake = new WeakSet<ChatTicket>();
   private readonly unsent = new Map<string, number>();
+  private readonly lineKey: ((chatId: string) => string) | undefined;
 
   constructor(
     redis: RedisClient,
@@ -86,7 +94,8 @@ export class RedisChatOrdering implements ChatOrdering {
     this.redis = redis as RedisClient & OrderingCommands;
     this.prefix = options.prefix ?? 'sb:';
     this.ttlMs = options.ttlMs ?? 3_600_000;
-    this.channel = `${this.prefix}order:served`;
+    this.channel = options.channel ?? `${this.prefix}order:served`;
+    this.lineKey = options.lineKey;
     this.waiters = new TurnWaiters({
       read: (chatId) => this.readServed(chatId),
       ...(options.recheckMs === undefined ? {} : { recheckMs: options.recheckMs }),
@@ -129,6 +138,7 @@ export class RedisChatOrdering implements ChatOrdering {
   }
 
   private key(chatId: string): string {
+    if (this.lineKey !== undefined) return this.lineKey(chatId);
     // One key per chat; the hash tag keeps it whole on a Redis Cluster.
     return `${this.prefix}order:{${chatId}}`;
   }

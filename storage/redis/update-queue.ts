@@ -1,55 +1,121 @@
-import type { QueuedUpdate, UpdateQueue } from '../types';
+import type { ChatOrdering, QueuedUpdate, UpdateQueue } from '../types';
+import { RedisChatOrdering } from './chat-ordering';
 import { callRedis, execPipeline, type RedisClient } from './client';
 
 /**
- * Appends an update unless its id was appended in the last day (an update fetched twice is queued
- * once). KEYS: the stream, the update's "seen" marker. ARGV: update id, payload, how long the
- * marker lasts (ms). Returns 1 when appended, 0 when already seen.
+ * Appends an update unless its id is among the last SEEN_KEPT ids appended (or older than all of
+ * them, once that many are kept): an update fetched or delivered twice is queued once. With a chat,
+ * the same step takes the chat's next ticket (so ticket order is stream order, and a second append
+ * takes none). KEYS: the stream, the seen ids (a sorted set), the chat's line (optional). ARGV:
+ * update id, payload, ids kept, the line's TTL in ms, chat id (with a line). Returns 1 when
+ * appended, 0 when already seen.
  */
 const APPEND_SCRIPT = `
-if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then return 0 end
-redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2])
+local id = tonumber(ARGV[1])
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
+local kept = tonumber(ARGV[3])
+if redis.call('ZCARD', KEYS[2]) >= kept then
+  local lowest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if lowest[2] and id < tonumber(lowest[2]) then return 0 end
+end
+redis.call('ZADD', KEYS[2], id, ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(kept + 1))
+if KEYS[3] then
+  local ticket = redis.call('HINCRBY', KEYS[3], 'next', 1)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2], 'c', ARGV[5], 't', ticket)
+else
+  redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2])
+end
 return 1
 `;
 
+/**
+ * Starts the idle time of every entry a consumer holds again (XCLAIM to itself with JUSTID, which
+ * leaves the delivery count alone). KEYS: the stream. ARGV: group, consumer, most entries.
+ */
+const TOUCH_SCRIPT = `
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[3]), ARGV[2])
+if #pending == 0 then return 0 end
+local ids = {}
+for index, entry in ipairs(pending) do ids[index] = entry[1] end
+local count = #ids
+ids[count + 1] = 'JUSTID'
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
+return count
+`;
+
 const GROUP = 'workers';
-const SEEN_FOR_MS = 24 * 3_600_000;
+/** How many appended update ids are remembered, to queue an update fetched twice once. */
+const SEEN_KEPT = 100_000;
 const DEAD_LETTERS_KEPT = 1_000;
+/** How long an idle chat's line is kept: far longer than any update waits in the queue. */
+const LINE_TTL_MS = 24 * 3_600_000;
+const TOUCH_MAX = 5_000;
 
 interface QueueCommands {
   switchboardAppendUpdate(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  switchboardTouchEntries(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
 
+export interface RedisUpdateQueueClients {
+  readonly redis: RedisClient;
+  /** A connection for blocking reads only: a blocked connection serves nothing else. */
+  readonly blocking: RedisClient;
+  /** A subscribed connection, for the chat lines' "served" notifications. */
+  readonly subscriber: RedisClient;
+  readonly prefix?: string;
+}
+
 /**
  * The intake queue every bot process shares: a Redis Stream read through one consumer group
  * (XREADGROUP), acknowledged and deleted once handled (XACK + XDEL, so the stream holds only what
- * is still to do), entries of a consumer that went quiet claimed by another (XPENDING + XCLAIM).
- * All keys share one hash tag, for a Redis Cluster. Blocking reads go through a client of their
- * own (`blocking`): a blocked connection serves nothing else.
+ * is still to do), entries of a consumer that went quiet claimed by another (XPENDING + XCLAIM),
+ * while a consumer that is still working keeps its entries by touching them. Each chat's updates
+ * take tickets in the append script, in lines kept beside the stream; every key shares one hash
+ * tag, so the scripts work on a Redis Cluster (docs/architecture.md, "Intake").
  */
 export class RedisUpdateQueue implements UpdateQueue {
+  readonly ordering: ChatOrdering;
   private readonly redis: RedisClient & QueueCommands;
+  private readonly blocking: RedisClient;
+  private readonly prefix: string;
   private readonly stream: string;
+  private readonly seen: string;
   private readonly dead: string;
   private groupReady: Promise<void> | undefined;
 
-  constructor(
-    redis: RedisClient,
-    private readonly blocking: RedisClient,
-    private readonly prefix = 'sb:',
-  ) {
-    redis.defineCommand('switchboardAppendUpdate', { lua: APPEND_SCRIPT });
-    this.redis = redis as RedisClient & QueueCommands;
-    this.stream = `${prefix}{intake}:updates`;
-    this.dead = `${prefix}{intake}:dead`;
+  constructor(clients: RedisUpdateQueueClients) {
+    clients.redis.defineCommand('switchboardAppendUpdate', { lua: APPEND_SCRIPT });
+    clients.redis.defineCommand('switchboardTouchEntries', { lua: TOUCH_SCRIPT });
+    this.redis = clients.redis as RedisClient & QueueCommands;
+    this.blocking = clients.blocking;
+    this.prefix = clients.prefix ?? 'sb:';
+    this.stream = `${this.prefix}{intake}:updates`;
+    this.seen = `${this.prefix}{intake}:seen`;
+    this.dead = `${this.prefix}{intake}:dead`;
+    this.ordering = new RedisChatOrdering(clients.redis, clients.subscriber, {
+      prefix: this.prefix,
+      ttlMs: LINE_TTL_MS,
+      lineKey: (chatId) => this.lineKey(chatId),
+      channel: `${this.prefix}{intake}:served`,
+    });
   }
 
-  async append(updateId: number, payload: string): Promise<boolean> {
-    const seen = `${this.prefix}{intake}:seen:${updateId}`;
+  async append(updateId: number, payload: string, chatId?: string): Promise<boolean> {
+    const keys = chatId === undefined ? [this.stream, this.seen] : [this.stream, this.seen, this.lineKey(chatId)];
     const added = await callRedis(() =>
-      this.redis.switchboardAppendUpdate(2, this.stream, seen, updateId, payload, SEEN_FOR_MS),
+      this.redis.switchboardAppendUpdate(
+        keys.length,
+        ...keys,
+        updateId,
+        payload,
+        SEEN_KEPT,
+        LINE_TTL_MS,
+        ...(chatId === undefined ? [] : [chatId]),
+      ),
     );
     return added === 1;
   }
@@ -74,6 +140,13 @@ export class RedisUpdateQueue implements UpdateQueue {
       this.redis.call('XCLAIM', this.stream, GROUP, consumer, idleMs, ...pending.map(([id]) => id)),
     )) as StreamEntry[];
     return claimed.flatMap((entry) => toQueued(entry, (deliveries.get(entry[0]) ?? 0) + 1));
+  }
+
+  async touch(consumer: string): Promise<void> {
+    await this.ensureGroup();
+    await this.withGroup(() =>
+      callRedis(() => this.redis.switchboardTouchEntries(1, this.stream, GROUP, consumer, TOUCH_MAX)),
+    );
   }
 
   async ack(entryIds: readonly string[]): Promise<void> {
@@ -114,6 +187,10 @@ export class RedisUpdateQueue implements UpdateQueue {
       const values = fieldsOf(fields ?? []);
       return { updateId: Number(values.u), reason: values.r ?? '' };
     });
+  }
+
+  private lineKey(chatId: string): string {
+    return `${this.prefix}{intake}:line:${chatId}`;
   }
 
   /** Creates the consumer group (and the stream) once; a group already there is fine. */
@@ -162,5 +239,9 @@ function toQueued([entryId, fields]: StreamEntry, deliveries: number): QueuedUpd
   if (fields === null) return [];
   const values = fieldsOf(fields);
   if (values.u === undefined || values.p === undefined) return [];
-  return [{ entryId, updateId: Number(values.u), payload: values.p, deliveries }];
+  const ticket =
+    values.c !== undefined && values.t !== undefined ? { chatId: values.c, number: Number(values.t) } : undefined;
+  return [
+    { entryId, updateId: Number(values.u), payload: values.p, deliveries, ...(ticket === undefined ? {} : { ticket }) },
+  ];
 }

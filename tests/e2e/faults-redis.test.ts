@@ -200,9 +200,9 @@ describeOutage('Redis outage mid-conversation', () => {
 });
 
 /**
- * Webhook mode, where each chat's order is also kept in Redis (a ticket per update): with Redis
- * killed, a chat's messages delivered back to back are still answered promptly and in order, and
- * when it returns they are ordered, and stored, in Redis again.
+ * Webhook mode, where updates go through the queue in Redis: with Redis killed, deliveries are
+ * refused at once (Telegram keeps them and delivers them again); when it returns they are queued,
+ * answered in each chat's order, and stored in Redis again.
  */
 describeOutage('Redis outage in webhook mode', () => {
   let redis: TestRedis;
@@ -264,28 +264,48 @@ describeOutage('Redis outage in webhook mode', () => {
       .map((message) => message.text);
   }
 
-  it('answers promptly and in order while Redis is down, and orders and stores in Redis when it is back', async () => {
+  it('refuses deliveries while Redis is down (Telegram sends them again), then queues, orders and answers them', async () => {
     expect(await burst(['w1'])).toEqual(['echo: w1']);
     const botConnections = await connectionCount(inspector);
 
     await redis.kill();
-    expect(await burst(['w2', 'w3', 'w4'])).toEqual(['echo: w2', en.historyUnavailable, 'echo: w3', 'echo: w4']);
+    // Nothing can be queued: the delivery is refused at once, so Telegram keeps it and tries again.
+    const held = ['w2', 'w3'].map((text) => telegram.sendText(user, text));
+    for (const update of held) {
+      const started = performance.now();
+      expect(await telegram.deliverWebhook(hookUrl, update)).toBe(503);
+      expect(performance.now() - started).toBeLessThan(PROMPT_MS);
+    }
+    expect(
+      telegram
+        .messagesIn(user.id)
+        .filter((message) => message.fromBot)
+        .map((message) => message.text),
+    ).toEqual(['echo: w1']);
 
     await redis.start();
     await eventually(async () => (await connectionCount(inspector)) === botConnections, 'the bot to reconnect');
-    expect(await burst(['w5', 'w6', 'w7'])).toEqual(['echo: w5', 'echo: w6', 'echo: w7']);
-    // Each answer saw the turns before it: the order held, through Redis.
-    expect(turnsOf(requestsEndingWith(providers, 'w7')[0])).toEqual([
-      'user: w5',
-      'assistant: echo: w5',
-      'user: w6',
-      'assistant: echo: w6',
-      'user: w7',
+    // Telegram's next tries, then more messages: all queued, each chat in order.
+    const before = telegram.messagesIn(user.id).length;
+    for (const update of held) expect(await telegram.deliverWebhook(hookUrl, update)).toBe(200);
+    expect(await burst(['w4'])).toContain('echo: w4');
+    const replies = telegram
+      .messagesIn(user.id)
+      .slice(before)
+      .filter((message) => message.fromBot)
+      .map((message) => message.text);
+    expect(replies).toEqual(['echo: w2', 'echo: w3', 'echo: w4']);
+    // Each answer saw the turns before it (this Redis keeps nothing over a restart, so w1 is gone).
+    expect(turnsOf(requestsEndingWith(providers, 'w4')[0])).toEqual([
+      'user: w2',
+      'assistant: echo: w2',
+      'user: w3',
+      'assistant: echo: w3',
+      'user: w4',
     ]);
     expect(await storedTurns(inspector, `u:${user.id}`)).toHaveLength(6);
-    expect(await inspector.keys('sb:order:*')).not.toEqual([]);
+    expect(await inspector.keys('sb:{intake}:line:*')).not.toEqual([]);
 
-    // A message of a burst also waits for the ones before it in its chat.
     expect(waits.filter((wait) => wait.ms > 2 * PROMPT_MS)).toEqual([]);
     expect(crashRecords(bot)).toEqual([]);
   });

@@ -124,10 +124,11 @@ describe.each([
     expect(snapshot.keys['prov:a']?.successes).toBe(1);
     expect(snapshot.activeUsers).toBe(1);
 
-    const ticket = await first.ordering.take('chat:1');
-    const next = await second.ordering.take('chat:1');
-    const turn = second.ordering.waitForTurn(next, 60_000);
-    await first.ordering.done(ticket);
+    const [firstLines, secondLines] = [first.intake!.queue.ordering, second.intake!.queue.ordering];
+    const ticket = await firstLines.take('chat:1');
+    const next = await secondLines.take('chat:1');
+    const turn = secondLines.waitForTurn(next, 60_000);
+    await firstLines.done(ticket);
     expect(await turn).toBe('turn');
 
     expect(events).toEqual([]); // nothing fell back to local state

@@ -10,15 +10,16 @@ import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 let redisServer: TestRedis;
 let client: Redis;
 let blocking: Redis;
+let subscriber: Redis;
 beforeAll(async () => {
   redisServer = await startTestRedis();
   client = createRedisClient(redisServer.url);
   blocking = createRedisClient(redisServer.url);
-  await Promise.all([connectRedis(client), connectRedis(blocking)]);
+  subscriber = createRedisClient(redisServer.url);
+  await Promise.all([connectRedis(client), connectRedis(blocking), connectRedis(subscriber)]);
 });
 afterAll(async () => {
-  client.disconnect();
-  blocking.disconnect();
+  for (const connection of [client, blocking, subscriber]) connection.disconnect();
   await redisServer.stop();
 });
 
@@ -29,7 +30,7 @@ const payload = (updateId: number) => JSON.stringify({ update_id: updateId, mess
 
 const queues: [string, () => UpdateQueue][] = [
   ['memory', () => new MemoryUpdateQueue()],
-  ['redis', () => new RedisUpdateQueue(client, blocking, `test:${randomUUID()}:`)],
+  ['redis', () => new RedisUpdateQueue({ redis: client, blocking, subscriber, prefix: `test:${randomUUID()}:` })],
 ];
 
 describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
@@ -92,5 +93,49 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
     expect((await waiting).map((entry) => entry.updateId)).toEqual([40]);
     // Nothing comes: the wait ends empty after the block time.
     expect(await queue.take('worker-a', 10, 50)).toEqual([]);
+  });
+
+  it('takes each chat’s tickets as updates are appended, once per update, and keeps them across reclaims', async () => {
+    const queue = create();
+    await queue.append(50, payload(50), '7');
+    await queue.append(51, payload(51), '8');
+    await queue.append(52, payload(52), '7');
+    await queue.append(50, payload(50), '7'); // fetched again: no second ticket
+    await queue.append(53, payload(53));
+    const taken = await queue.take('worker-a', 10, 0);
+    expect(taken.map((entry) => [entry.updateId, entry.ticket?.chatId, entry.ticket?.number])).toEqual([
+      [50, '7', 1],
+      [51, '8', 1],
+      [52, '7', 2],
+      [53, undefined, undefined],
+    ]);
+    // The tickets belong to the queue's lines: the second of chat 7 waits for the first.
+    const [first, , second] = taken;
+    expect(await queue.ordering.waitForTurn(first!.ticket!, 60_000)).toBe('turn');
+    const secondTurn = queue.ordering.waitForTurn(second!.ticket!, 60_000);
+    await queue.ordering.done(first!.ticket!);
+    expect(await secondTurn).toBe('turn');
+    await pastIdle();
+    const reclaimed = await queue.reclaim('worker-b', IDLE_MS, 10);
+    expect(reclaimed.find((entry) => entry.updateId === 52)?.ticket).toEqual({ chatId: '7', number: 2 });
+  });
+
+  it('keeps the entries of a consumer that touches them from being reclaimed, without counting a delivery', async () => {
+    const queue = create();
+    await queue.append(60, payload(60));
+    await queue.append(61, payload(61));
+    await queue.take('slow-but-alive', 1, 0);
+    await queue.take('quiet', 1, 0);
+    await pastIdle();
+    await queue.touch('slow-but-alive');
+    const reclaimed = await queue.reclaim('survivor', IDLE_MS, 10);
+    expect(reclaimed.map((entry) => [entry.updateId, entry.deliveries])).toEqual([[61, 2]]);
+    await pastIdle();
+    expect((await queue.reclaim('survivor-2', IDLE_MS, 10)).map((entry) => [entry.updateId, entry.deliveries])).toEqual(
+      [
+        [60, 2],
+        [61, 3],
+      ],
+    );
   });
 });

@@ -1,0 +1,239 @@
+import { type Bot, Context, GrammyError } from 'grammy';
+import type { Update } from 'grammy/types';
+import type { Lease, UpdateQueue } from '../../storage';
+import type { BotContext } from '../context';
+import type { Logger } from '../logger';
+
+type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
+type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];
+
+const POLL_LIMIT = 100;
+
+export interface LeasedPollingOptions {
+  readonly queue: UpdateQueue;
+  readonly lease: Lease;
+  /** This process's name as the lease's holder: unique per process start. */
+  readonly holder: string;
+  readonly allowedUpdates: GetUpdatesParameters['allowed_updates'];
+  readonly logger: Logger;
+  /** Whether the queue holds too much already: then polling waits (intake slows, nothing is dropped). */
+  readonly backlogFull: () => boolean;
+  /** How long the lease lasts without renewal: another process polls at most about this long after this one died. */
+  readonly leaseTtlMs?: number;
+  /** Long-poll timeout in seconds. */
+  readonly timeoutSeconds?: number;
+  readonly onPollerChange?: (polling: boolean) => void;
+  /** Updates handled in this process at once while Redis is away (`sequentialize` keeps each chat in order). */
+  readonly localConcurrency?: number;
+}
+
+export interface LeasedPolling {
+  /** Whether this process is the one polling Telegram now. */
+  readonly polling: boolean;
+  /**
+   * Stops polling, waits (up to `graceMs`) for updates handled here while Redis was away, confirms
+   * what was taken in to Telegram and gives the lease up at once.
+   */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The chat of an update as grammY sees it (the key `sequentialize` uses), as text; none for updates without one. */
+export function chatIdOf(bot: Bot<BotContext>, update: Update): string | undefined {
+  const id = new Context(update, bot.api, bot.botInfo).chat?.id;
+  return id === undefined ? undefined : String(id);
+}
+
+/**
+ * Appends updates in the order Telegram sent them (one connection keeps the order of commands).
+ * Resolves with the updates that could not be appended (none when all were).
+ */
+export async function appendUpdates(
+  bot: Bot<BotContext>,
+  queue: UpdateQueue,
+  updates: readonly Update[],
+): Promise<{ readonly failed: Update[]; readonly error: unknown }> {
+  const outcomes = await Promise.allSettled(
+    updates.map((update) => queue.append(update.update_id, JSON.stringify(update), chatIdOf(bot, update))),
+  );
+  const failed = updates.filter((_, index) => outcomes[index]!.status === 'rejected');
+  const rejection = outcomes.find((outcome) => outcome.status === 'rejected');
+  return { failed, error: rejection?.status === 'rejected' ? rejection.reason : undefined };
+}
+
+/**
+ * Long polling for processes sharing Redis (docs/architecture.md, "Intake"): the process holding
+ * the poller lease (a Redis key with a TTL, renewed three times per TTL) calls getUpdates and
+ * appends what it gets to the shared queue; the offset moves past updates once they are in the
+ * queue. Every process handles updates from the queue (`startQueueWorker`). When the poller dies,
+ * its lease lapses and another process polls within about `leaseTtlMs` plus a second; it starts
+ * from Telegram's own offset, and updates fetched twice are queued once.
+ *
+ * While Redis is away nobody can take the lease over, so the poller keeps polling (a process that
+ * finds Redis away at start polls too) and handles what it cannot queue in this process, each
+ * chat in order, confirmed on receipt: the bot keeps answering, and only a crash during the outage
+ * loses the updates then in flight (as without Redis). When Redis answers again, a renewal that
+ * finds another holder ends this process's polling.
+ */
+export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingOptions): LeasedPolling {
+  const { queue, lease, holder, logger } = options;
+  const ttlMs = options.leaseTtlMs ?? 6000;
+  const timeoutSeconds = options.timeoutSeconds ?? 25;
+  const stopping = new AbortController();
+  let polling = false;
+  let offset: number | undefined;
+  let lastBacklogWarning = 0;
+  let lastLocalWarning = 0;
+  const localConcurrency = options.localConcurrency ?? 500;
+  const local = new Set<Promise<void>>();
+  let localSlotFreed: (() => void) | undefined;
+
+  /** Handles an update in this process (Redis away), at most `localConcurrency` at once. */
+  const handleLocally = async (update: Update): Promise<void> => {
+    while (local.size >= localConcurrency) {
+      await new Promise<void>((resolve) => {
+        localSlotFreed = resolve;
+      });
+    }
+    const task = bot
+      .handleUpdate(update)
+      .catch((error: unknown) => logger.error({ err: error, update_id: update.update_id }, 'update failed'))
+      .finally(() => {
+        local.delete(task);
+        localSlotFreed?.();
+      });
+    local.add(task);
+  };
+
+  const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done, { once: true });
+    });
+
+  const setPolling = (value: boolean): void => {
+    if (polling === value) return;
+    polling = value;
+    logger.info(value ? 'this process now polls Telegram for updates' : 'this process no longer polls Telegram');
+    options.onPollerChange?.(value);
+  };
+
+  /** Polls while the lease is held: ends when it is lost or polling stops. */
+  const pollWhileLeader = async (): Promise<void> => {
+    const term = new AbortController();
+    const end = (): void => term.abort();
+    stopping.signal.addEventListener('abort', end, { once: true });
+    let renewedAt = Date.now();
+    const renew = setInterval(
+      () => {
+        lease.acquire(holder, ttlMs).then(
+          (held) => {
+            if (held) renewedAt = Date.now();
+            else end();
+          },
+          (error: unknown) => {
+            // Redis away: the lease may lapse, and then another process may poll: stop before it can.
+            if (Date.now() - renewedAt > (ttlMs * 2) / 3) {
+              logger.warn({ err: error }, 'could not renew the poller lease; stopping polling');
+              end();
+            }
+          },
+        );
+      },
+      Math.floor(ttlMs / 3),
+    );
+    setPolling(true);
+    let retryMs = 100;
+    try {
+      while (!term.signal.aborted) {
+        if (options.backlogFull()) {
+          if (Date.now() - lastBacklogWarning > 60_000) {
+            lastBacklogWarning = Date.now();
+            logger.warn('the intake queue is over its backlog limit; polling waits for the workers to catch up');
+          }
+          await sleep(500, term.signal);
+          continue;
+        }
+        let updates: Update[];
+        try {
+          updates = await bot.api.getUpdates(
+            {
+              ...(offset === undefined ? {} : { offset }),
+              limit: POLL_LIMIT,
+              timeout: timeoutSeconds,
+              allowed_updates: options.allowedUpdates,
+            },
+            term.signal as GetUpdatesSignal,
+          );
+          retryMs = 100;
+        } catch (error) {
+          if (term.signal.aborted) break;
+          // 409: another getUpdates (a process that took over) ended this one.
+          const conflict = error instanceof GrammyError && error.error_code === 409;
+          if (!conflict) logger.warn({ err: error, retryMs }, 'getUpdates failed; retrying');
+          await sleep(conflict ? 1000 : retryMs, term.signal);
+          retryMs = Math.min(retryMs * 2, 30_000);
+          continue;
+        }
+        if (updates.length === 0) continue;
+        // Into the queue before the offset moves past them; what cannot be queued (Redis away) is
+        // handled here.
+        const { failed, error } = await appendUpdates(bot, queue, updates);
+        if (failed.length > 0) {
+          if (Date.now() - lastLocalWarning > 60_000) {
+            lastLocalWarning = Date.now();
+            logger.warn(
+              { err: error, count: failed.length },
+              'could not queue updates (Redis away): handling them in this process until it is back',
+            );
+          }
+          for (const update of failed) await handleLocally(update);
+        }
+        offset = updates[updates.length - 1]!.update_id + 1;
+      }
+    } finally {
+      clearInterval(renew);
+      stopping.signal.removeEventListener('abort', end);
+      setPolling(false);
+    }
+  };
+
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      // Redis away (the call fails): nobody can hold the lease, so this process polls.
+      const held = await lease.acquire(holder, ttlMs).catch(() => true);
+      if (held) await pollWhileLeader();
+      else await sleep(1000, stopping.signal);
+    }
+  })();
+
+  return {
+    get polling() {
+      return polling;
+    },
+    async stop(graceMs = 9_000) {
+      stopping.abort();
+      await loop;
+      if (local.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        const deadline = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        });
+        await Promise.race([Promise.allSettled([...local]), deadline]);
+        clearTimeout(timer);
+      }
+      if (offset !== undefined) {
+        // Confirms what is queued, so the next poller does not fetch it again.
+        await bot.api.getUpdates({ offset, limit: 1, timeout: 0 }).catch((error: unknown) => {
+          logger.warn({ err: error }, 'could not confirm the queued updates');
+        });
+      }
+      await lease.release(holder).catch(() => undefined);
+    },
+  };
+}
