@@ -59,6 +59,11 @@ export interface TestRedisOptions {
    * Not applied to a server given by TEST_REDIS_URL, whose URL is used as it is.
    */
   readonly password?: string;
+  /**
+   * Keeps every write in an append-only file (fsync on each), in the server's own directory, so a
+   * server killed and started again (`kill()`, `start()`) comes back with its data.
+   */
+  readonly persistent?: boolean;
 }
 
 export async function startTestRedis(options: TestRedisOptions = {}): Promise<TestRedis> {
@@ -93,7 +98,8 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
         '--save',
         '',
         '--appendonly',
-        'no',
+        options.persistent === true ? 'yes' : 'no',
+        ...(options.persistent === true ? ['--appendfsync', 'always'] : []),
         '--dir',
         directory,
         ...(password === undefined ? [] : ['--requirepass', password]),
