@@ -35,7 +35,7 @@ import {
  * (`node dist/bot/main.js` with the node arguments `npm start` and PM2 give it), answering whole
  * or streamed.
  */
-export type ArmName = 'echo' | 'floor' | 'switchboard' | 'switchboard-streamed';
+export type ArmName = 'echo' | 'floor' | 'switchboard' | 'switchboard-streamed' | 'switchboard-memory';
 
 export interface E2eOptions {
   /** Simulated users of the throughput and latency phases. */
@@ -67,6 +67,21 @@ export interface E2eOptions {
   readonly phaseDeadlineMs: number;
   /** The arms compared (all three by default; one alone when profiling). The floor has no memory phase. */
   readonly arms: readonly ('echo' | 'floor' | 'switchboard')[];
+  /** The intake phases (issue 10), for Switchboard with Redis and without, and the floor bot. */
+  readonly intake: IntakeOptions | undefined;
+}
+
+export interface IntakeOptions {
+  /** Closed loop: users, each sending the next message when the last is answered, to a provider answering in `providerDelayMs`. */
+  readonly closedLoopUsers: number;
+  readonly closedLoopMessagesPerUser: number;
+  readonly closedLoopProviderDelayMs: number;
+  /** Head of line: one answer takes `longAnswerMs` while other chats write `ratePerSecond` for `seconds`, to a provider answering in `providerDelayMs`. */
+  readonly longAnswerMs: number;
+  readonly headOfLineChats: number;
+  readonly headOfLineRatePerSecond: number;
+  readonly headOfLineSeconds: number;
+  readonly headOfLineProviderDelayMs: number;
 }
 
 export const DEFAULT_E2E_OPTIONS: E2eOptions = {
@@ -83,7 +98,28 @@ export const DEFAULT_E2E_OPTIONS: E2eOptions = {
   streaming: true,
   phaseDeadlineMs: 90_000,
   arms: ['echo', 'floor', 'switchboard'],
+  intake: {
+    closedLoopUsers: 200,
+    closedLoopMessagesPerUser: 10,
+    closedLoopProviderDelayMs: 300,
+    longAnswerMs: 20_000,
+    headOfLineChats: 160,
+    headOfLineRatePerSecond: 32,
+    headOfLineSeconds: 5,
+    headOfLineProviderDelayMs: 200,
+  },
 };
+
+/** One arm's intake phases. */
+export interface IntakeRun {
+  readonly arm: 'floor' | 'switchboard' | 'switchboard-memory';
+  /** Closed loop against a slow provider; its bound is users ÷ the provider's latency. */
+  readonly closedLoop: PhaseResult;
+  /** The other chats while one answer takes `longAnswerMs`. */
+  readonly headOfLine: PhaseResult;
+  /** Whether the long answer itself came (after the others). */
+  readonly longAnswered: boolean;
+}
 
 /** p50 and p95 of one stage of the exchanges, in ms (NaN when the stage was not seen). */
 export interface StageTime {
@@ -151,6 +187,7 @@ export interface E2eReport {
   readonly options: E2eOptions;
   readonly runs: readonly ArmRun[];
   readonly memory: readonly MemoryRun[];
+  readonly intake: readonly IntakeRun[];
   readonly environment: { readonly node: string; readonly cores: number; readonly redis: string };
   readonly seconds: number;
 }
@@ -161,6 +198,9 @@ interface Fixtures {
   readonly providers: FakeProviderServer;
   /** The fake providers' delay before answering, changed between phases. */
   providerDelayMs: number;
+  /** A question containing this text is answered after `longDelayMs` instead (the head-of-line phase). */
+  longMarker: string | undefined;
+  longDelayMs: number;
   /** Told when the provider receives and answers each request (the running arm's tracker). */
   tracker: ReplyTracker | undefined;
 }
@@ -191,11 +231,19 @@ export async function runE2eBenchmark(
         memory.push(await runMemory(fixtures, arm, options));
       }
     }
+    const intake: IntakeRun[] = [];
+    if (options.intake !== undefined) {
+      for (const arm of ['switchboard', 'switchboard-memory', 'floor'] as const) {
+        log(`intake: ${arm} …`);
+        intake.push(await runIntake(fixtures, arm, options.intake, options));
+      }
+    }
     const info = await fixtures.redisClient.info('server');
     return {
       options,
       runs,
       memory,
+      intake,
       environment: {
         node: process.version,
         cores: availableParallelism(),
@@ -214,11 +262,21 @@ async function startFixtures(): Promise<Fixtures> {
   await redisClient.connect();
   // Real providers keep connections alive; the fake's 1 s default would make every request connect.
   const providers = await startFakeProviderServer({ keepAliveTimeoutMs: 30_000, recordRequests: false });
-  const fixtures: Fixtures = { redis, redisClient, providers, providerDelayMs: 0, tracker: undefined };
+  const fixtures: Fixtures = {
+    redis,
+    redisClient,
+    providers,
+    providerDelayMs: 0,
+    longMarker: undefined,
+    longDelayMs: 0,
+    tracker: undefined,
+  };
   providers.setHandler(async (request) => {
     const question = request.messages.at(-1)?.content ?? '';
     fixtures.tracker?.providerSaw(question, 'start');
-    if (fixtures.providerDelayMs > 0) await sleep(fixtures.providerDelayMs);
+    const long = fixtures.longMarker !== undefined && question.includes(fixtures.longMarker);
+    const delayMs = long ? fixtures.longDelayMs : fixtures.providerDelayMs;
+    if (delayMs > 0) await sleep(delayMs);
     fixtures.tracker?.providerSaw(question, 'end');
     return { type: 'reply', text: `echo: ${question}` };
   });
@@ -244,13 +302,14 @@ function armEnv(arm: ArmName, telegram: FakeTelegramServer, fixtures: Fixtures):
     providers[`${envPrefix}_BASE_URL`] = fixtures.providers.baseUrlFor(name);
   }
   if (arm === 'floor') return { ...common, ...providers };
+  const redis: Record<string, string> = arm === 'switchboard-memory' ? {} : { REDIS_URL: fixtures.redis.url };
   for (const { envPrefix } of PROVIDERS) {
     for (const limit of ['RPM', 'RPD', 'TPM', 'TPD']) providers[`${envPrefix}_${limit}`] = '0';
   }
   return {
     ...common,
     ...providers,
-    REDIS_URL: fixtures.redis.url,
+    ...redis,
     RATE_LIMIT_PER_MINUTE: '0',
     USER_DAILY_LIMIT: '0',
     STREAM_REPLIES: arm === 'switchboard-streamed' ? 'true' : 'false',
@@ -364,6 +423,67 @@ async function runArm(fixtures: Fixtures, arm: ArmName, round: number, options: 
   }
   const peakRssBytes = await stopArm(running);
   return { arm, round, throughput, latency, peakRssBytes };
+}
+
+/**
+ * The intake phases of one arm (issue 10): a closed loop of many users against a slow provider,
+ * where a bot that holds Telegram's offset at its oldest unfinished update (Telegram returns at
+ * most 100 updates from it) cannot have more than about 100 answers in flight; and one long
+ * answer while other chats write, which such a bot makes them wait for.
+ */
+async function runIntake(
+  fixtures: Fixtures,
+  arm: IntakeRun['arm'],
+  intake: IntakeOptions,
+  options: E2eOptions,
+): Promise<IntakeRun> {
+  const running = await startArm(fixtures, arm);
+  let closed: PhaseResult;
+  let headOfLine: PhaseResult;
+  let longAnswered = false;
+  try {
+    fixtures.providerDelayMs = 0;
+    const warmupUsers = Math.max(1, Math.min(intake.closedLoopUsers, 100));
+    await closedLoop(running.tracker, {
+      users: warmupUsers,
+      messagesPerUser: Math.max(1, Math.ceil(options.warmupMessages / warmupUsers)),
+      tag: 'warm-up',
+      deadlineMs: options.phaseDeadlineMs,
+    });
+    fixtures.providerDelayMs = intake.closedLoopProviderDelayMs;
+    closed = await measure(fixtures, running, () =>
+      closedLoop(running.tracker, {
+        users: intake.closedLoopUsers,
+        messagesPerUser: intake.closedLoopMessagesPerUser,
+        tag: 'closed',
+        deadlineMs: options.phaseDeadlineMs,
+      }),
+    );
+    await sleep(200);
+    fixtures.providerDelayMs = intake.headOfLineProviderDelayMs;
+    fixtures.longMarker = 'LONG-ANSWER';
+    fixtures.longDelayMs = intake.longAnswerMs;
+    // The long one from a user of its own, far from the others' ids.
+    const long = running.tracker.ask(simulatedUser(900_000), 'LONG-ANSWER please');
+    await sleep(300); // it reached the provider: the others come after it
+    headOfLine = await measure(fixtures, running, () =>
+      openLoop(running.tracker, {
+        users: intake.headOfLineChats,
+        ratePerSecond: intake.headOfLineRatePerSecond,
+        seconds: intake.headOfLineSeconds,
+        tag: 'hol',
+        drainMs: intake.longAnswerMs + 10_000,
+      }),
+    );
+    const timer = setTimeout(() => running.tracker.abandon(), intake.longAnswerMs + 10_000);
+    longAnswered = (await long) !== undefined;
+    clearTimeout(timer);
+  } finally {
+    fixtures.providerDelayMs = 0;
+    fixtures.longMarker = undefined;
+  }
+  await stopArm(running);
+  return { arm, closedLoop: closed, headOfLine, longAnswered };
 }
 
 /** Runs one phase and sums up its answers and the CPU each process spent on them. */

@@ -21,6 +21,10 @@ export const TARGETS = {
    * to the last. 1 MB per 1,000 users would be a leak of about 1 KB a user: 1 GB per million.
    */
   maxGrowthMbPer1kUsers: 1,
+  /** Issue 10: closed-loop answers a second over the bound (users ÷ the provider's latency). */
+  minClosedLoopShare: 0.8,
+  /** Issue 10: the other chats' p95 while one answer takes long, over the provider's own latency. */
+  maxHeadOfLineAddedMs: 500,
 } as const;
 
 export interface TargetCheck {
@@ -131,6 +135,28 @@ export function evaluateTargets(report: E2eReport): TargetCheck[] {
       informational: true,
     });
   }
+  const intake = report.options.intake;
+  if (intake !== undefined) {
+    const bound = intake.closedLoopUsers / (intake.closedLoopProviderDelayMs / 1000);
+    for (const run of report.intake) {
+      const share = run.closedLoop.updatesPerSecond / bound;
+      checks.push({
+        target: `closed loop, ${intake.closedLoopUsers} users, ${intake.closedLoopProviderDelayMs} ms provider: ${ARM_LABEL[run.arm]} / bound`,
+        measured: `${format(run.closedLoop.updatesPerSecond, 0)} / ${format(bound, 0)} = ${format(share, 2)}`,
+        limit: `≥ ${TARGETS.minClosedLoopShare}`,
+        pass: share >= TARGETS.minClosedLoopShare,
+        informational: run.arm === 'floor',
+      });
+      const limitMs = intake.headOfLineProviderDelayMs + TARGETS.maxHeadOfLineAddedMs;
+      checks.push({
+        target: `other chats' p95 while one answer takes ${intake.longAnswerMs / 1000} s: ${ARM_LABEL[run.arm]}`,
+        measured: `${format(run.headOfLine.p95Ms, 0)} ms${run.headOfLine.errors > 0 ? `, ${run.headOfLine.errors} errors` : ''}`,
+        limit: `≤ ${limitMs} ms`,
+        pass: run.headOfLine.p95Ms <= limitMs && run.headOfLine.errors === 0 && run.longAnswered,
+        informational: run.arm === 'floor',
+      });
+    }
+  }
   return checks;
 }
 
@@ -160,6 +186,7 @@ const ARM_LABEL: Readonly<Record<ArmName, string>> = {
   floor: 'floor (+ one adapter call)',
   switchboard: 'switchboard',
   'switchboard-streamed': 'switchboard, streamed',
+  'switchboard-memory': 'switchboard without Redis',
 };
 
 function phaseRow(run: ArmRun, phase: PhaseResult, extra: readonly string[]): string[] {
@@ -278,6 +305,43 @@ export function formatE2eReport(report: E2eReport): string {
       ),
     );
   }
+  const intake = options.intake;
+  if (intake !== undefined && report.intake.length > 0) {
+    out.push(
+      '',
+      `Intake (issue 10): closed loop of ${intake.closedLoopUsers} users × ${intake.closedLoopMessagesPerUser} messages, provider ${intake.closedLoopProviderDelayMs} ms ` +
+        `(bound ${format(intake.closedLoopUsers / (intake.closedLoopProviderDelayMs / 1000), 0)} answers/s); then one answer taking ` +
+        `${intake.longAnswerMs / 1000} s while ${intake.headOfLineChats} other chats write ${intake.headOfLineRatePerSecond}/s for ` +
+        `${intake.headOfLineSeconds} s, provider ${intake.headOfLineProviderDelayMs} ms. Switchboard with Redis queues every update ` +
+        '(Redis Stream, one poller, workers); without Redis it confirms updates on receipt.',
+    );
+    out.push(
+      ...table(
+        [
+          'arm',
+          'closed: answers/s',
+          'p50 ms',
+          'p95 ms',
+          'errors',
+          'others while long: p50 ms',
+          'p95 ms',
+          'errors',
+          'long answered',
+        ],
+        report.intake.map((run) => [
+          ARM_LABEL[run.arm],
+          format(run.closedLoop.updatesPerSecond, 0),
+          format(run.closedLoop.p50Ms, 0),
+          format(run.closedLoop.p95Ms, 0),
+          String(run.closedLoop.errors),
+          format(run.headOfLine.p50Ms, 0),
+          format(run.headOfLine.p95Ms, 0),
+          String(run.headOfLine.errors),
+          run.longAnswered ? 'yes' : 'no',
+        ]),
+      ),
+    );
+  }
   out.push('', 'Peak RSS over all runs (VmHWM):');
   for (const arm of ['echo', 'floor', 'switchboard', 'switchboard-streamed'] as const) {
     const peaks = [
@@ -302,7 +366,8 @@ export function formatE2eReport(report: E2eReport): string {
   const failed = checks.filter((check) => !check.pass && check.informational !== true);
   const errors = report.runs.reduce(
     (sum, run) => sum + run.latency.errors + (run.throughput?.errors ?? 0),
-    report.memory.reduce((sum, run) => sum + run.errors, 0),
+    report.memory.reduce((sum, run) => sum + run.errors, 0) +
+      report.intake.reduce((sum, run) => sum + run.closedLoop.errors + run.headOfLine.errors, 0),
   );
   out.push(
     '',

@@ -35,6 +35,16 @@ const TINY: E2eOptions = {
   streaming: true,
   phaseDeadlineMs: 20_000,
   arms: ['echo', 'floor', 'switchboard'],
+  intake: {
+    closedLoopUsers: 5,
+    closedLoopMessagesPerUser: 2,
+    closedLoopProviderDelayMs: 50,
+    longAnswerMs: 1500,
+    headOfLineChats: 5,
+    headOfLineRatePerSecond: 10,
+    headOfLineSeconds: 0.5,
+    headOfLineProviderDelayMs: 50,
+  },
 };
 
 function expectSane(phase: PhaseResult, updates: number): void {
@@ -69,6 +79,13 @@ describe('bench:e2e smoke', () => {
       else if (run.arm !== 'echo') expect(run.latency.redisCommandsPerUpdate).toBeGreaterThan(0);
     }
 
+    expect(report.intake.map((run) => run.arm)).toEqual(['switchboard', 'switchboard-memory', 'floor']);
+    for (const run of report.intake) {
+      expectSane(run.closedLoop, 5 * 2);
+      expectSane(run.headOfLine, 5);
+      expect(run.longAnswered).toBe(true);
+    }
+
     expect(report.memory.map((run) => run.arm)).toEqual(['echo', 'switchboard']);
     for (const run of report.memory) {
       expect(run.errors).toBe(0);
@@ -91,6 +108,10 @@ describe('bench:e2e smoke', () => {
       expect.stringContaining('RSS after 10 distinct users'),
       expect.stringContaining('live heap growth'),
       expect.stringContaining('RSS growth'),
+      ...['switchboard', 'switchboard without Redis', 'floor'].flatMap((arm) => [
+        expect.stringMatching(new RegExp(`^closed loop, .*: ${arm}`)),
+        expect.stringMatching(new RegExp(`^other chats' p95 .*: ${arm}`)),
+      ]),
     ]);
     const text = formatE2eReport(report);
     expect(text).toContain('Targets');
