@@ -5,19 +5,22 @@ import {
   FallbackQuotaStore,
   FallbackStatsStore,
   GuardedHistoryStore,
+  GuardedSettingsStore,
 } from './fallback';
 import { MemoryChatOrdering } from './memory/chat-ordering';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
+import { MemorySettingsStore } from './memory/settings-store';
 import { MemoryStatsStore } from './memory/stats-store';
 import { RedisChatOrdering } from './redis/chat-ordering';
 import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology } from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisQuotaStore } from './redis/quota-store';
+import { RedisSettingsStore } from './redis/settings-store';
 import { RedisStatsStore } from './redis/stats-store';
-import type { ChatOrdering, CounterStore, HistoryStore } from './types';
+import type { ChatOrdering, CounterStore, HistoryStore, SettingsStore } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -27,6 +30,8 @@ export interface Stores {
   /** Throws `StorageUnavailableError` during a Redis outage: the caller decides how to go on without history. */
   readonly history: HistoryStore;
   readonly counters: CounterStore;
+  /** Per-user settings (/settings); throws `StorageUnavailableError` during a Redis outage. */
+  readonly settings: SettingsStore;
   /** Each chat's updates in the order received, across the processes sharing Redis (webhook mode). */
   readonly ordering: ChatOrdering;
   /** Whether Redis answered the last call (always true in memory mode). */
@@ -61,6 +66,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       stats: new MemoryStatsStore(),
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
+      settings: new MemorySettingsStore(),
       ordering: new MemoryChatOrdering(),
       isHealthy: () => true,
       close: async () => undefined,
@@ -96,6 +102,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       failover('user limits'),
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
+    settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
     ordering: new FallbackChatOrdering(
       new RedisChatOrdering(redis, subscriber, { prefix }),
       new MemoryChatOrdering(),

@@ -142,6 +142,9 @@ describe('sendMessageWithHistory', () => {
       append: async () => {
         throw new StorageUnavailableError('Redis is unavailable');
       },
+      replaceLast: async () => {
+        throw new StorageUnavailableError('Redis is unavailable');
+      },
       clear: async () => {
         throw new StorageUnavailableError('Redis is unavailable');
       },
