@@ -3,6 +3,14 @@ import type { Config } from './config';
 import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
 import type { Services } from './services/create-services';
+import type { UserSettings } from './services/settings';
+
+/** A streamed answer that a Stop button can end (in this process). */
+export interface ActiveStream {
+  /** The user who asked: only they may stop it. */
+  readonly userId: number;
+  readonly controller: AbortController;
+}
 
 /** What every handler can reach, put on the context by the first middleware (the composition root). */
 export interface BotDeps {
@@ -13,6 +21,8 @@ export interface BotDeps {
   readonly now: () => number;
   /** Conversations told that history is unavailable during the current outage (told once each). */
   readonly historyNotified: Set<string>;
+  /** Answers streaming now, by `<chat id>:<stream id>` (the Stop button's data names them). */
+  readonly activeStreams: Map<string, ActiveStream>;
 }
 
 export interface BotFlavor {
@@ -21,6 +31,8 @@ export interface BotFlavor {
   log: Logger;
   lang: Language;
   t: Messages;
+  /** The sending user's /settings (defaults when there is no user or storage is away). */
+  settings: UserSettings;
   /** A long paste that arrived in several messages, joined (`bot/features/paste-join.ts`). */
   joinedText?: string;
 }
