@@ -107,7 +107,9 @@ async function pressAnswerButton(ctx: BotContext, costGate: MiddlewareFn<BotCont
   await costGate(ctx, async () => {
     charged = true;
     await notice(ctx, ctx.t.answerButtons.working);
-    await answer(ctx, { type: button.action, answerTag: button.answerTag });
+    const previous = button.action === 'regenerate' ? button.provider : undefined;
+    const avoid = previous === undefined ? undefined : ctx.deps.config.providers.order[previous];
+    await answer(ctx, { type: button.action, answerTag: button.answerTag }, avoid === undefined ? [] : [avoid]);
   });
   if (!charged) await notice(ctx, ctx.t.answerButtons.limited);
 }
@@ -122,7 +124,7 @@ async function notice(ctx: BotContext, text: string): Promise<void> {
   }
 }
 
-async function answer(ctx: BotContext, turn: Turn): Promise<void> {
+async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []): Promise<void> {
   const conversationId = conversationIdOf(ctx);
   if (conversationId === undefined || ctx.chat === undefined) return;
   const { services, config } = ctx.deps;
@@ -131,6 +133,7 @@ async function answer(ctx: BotContext, turn: Turn): Promise<void> {
     ...(turn.type === 'message' ? exchangeOf(ctx) : {}),
     systemPrompt: services.settings.systemPromptFor(ctx.settings),
     ...(prefer === undefined ? {} : { prefer }),
+    ...(avoid.length === 0 ? {} : { avoid }),
   };
   const stopTyping = keepTyping(ctx);
   const streaming = ctx.settings.streaming ?? config.streamReplies;
@@ -248,7 +251,13 @@ async function streamAnswer(
 /** Regenerate (and Continue, after an answer cut at the length limit), when history holds the answer. */
 function buttonsFor(ctx: BotContext, reply: ChatReply): InlineKeyboardMarkup | undefined {
   if (!reply.historyAvailable || ctx.from === undefined) return undefined;
-  return answerMarkup(ctx.t, ctx.from.id, reply.answerTag, reply.finishReason === 'length' && !reply.cutOff);
+  return answerMarkup(
+    ctx.t,
+    ctx.from.id,
+    reply.answerTag,
+    reply.finishReason === 'length' && !reply.cutOff,
+    ctx.deps.config.providers.order.indexOf(reply.provider),
+  );
 }
 
 /** Sends the failure notice, or puts it in place of the message `replacing` when there is one. */

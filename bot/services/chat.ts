@@ -59,6 +59,8 @@ export interface ExchangeOptions {
   readonly systemPrompt?: string;
   /** Providers to try first (the asking user's model preference), then ordinary routing. */
   readonly prefer?: readonly RoutePreference[];
+  /** Providers to try last (a regenerated answer goes, when it can, to another provider than before). */
+  readonly avoid?: readonly string[];
   /**
    * Stops a streamed answer: the provider request is aborted at once, and what arrived is kept,
    * stored marked as cut off, and reported as the reply (`cutOff`).
@@ -99,8 +101,6 @@ interface Plan {
   readonly historyAvailable: boolean;
   /** Stores the answer; resolves with whether it was stored and the stored answer's text. */
   store(answer: string): Promise<{ stored: boolean; storedAnswer: string }>;
-  /** Providers to try last (a regenerated answer's previous provider). */
-  readonly avoid?: readonly string[];
 }
 
 export class ChatService {
@@ -139,7 +139,7 @@ export class ChatService {
       maxOutputTokens: this.options.maxOutputTokens,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
-      ...(plan.avoid === undefined ? {} : { avoid: plan.avoid }),
+      ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
     });
     const { stored, storedAnswer } = await plan.store(result.text);
     return {
@@ -193,7 +193,7 @@ export class ChatService {
         maxOutputTokens: this.options.maxOutputTokens,
         ...(signal === undefined ? {} : { signal }),
         ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
-        ...(plan.avoid === undefined ? {} : { avoid: plan.avoid }),
+        ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
       })) {
         if (stop?.aborted) break;
         if (event.type === 'start') route = event;
