@@ -137,11 +137,18 @@ async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []
   };
   const stopTyping = keepTyping(ctx);
   const streaming = ctx.settings.streaming ?? config.streamReplies;
-  let preview: DraftPreview | EditPreview | undefined;
+  // Stop buttons name the stream by the update it answers.
+  const streamId = String(ctx.update.update_id);
+  const stop = stopMarkup(ctx.t, ctx.from?.id ?? 0, streamId);
+  const preview = streaming
+    ? ctx.chat.type === 'private'
+      ? new DraftPreview(ctx)
+      : new EditPreview(ctx, 3000, stop)
+    : undefined;
   try {
     let reply: ChatReply;
-    if (streaming) {
-      ({ reply, preview } = await streamAnswer(ctx, conversationId, turn, options, stopTyping));
+    if (preview !== undefined) {
+      reply = await streamAnswer(ctx, conversationId, turn, options, stopTyping, preview, { streamId, stop });
     } else {
       reply = await services.chat.send(conversationId, turn, options);
       stopTyping();
@@ -189,15 +196,13 @@ async function streamAnswer(
   turn: Turn,
   options: ExchangeOptions,
   stopTyping: () => void,
-): Promise<{ reply: ChatReply; preview: DraftPreview | EditPreview }> {
+  preview: DraftPreview | EditPreview,
+  { streamId, stop }: { streamId: string; stop: InlineKeyboardMarkup },
+): Promise<ChatReply> {
   const chat = ctx.chat!;
-  const userId = ctx.from?.id ?? 0;
-  const streamId = String(ctx.update.update_id);
   const key = `${chat.id}:${streamId}`;
   const controller = new AbortController();
-  ctx.deps.activeStreams.set(key, { userId, controller });
-  const stop = stopMarkup(ctx.t, userId, streamId);
-  const preview = chat.type === 'private' ? new DraftPreview(ctx) : new EditPreview(ctx, 3000, stop);
+  ctx.deps.activeStreams.set(key, { userId: ctx.from?.id ?? 0, controller });
   let stopMessage: Promise<number | undefined> | undefined;
   let stopTimer: NodeJS.Timeout | undefined;
   let text = '';
@@ -245,7 +250,7 @@ async function streamAnswer(
   } else {
     await sendMarkdown(ctx, shown, markup);
   }
-  return { reply, preview };
+  return reply;
 }
 
 /** Regenerate (and Continue, after an answer cut at the length limit), when history holds the answer. */
