@@ -6,6 +6,7 @@ import type { Update } from 'grammy/types';
 import type { ChatOrdering, ChatTicket } from '../../storage';
 import type { BotContext } from '../context';
 import type { Logger } from '../logger';
+import { isStopPress } from '../features/answer-buttons';
 
 export interface WebhookOptions {
   readonly port: number;
@@ -105,7 +106,8 @@ async function takeTicket(
   update: Update,
   options: WebhookOptions,
 ): Promise<ChatTicket | undefined> {
-  if (options.ordering === undefined) return undefined;
+  // A Stop press must reach the answer it stops, which holds the chat's line until it ends.
+  if (options.ordering === undefined || isStopPress(update)) return undefined;
   try {
     // The chat as grammY sees it: the key `sequentialize` uses within a process.
     const chatId = new Context(update, bot.api, bot.botInfo).chat?.id;
