@@ -130,7 +130,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
 
   // The user's settings, read once per update (the interface language may be overridden).
   bot.use(async (ctx, next) => {
-    if (ctx.from !== undefined && (ctx.message !== undefined || ctx.callbackQuery !== undefined)) {
+    if (ctx.from !== undefined && mayNeedSettings(ctx)) {
       try {
         ctx.settings = await deps.services.settings.get(String(ctx.from.id));
       } catch (error) {
@@ -174,6 +174,24 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
 
   bot.catch((error) => reportError(error, 'bot'));
   return bot;
+}
+
+/**
+ * Whether the update may be answered, so the sender's settings are worth reading: a button
+ * press, a private message, or in a group a command or a message addressed to the bot (group
+ * chatter the bot ignores costs no storage read).
+ */
+function mayNeedSettings(ctx: BotContext): boolean {
+  if (ctx.callbackQuery !== undefined) return true;
+  const message = ctx.message;
+  if (message === undefined) return false;
+  if (ctx.chat?.type === 'private') return true;
+  const text = message.text ?? message.caption ?? '';
+  return (
+    text.startsWith('/') ||
+    message.reply_to_message?.from?.id === ctx.me.id ||
+    text.toLowerCase().includes(`@${ctx.me.username.toLowerCase()}`)
+  );
 }
 
 /** Whether a command filter could match: commands start the text (or caption) of a message. */

@@ -275,13 +275,18 @@ export class ChatService {
     };
   }
 
+  /**
+   * Whether history is usable. A conversation that moved on meanwhile is left as it is (the
+   * answer is still shown; its buttons then find it is not the last one).
+   */
   private async replace(
     conversationId: string,
     expected: readonly ChatMessage[],
     replacement: readonly ChatMessage[],
   ): Promise<boolean> {
     try {
-      return await this.options.history.replaceLast(conversationId, expected, replacement, this.options.historyLimits);
+      await this.options.history.replaceLast(conversationId, expected, replacement, this.options.historyLimits);
+      return true;
     } catch (error) {
       if (!isStorageUnavailable(error)) throw error;
       this.options.onHistoryUnavailable?.(error);

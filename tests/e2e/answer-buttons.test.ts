@@ -240,6 +240,21 @@ describe('buttons under an answer', () => {
     expect(providers.abandoned).toEqual([0]);
   });
 
+  it('labels the buttons and notices in Persian for a Persian-speaking user', async () => {
+    const user = { ...newUser(), language_code: 'fa' };
+    providers.setHandler(() => ({ type: 'reply', text: 'نیمهٔ اول', finishReason: LENGTH_FINISH }));
+    const cut = await ask(telegram, user, 'یک داستان بگو');
+    expect(buttonsOf(cut).map((button) => button.text)).toEqual(['🔄 پاسخ دوباره', '▶️ ادامه']);
+    expect(await pressAsync(newUser(), dataOf(cut, '▶️ ادامه'), cut)).toBe('This button is for the person who asked.');
+    providers.setHandler(() => ({ type: 'reply', text: 'و پایانش.' }));
+    const { notice, reply } = await pressForAnswer(user, dataOf(cut, '▶️ ادامه'), cut);
+    expect(notice).toBe('در حال انجام…');
+    expect(reply.text).toBe('و پایانش.');
+    expect(await pressAsync(user, dataOf(cut, '▶️ ادامه'), cut)).toBe(
+      'این پاسخ دیگر آخرین پاسخ نیست، پس این دکمه کاری نمی‌کند.',
+    );
+  });
+
   it('answers a press it cannot read with a short notice', async () => {
     const user = newUser();
     const message = await ask(telegram, user, 'hello');
