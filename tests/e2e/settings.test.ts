@@ -259,6 +259,26 @@ describe('/settings with Redis', () => {
         requestsEndingWith(world.providers, 'a question')[0]?.messages.find((message) => message.role === 'system')
           ?.content,
       ).toBe('Reply in haiku.');
+
+      // Redis away (only with a redis-server of the suite's own to kill): answers go on with the
+      // bot's defaults, and a press says settings cannot be saved.
+      if (process.env.TEST_REDIS_URL) return;
+      await world.redis.kill();
+      expect((await ask(world.telegram, user, 'during the outage')).text).toBe('echo: during the outage');
+      expect(
+        requestsEndingWith(world.providers, 'during the outage')[0]?.messages.find(
+          (message) => message.role === 'system',
+        )?.content,
+      ).not.toBe('Reply in haiku.');
+      const pressed = world.telegram.mark();
+      const press = world.telegram.sendCallbackQuery(user, teacher.callback_data, { message: menu });
+      const notice = await world.telegram.waitForCall(
+        'answerCallbackQuery',
+        (call) => call.params.callback_query_id === press.callback_query?.id,
+        { since: pressed, timeoutMs: 10_000 },
+      );
+      expect(notice.params.text).toBe("I can't reach my settings storage right now. Please try again in a minute.");
+      expect(crashRecords(world.bot)).toEqual([]);
     } finally {
       await world.stop();
     }
