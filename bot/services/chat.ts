@@ -170,7 +170,9 @@ export class ChatService {
     const started = performance.now();
     const reply = async (finish: FinishEvent | undefined): Promise<ChatReply> => {
       const cutOff = finish === undefined;
-      const { stored, storedAnswer } = await plan.store(cutOff ? `${answer.trimEnd()}\n\n${CUT_OFF_MARK}` : answer);
+      const { stored, storedAnswer } = await plan.store(
+        cutOff ? `${answer.trimEnd()}\n\n${CUT_OFF_MARK}`.trimStart() : answer,
+      );
       return {
         provider: route?.provider ?? '',
         keyId: route?.keyId ?? '',

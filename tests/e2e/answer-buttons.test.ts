@@ -202,6 +202,7 @@ describe('buttons under an answer', () => {
     expect(await pressAsync(stranger, dataOf(stop, '⏹ Stop'), stop)).toBe('This button is for the person who asked.');
     expect(await pressAsync(user, dataOf(stop, '⏹ Stop'), stop)).toBe('Stopped.');
     await answered(bot, question, 5000);
+    await until(() => providers.abandoned.includes(0), 'the provider request to be aborted', 2000);
     expect(providers.abandoned).toEqual([0]);
 
     const messages = telegram.messagesIn(user.id);
@@ -237,6 +238,7 @@ describe('buttons under an answer', () => {
     expect(final?.message_id).toBe(preview.message_id);
     expect(final?.text).toBe('one two three\n\n⏹ (stopped)');
     expect(buttonsOf(final!).map((button) => button.text)).toEqual(['🔄 Regenerate']);
+    await until(() => providers.abandoned.includes(0), 'the provider request to be aborted', 2000);
     expect(providers.abandoned).toEqual([0]);
   });
 
