@@ -68,7 +68,7 @@ export const fa: Messages = {
       translator: 'مترجم',
       code: 'دستیار برنامه‌نویسی',
     },
-    models: { auto: 'خودکار', fast: 'سریع', smart: 'هوشمند' },
+    models: { auto: 'انتخاب خودکار', fast: 'سریع', smart: 'هوشمند' },
     languages: { en: 'English', fa: 'فارسی' },
     languageAuto: 'خودکار',
     streamingOn: 'نمایش زنده: روشن',
