@@ -4,6 +4,14 @@ import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
 import type { UpdateHooks } from './intake/update-hooks';
 import type { Services } from './services/create-services';
+import type { UserSettings } from './services/settings';
+
+/** A streamed answer that a Stop button can end (in this process). */
+export interface ActiveStream {
+  /** The user who asked: only they may stop it. */
+  readonly userId: number;
+  readonly controller: AbortController;
+}
 
 /** What every handler can reach, put on the context by the first middleware (the composition root). */
 export interface BotDeps {
@@ -16,6 +24,8 @@ export interface BotDeps {
   readonly historyNotified: Set<string>;
   /** When updates come from the durable intake queue (bot/intake/update-hooks.ts). */
   readonly intakeHooks?: UpdateHooks;
+  /** Answers streaming now, by `<chat id>:<stream id>` (the Stop button's data names them). */
+  readonly activeStreams: Map<string, ActiveStream>;
 }
 
 export interface BotFlavor {
@@ -24,6 +34,8 @@ export interface BotFlavor {
   log: Logger;
   lang: Language;
   t: Messages;
+  /** The sending user's /settings (defaults when there is no user or storage is away). */
+  settings: UserSettings;
   /** A long paste that arrived in several messages, joined (`bot/features/paste-join.ts`). */
   joinedText?: string;
 }

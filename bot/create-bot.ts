@@ -14,6 +14,11 @@ import { unsupportedFeature } from './features/unsupported';
 import { usageFeature } from './features/usage';
 import { pasteJoin } from './features/paste-join';
 import { newConversationFeature } from './features/new-conversation';
+import { settingsFeature } from './features/settings';
+import { exportFeature } from './features/export';
+import { isStopPress } from './features/answer-buttons';
+import { isStorageUnavailable } from '../storage';
+import { DEFAULT_SETTINGS } from './services/settings';
 import { LANGUAGES, languageOf, messagesFor } from './locales';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
@@ -38,7 +43,8 @@ export interface CreateBotDeps {
 /**
  * The composition root: every dependency explicit, put on the context by the first middleware,
  * then one Composer per feature behind an error boundary, in this order:
- *   context → access → basics (/start /help /reset) → /stats → /translate → chat → everything else.
+ *   context → access → settings → basics (/start /help /reset) → /usage → /new → /settings → /export
+ *   → /stats → /translate → chat (with the buttons under answers) → everything else.
  * Limits stand only in front of what costs a provider call (/translate and chat).
  */
 export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> {
@@ -53,6 +59,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     now: deps.now ?? Date.now,
     historyNotified: new Set(),
     ...(deps.intakeHooks === undefined ? {} : { intakeHooks: deps.intakeHooks }),
+    activeStreams: new Map(),
   };
 
   // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit
@@ -100,6 +107,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     ctx.log = deps.logger.child({ update_id: ctx.update.update_id, chat: ctx.chat?.id, user: ctx.from?.id });
     ctx.lang = languageOf(ctx.from?.language_code);
     ctx.t = messagesFor(ctx.lang);
+    ctx.settings = DEFAULT_SETTINGS;
     try {
       await next();
     } finally {
@@ -110,8 +118,9 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
   // The parts of a long paste, joined before they are put in line (they would wait for each other).
   bot.use(pasteJoin(config.pasteJoinMs, (ctx) => deps.intakeHooks?.releaseTurn(ctx.update.update_id)));
   // Each chat's updates are handled in order; different chats in parallel (with @grammyjs/runner
-  // or concurrent webhook deliveries).
-  bot.use(sequentialize((ctx) => ctx.chat?.id.toString()));
+  // or concurrent webhook deliveries). A Stop press is not put in line: it must reach the answer
+  // it stops while that answer is still being handled.
+  bot.use(sequentialize((ctx) => (isStopPress(ctx.update) ? undefined : ctx.chat?.id.toString())));
 
   bot.use(async (ctx, next) => {
     const allowed = config.allowedUserIds;
@@ -127,6 +136,23 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     if (ctx.chat?.type === 'private' && ctx.message !== undefined) await ctx.reply(ctx.t.notAllowed);
   });
 
+  // The user's settings, read once per update (the interface language may be overridden).
+  bot.use(async (ctx, next) => {
+    if (ctx.from !== undefined && mayNeedSettings(ctx)) {
+      try {
+        ctx.settings = await deps.services.settings.get(String(ctx.from.id));
+      } catch (error) {
+        if (!isStorageUnavailable(error)) throw error;
+        ctx.log.warn({ err: error }, 'settings unavailable: defaults for this update');
+      }
+      if (ctx.settings.language !== undefined) {
+        ctx.lang = ctx.settings.language;
+        ctx.t = messagesFor(ctx.lang);
+      }
+    }
+    await next();
+  });
+
   const gate = costGate(deps.services.stores.counters, {
     perMinute: config.rateLimitPerMinute,
     perDay: config.userDailyLimit,
@@ -140,9 +166,11 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     ['basics', basicsFeature(), mayBeCommand],
     ['usage', usageFeature(), mayBeCommand],
     ['new conversation', newConversationFeature(), (ctx) => ctx.callbackQuery !== undefined || mayBeCommand(ctx)],
+    ['settings', settingsFeature(), (ctx) => ctx.callbackQuery !== undefined || mayBeCommand(ctx)],
+    ['export', exportFeature(), mayBeCommand],
     ['stats', statsFeature(), mayBeCommand],
     ['translate', translateFeature(gate), mayBeCommand],
-    ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined],
+    ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined || ctx.callbackQuery !== undefined],
     ['unsupported', unsupportedFeature(), () => true],
   ];
   for (const [name, feature, mayApply] of features) {
@@ -154,6 +182,24 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
 
   bot.catch((error) => reportError(error, 'bot'));
   return bot;
+}
+
+/**
+ * Whether the update may be answered, so the sender's settings are worth reading: a button
+ * press, a private message, or in a group a command or a message addressed to the bot (group
+ * chatter the bot ignores costs no storage read).
+ */
+function mayNeedSettings(ctx: BotContext): boolean {
+  if (ctx.callbackQuery !== undefined) return true;
+  const message = ctx.message;
+  if (message === undefined) return false;
+  if (ctx.chat?.type === 'private') return true;
+  const text = message.text ?? message.caption ?? '';
+  return (
+    text.startsWith('/') ||
+    message.reply_to_message?.from?.id === ctx.me.id ||
+    text.toLowerCase().includes(`@${ctx.me.username.toLowerCase()}`)
+  );
 }
 
 /** Whether a command filter could match: commands start the text (or caption) of a message. */

@@ -1,5 +1,5 @@
 import { GrammyError } from 'grammy';
-import type { ReplyParameters } from 'grammy/types';
+import type { InlineKeyboardMarkup, ReplyParameters } from 'grammy/types';
 import { isRouterError } from '../providers';
 import type { BotContext } from './context';
 import type { Messages } from './locales';
@@ -36,56 +36,88 @@ export async function sendPlain(ctx: BotContext, text: string): Promise<number[]
   return ids;
 }
 
-/** Sends a model's Markdown answer as HTML messages; a part Telegram refuses is resent as plain text. */
-export async function sendMarkdown(ctx: BotContext, markdown: string): Promise<void> {
+/**
+ * Sends a model's Markdown answer as HTML messages; a part Telegram refuses is resent as plain text.
+ * `markup` (the buttons under an answer) goes under the last message. Returns the last message's id.
+ */
+export async function sendMarkdown(
+  ctx: BotContext,
+  markdown: string,
+  markup?: InlineKeyboardMarkup,
+): Promise<number | undefined> {
   const { html, plain } = renderForTelegram(markdown);
-  if (html.length === 0) {
-    await ctx.reply('…', replyTo(ctx));
-    return;
-  }
+  const buttons = markup === undefined ? {} : { reply_markup: markup };
+  if (html.length === 0) return (await ctx.reply('…', { ...replyTo(ctx), ...buttons })).message_id;
+  let last: number | undefined;
   for (const [index, part] of html.entries()) {
-    await sendHtmlOrPlain(ctx, part, plain[index] ?? part, index === 0 ? replyTo(ctx) : {});
+    last = await sendHtmlOrPlain(ctx, part, plain[index] ?? part, {
+      ...(index === 0 ? replyTo(ctx) : {}),
+      ...(index === html.length - 1 ? buttons : {}),
+    });
   }
+  return last;
 }
 
-async function sendHtmlOrPlain(
-  ctx: BotContext,
-  html: string,
-  plain: string,
-  extra: { reply_parameters?: ReplyParameters },
-): Promise<void> {
+type SendExtra = { reply_parameters?: ReplyParameters; reply_markup?: InlineKeyboardMarkup };
+
+/** Returns the id of the (last) message sent. */
+async function sendHtmlOrPlain(ctx: BotContext, html: string, plain: string, extra: SendExtra): Promise<number> {
   try {
-    await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...extra });
+    return (await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...extra }))
+      .message_id;
   } catch (error) {
     if (!isEntityError(error)) throw error;
     ctx.log.warn({ err: error }, 'Telegram refused the rendered HTML; sent as plain text');
-    for (const piece of splitPlainText(plain)) await ctx.reply(piece, extra);
+    const pieces = splitPlainText(plain);
+    let last = 0;
+    for (const [index, piece] of pieces.entries()) {
+      const { reply_markup, ...rest } = extra;
+      last = (await ctx.reply(piece, index === pieces.length - 1 ? extra : rest)).message_id;
+    }
+    return last;
   }
 }
 
-/** Replaces a message's text with the rendered answer (groups, after streaming), sending what does not fit. */
-export async function finishEditedMessage(ctx: BotContext, messageId: number, markdown: string): Promise<void> {
+/**
+ * Replaces a message's text with the rendered answer (groups, after streaming), sending what does
+ * not fit. `markup` goes under the last message (an edit without it removes the preview's buttons).
+ */
+export async function finishEditedMessage(
+  ctx: BotContext,
+  messageId: number,
+  markdown: string,
+  markup?: InlineKeyboardMarkup,
+): Promise<void> {
   const chatId = ctx.chat?.id;
   if (chatId === undefined) return;
   const { html, plain } = renderForTelegram(markdown);
   const [first = '…', ...rest] = html;
+  const buttons = markup === undefined || rest.length > 0 ? {} : { reply_markup: markup };
   try {
     await ctx.api.editMessageText(chatId, messageId, first, {
       parse_mode: 'HTML',
       link_preview_options: { is_disabled: true },
+      ...buttons,
     });
   } catch (error) {
     if (isNotModified(error)) {
       // The preview already shows exactly this text.
     } else if (isEntityError(error)) {
-      await ctx.api.editMessageText(chatId, messageId, plain[0] ?? first).catch((retryError: unknown) => {
+      await ctx.api.editMessageText(chatId, messageId, plain[0] ?? first, buttons).catch((retryError: unknown) => {
         if (!isNotModified(retryError)) throw retryError;
       });
     } else {
       throw error;
     }
   }
-  for (const [index, part] of rest.entries()) await sendHtmlOrPlain(ctx, part, plain[index + 1] ?? part, {});
+  for (const [index, part] of rest.entries()) {
+    await sendHtmlOrPlain(
+      ctx,
+      part,
+      plain[index + 1] ?? part,
+      index === rest.length - 1 && markup !== undefined ? { reply_markup: markup } : {},
+    );
+  }
 }
 
 /** The short message a user sees when the pool could not answer: what happened and what to do. */
@@ -207,22 +239,30 @@ export class DraftPreview extends StreamPreview {
   }
 }
 
-/** Groups: one message, edited as the answer grows, finished by `finishEditedMessage`. */
+/**
+ * Groups: one message, edited as the answer grows, finished by `finishEditedMessage`. `markup`
+ * (a Stop button) stays under it while it grows.
+ */
 export class EditPreview extends StreamPreview {
   messageId: number | undefined;
 
-  constructor(ctx: BotContext, intervalMs = 3000) {
+  constructor(
+    ctx: BotContext,
+    intervalMs = 3000,
+    private readonly markup?: InlineKeyboardMarkup,
+  ) {
     super(ctx, intervalMs);
   }
 
   protected async show(text: string): Promise<void> {
     const chatId = this.ctx.chat?.id;
     if (chatId === undefined) return;
+    const buttons = this.markup === undefined ? {} : { reply_markup: this.markup };
     if (this.messageId === undefined) {
-      const sent = await this.ctx.reply(text, replyTo(this.ctx));
+      const sent = await this.ctx.reply(text, { ...replyTo(this.ctx), ...buttons });
       this.messageId = sent.message_id;
     } else {
-      await this.ctx.api.editMessageText(chatId, this.messageId, text);
+      await this.ctx.api.editMessageText(chatId, this.messageId, text, buttons);
     }
   }
 }

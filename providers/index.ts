@@ -19,6 +19,7 @@ export {
   type RouteInfo,
   type RoutedResult,
   type RoutedStreamEvent,
+  type RoutePreference,
   type RouteRequest,
   type RouterLogger,
   type RouterOptions,

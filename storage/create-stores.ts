@@ -4,19 +4,22 @@ import {
   FallbackQuotaStore,
   FallbackStatsStore,
   GuardedHistoryStore,
+  GuardedSettingsStore,
 } from './fallback';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
+import { MemorySettingsStore } from './memory/settings-store';
 import { MemoryStatsStore } from './memory/stats-store';
 import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology } from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisLease } from './redis/lease';
 import { RedisQuotaStore } from './redis/quota-store';
+import { RedisSettingsStore } from './redis/settings-store';
 import { RedisStatsStore } from './redis/stats-store';
 import { RedisUpdateQueue } from './redis/update-queue';
-import type { CounterStore, HistoryStore, IntakeStores } from './types';
+import type { CounterStore, HistoryStore, IntakeStores, SettingsStore } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -31,6 +34,8 @@ export interface Stores {
    * line) and the poller's lease. None in memory mode, where updates go straight to the handlers.
    */
   readonly intake: IntakeStores | undefined;
+  /** Per-user settings (/settings); throws `StorageUnavailableError` during a Redis outage. */
+  readonly settings: SettingsStore;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -64,6 +69,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
       intake: undefined,
+      settings: new MemorySettingsStore(),
       isHealthy: () => true,
       close: async () => undefined,
     };
@@ -102,6 +108,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       failover('user limits'),
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
+    settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
     intake: {
       queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),
       pollerLease: new RedisLease(redis, `${prefix}{intake}:poller`),

@@ -1,4 +1,10 @@
-import { type CounterStore, type HistoryStore, isStorageUnavailable, StorageUnavailableError } from './types';
+import {
+  type CounterStore,
+  type HistoryStore,
+  type SettingsStore,
+  isStorageUnavailable,
+  StorageUnavailableError,
+} from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 /**
@@ -122,27 +128,55 @@ export class GuardedHistoryStore implements HistoryStore {
     return this.guard(() => this.primary.append(...args));
   }
 
+  replaceLast(...args: Parameters<HistoryStore['replaceLast']>): ReturnType<HistoryStore['replaceLast']> {
+    return this.guard(() => this.primary.replaceLast(...args));
+  }
+
   clear(...args: Parameters<HistoryStore['clear']>): ReturnType<HistoryStore['clear']> {
     return this.guard(() => this.primary.clear(...args));
   }
 
-  /** The primary's own failure when it was asked; a resting one's when it was not. */
   private guard<T>(call: () => Promise<T>): Promise<T> {
-    let failure: unknown;
-    return this.failover.run(
-      async () => {
-        try {
-          return await call();
-        } catch (error) {
-          failure = error;
-          throw error;
-        }
-      },
-      async () => {
-        throw failure ?? new StorageUnavailableError('history is unavailable: Redis did not answer in time');
-      },
-    );
+    return guarded(this.failover, 'history', call);
   }
+}
+
+/** Settings with no local copy: during an outage they throw `StorageUnavailableError` quickly. */
+export class GuardedSettingsStore implements SettingsStore {
+  constructor(
+    private readonly primary: SettingsStore,
+    private readonly failover: Failover,
+  ) {}
+
+  load(...args: Parameters<SettingsStore['load']>): ReturnType<SettingsStore['load']> {
+    return guarded(this.failover, 'settings', () => this.primary.load(...args));
+  }
+
+  update(...args: Parameters<SettingsStore['update']>): ReturnType<SettingsStore['update']> {
+    return guarded(this.failover, 'settings', () => this.primary.update(...args));
+  }
+
+  clear(...args: Parameters<SettingsStore['clear']>): ReturnType<SettingsStore['clear']> {
+    return guarded(this.failover, 'settings', () => this.primary.clear(...args));
+  }
+}
+
+/** The primary's own failure when it was asked; a resting one's when it was not. */
+function guarded<T>(failover: Failover, what: string, call: () => Promise<T>): Promise<T> {
+  let failure: unknown;
+  return failover.run(
+    async () => {
+      try {
+        return await call();
+      } catch (error) {
+        failure = error;
+        throw error;
+      }
+    },
+    async () => {
+      throw failure ?? new StorageUnavailableError(`${what} is unavailable: Redis did not answer in time`);
+    },
+  );
 }
 
 /** Stats with a local fallback: during an outage this process counts locally. */

@@ -1,6 +1,6 @@
 /**
  * The storage ports the application uses beside the router's (those live in `providers/ports.ts`):
- * conversation history, per-user counters and per-chat ordering. Each has an in-memory
+ * conversation history, per-user counters, per-user settings and per-chat ordering. Each has an in-memory
  * implementation (`storage/memory/`, the default when no `REDIS_URL` is set) and a Redis one
  * (`storage/redis/`) that several bot processes can share; one contract suite
  * (tests/integration/storage/) runs against both.
@@ -40,7 +40,36 @@ export interface HistoryStore {
     limits: HistoryLimits,
     exchangeId?: string,
   ): Promise<boolean>;
+  /**
+   * Replaces the conversation's last `expected.length` messages with `replacement`, only when they
+   * are still `expected` (same roles and texts): a regenerated or continued answer takes the place
+   * of the one it redoes, and a conversation that moved on meanwhile is left alone. Trims and
+   * renews the TTL as `append` does. Returns whether it replaced them.
+   */
+  replaceLast(
+    conversationId: string,
+    expected: readonly ChatMessage[],
+    replacement: readonly ChatMessage[],
+    limits: HistoryLimits,
+  ): Promise<boolean>;
   clear(conversationId: string): Promise<void>;
+}
+
+// ─── User settings ─────────────────────────────────────────────────────────────────────────────
+
+/** A user's settings as stored: named text fields. The application validates what it reads. */
+export type SettingsFields = Readonly<Record<string, string>>;
+
+/**
+ * Per-user settings (/settings), kept without expiry. Fields are set and removed one by one and
+ * atomically, so two changes at once (two processes, two buttons) never undo each other.
+ */
+export interface SettingsStore {
+  /** The user's stored fields; `{}` when none. */
+  load(userId: string): Promise<SettingsFields>;
+  /** Sets each field given (`null` removes it) in one step and returns every field after the change. */
+  update(userId: string, changes: Readonly<Record<string, string | null>>): Promise<SettingsFields>;
+  clear(userId: string): Promise<void>;
 }
 
 // ─── Counters (per-user limits) ────────────────────────────────────────────────────────────────

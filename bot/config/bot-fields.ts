@@ -14,6 +14,7 @@ import {
   text,
   wholeNumber,
 } from './fields';
+import { PROVIDERS, type RoutePreference } from '../../providers';
 import { redisUrl } from './redis';
 
 export const DEFAULT_SYSTEM_PROMPT =
@@ -65,6 +66,42 @@ function webhookSecret() {
   });
 }
 
+/**
+ * A model preference (`MODEL_PREFERENCE_FAST`, `…_SMART`): providers to try first, comma-separated,
+ * each `name` (its configured model) or `name:model`.
+ */
+function modelPreference() {
+  const names = PROVIDERS.map((descriptor) => descriptor.name);
+  return requiredString()
+    .transform(splitList)
+    .pipe(
+      z.array(
+        z.string().refine(
+          (item) => {
+            const [name = '', model] = splitPreference(item);
+            return names.includes(name) && model !== '';
+          },
+          {
+            error: (issue) =>
+              `${quote(issue.input)} is not <provider> or <provider>:<model> (providers: ${names.join(', ')})`,
+          },
+        ),
+      ),
+    )
+    .transform((items): RoutePreference[] =>
+      items.map((item) => {
+        const [provider = '', model] = splitPreference(item);
+        return model === undefined ? { provider } : { provider, model };
+      }),
+    );
+}
+
+/** `name:model` → [name, model]; `name` → [name, undefined]. Model ids may hold colons themselves. */
+function splitPreference(item: string): [string, string | undefined] {
+  const colon = item.indexOf(':');
+  return colon === -1 ? [item.trim(), undefined] : [item.slice(0, colon).trim(), item.slice(colon + 1).trim()];
+}
+
 export function botFields() {
   return {
     botToken: ['BOT_TOKEN', botToken()],
@@ -78,6 +115,8 @@ export function botFields() {
     historyTtlSeconds: ['HISTORY_TTL_SECONDS', wholeNumber(1).default(7 * 24 * 60 * 60)],
     systemPrompt: ['SYSTEM_PROMPT', text(20_000).default(DEFAULT_SYSTEM_PROMPT)],
     streamReplies: ['STREAM_REPLIES', flag().default(true)],
+    modelPreferenceFast: ['MODEL_PREFERENCE_FAST', modelPreference().default([])],
+    modelPreferenceSmart: ['MODEL_PREFERENCE_SMART', modelPreference().default([])],
     translateDefaultLang: ['TRANSLATE_DEFAULT_LANG', text(64).default('en')],
     translateMaxTexts: ['TRANSLATE_MAX_TEXTS', wholeNumber(1, 10_000).default(200)],
     maxMessageChars: ['MAX_MESSAGE_CHARS', wholeNumber(1, 1_000_000).default(8_000)],

@@ -1,7 +1,7 @@
 /**
  * The configuration's types, and `ConfigError`, which lists every wrong variable at once.
  */
-import type { ProviderConfig, RouterSettings } from '../../providers';
+import type { ProviderConfig, RoutePreference, RouterSettings } from '../../providers';
 import type { RedisTopology } from '../../storage';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -53,6 +53,10 @@ export interface Config {
   readonly historyTtlSeconds: number;
   readonly systemPrompt: string;
   readonly streamReplies: boolean;
+  /** The providers (and models) a user's "fast" model preference tries first; empty: the option is not offered. */
+  readonly modelPreferenceFast: readonly RoutePreference[];
+  /** The same for "smart". */
+  readonly modelPreferenceSmart: readonly RoutePreference[];
   readonly translateDefaultLang: string;
   readonly translateMaxTexts: number;
   /** The longest user message accepted, in characters. */

@@ -42,8 +42,11 @@ export function newConversationFeature(): Composer<BotContext> {
     }
   });
 
-  feature.on('callback_query', async (ctx) => {
-    const match = BUTTON.exec(ctx.callbackQuery.data ?? '');
+  feature.on('callback_query', async (ctx, next) => {
+    const data = ctx.callbackQuery.data ?? '';
+    // Other features' buttons go on; an unknown one is answered at the end of the line (unsupported.ts).
+    if (!data.startsWith('new:')) return next();
+    const match = BUTTON.exec(data);
     const message = ctx.callbackQuery.message;
     if (match === null || message === undefined || ctx.deps.now() - message.date * 1000 > BUTTONS_LAST_MS) {
       await ctx.answerCallbackQuery({ text: ctx.t.buttons.expired });

@@ -2,6 +2,7 @@ import { type Bot, Context, GrammyError } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Lease, UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
+import { isStopPress } from '../features/answer-buttons';
 import type { Logger } from '../logger';
 
 type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
@@ -37,8 +38,13 @@ export interface LeasedPolling {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** The chat of an update as grammY sees it (the key `sequentialize` uses), as text; none for updates without one. */
+/**
+ * The chat line an update is put in: its chat as grammY sees it (the key `sequentialize` uses), as
+ * text; none for updates without a chat, and none for a Stop press, which must reach the answer it
+ * stops while that answer still holds the chat's line.
+ */
 export function chatIdOf(bot: Bot<BotContext>, update: Update): string | undefined {
+  if (isStopPress(update)) return undefined;
   const id = new Context(update, bot.api, bot.botInfo).chat?.id;
   return id === undefined ? undefined : String(id);
 }

@@ -2,6 +2,7 @@
  * English interface texts. Every text the bot shows a user lives here and in fa.ts; the type of
  * this object is the list of texts, so a missing translation fails the build.
  */
+import type { ModelPreference, Persona, UserSettings } from '../services/settings';
 import type { UserUsage } from '../services/usage';
 
 /** `3 h 20 min`, or `45 min`. */
@@ -19,13 +20,18 @@ export const en = {
     'Send me any text and I answer it, with our earlier messages in mind.\n' +
     'In groups, mention me or reply to my message.\n\n' +
     '/translate <language> — translate text line by line. Write the lines under the command, or reply to a message with /translate fa.\n' +
-    '/new — start a new conversation (/reset does the same at once)\n/reset — forget our conversation and start over\n/usage — your use today and what is left\n/stats — usage and quota (admins only)',
+    '/new — start a new conversation (/reset does the same at once)\n/reset — forget our conversation and start over\n' +
+    '/settings — answer style, custom instructions, model, language and streaming\n/export — our conversation as a Markdown file\n' +
+    '/usage — your use today and what is left\n/stats — usage and quota (admins only)\n\n' +
+    'Under an answer: 🔄 gives a new answer to the same question, ▶️ continues one that was cut short, ⏹ stops one being written.',
   commands: {
     start: 'Start and see what I can do',
     help: 'How to use the bot',
     reset: 'Forget our conversation',
     new: 'Start a new conversation',
     usage: 'Your use today and what is left',
+    settings: 'Answer style, model, language, streaming',
+    export: 'Our conversation as a Markdown file',
     translate: 'Translate lines: /translate <language>',
     stats: 'Usage and quota (admins)',
   },
@@ -42,6 +48,65 @@ export const en = {
     expired: 'That button no longer works.',
     notYours: 'This button is for the person who asked.',
     alreadyDone: 'Already done.',
+  },
+  settings: {
+    title: '⚙️ Your settings',
+    summary: (settings: UserSettings, streamingDefault: boolean) =>
+      [
+        `Answer style: ${settings.customPrompt !== undefined ? 'custom instructions' : en.settings.personas[settings.persona ?? 'default']}`,
+        `Model: ${en.settings.models[settings.model]}`,
+        `Language: ${settings.language === undefined ? 'automatic' : en.settings.languages[settings.language]}`,
+        `Streaming: ${(settings.streaming ?? streamingDefault) ? 'on' : 'off'}`,
+      ].join('\n'),
+    customShown: (prompt: string) => `Your custom instructions:\n«${prompt}»`,
+    promptHint: (max: number) =>
+      `Custom instructions: /settings prompt <text> (up to ${max} characters). They replace the answer style; choosing a style removes them.`,
+    personas: {
+      default: 'Default',
+      concise: 'Concise',
+      detailed: 'Detailed',
+      teacher: 'Teacher',
+      translator: 'Translator',
+      code: 'Code helper',
+    } satisfies Record<Persona | 'default', string>,
+    models: { auto: 'Auto', fast: 'Fast', smart: 'Smart' } satisfies Record<ModelPreference, string>,
+    languages: { en: 'English', fa: 'فارسی' },
+    languageAuto: 'Automatic',
+    streamingOn: 'Streaming: on',
+    streamingOff: 'Streaming: off',
+    reset: 'Reset all',
+    saved: 'Saved.',
+    unavailable: "I can't reach my settings storage right now. Please try again in a minute.",
+    promptSaved: (prompt: string) =>
+      `Saved. I'll follow these instructions in my answers:\n«${prompt}»\n\nChoose a style in /settings to go back to a preset.`,
+    promptTooLong: (length: number, max: number) =>
+      `Those instructions are too long (${length} characters; the most is ${max}). Please shorten them.`,
+    promptEmpty: (max: number) =>
+      `Write the instructions after the command, e.g.\n/settings prompt Answer like a pirate.\n(Up to ${max} characters.)`,
+    promptInvalid: 'Those instructions contain control characters I cannot store. Please send plain text.',
+    noPrompt: 'You have no custom instructions. Set them with /settings prompt <text>.',
+  },
+  answerButtons: {
+    regenerate: '🔄 Regenerate',
+    continue: '▶️ Continue',
+    stop: '⏹ Stop',
+    writing: '✍️ Writing… press Stop to end the answer here.',
+    stopped: 'Stopped.',
+    stoppedNote: '⏹ (stopped)',
+    finished: 'This answer has already finished.',
+    old: 'That answer is no longer the latest one, so this button does nothing.',
+    working: 'On it…',
+    limited: "You've reached your limit for now: see /usage.",
+    unavailable: "I can't reach our conversation right now. Please try again in a minute.",
+  },
+  export: {
+    empty: "There's nothing to export yet: our conversation is empty.",
+    unavailable: "I can't reach our conversation right now. Please try again in a minute.",
+    caption: (messages: number) => `Our conversation: ${messages} messages.`,
+    title: 'Conversation with Switchboard',
+    exported: (date: string) => `Exported ${date} (UTC)`,
+    you: 'You',
+    assistant: 'Assistant',
   },
   usage: {
     report: (usage: UserUsage) =>

@@ -1,3 +1,4 @@
+import type { UserSettings } from '../services/settings';
 import type { UserUsage } from '../services/usage';
 import type { Messages } from './en';
 
@@ -18,13 +19,18 @@ export const fa: Messages = {
     'هر متنی بفرستی جواب می‌دهم و پیام‌های قبلی‌مان را در نظر می‌گیرم.\n' +
     'در گروه‌ها، مرا منشن کن یا به پیامم پاسخ بده.\n\n' +
     '/translate <زبان> — ترجمهٔ خط به خط. خط‌ها را زیر دستور بنویس، یا روی یک پیام با /translate en پاسخ بده.\n' +
-    '/new — شروع گفت‌وگوی تازه (/reset همین را بی‌درنگ انجام می‌دهد)\n/reset — فراموش کردن گفت‌وگو و شروع دوباره\n/usage — مصرف امروزت و آنچه مانده\n/stats — آمار مصرف و سهمیه (فقط مدیران)',
+    '/new — شروع گفت‌وگوی تازه (/reset همین را بی‌درنگ انجام می‌دهد)\n/reset — فراموش کردن گفت‌وگو و شروع دوباره\n' +
+    '/settings — سبک پاسخ، دستورالعمل دلخواه، مدل، زبان و نمایش زنده\n/export — گفت‌وگوی‌مان به صورت فایل مارک‌داون\n' +
+    '/usage — مصرف امروزت و آنچه مانده\n/stats — آمار مصرف و سهمیه (فقط مدیران)\n\n' +
+    'زیر هر پاسخ: 🔄 پاسخ تازه به همان پرسش، ▶️ ادامهٔ پاسخی که نیمه ماند، ⏹ توقف پاسخی که در حال نوشتن است.',
   commands: {
     start: 'شروع و معرفی',
     help: 'راهنمای ربات',
     reset: 'فراموش کردن گفت‌وگو',
     new: 'شروع گفت‌وگوی تازه',
     usage: 'مصرف امروزت و آنچه مانده',
+    settings: 'سبک پاسخ، مدل، زبان، نمایش زنده',
+    export: 'گفت‌وگوی‌مان به صورت فایل مارک‌داون',
     translate: 'ترجمهٔ خط‌ها: ‎/translate <زبان>',
     stats: 'آمار و سهمیه (مدیران)',
   },
@@ -41,6 +47,65 @@ export const fa: Messages = {
     expired: 'این دکمه دیگر کار نمی‌کند.',
     notYours: 'این دکمه مال کسی است که پرسید.',
     alreadyDone: 'انجام شده است.',
+  },
+  settings: {
+    title: '⚙️ تنظیمات تو',
+    summary: (settings: UserSettings, streamingDefault: boolean) =>
+      [
+        `سبک پاسخ: ${settings.customPrompt !== undefined ? 'دستورالعمل دلخواه' : fa.settings.personas[settings.persona ?? 'default']}`,
+        `مدل: ${fa.settings.models[settings.model]}`,
+        `زبان: ${settings.language === undefined ? 'خودکار' : fa.settings.languages[settings.language]}`,
+        `نمایش زنده: ${(settings.streaming ?? streamingDefault) ? 'روشن' : 'خاموش'}`,
+      ].join('\n'),
+    customShown: (prompt: string) => `دستورالعمل دلخواه تو:\n«${prompt}»`,
+    promptHint: (max: number) =>
+      `دستورالعمل دلخواه: ‎/settings prompt <متن> (حداکثر ${toPersianDigits(max)} نویسه). جای سبک پاسخ را می‌گیرد؛ انتخاب یک سبک آن را برمی‌دارد.`,
+    personas: {
+      default: 'پیش‌فرض',
+      concise: 'کوتاه',
+      detailed: 'مفصل',
+      teacher: 'معلم',
+      translator: 'مترجم',
+      code: 'دستیار برنامه‌نویسی',
+    },
+    models: { auto: 'انتخاب خودکار', fast: 'سریع', smart: 'هوشمند' },
+    languages: { en: 'English', fa: 'فارسی' },
+    languageAuto: 'خودکار',
+    streamingOn: 'نمایش زنده: روشن',
+    streamingOff: 'نمایش زنده: خاموش',
+    reset: 'بازنشانی همه',
+    saved: 'ذخیره شد.',
+    unavailable: 'الان به حافظهٔ تنظیمات دسترسی ندارم. لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
+    promptSaved: (prompt: string) =>
+      `ذخیره شد. در پاسخ‌هایم از این دستورالعمل پیروی می‌کنم:\n«${prompt}»\n\nبرای برگشتن به یک سبک آماده، در ‎/settings یک سبک انتخاب کن.`,
+    promptTooLong: (length: number, max: number) =>
+      `این دستورالعمل خیلی طولانی است (${toPersianDigits(length)} نویسه؛ حداکثر ${toPersianDigits(max)}). لطفاً کوتاهش کن.`,
+    promptEmpty: (max: number) =>
+      `دستورالعمل را بعد از دستور بنویس، مثلاً\n‎/settings prompt مثل یک دزد دریایی جواب بده.\n(حداکثر ${toPersianDigits(max)} نویسه.)`,
+    promptInvalid: 'این دستورالعمل نویسه‌های کنترلی دارد که نمی‌توانم ذخیره کنم. لطفاً متن ساده بفرست.',
+    noPrompt: 'دستورالعمل دلخواهی نداری. با ‎/settings prompt <متن> تنظیمش کن.',
+  },
+  answerButtons: {
+    regenerate: '🔄 پاسخ دوباره',
+    continue: '▶️ ادامه',
+    stop: '⏹ توقف',
+    writing: '✍️ در حال نوشتن… برای پایان دادن به پاسخ در همین‌جا «توقف» را بزن.',
+    stopped: 'متوقف شد.',
+    stoppedNote: '⏹ (متوقف شد)',
+    finished: 'این پاسخ دیگر تمام شده است.',
+    old: 'این پاسخ دیگر آخرین پاسخ نیست، پس این دکمه کاری نمی‌کند.',
+    working: 'در حال انجام…',
+    limited: 'فعلاً به سقف استفاده‌ات رسیدی: ‎/usage را ببین.',
+    unavailable: 'الان به گفت‌وگوی‌مان دسترسی ندارم. لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
+  },
+  export: {
+    empty: 'هنوز چیزی برای خروجی گرفتن نیست: گفت‌وگوی‌مان خالی است.',
+    unavailable: 'الان به گفت‌وگوی‌مان دسترسی ندارم. لطفاً یک دقیقهٔ دیگر دوباره امتحان کن.',
+    caption: (messages: number) => `گفت‌وگوی‌مان: ${toPersianDigits(messages)} پیام.`,
+    title: 'گفت‌وگو با Switchboard',
+    exported: (date: string) => `خروجی گرفته‌شده در ${date} (UTC)`,
+    you: 'تو',
+    assistant: 'دستیار',
   },
   usage: {
     report: (usage: UserUsage) =>

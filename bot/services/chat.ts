@@ -1,8 +1,12 @@
 import { type HistoryLimits, type HistoryStore, isStorageUnavailable } from '../../storage';
+import { createHash } from 'node:crypto';
 import {
   type ChatMessage,
+  type FinishEvent,
+  type FinishReason,
   messageTokens,
   type RoutedStreamEvent,
+  type RoutePreference,
   type Router,
   type RouteInfo,
   type Usage,
@@ -25,11 +29,21 @@ export interface ChatServiceOptions {
 }
 
 export interface ChatReply extends RouteInfo {
+  /** The answer, or for a continued one the part added. */
   readonly text: string;
   readonly usage: Usage;
   readonly latencyMs: number;
   /** False when history could not be loaded or saved (the answer had no memory of earlier turns). */
   readonly historyAvailable: boolean;
+  /** Why the answer ended: `length` when it stopped at the output limit (it can be continued). */
+  readonly finishReason: FinishReason;
+  /** The user stopped it while it streamed: `text` is what had arrived. */
+  readonly cutOff: boolean;
+  /**
+   * Names the answer as stored (for a continued one, the whole answer): `redo` accepts it while
+   * this answer is still the conversation's last one.
+   */
+  readonly answerTag: string;
 }
 
 export type ChatStreamEvent = RoutedStreamEvent | { readonly type: 'stored'; readonly reply: ChatReply };
@@ -41,27 +55,93 @@ export interface ExchangeOptions {
    * a crash, answers again but stores the exchange only once.
    */
   readonly exchangeId?: string;
+  /** This request's system prompt (the asking user's settings); the service's own when omitted. */
+  readonly systemPrompt?: string;
+  /** Providers to try first (the asking user's model preference), then ordinary routing. */
+  readonly prefer?: readonly RoutePreference[];
+  /** Providers to try last (a regenerated answer goes, when it can, to another provider than before). */
+  readonly avoid?: readonly string[];
+  /**
+   * Stops a streamed answer: the provider request is aborted at once, and what arrived is kept,
+   * stored marked as cut off, and reported as the reply (`cutOff`).
+   */
+  readonly stop?: AbortSignal;
+}
+
+/** What to answer: a new message, or the last answer again (`regenerate`) or further (`continue`). */
+export type Turn =
+  | { readonly type: 'message'; readonly text: string }
+  | { readonly type: 'regenerate' | 'continue'; readonly answerTag: string };
+
+/** A regenerate or continue of an answer that is no longer the conversation's last one. */
+export class StaleAnswerError extends Error {
+  override readonly name = 'StaleAnswerError';
+}
+
+export function isStaleAnswer(error: unknown): error is StaleAnswerError {
+  return error instanceof Error && error.name === 'StaleAnswerError';
+}
+
+/** Stored after an answer the user stopped, so the model (and an export) knows it is incomplete. */
+export const CUT_OFF_MARK = '[cut off: the user stopped this answer here]';
+
+/** The user turn that asks for more of an answer that stopped at the length limit (not stored). */
+const CONTINUE_PROMPT =
+  'Continue your last answer exactly where it stopped. Do not repeat anything, do not add an introduction.';
+
+/** An answer's tag: a short hash of its text (callback data holds at most 64 bytes). */
+export function answerTagOf(answer: string): string {
+  return createHash('sha256').update(answer).digest('base64url').slice(0, 12);
+}
+
+/** One request planned: what the model sees, and how its answer is stored. */
+interface Plan {
+  readonly history: readonly ChatMessage[];
+  readonly userTurn: ChatMessage;
+  readonly historyAvailable: boolean;
+  /** Stores the answer; resolves with whether it was stored and the stored answer's text. */
+  store(answer: string): Promise<{ stored: boolean; storedAnswer: string }>;
 }
 
 export class ChatService {
   constructor(private readonly options: ChatServiceOptions) {}
 
   /** One answer to `text` in the conversation, stored with it when (and only when) it arrives. */
-  async sendMessageWithHistory(
+  sendMessageWithHistory(conversationId: string, text: string, options: ExchangeOptions = {}): Promise<ChatReply> {
+    return this.send(conversationId, { type: 'message', text }, options);
+  }
+
+  /**
+   * The same, streamed: the router's events, then `stored` once the exchange is saved. A stream
+   * that breaks off stores nothing, so a retry does not leave an orphan or a duplicate turn; one
+   * the user stops is stored as far as it came, marked as cut off.
+   */
+  streamMessageWithHistory(
     conversationId: string,
     text: string,
     options: ExchangeOptions = {},
-  ): Promise<ChatReply> {
-    const { signal, exchangeId } = options;
-    const { history, historyAvailable } = await this.loadHistory(conversationId);
-    const userTurn: ChatMessage = { role: 'user', content: text };
+  ): AsyncGenerator<ChatStreamEvent> {
+    return this.stream(conversationId, { type: 'message', text }, options);
+  }
+
+  /**
+   * One answer to a turn: a new message, or the last answer again or further. A regenerated
+   * answer replaces the previous one in history (asked, when possible, of another provider); a
+   * continued one is appended to it. Throws `StaleAnswerError` when `answerTag` no longer names
+   * the conversation's last answer, before any provider is asked.
+   */
+  async send(conversationId: string, turn: Turn, options: ExchangeOptions = {}): Promise<ChatReply> {
+    const plan = await this.plan(conversationId, turn, options.exchangeId);
+    const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
     const result = await this.options.router.complete({
-      messages: this.conversation(history, userTurn, Number.POSITIVE_INFINITY),
-      fit: (budget) => this.conversation(history, userTurn, budget),
+      messages: this.conversation(systemPrompt, plan.history, plan.userTurn, Number.POSITIVE_INFINITY),
+      fit: (budget) => this.conversation(systemPrompt, plan.history, plan.userTurn, budget),
       maxOutputTokens: this.options.maxOutputTokens,
-      ...(signal === undefined ? {} : { signal }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
+      ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
     });
-    const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, result.text, exchangeId));
+    const { stored, storedAnswer } = await plan.store(result.text);
     return {
       text: result.text,
       usage: result.usage,
@@ -72,47 +152,65 @@ export class ChatService {
       maskedKey: result.maskedKey,
       failedAttempts: result.failedAttempts,
       historyAvailable: stored,
+      finishReason: result.finishReason,
+      cutOff: false,
+      answerTag: answerTagOf(storedAnswer),
     };
   }
 
-  /**
-   * The same, streamed: the router's events, then `stored` once the exchange is saved. A stream
-   * that breaks off stores nothing, so a retry does not leave an orphan or a duplicate turn.
-   */
-  async *streamMessageWithHistory(
-    conversationId: string,
-    text: string,
-    options: ExchangeOptions = {},
-  ): AsyncGenerator<ChatStreamEvent> {
-    const { signal, exchangeId } = options;
-    const { history, historyAvailable } = await this.loadHistory(conversationId);
-    const userTurn: ChatMessage = { role: 'user', content: text };
+  /** `send`, streamed (see `streamMessageWithHistory`). */
+  async *stream(conversationId: string, turn: Turn, options: ExchangeOptions = {}): AsyncGenerator<ChatStreamEvent> {
+    const plan = await this.plan(conversationId, turn, options.exchangeId);
+    const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
+    const { stop } = options;
+    const signals = [options.signal, stop].filter((signal): signal is AbortSignal => signal !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     let answer = '';
     let route: RouteInfo | undefined;
-    for await (const event of this.options.router.stream({
-      messages: this.conversation(history, userTurn, Number.POSITIVE_INFINITY),
-      fit: (budget) => this.conversation(history, userTurn, budget),
-      maxOutputTokens: this.options.maxOutputTokens,
-      ...(signal === undefined ? {} : { signal }),
-    })) {
-      if (event.type === 'start') route = event;
-      if (event.type === 'text-delta') answer += event.text;
-      yield event;
-      if (event.type === 'finish' && route !== undefined) {
-        const stored = historyAvailable && (await this.storeExchange(conversationId, userTurn, answer, exchangeId));
-        yield {
-          type: 'stored',
-          reply: {
-            ...route,
-            model: event.model,
-            text: answer,
-            usage: event.usage,
-            latencyMs: event.latencyMs,
-            historyAvailable: stored,
-          },
-        };
+    const started = performance.now();
+    const reply = async (finish: FinishEvent | undefined): Promise<ChatReply> => {
+      const cutOff = finish === undefined;
+      const { stored, storedAnswer } = await plan.store(
+        cutOff ? `${answer.trimEnd()}\n\n${CUT_OFF_MARK}`.trimStart() : answer,
+      );
+      return {
+        provider: route?.provider ?? '',
+        keyId: route?.keyId ?? '',
+        maskedKey: route?.maskedKey ?? '',
+        failedAttempts: route?.failedAttempts ?? [],
+        model: finish?.model ?? route?.model ?? '',
+        text: answer,
+        usage: finish?.usage ?? { inputTokens: undefined, outputTokens: undefined, totalTokens: undefined },
+        latencyMs: finish?.latencyMs ?? performance.now() - started,
+        historyAvailable: stored,
+        finishReason: finish?.finishReason ?? 'other',
+        cutOff,
+        answerTag: answerTagOf(storedAnswer),
+      };
+    };
+    try {
+      for await (const event of this.options.router.stream({
+        messages: this.conversation(systemPrompt, plan.history, plan.userTurn, Number.POSITIVE_INFINITY),
+        fit: (budget) => this.conversation(systemPrompt, plan.history, plan.userTurn, budget),
+        maxOutputTokens: this.options.maxOutputTokens,
+        ...(signal === undefined ? {} : { signal }),
+        ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
+        ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
+      })) {
+        if (stop?.aborted) break;
+        if (event.type === 'start') route = event;
+        if (event.type === 'text-delta') answer += event.text;
+        yield event;
+        if (event.type === 'finish' && route !== undefined) {
+          yield { type: 'stored', reply: await reply(event) };
+          return;
+        }
       }
+    } catch (error) {
+      if (!stop?.aborted) throw error;
     }
+    // Only a stop ends the loop without a finish.
+    if (stop?.aborted) yield { type: 'stored', reply: await reply(undefined) };
   }
 
   /** Messages stored in the conversation (a question and its answer are two). */
@@ -122,6 +220,91 @@ export class ChatService {
 
   async resetConversation(conversationId: string): Promise<void> {
     await this.options.history.clear(conversationId);
+  }
+
+  /** The request a turn makes and how its answer is stored. */
+  private async plan(conversationId: string, turn: Turn, exchangeId: string | undefined): Promise<Plan> {
+    if (turn.type === 'message') {
+      const { history, historyAvailable } = await this.loadHistory(conversationId);
+      const userTurn: ChatMessage = { role: 'user', content: turn.text };
+      return {
+        history,
+        userTurn,
+        historyAvailable,
+        store: async (answer) => ({
+          stored: historyAvailable && (await this.storeExchange(conversationId, userTurn, answer, exchangeId)),
+          storedAnswer: answer,
+        }),
+      };
+    }
+    // A redo needs the conversation as stored: without history there is nothing to redo.
+    const history = await this.options.history.load(conversationId);
+    const question = history.at(-2);
+    const previous = history.at(-1);
+    if (
+      question?.role !== 'user' ||
+      previous?.role !== 'assistant' ||
+      answerTagOf(previous.content) !== turn.answerTag
+    ) {
+      throw new StaleAnswerError('that answer is no longer the last one of the conversation');
+    }
+    if (turn.type === 'regenerate') {
+      return {
+        history: history.slice(0, -2),
+        userTurn: question,
+        historyAvailable: true,
+        store: async (answer) => ({
+          stored: await this.replace(
+            conversationId,
+            [question, previous],
+            [question, withTokens({ role: 'assistant', content: answer })],
+          ),
+          storedAnswer: answer,
+        }),
+      };
+    }
+    return {
+      history,
+      userTurn: { role: 'user', content: CONTINUE_PROMPT },
+      historyAvailable: true,
+      store: async (answer) => {
+        const whole = `${previous.content}${answer}`;
+        return {
+          stored: await this.replace(conversationId, [previous], [withTokens({ role: 'assistant', content: whole })]),
+          storedAnswer: whole,
+        };
+      },
+    };
+  }
+
+  /**
+   * Whether history is usable. A conversation that moved on meanwhile is left as it is (the
+   * answer is still shown; its buttons then find it is not the last one).
+   */
+  private async replace(
+    conversationId: string,
+    expected: readonly ChatMessage[],
+    replacement: readonly ChatMessage[],
+  ): Promise<boolean> {
+    try {
+      await this.options.history.replaceLast(conversationId, expected, replacement, this.options.historyLimits);
+      return true;
+    } catch (error) {
+      if (!isStorageUnavailable(error)) throw error;
+      this.options.onHistoryUnavailable?.(error);
+      return false;
+    }
+  }
+
+  /** The tag of the conversation's last answer (`undefined` when it does not end with one). */
+  async lastAnswerTag(conversationId: string): Promise<string | undefined> {
+    const last = (await this.options.history.load(conversationId)).at(-1);
+    return last?.role === 'assistant' ? answerTagOf(last.content) : undefined;
+  }
+
+  /** The conversation as stored (for /export). */
+  async conversationMessages(conversationId: string): Promise<ChatMessage[]> {
+    return this.options.history.load(conversationId);
   }
 
   private async loadHistory(conversationId: string): Promise<{ history: ChatMessage[]; historyAvailable: boolean }> {
@@ -161,8 +344,13 @@ export class ChatService {
    * System prompt + as much recent history as fits `budgetTokens` + the new user turn. History is
    * dropped oldest pair first; the system prompt and the new turn always stay.
    */
-  private conversation(history: readonly ChatMessage[], userTurn: ChatMessage, budgetTokens: number): ChatMessage[] {
-    const system: ChatMessage = { role: 'system', content: this.options.systemPrompt };
+  private conversation(
+    systemPrompt: string,
+    history: readonly ChatMessage[],
+    userTurn: ChatMessage,
+    budgetTokens: number,
+  ): ChatMessage[] {
+    const system: ChatMessage = { role: 'system', content: systemPrompt };
     if (!Number.isFinite(budgetTokens)) return [system, ...history, userTurn];
     let used = messageTokens(system) + messageTokens(userTurn) + 16;
     let start = history.length;

@@ -3,13 +3,21 @@ import { createStores, type StorageEvent, type Stores } from '../../storage';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ChatService } from './chat';
+import { SettingsService } from './settings';
 import { collectPoolStats, type PoolStats } from './pool-stats';
 import { Translator } from './translate';
 
 /** What the services need of the configuration (the bot's whole config, or the tools' part of it). */
 export type ServicesConfig = Pick<
   Config,
-  'providers' | 'redisUrl' | 'redisTopology' | 'systemPrompt' | 'historyMaxMessages' | 'historyTtlSeconds'
+  | 'providers'
+  | 'redisUrl'
+  | 'redisTopology'
+  | 'systemPrompt'
+  | 'historyMaxMessages'
+  | 'historyTtlSeconds'
+  | 'modelPreferenceFast'
+  | 'modelPreferenceSmart'
 >;
 
 /** The provider pool, storage and the use cases, wired once: for the bot, `npm run chat` and the benches. */
@@ -17,6 +25,8 @@ export interface Services {
   readonly stores: Stores;
   readonly router: Router;
   readonly chat: ChatService;
+  /** Each user's /settings. */
+  readonly settings: SettingsService;
   readonly translator: Translator;
   /** The /stats figures (also behind /readyz and /metrics), with the `topUsers` most active users. */
   poolStats(topUsers?: number): Promise<PoolStats>;
@@ -52,6 +62,11 @@ export async function createServices(config: ServicesConfig, logger: Logger): Pr
     stores,
     router,
     chat,
+    settings: new SettingsService({
+      store: stores.settings,
+      systemPrompt: config.systemPrompt,
+      preferences: { fast: config.modelPreferenceFast, smart: config.modelPreferenceSmart },
+    }),
     translator: new Translator(router),
     poolStats: (topUsers = 5) => collectPoolStats(router.snapshot(), stores.quota, stores.stats, topUsers),
     close: () => stores.close(),

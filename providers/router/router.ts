@@ -158,6 +158,20 @@ export interface RouteRequest {
   readonly signal?: AbortSignal;
   /** Overrides the configured overall deadline. */
   readonly deadlineMs?: number;
+  /**
+   * Providers to try first, in this order (a user's model preference), each with the model to ask
+   * for (its configured one when omitted). The rest follow in the usual order, so a preferred
+   * provider without quota, or failing, falls back to ordinary routing.
+   */
+  readonly prefer?: readonly RoutePreference[];
+  /** Providers to try last (a regenerated answer goes, when it can, to another provider). */
+  readonly avoid?: readonly string[];
+}
+
+/** A provider a request prefers, and the model it asks that provider for. */
+export interface RoutePreference {
+  readonly provider: string;
+  readonly model?: string;
 }
 
 /** Who answered. */
@@ -679,7 +693,7 @@ export class Router {
 
     const blocks: KeyBlock[] = [];
     let breakersOpen = 0;
-    for (const provider of this.orderedProviders(now)) {
+    for (const provider of preferred(this.orderedProviders(now), run.request)) {
       if (run.excluded.has(provider.name)) continue;
       if (!provider.breaker.tryEnter(now)) {
         breakersOpen += 1;
@@ -789,6 +803,7 @@ export class Router {
       cancelable,
       request: {
         messages,
+        model: run.request.prefer?.find((preference) => preference.provider === name)?.model,
         maxOutputTokens: run.request.maxOutputTokens,
         temperature: run.request.temperature,
         json: run.request.json,
@@ -1140,3 +1155,21 @@ function toObservation(snapshot: RateLimitSnapshot, now: number): QuotaObservati
 }
 
 function noop(): void {}
+
+/**
+ * The providers in the order a request asks for: its preferred ones first (in its order), then
+ * the rest as ordered, then those it avoids. Without a preference, the order as it is.
+ */
+function preferred<T extends { readonly name: string }>(ordered: readonly T[], request: RouteRequest): readonly T[] {
+  const prefer = request.prefer;
+  const avoid = request.avoid;
+  if ((prefer === undefined || prefer.length === 0) && (avoid === undefined || avoid.length === 0)) return ordered;
+  const first: T[] = [];
+  for (const preference of prefer ?? []) {
+    const provider = ordered.find((candidate) => candidate.name === preference.provider);
+    if (provider !== undefined && !first.includes(provider)) first.push(provider);
+  }
+  const last = ordered.filter((provider) => avoid?.includes(provider.name) === true && !first.includes(provider));
+  const middle = ordered.filter((provider) => !first.includes(provider) && !last.includes(provider));
+  return [...first, ...middle, ...last];
+}

@@ -66,6 +66,30 @@ export class MemoryHistoryStore implements HistoryStore {
     return true;
   }
 
+  async replaceLast(
+    conversationId: string,
+    expected: readonly ChatMessage[],
+    replacement: readonly ChatMessage[],
+    limits: HistoryLimits,
+  ): Promise<boolean> {
+    const previous = this.live(conversationId);
+    if (previous === undefined || !endsWith(previous.messages, expected)) return false;
+    this.remove(conversationId);
+    const kept = trimToPairs(
+      [...previous.messages.slice(0, previous.messages.length - expected.length), ...replacement],
+      limits.maxMessages,
+    );
+    const chars = kept.reduce((sum, message) => sum + message.content.length, 0);
+    this.chars += chars;
+    this.conversations.set(conversationId, {
+      messages: kept,
+      chars,
+      expiresAt: this.now() + limits.ttlSeconds * 1000,
+      exchangeIds: previous.exchangeIds,
+    });
+    return true;
+  }
+
   async clear(conversationId: string): Promise<void> {
     this.remove(conversationId);
   }
@@ -89,4 +113,14 @@ export class MemoryHistoryStore implements HistoryStore {
     }
     return conversation;
   }
+}
+
+/** Whether `messages` ends with `expected` (roles and texts; token counts aside). */
+function endsWith(messages: readonly ChatMessage[], expected: readonly ChatMessage[]): boolean {
+  if (expected.length === 0 || expected.length > messages.length) return false;
+  const offset = messages.length - expected.length;
+  return expected.every(
+    (message, index) =>
+      messages[offset + index]?.role === message.role && messages[offset + index]?.content === message.content,
+  );
 }

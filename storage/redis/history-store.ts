@@ -25,8 +25,32 @@ end
 return 1
 `;
 
+/**
+ * KEYS: the list. ARGV: messages kept, TTL in seconds, the number n of messages expected, the n
+ * expected messages as JSON, then the replacement as JSON. Replaces the last n entries when their
+ * roles and texts are the expected ones, then trims and renews the TTL, in one step.
+ */
+const REPLACE_LAST_SCRIPT = `
+local n = tonumber(ARGV[3])
+if n < 1 or redis.call('LLEN', KEYS[1]) < n then return 0 end
+local last = redis.call('LRANGE', KEYS[1], -n, -1)
+for i = 1, n do
+  local ok, stored = pcall(cjson.decode, last[i])
+  local wanted = cjson.decode(ARGV[3 + i])
+  if not ok or type(stored) ~= 'table' or stored.role ~= wanted.role or stored.content ~= wanted.content then
+    return 0
+  end
+end
+for i = 1, n do redis.call('RPOP', KEYS[1]) end
+for i = 4 + n, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+`;
+
 interface HistoryCommands {
   switchboardAppendExchange(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  switchboardReplaceLast(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 export class RedisHistoryStore implements HistoryStore {
@@ -37,6 +61,7 @@ export class RedisHistoryStore implements HistoryStore {
     private readonly prefix = 'sb:',
   ) {
     redis.defineCommand('switchboardAppendExchange', { lua: APPEND_SCRIPT });
+    redis.defineCommand('switchboardReplaceLast', { lua: REPLACE_LAST_SCRIPT });
     this.redis = redis as RedisClient & HistoryCommands;
   }
 
@@ -75,6 +100,28 @@ export class RedisHistoryStore implements HistoryStore {
       ),
     );
     return Number(stored) === 1;
+  }
+
+  async replaceLast(
+    conversationId: string,
+    expected: readonly ChatMessage[],
+    replacement: readonly ChatMessage[],
+    limits: HistoryLimits,
+  ): Promise<boolean> {
+    if (expected.length === 0) return false;
+    await settleHandshake(this.redis);
+    const replaced = await callRedis(() =>
+      this.redis.switchboardReplaceLast(
+        1,
+        this.key(conversationId),
+        keptMessages(limits.maxMessages),
+        limits.ttlSeconds,
+        expected.length,
+        ...expected.map(serializeStoredMessage),
+        ...replacement.map(serializeStoredMessage),
+      ),
+    );
+    return Number(replaced) === 1;
   }
 
   async clear(conversationId: string): Promise<void> {

@@ -13,7 +13,7 @@ import {
 import type { BotProcess } from '../helpers/bot-process';
 
 const PERSIAN_SCRIPT = /[\u0600-\u06FF]/;
-const COMMANDS = ['start', 'help', 'reset', 'new', 'usage', 'translate', 'stats'];
+const COMMANDS = ['start', 'help', 'reset', 'new', 'usage', 'settings', 'export', 'translate', 'stats'];
 
 /**
  * The command menu, the interface language and who may use the bot, through the built bot:

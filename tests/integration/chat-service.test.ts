@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { ChatService } from '../../bot/services/chat';
+import { type ChatReply, ChatService, CUT_OFF_MARK, isStaleAnswer } from '../../bot/services/chat';
 import { makeBatches, parseTranslations, Translator } from '../../bot/services/translate';
 import { isRouterError } from '../../providers/router/errors';
 import { countTokens } from '../../providers/router/token-estimate';
@@ -8,6 +8,7 @@ import { MemoryHistoryStore } from '../../storage/memory/history-store';
 import { type HistoryStore, StorageUnavailableError } from '../../storage/types';
 import { dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { fakeTranslator, translationRequest } from '../fakes/provider-server/translator';
+import { until } from '../helpers/bot-harness';
 import { buildRouter } from '../helpers/pool';
 import { descriptorOf, FIRST_PROVIDER, SECOND_PROVIDER } from '../helpers/providers';
 
@@ -142,6 +143,9 @@ describe('sendMessageWithHistory', () => {
       append: async () => {
         throw new StorageUnavailableError('Redis is unavailable');
       },
+      replaceLast: async () => {
+        throw new StorageUnavailableError('Redis is unavailable');
+      },
       clear: async () => {
         throw new StorageUnavailableError('Redis is unavailable');
       },
@@ -178,6 +182,61 @@ describe('streamMessageWithHistory', () => {
     })().catch((error: unknown) => error);
     expect(isRouterError(outcome) && outcome.kind).toBe('interrupted');
     expect(await history.load('gina')).toEqual([]);
+  });
+});
+
+describe('regenerate, continue and stop', () => {
+  it('regenerates the last answer in its place, with the system prompt and preference of the request', async () => {
+    server.setHandler((request) => ({ type: 'reply', text: `answer ${request.index + 1}` }));
+    const { service, history } = makeService();
+    const first = await service.sendMessageWithHistory('hana', 'question');
+    const again = await service.send(
+      'hana',
+      { type: 'regenerate', answerTag: first.answerTag },
+      { systemPrompt: 'Be brief.', avoid: [first.provider] },
+    );
+    expect(again).toMatchObject({ text: 'answer 2', provider: second.name, cutOff: false });
+    expect(server.requests[1]?.messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'question' },
+    ]);
+    expect((await history.load('hana')).map((message) => message.content)).toEqual(['question', 'answer 2']);
+    expect(await service.lastAnswerTag('hana')).toBe(again.answerTag);
+    // The first answer's tag is stale now: refused before any provider is asked.
+    const stale = await service.send('hana', { type: 'regenerate', answerTag: first.answerTag }).catch((e) => e);
+    expect(isStaleAnswer(stale)).toBe(true);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('continues an answer cut at the length limit, appending to it', async () => {
+    const length = first.wireFormat === 'openai-chat' ? 'length' : 'MAX_TOKENS';
+    server.enqueue({ type: 'reply', text: 'one two', finishReason: length }, { type: 'reply', text: ' three' });
+    const { service, history } = makeService();
+    const cut = await service.sendMessageWithHistory('ivan', 'count');
+    expect(cut.finishReason).toBe('length');
+    const more = await service.send('ivan', { type: 'continue', answerTag: cut.answerTag });
+    expect(more.text).toBe(' three');
+    expect((await history.load('ivan')).map((message) => message.content)).toEqual(['count', 'one two three']);
+  });
+
+  it('stops a stream at once, keeping what arrived and storing it as cut off', async () => {
+    server.setHandler(() => ({ type: 'stall', text: 'partial words here', afterChunks: 2 }));
+    const { service, history } = makeService();
+    const stop = new AbortController();
+    const events: string[] = [];
+    let reply: ChatReply | undefined;
+    for await (const event of service.stream('jude', { type: 'message', text: 'go' }, { stop: stop.signal })) {
+      events.push(event.type);
+      if (event.type === 'text-delta' && events.filter((type) => type === 'text-delta').length === 2) stop.abort();
+      if (event.type === 'stored') reply = event.reply;
+    }
+    expect(reply).toMatchObject({ text: 'partial words ', cutOff: true, provider: first.name });
+    // The provider sees its connection closed (the request was aborted, not left to run).
+    await until(() => server.abandoned.includes(0), 'the provider request to be aborted', 2000);
+    expect((await history.load('jude')).map((message) => message.content)).toEqual([
+      'go',
+      `partial words\n\n${CUT_OFF_MARK}`,
+    ]);
   });
 });
 

@@ -48,8 +48,7 @@ describe('fake Telegram Bot API, driven by a real grammY Bot', () => {
 
     it('reads multipart bodies too (grammY switches to them whenever a file is attached)', async () => {
       server.sendText(alice, 'hi');
-      // No sendDocument in the fake: the call is still parsed and recorded before the 404.
-      await rejectionOf(bot.api.sendDocument(alice.id, new InputFile(Buffer.from('abc'), 'a.txt'), { caption: 'x' }));
+      const sent = await bot.api.sendDocument(alice.id, new InputFile(Buffer.from('abc'), 'a.txt'), { caption: 'x' });
       const params = server.calls.at(-1)?.params ?? {};
       expect(params).toMatchObject({
         chat_id: String(alice.id),
@@ -60,7 +59,27 @@ describe('fake Telegram Bot API, driven by a real grammY Bot', () => {
         filename: 'a.txt',
         contentType: 'application/octet-stream',
         size: 3,
+        content: Buffer.from('abc'),
       });
+      expect(sent.document).toMatchObject({ file_name: 'a.txt', file_size: 3 });
+      expect(sent.caption).toBe('x');
+    });
+
+    it('keeps the bytes of each document sent, Persian text intact, and refuses a call without one', async () => {
+      server.sendText(alice, 'hi');
+      const text = '# گفت‌وگو\n\nسلام — hello ‏(RTL) 👋\n';
+      await bot.api.sendDocument(alice.id, new InputFile(Buffer.from(text, 'utf8'), 'chat.md'));
+      const [document] = server.documentsIn(alice.id).slice(-1);
+      expect(document).toMatchObject({ fileName: 'chat.md', caption: '' });
+      expect(document?.content.toString('utf8')).toBe(text);
+      expect(server.transcript(alice.id).at(-1)).toMatchObject({ kind: 'document', fromBot: true });
+
+      const error = await grammyErrorOf(bot.api.sendDocument(alice.id, 'attach://nothing'));
+      expect(error.description).toBe('Bad Request: there is no document in the request');
+      const long = await grammyErrorOf(
+        bot.api.sendDocument(alice.id, new InputFile(Buffer.from('x'), 'x.txt'), { caption: 'c'.repeat(1025) }),
+      );
+      expect(long.description).toBe('Bad Request: message caption is too long');
     });
   });
 

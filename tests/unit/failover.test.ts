@@ -90,6 +90,7 @@ describe('GuardedHistoryStore', () => {
     const primary: HistoryStore = {
       load: () => act([{ role: 'user' as const, content: 'سلام' }]),
       append: () => act(true),
+      replaceLast: () => act(true),
       clear: () => act(undefined),
     };
     const store = new GuardedHistoryStore(

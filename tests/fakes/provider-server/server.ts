@@ -30,6 +30,8 @@ export class FakeProviderServer {
   readonly requests: RecordedRequest[] = [];
   /** Paths of `GET …/tcp_warming` calls (SDK connection warm-ups); answered, never in `requests`. */
   readonly warmUps: string[] = [];
+  /** Indexes of requests whose connection closed before the answer was complete (a client that aborted, or a `cut`). */
+  readonly abandoned: number[] = [];
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly formats: readonly WireFormat[];
@@ -111,6 +113,7 @@ export class FakeProviderServer {
     this.requests.length = 0;
     this.received = 0;
     this.warmUps.length = 0;
+    this.abandoned.length = 0;
     this.queue.length = 0;
     this.handler = DEFAULT_HANDLER;
   }
@@ -156,6 +159,9 @@ export class FakeProviderServer {
       ...described,
     };
     if (this.recordRequests) this.requests.push(request);
+    res.on('close', () => {
+      if (!res.writableFinished) this.abandoned.push(request.index);
+    });
     const behaviour = this.queue.shift() ?? (await this.handler(request));
     await this.perform(format, request, behaviour, res);
   }

@@ -4,11 +4,16 @@ import { fail, telegramErrors } from './errors';
 /** Parameters of one Bot API call, whichever way they were sent (query string, JSON, form, multipart). */
 export type Params = Record<string, unknown>;
 
-/** A file part of a multipart upload, as recorded (contents are not kept). */
+/** A file part of a multipart upload, as recorded, with its bytes. */
 export interface UploadedFile {
   readonly filename: string;
   readonly contentType: string | undefined;
   readonly size: number;
+  readonly content: Buffer;
+}
+
+export function isUploadedFile(value: unknown): value is UploadedFile {
+  return typeof value === 'object' && value !== null && Buffer.isBuffer((value as { content?: unknown }).content);
 }
 
 /**
@@ -97,7 +102,12 @@ function parseMultipart(body: Buffer, boundary: string): Params {
         params[name] =
           filename === undefined
             ? content.toString('utf8')
-            : ({ filename, contentType: partType, size: content.length } satisfies UploadedFile);
+            : ({
+                filename,
+                contentType: partType,
+                size: content.length,
+                content: Buffer.from(content),
+              } satisfies UploadedFile);
       }
     }
     position = next;

@@ -13,6 +13,7 @@ export type {
   IncomingOptions,
   MessageRef,
   RawHttpResponse,
+  SentDocument,
   StoredDraft,
   StoredMessage,
   TelegramResponse,

@@ -1,5 +1,5 @@
 import type { BotCommand, WebhookInfo } from 'grammy/types';
-import { booleanParam, integerParam, type Params, stringParam } from './body';
+import { booleanParam, integerParam, isUploadedFile, type Params, stringParam } from './body';
 import { fail, telegramErrors } from './errors';
 import { formatOutgoingText } from './text';
 import type { TelegramWorld } from './world';
@@ -87,6 +87,53 @@ export const METHODS: Readonly<Record<string, MethodHandler>> = {
     } as typeof current;
     record.sourceText = stringParam(params, 'text') ?? '';
     record.parseMode = stringParam(params, 'parse_mode');
+    return record.message;
+  },
+
+  /**
+   * A document uploaded with the call (multipart). Files sent by file_id or URL are not modelled:
+   * the bot never has any. The bytes are kept for tests (`documentsIn`).
+   */
+  sendDocument(world, params) {
+    const state = world.writableChat(params);
+    // grammY (like any client) sends `document: "attach://<part>"` and the file as that part.
+    const reference = stringParam(params, 'document') ?? '';
+    const file = reference.startsWith('attach://') ? params[reference.slice('attach://'.length)] : params.document;
+    if (!isUploadedFile(file)) fail(telegramErrors.noDocument());
+    if (file.size === 0) fail(telegramErrors.fileEmpty());
+    const caption = formatOutgoingText(
+      { ...params, text: params.caption, entities: params.caption_entities },
+      { allowEmpty: true, lengthUnit: world.options.lengthUnit },
+    );
+    if (caption.text.length > 1024) fail(telegramErrors.captionTooLong());
+    const replyTo = world.resolveReplyTarget(state, params);
+    const record = world.addMessage(state, {
+      from: world.botUser,
+      kind: 'document',
+      text: caption.text,
+      entities: caption.entities,
+      sourceText: stringParam(params, 'caption') ?? '',
+      parseMode: stringParam(params, 'parse_mode'),
+      replyMarkup: params.reply_markup,
+      media: {
+        document: {
+          file_id: `document-${world.documents.length + 1}`,
+          file_unique_id: `unique-document-${world.documents.length + 1}`,
+          file_name: file.filename,
+          ...(file.contentType === undefined ? {} : { mime_type: file.contentType }),
+          file_size: file.size,
+        },
+      },
+      ...(replyTo ? { replyTo } : {}),
+    });
+    world.documents.push({
+      chatId: state.chat.id,
+      messageId: record.message.message_id,
+      fileName: file.filename,
+      mimeType: file.contentType,
+      caption: caption.text,
+      content: file.content,
+    });
     return record.message;
   },
 

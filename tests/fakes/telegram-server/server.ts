@@ -22,6 +22,7 @@ import type {
   ChannelInput,
   Failure,
   IncomingOptions,
+  SentDocument,
   MessageRef,
   StoredDraft,
   StoredMessage,
@@ -367,6 +368,11 @@ export class FakeTelegramServer {
       .messagesOf(chatId)
       .filter((record) => !record.deleted)
       .map((record) => this.world.snapshot(record));
+  }
+
+  /** Every document the bot sent to a chat (sendDocument with an upload), with its bytes, oldest first. */
+  documentsIn(chatId: number): SentDocument[] {
+    return this.world.documents.filter((document) => document.chatId === chatId);
   }
 
   /** Every sendMessageDraft accepted for a chat, in order. */

@@ -124,3 +124,13 @@ export interface WaitOptions {
   /** Names what is awaited, for the timeout message. */
   readonly description?: string;
 }
+
+/** A document the bot sent (sendDocument with an uploaded file), with its bytes. */
+export interface SentDocument {
+  readonly chatId: number;
+  readonly messageId: number;
+  readonly fileName: string;
+  readonly mimeType: string | undefined;
+  readonly caption: string;
+  readonly content: Buffer;
+}

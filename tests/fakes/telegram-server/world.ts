@@ -2,7 +2,7 @@ import type { BotCommand, Chat, Message, MessageEntity, Update, User, UserFromGe
 import { integerParam, type Params } from './body';
 import { fail, telegramErrors } from './errors';
 import type { LengthUnit } from './text';
-import type { MessageKind, StoredDraft, StoredMessage } from './types';
+import type { MessageKind, SentDocument, StoredDraft, StoredMessage } from './types';
 
 export interface WorldOptions {
   readonly bot: UserFromGetMe;
@@ -63,6 +63,8 @@ export class TelegramWorld {
   readonly chats = new Map<number, ChatState>();
   readonly commands = new Map<string, BotCommand[]>();
   readonly callbackQueries = new Map<string, { answered: boolean; params?: Params }>();
+  /** Every document the bot sent, in order, with its bytes. */
+  readonly documents: SentDocument[] = [];
   webhook: WebhookState | undefined;
   /** Updates not yet confirmed, in update_id order. */
   updates: Update[] = [];

@@ -308,6 +308,51 @@ describe('deadlines and error classes', () => {
   });
 });
 
+describe('per-request preference', () => {
+  it('asks the preferred provider first, with its model, and the avoided one last', async () => {
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const preferred = await router.complete({ ...ask(), prefer: [{ provider: B.name, model: 'bigger-model' }] });
+    expect(preferred.provider).toBe(B.name);
+    expect(server.requests.at(-1)?.model).toBe('bigger-model');
+    const avoided = await router.complete({ ...ask(), avoid: [A.name] });
+    expect(avoided.provider).toBe(B.name);
+    expect(server.requests.at(-1)?.model).toBe(B.defaultModel);
+    // Without either, the usual order: A first.
+    expect((await router.complete(ask())).provider).toBe(A.name);
+  });
+
+  it('falls back to ordinary routing when the preferred provider fails or has no quota', async () => {
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'], limits: { requestsPerDay: 1 } },
+    ]);
+    server.setHandler((request) =>
+      request.dialect === B.name && request.index === 0 ? bErrors.serverError() : { type: 'reply', text: 'ok' },
+    );
+    const failed = await router.complete({ ...ask(), prefer: [{ provider: B.name }] });
+    expect(failed.provider).toBe(A.name);
+    expect(failed.failedAttempts).toMatchObject([{ provider: B.name, kind: 'transient' }]);
+    // B's one request a day is spent: the preference goes to A without asking B.
+    const before = server.requestsFor(B.name).length;
+    const noQuota = await router.complete({ ...ask(), prefer: [{ provider: B.name }] });
+    expect(noQuota.provider).toBe(A.name);
+    expect(server.requestsFor(B.name)).toHaveLength(before);
+  });
+
+  it('streams from the preferred provider too', async () => {
+    const { router } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'] },
+      { descriptor: B, keys: ['key-b-bbbbbbbbbbbb'] },
+    ]);
+    const { events, error } = await drain(router.stream({ ...ask(), prefer: [{ provider: B.name }] }));
+    expect(error).toBeUndefined();
+    expect(events[0]).toMatchObject({ type: 'start', provider: B.name });
+  });
+});
+
 describe('streaming', () => {
   it('falls over to another provider when the stream fails before the first delta', async () => {
     server.setHandler((request) =>

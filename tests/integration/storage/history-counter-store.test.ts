@@ -4,10 +4,12 @@ import type { Redis } from 'ioredis';
 import type { ChatMessage } from '../../../providers/types';
 import { MemoryCounterStore } from '../../../storage/memory/counter-store';
 import { MemoryHistoryStore } from '../../../storage/memory/history-store';
+import { MemorySettingsStore } from '../../../storage/memory/settings-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisCounterStore } from '../../../storage/redis/counter-store';
 import { RedisHistoryStore } from '../../../storage/redis/history-store';
-import type { CounterStore, HistoryStore } from '../../../storage/types';
+import { RedisSettingsStore } from '../../../storage/redis/settings-store';
+import type { CounterStore, HistoryStore, SettingsStore } from '../../../storage/types';
 import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
 
 let redisServer: TestRedis;
@@ -69,11 +71,70 @@ describe.each(histories)('HistoryStore contract: %s', (_name, create) => {
     ]);
   });
 
+  it('replaces the last messages only while they are the expected ones', async () => {
+    const store = create();
+    await store.append('erin', turn(1), limits);
+    await store.append('erin', turn(2), limits);
+    const redone: ChatMessage[] = [
+      turn(2)[0]!,
+      { role: 'assistant', content: 'پاسخ دیگر — another answer', tokens: 9 },
+    ];
+    // A stale expectation (the conversation moved on) changes nothing.
+    expect(await store.replaceLast('erin', turn(1), redone, limits)).toBe(false);
+    expect(await store.replaceLast('nobody', turn(2), redone, limits)).toBe(false);
+    expect(await store.load('erin')).toEqual([...turn(1), ...turn(2)]);
+    // Token counts are not compared: a message is the same by role and text.
+    expect(await store.replaceLast('erin', [{ ...turn(2)[0]!, tokens: 3 }, turn(2)[1]!], redone, limits)).toBe(true);
+    expect(await store.load('erin')).toEqual([...turn(1), ...redone]);
+    // The answer alone, continued.
+    const continued: ChatMessage = { role: 'assistant', content: `${redone[1]!.content} and more` };
+    expect(await store.replaceLast('erin', [redone[1]!], [continued], limits)).toBe(true);
+    expect(await store.load('erin')).toEqual([...turn(1), redone[0], continued]);
+    // A whole conversation can be the expected part, and the result is trimmed to the limit.
+    const all = await store.load('erin');
+    expect(await store.replaceLast('erin', all, [...turn(3), ...turn(4), ...turn(5), ...turn(6)], limits)).toBe(true);
+    expect(await store.load('erin')).toEqual([...turn(4), ...turn(5), ...turn(6)]);
+  });
+
   it('forgets a conversation on clear', async () => {
     const store = create();
     await store.append('dave', turn(1), limits);
     await store.clear('dave');
     expect(await store.load('dave')).toEqual([]);
+  });
+});
+
+const settingsStores: [string, () => SettingsStore][] = [
+  ['memory', () => new MemorySettingsStore()],
+  ['redis', () => new RedisSettingsStore(client, `test:${randomUUID()}:`)],
+];
+
+describe.each(settingsStores)('SettingsStore contract: %s', (_name, create) => {
+  it('keeps each user its own fields, changes and removes them one by one', async () => {
+    const store = create();
+    expect(await store.load('alice')).toEqual({});
+    expect(await store.update('alice', { persona: 'teacher', language: 'fa' })).toEqual({
+      persona: 'teacher',
+      language: 'fa',
+    });
+    expect(await store.update('bob', { prompt: 'پاسخ کوتاه بده — answer briefly' })).toEqual({
+      prompt: 'پاسخ کوتاه بده — answer briefly',
+    });
+    expect(await store.update('alice', { persona: null, streaming: 'off' })).toEqual({
+      language: 'fa',
+      streaming: 'off',
+    });
+    expect(await store.load('alice')).toEqual({ language: 'fa', streaming: 'off' });
+    expect(await store.load('bob')).toEqual({ prompt: 'پاسخ کوتاه بده — answer briefly' });
+    await store.clear('alice');
+    expect(await store.load('alice')).toEqual({});
+    expect(await store.load('bob')).toEqual({ prompt: 'پاسخ کوتاه بده — answer briefly' });
+  });
+
+  it('never loses one of two changes made at once', async () => {
+    const store = create();
+    await Promise.all([store.update('carol', { model: 'fast' }), store.update('carol', { streaming: 'on' })]);
+    expect(await store.load('carol')).toEqual({ model: 'fast', streaming: 'on' });
   });
 });
 
