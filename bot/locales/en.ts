@@ -80,6 +80,7 @@ export const en = {
     deadline: 'The AI took too long to answer. Please try again.',
     interrupted: 'The answer broke off half-way. Please send your message again.',
     noProviders: 'No AI provider is configured yet. The bot owner needs to add API keys.',
+    noCapability: 'None of the AI models set up here can read this kind of message yet. Please send it as text.',
     generic: 'Something went wrong on my side. Please try again.',
   },
   translate: {
@@ -110,6 +111,13 @@ export const en = {
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },
     blocked: { bad: 'rejected key', quota: 'quota used up', cooldown: 'cooling down' } as Record<string, string>,
     until: (time: string) => `until ${time}`,
+  },
+  media: {
+    tooLarge: (megabytes: number) =>
+      `That file is too large for me: Telegram lets bots download at most 20 MB, and this one is ${megabytes} MB.`,
+    unsupported: 'I can read photos, images, voice notes and audio, but not this kind of file.',
+    downloadFailed: "I couldn't download your file from Telegram. Please send it again.",
+    nothingHeard: "I couldn't make out any words in that recording. Please try again, or write your question.",
   },
 };
 

@@ -334,5 +334,16 @@ export const cohereProvider: ProviderDescriptor = {
   // A monthly 429 still comes back as quota_exhausted. Override with COHERE_RPM / COHERE_RPD.
   defaultLimits: { requestsPerMinute: 20, requestsPerDay: 32 },
   dailyResetZone: 'UTC',
+  // Command A Vision on the same v2 chat API; its calls count toward the trial's 1,000 a month
+  // (docs/providers.md, "Media models"). Override with COHERE_VISION_MODEL.
+  roles: {
+    vision: {
+      defaultModel: 'command-a-vision-07-2025',
+      operations: ['chat'],
+      inputs: ['text', 'image'],
+      contextWindowTokens: 128_000,
+      sharedQuota: true,
+    },
+  },
   create: createCohereAdapter,
 };

@@ -471,5 +471,13 @@ export const geminiProvider: ProviderDescriptor = {
   contextWindowTokens: 1_048_576,
   defaultLimits: { requestsPerMinute: 15, requestsPerDay: 500, tokensPerMinute: 250_000 },
   dailyResetZone: 'America/Los_Angeles',
+  // Its chat model takes images, audio and PDFs inline, and transcribes audio when asked to
+  // (docs/providers.md, "Media models"); GEMINI_VISION_MODEL / GEMINI_TRANSCRIPTION_MODEL may name
+  // another model for a role.
+  chatCapabilities: { operations: ['chat', 'transcription'], inputs: ['text', 'image', 'audio', 'pdf'] },
+  roles: {
+    vision: { operations: ['chat'], inputs: ['text', 'image', 'pdf'] },
+    transcription: { operations: ['transcription'], inputs: ['audio'] },
+  },
   create: createGeminiAdapter,
 };

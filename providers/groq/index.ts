@@ -61,5 +61,22 @@ export const groqProvider: ProviderDescriptor = {
   // Free tier of llama-3.3-70b-versatile (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
   defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 12_000, tokensPerDay: 100_000 },
   dailyResetZone: 'UTC',
+  // Free-tier models of their own, each with its own limits (docs/providers.md, "Media models");
+  // override with GROQ_VISION_MODEL / GROQ_TRANSCRIPTION_MODEL (`none` switches one off).
+  roles: {
+    vision: {
+      defaultModel: 'meta-llama/llama-4-scout-17b-16e-instruct',
+      operations: ['chat'],
+      inputs: ['text', 'image'],
+      contextWindowTokens: 131_072,
+      defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 30_000, tokensPerDay: 500_000 },
+    },
+    transcription: {
+      defaultModel: 'whisper-large-v3-turbo',
+      operations: ['transcription'],
+      inputs: ['audio'],
+      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000 },
+    },
+  },
   create: createGroqAdapter,
 };
