@@ -7,6 +7,7 @@ import type { BotContext, BotDeps } from './context';
 import { basicsFeature } from './features/basics';
 import { chatFeature } from './features/chat';
 import { costGate } from './features/limits';
+import { hasMedia, mediaFeature } from './features/media';
 import { statsFeature } from './features/stats';
 import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
@@ -31,7 +32,7 @@ export interface CreateBotDeps {
 /**
  * The composition root: every dependency explicit, put on the context by the first middleware,
  * then one Composer per feature behind an error boundary, in this order:
- *   context → access → basics (/start /help /reset) → /stats → /translate → chat → everything else.
+ *   context → access → basics (/start /help /reset) → /stats → /translate → chat → media → everything else.
  * Limits stand only in front of what costs a provider call (/translate and chat).
  */
 export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> {
@@ -135,6 +136,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     ['stats', statsFeature(), mayBeCommand],
     ['translate', translateFeature(gate), mayBeCommand],
     ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined],
+    ['media', mediaFeature(gate), hasMedia],
     ['unsupported', unsupportedFeature(), () => true],
   ];
   for (const [name, feature, mayApply] of features) {

@@ -76,6 +76,38 @@ export class ChatService {
   }
 
   /**
+   * One answer to a turn that is sent in one form and stored in another: a photo goes to a vision
+   * model with its bytes, and history keeps a text stand-in with the photo's reference
+   * (`MediaTurn`, bot/services/media.ts). Stored only when the answer arrives.
+   */
+  async sendTurnWithHistory(
+    conversationId: string,
+    turn: { readonly sent: ChatMessage; readonly stored: ChatMessage },
+    options: ExchangeOptions = {},
+  ): Promise<ChatReply> {
+    const { signal, exchangeId } = options;
+    const { history, historyAvailable } = await this.loadHistory(conversationId);
+    const result = await this.options.router.complete({
+      messages: this.conversation(history, turn.sent, Number.POSITIVE_INFINITY),
+      fit: (budget) => this.conversation(history, turn.sent, budget),
+      maxOutputTokens: this.options.maxOutputTokens,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const stored = historyAvailable && (await this.storeExchange(conversationId, turn.stored, result.text, exchangeId));
+    return {
+      text: result.text,
+      usage: result.usage,
+      latencyMs: result.latencyMs,
+      provider: result.provider,
+      model: result.model,
+      keyId: result.keyId,
+      maskedKey: result.maskedKey,
+      failedAttempts: result.failedAttempts,
+      historyAvailable: stored,
+    };
+  }
+
+  /**
    * The same, streamed: the router's events, then `stored` once the exchange is saved. A stream
    * that breaks off stores nothing, so a retry does not leave an orphan or a duplicate turn.
    */

@@ -3,6 +3,7 @@ import { createStores, type StorageEvent, type Stores } from '../../storage';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ChatService } from './chat';
+import { MediaService } from './media';
 import { collectPoolStats, type PoolStats } from './pool-stats';
 import { Translator } from './translate';
 
@@ -18,6 +19,8 @@ export interface Services {
   readonly router: Router;
   readonly chat: ChatService;
   readonly translator: Translator;
+  /** Photos and voice notes: capability checks and transcription through the pool. */
+  readonly media: MediaService;
   /** The /stats figures (also behind /readyz and /metrics), with the `topUsers` most active users. */
   poolStats(topUsers?: number): Promise<PoolStats>;
   close(): Promise<void>;
@@ -53,6 +56,7 @@ export async function createServices(config: ServicesConfig, logger: Logger): Pr
     router,
     chat,
     translator: new Translator(router),
+    media: new MediaService(router),
     poolStats: (topUsers = 5) => collectPoolStats(router.snapshot(), stores.quota, stores.stats, topUsers),
     close: () => stores.close(),
   };

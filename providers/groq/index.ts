@@ -1,6 +1,7 @@
-import Groq from 'groq-sdk';
+import Groq, { toFile } from 'groq-sdk';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
+import { fileNameOf } from '../shared/media';
 import {
   type CompatChunk,
   type CompatUsage,
@@ -47,6 +48,19 @@ function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
     clientFor: (apiKey) => {
       const client = new Groq(stainlessClientOptions(apiKey, options));
       return stainlessCompatClient(client.chat.completions);
+    },
+    // Whisper: `POST {base}/openai/v1/audio/transcriptions`, multipart `file` + `model`.
+    transcriberFor: (apiKey) => {
+      const client = new Groq(stainlessClientOptions(apiKey, options));
+      return {
+        async transcribe({ model, audio }, signal) {
+          const file = await toFile(audio.data, fileNameOf(audio), { type: audio.mimeType });
+          const { data, response } = await client.audio.transcriptions
+            .create({ file, model, response_format: 'json' }, { signal })
+            .withResponse();
+          return { data, headers: response.headers };
+        },
+      };
     },
   });
 }

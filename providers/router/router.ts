@@ -16,6 +16,7 @@ import {
   type ChatResult,
   type DailyResetZone,
   isProviderError,
+  type InputKind,
   type KeyLimits,
   type ModelCapabilities,
   type Operation,
@@ -401,6 +402,16 @@ export class Router {
   /** Provider names in configured order. */
   get providerNames(): string[] {
     return this.chatLanes().map((provider) => provider.name);
+  }
+
+  /**
+   * Whether some configured model offers `operation` with every kind of input in `inputs` (a
+   * caller can check before fetching media that nobody could take).
+   */
+  offers(operation: Operation, inputs: readonly InputKind[]): boolean {
+    const needs: Needs = { operation, inputs: new Set(inputs) };
+    const media = needsMedia(needs);
+    return this.providers.some((provider) => (media || provider.main) && canServe(provider.capabilities, needs));
   }
 
   /** Adds an observer (metrics); returns a function that removes it. */
