@@ -9,6 +9,9 @@ import { DownloadError, downloadFile } from './media-download';
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
 
+/** The longest transcript quoted back to the user above the answer (the rest is cut with an ellipsis). */
+const QUOTED_TRANSCRIPT_CHARS = 400;
+
 /** What a message carries that the bot can read, found before anything is downloaded. */
 interface Incoming {
   readonly kind: MediaKind;
@@ -17,11 +20,14 @@ interface Incoming {
   readonly mimeType: string;
   readonly fileName: string | undefined;
   readonly caption: string;
+  /** Seconds, for audio. */
+  readonly durationSeconds?: number;
 }
 
 /**
  * Media: photos and image documents, with or without a caption, answered by a vision model with
- * the conversation's history. In private chats every such message is a turn; in groups only one
+ * the conversation's history; voice notes and audio files, transcribed through the pool and then
+ * answered as a chat turn, with a short quote of what was heard. In private chats every such message is a turn; in groups only one
  * whose caption mentions the bot or that replies to the bot. A file the bot cannot read gets one
  * short message; nothing is stored then. Limits apply as to text (the cost gate).
  */
@@ -37,7 +43,7 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
       await ctx.reply(ctx.t.media.unsupported);
       return;
     }
-    await costGate(ctx, () => answerImage(ctx, incoming));
+    await costGate(ctx, () => (incoming.kind === 'audio' ? answerVoice(ctx, incoming) : answerImage(ctx, incoming)));
   });
   return feature;
 }
@@ -45,7 +51,13 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
 /** Whether the update is a message with a photo or a file (the media feature's cheap pre-check). */
 export function hasMedia(ctx: BotContext): boolean {
   const message = ctx.message;
-  return message !== undefined && (message.photo !== undefined || message.document !== undefined);
+  return (
+    message !== undefined &&
+    (message.photo !== undefined ||
+      message.document !== undefined ||
+      message.voice !== undefined ||
+      message.audio !== undefined)
+  );
 }
 
 /** The readable media of a message, `unsupported` for a file the bot cannot read, else undefined. */
@@ -63,9 +75,32 @@ function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
       caption,
     };
   }
+  const audio = message.voice ?? message.audio;
+  if (audio !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: audio.file_id,
+      fileSize: audio.file_size,
+      // Voice notes are OGG/Opus.
+      mimeType: audio.mime_type ?? 'audio/ogg',
+      fileName: message.audio?.file_name,
+      caption,
+      durationSeconds: audio.duration,
+    };
+  }
   const document = message.document;
   if (document !== undefined) {
     const mimeType = document.mime_type ?? '';
+    if (mimeType.startsWith('audio/')) {
+      return {
+        kind: 'audio',
+        fileId: document.file_id,
+        fileSize: document.file_size,
+        mimeType,
+        fileName: document.file_name,
+        caption,
+      };
+    }
     if (!IMAGE_TYPES.has(mimeType)) return 'unsupported';
     return {
       kind: 'image',
@@ -120,6 +155,68 @@ async function answerImage(ctx: BotContext, incoming: Incoming): Promise<void> {
   }
 }
 
+/**
+ * A voice note: transcribed through the pool (the models that offer transcription, in order, with
+ * their own keys and limits), then answered as the text it holds, with history; the user sees a
+ * short quote of what was heard above the answer. History keeps the transcript, not the audio.
+ */
+async function answerVoice(ctx: BotContext, incoming: Incoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const services = ctx.deps.services;
+  if (!services.media.hearsAudio) {
+    await ctx.reply(ctx.t.errors.noCapability);
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const part = await fetchPart(ctx, incoming);
+    if (part === undefined) return;
+    const heard = await services.media.transcribe(part);
+    ctx.log.info(
+      { provider: heard.provider, model: heard.model, key: heard.maskedKey, fallbacks: heard.failedAttempts.length },
+      'transcribed',
+    );
+    const caption = withoutMention(ctx, incoming.caption);
+    const transcript = caption === '' ? heard.text : `${caption}\n\n${heard.text}`;
+    if (heard.text === '') {
+      await ctx.reply(ctx.t.media.nothingHeard);
+      return;
+    }
+    const max = ctx.deps.config.maxMessageChars;
+    const question = transcript.length > max ? transcript.slice(0, max) : transcript;
+    const reply = await services.chat.sendMessageWithHistory(conversationId, question, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, `${quoted(heard.text)}\n\n${reply.text}`);
+    ctx.log.info(
+      {
+        provider: reply.provider,
+        model: reply.model,
+        key: reply.maskedKey,
+        latencyMs: Math.round(reply.latencyMs),
+        fallbacks: reply.failedAttempts.length,
+        media: incoming.kind,
+      },
+      'answered',
+    );
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeFailure(ctx.t, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/** What was heard, short, as a Markdown quote with a microphone, its Markdown characters escaped. */
+export function quoted(transcript: string): string {
+  const oneLine = transcript.replace(/\s+/g, ' ').trim();
+  const short =
+    oneLine.length > QUOTED_TRANSCRIPT_CHARS ? `${oneLine.slice(0, QUOTED_TRANSCRIPT_CHARS).trimEnd()}…` : oneLine;
+  return `> 🎤 ${short.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&')}`;
+}
+
 /** The file as a media part, or `undefined` once the user was told why it could not be fetched. */
 async function fetchPart(ctx: BotContext, incoming: Incoming): Promise<MediaPart | undefined> {
   try {
@@ -129,6 +226,7 @@ async function fetchPart(ctx: BotContext, incoming: Incoming): Promise<MediaPart
       mimeType: incoming.mimeType,
       data,
       ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
+      ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
     };
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
