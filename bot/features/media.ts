@@ -3,18 +3,53 @@ import type { Message } from 'grammy/types';
 import type { MediaKind, MediaPart } from '../../providers';
 import { type BotContext, conversationIdOf } from '../context';
 import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
-import { imageTurn } from '../services/media';
-import { DownloadError, downloadFile } from './media-download';
+import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
+import { isRouterError } from '../../providers';
+import { DownloadError, downloadFile, MAX_DOWNLOAD_BYTES } from './media-download';
 
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
+
+/** Text-like files read as text: by type, or by name when Telegram says only `application/octet-stream`. */
+const TEXT_TYPES = new Set([
+  'application/json',
+  'application/xml',
+  'application/x-yaml',
+  'application/yaml',
+  'application/javascript',
+  'application/x-javascript',
+  'application/typescript',
+  'application/x-sh',
+  'application/sql',
+  'application/toml',
+  'application/x-python',
+]);
+const TEXT_EXTENSIONS = new Set(
+  (
+    'txt md markdown csv tsv json jsonl yaml yml xml html htm css js mjs cjs ts tsx jsx py rb go rs java kt ' +
+    'swift c h cc cpp hpp cs php sh bash zsh sql toml ini cfg conf log tex rst srt vtt env lua r pl scala dart'
+  ).split(' '),
+);
+
+/** The largest text file downloaded (a text file this size is far past the character cap anyway). */
+const TEXT_FILE_MAX_BYTES = 512 * 1024;
+/** The longest text file answered, in characters (about 10,000 tokens). */
+const TEXT_FILE_MAX_CHARS = 40_000;
+/**
+ * The largest PDF sent inline: a request is capped at 20 MB and base64 adds a third
+ * (docs/providers.md), so 14 MB of PDF leaves room for the conversation.
+ */
+const PDF_MAX_BYTES = 14 * 1024 * 1024;
+/** The most PDF pages sent (each is 258 tokens as an image; docs/providers.md). */
+const PDF_MAX_PAGES = 100;
 
 /** The longest transcript quoted back to the user above the answer (the rest is cut with an ellipsis). */
 const QUOTED_TRANSCRIPT_CHARS = 400;
 
 /** What a message carries that the bot can read, found before anything is downloaded. */
 interface Incoming {
-  readonly kind: MediaKind;
+  /** `text`: a text-like file, read as text and sent to any chat model. */
+  readonly kind: MediaKind | 'text';
   readonly fileId: string;
   readonly fileSize: number | undefined;
   readonly mimeType: string;
@@ -23,6 +58,9 @@ interface Incoming {
   /** Seconds, for audio. */
   readonly durationSeconds?: number;
 }
+
+/** Something sent to a model as a media part (not read as text). */
+type MediaIncoming = Incoming & { readonly kind: MediaKind };
 
 /**
  * Media: photos and image documents, with or without a caption, answered by a vision model with
@@ -43,7 +81,18 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
       await ctx.reply(ctx.t.media.unsupported);
       return;
     }
-    await costGate(ctx, () => (incoming.kind === 'audio' ? answerVoice(ctx, incoming) : answerImage(ctx, incoming)));
+    await costGate(ctx, () => {
+      switch (incoming.kind) {
+        case 'audio':
+          return answerVoice(ctx, { ...incoming, kind: incoming.kind });
+        case 'image':
+          return answerImage(ctx, { ...incoming, kind: incoming.kind });
+        case 'pdf':
+          return answerPdf(ctx, { ...incoming, kind: incoming.kind });
+        case 'text':
+          return answerTextFile(ctx, incoming);
+      }
+    });
   });
   return feature;
 }
@@ -101,6 +150,17 @@ function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
         caption,
       };
     }
+    const extension = (document.file_name ?? '').toLowerCase().split('.').at(-1) ?? '';
+    const file = {
+      fileId: document.file_id,
+      fileSize: document.file_size,
+      fileName: document.file_name,
+      caption,
+    };
+    if (mimeType === 'application/pdf' || (extension === 'pdf' && mimeType === 'application/octet-stream'))
+      return { kind: 'pdf', mimeType: 'application/pdf', ...file };
+    if (mimeType.startsWith('text/') || TEXT_TYPES.has(mimeType) || TEXT_EXTENSIONS.has(extension))
+      return { kind: 'text', mimeType, ...file };
     if (!IMAGE_TYPES.has(mimeType)) return 'unsupported';
     return {
       kind: 'image',
@@ -114,7 +174,7 @@ function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
   return undefined;
 }
 
-async function answerImage(ctx: BotContext, incoming: Incoming): Promise<void> {
+async function answerImage(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
   const conversationId = conversationIdOf(ctx);
   if (conversationId === undefined) return;
   const services = ctx.deps.services;
@@ -149,10 +209,128 @@ async function answerImage(ctx: BotContext, incoming: Incoming): Promise<void> {
     );
   } catch (error) {
     ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/**
+ * A failure to answer media: as for text, except that when every model that was tried refused the
+ * file itself (a bad request: corrupt audio, an image it could not decode) the user is told the
+ * file could not be read, not that the providers are down.
+ */
+function describeMediaFailure(ctx: BotContext, error: unknown): string {
+  if (
+    isRouterError(error) &&
+    error.kind === 'unavailable' &&
+    error.attempts.length > 0 &&
+    error.attempts.every((attempt) => attempt.kind === 'bad_request')
+  ) {
+    return ctx.t.media.unreadable;
+  }
+  return describeFailure(ctx.t, error);
+}
+
+/** A PDF: inline to a model that takes PDFs, with the history; capped in size and pages. */
+async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const services = ctx.deps.services;
+  if (!services.media.readsPdfs) {
+    await ctx.reply(ctx.t.errors.noCapability);
+    return;
+  }
+  const maxMegabytes = PDF_MAX_BYTES / (1024 * 1024);
+  if (incoming.fileSize !== undefined && incoming.fileSize > PDF_MAX_BYTES && incoming.fileSize <= MAX_DOWNLOAD_BYTES) {
+    await ctx.reply(ctx.t.media.pdfTooLarge(Math.ceil(incoming.fileSize / (1024 * 1024)), maxMegabytes));
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const part = await fetchPart(ctx, incoming);
+    if (part === undefined) return;
+    if (part.data.byteLength > PDF_MAX_BYTES) {
+      await ctx.reply(ctx.t.media.pdfTooLarge(Math.ceil(part.data.byteLength / (1024 * 1024)), maxMegabytes));
+      return;
+    }
+    const pages = pdfPageCount(part.data);
+    if (pages !== undefined && pages > PDF_MAX_PAGES) {
+      await ctx.reply(ctx.t.media.tooManyPages(pages, PDF_MAX_PAGES));
+      return;
+    }
+    const caption = withoutMention(ctx, incoming.caption);
+    const turn = pdfTurn(part, { kind: 'pdf', fileId: incoming.fileId, ...(caption === '' ? {} : { caption }) });
+    const reply = await services.chat.sendTurnWithHistory(conversationId, turn, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, reply.text);
+    logAnswer(ctx, reply, incoming);
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/** A text-like file: its text, with the caption, as one chat turn to any chat model (kept in history). */
+async function answerTextFile(ctx: BotContext, incoming: Incoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  if (
+    incoming.fileSize !== undefined &&
+    incoming.fileSize > TEXT_FILE_MAX_BYTES &&
+    incoming.fileSize <= MAX_DOWNLOAD_BYTES
+  ) {
+    await ctx.reply(ctx.t.media.documentTooLong(incoming.fileSize, TEXT_FILE_MAX_CHARS));
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const data = await fetchBytes(ctx, incoming);
+    if (data === undefined) return;
+    const text = decodeText(data);
+    if (text === undefined) {
+      await ctx.reply(ctx.t.media.notText);
+      return;
+    }
+    if (text.length > TEXT_FILE_MAX_CHARS) {
+      await ctx.reply(ctx.t.media.documentTooLong(text.length, TEXT_FILE_MAX_CHARS));
+      return;
+    }
+    const question = textFileTurn(incoming.fileName ?? 'file.txt', text, withoutMention(ctx, incoming.caption));
+    const reply = await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, reply.text);
+    logAnswer(ctx, reply, incoming);
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
     await sendPlain(ctx, describeFailure(ctx.t, error));
   } finally {
     stopTyping();
   }
+}
+
+function logAnswer(
+  ctx: BotContext,
+  reply: { provider: string; model: string; maskedKey: string; latencyMs: number; failedAttempts: readonly unknown[] },
+  incoming: Incoming,
+): void {
+  ctx.log.info(
+    {
+      provider: reply.provider,
+      model: reply.model,
+      key: reply.maskedKey,
+      latencyMs: Math.round(reply.latencyMs),
+      fallbacks: reply.failedAttempts.length,
+      media: incoming.kind,
+    },
+    'answered',
+  );
 }
 
 /**
@@ -160,7 +338,7 @@ async function answerImage(ctx: BotContext, incoming: Incoming): Promise<void> {
  * their own keys and limits), then answered as the text it holds, with history; the user sees a
  * short quote of what was heard above the answer. History keeps the transcript, not the audio.
  */
-async function answerVoice(ctx: BotContext, incoming: Incoming): Promise<void> {
+async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
   const conversationId = conversationIdOf(ctx);
   if (conversationId === undefined) return;
   const services = ctx.deps.services;
@@ -203,7 +381,7 @@ async function answerVoice(ctx: BotContext, incoming: Incoming): Promise<void> {
     );
   } catch (error) {
     ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
-    await sendPlain(ctx, describeFailure(ctx.t, error));
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
   } finally {
     stopTyping();
   }
@@ -218,16 +396,22 @@ export function quoted(transcript: string): string {
 }
 
 /** The file as a media part, or `undefined` once the user was told why it could not be fetched. */
-async function fetchPart(ctx: BotContext, incoming: Incoming): Promise<MediaPart | undefined> {
+async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<MediaPart | undefined> {
+  const data = await fetchBytes(ctx, incoming);
+  if (data === undefined) return undefined;
+  return {
+    kind: incoming.kind,
+    mimeType: incoming.mimeType,
+    data,
+    ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
+    ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
+  };
+}
+
+/** The file's bytes, or `undefined` once the user was told why they could not be fetched. */
+async function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
   try {
-    const data = await downloadFile(ctx, incoming.fileId, incoming.fileSize);
-    return {
-      kind: incoming.kind,
-      mimeType: incoming.mimeType,
-      data,
-      ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
-      ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
-    };
+    return await downloadFile(ctx, incoming.fileId, incoming.fileSize);
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
     ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');

@@ -116,9 +116,17 @@ export const fa: Messages = {
   media: {
     tooLarge: (megabytes: number) =>
       `این فایل برایم خیلی بزرگ است: تلگرام به ربات‌ها اجازهٔ دریافت حداکثر ۲۰ مگابایت را می‌دهد و این فایل ${toPersianDigits(megabytes)} مگابایت است.`,
-    unsupported: 'من عکس، تصویر، پیام صوتی و فایل صوتی را می‌خوانم، اما این نوع فایل را نه.',
+    unsupported: 'من عکس، تصویر، پیام صوتی، فایل صوتی، PDF و فایل متنی را می‌خوانم، اما این نوع فایل را نه.',
     downloadFailed: 'نتوانستم فایلت را از تلگرام دریافت کنم. لطفاً دوباره بفرست.',
     nothingHeard: 'در این صدا حرفی تشخیص ندادم. لطفاً دوباره امتحان کن یا سؤالت را بنویس.',
+    unreadable: 'مدل‌های هوش مصنوعی نتوانستند این فایل را بخوانند: شاید خراب است یا قالبش را نمی‌پذیرند.',
+    notText: 'این فایل متنی به نظر نمی‌رسد. من فایل متنی (txt، md، csv، json، کد)، PDF، عکس و پیام صوتی را می‌خوانم.',
+    documentTooLong: (chars: number, max: number) =>
+      `این فایل برایم خیلی طولانی است (${toPersianDigits(chars)} نویسه؛ حداکثر ${toPersianDigits(max)}). لطفاً بخشی از آن را بفرست.`,
+    pdfTooLarge: (megabytes: number, max: number) =>
+      `این PDF برای مدل‌های هوش مصنوعی خیلی بزرگ است (${toPersianDigits(megabytes)} مگابایت؛ حداکثر ${toPersianDigits(max)} مگابایت).`,
+    tooManyPages: (pages: number, max: number) =>
+      `این PDF ${toPersianDigits(pages)} صفحه دارد؛ حداکثر ${toPersianDigits(max)} صفحه می‌فرستم. لطفاً صفحه‌های لازم را بفرست.`,
   },
 };
 

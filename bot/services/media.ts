@@ -37,6 +37,61 @@ export function imageTurn(image: MediaPart, reference: MediaReference): MediaTur
   };
 }
 
+/** What a model is sent with a PDF that came without a caption. */
+export const UNCAPTIONED_PDF = '(The user sent this PDF without a caption.)';
+
+/**
+ * The turn of a PDF, for a model that takes PDFs: the document inline with the caption; history
+ * keeps `[PDF <name>] <caption>` and the file id.
+ */
+export function pdfTurn(pdf: MediaPart, reference: MediaReference): MediaTurn {
+  const caption = reference.caption?.trim() ?? '';
+  const name = pdf.fileName === undefined ? '' : ` ${pdf.fileName}`;
+  const shortCaption =
+    caption.length > STAND_IN_CAPTION_CHARS ? `${caption.slice(0, STAND_IN_CAPTION_CHARS)}…` : caption;
+  return {
+    sent: { role: 'user', content: caption === '' ? UNCAPTIONED_PDF : caption, media: [pdf] },
+    stored: {
+      role: 'user',
+      content: `[PDF${name}]${shortCaption === '' ? '' : ` ${shortCaption}`}`,
+      reference: caption === '' ? { kind: reference.kind, fileId: reference.fileId } : reference,
+    },
+  };
+}
+
+/**
+ * A text file as a chat turn: the caption, then the file's name and its text in a fenced block.
+ * It is text, so it is sent to any chat model and kept in history like a long message.
+ */
+export function textFileTurn(fileName: string, text: string, caption: string): string {
+  const fence = text.includes('```') ? '~~~~' : '```';
+  const question = caption.trim() === '' ? 'The user sent this file without a caption.' : caption.trim();
+  return `${question}\n\nFile ${fileName}:\n${fence}\n${text.replace(/\s+$/, '')}\n${fence}`;
+}
+
+/**
+ * The text of a file, or `undefined` when it is not UTF-8 text (a NUL byte or an invalid
+ * sequence says it is binary, whatever its name).
+ */
+export function decodeText(data: Uint8Array): string | undefined {
+  if (data.includes(0)) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pages of a PDF, counted from its page objects (`/Type /Page`); `undefined` when none is visible
+ * (they may sit in compressed object streams). An estimate for a cap, not a parser.
+ */
+export function pdfPageCount(data: Uint8Array): number | undefined {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
+  const pages = text.match(/\/Type\s*\/Page(?![a-zA-Z])/g)?.length ?? 0;
+  return pages === 0 ? undefined : pages;
+}
+
 export interface Transcript extends RouteInfo {
   readonly text: string;
 }
@@ -47,6 +102,11 @@ export class MediaService {
   /** Whether the pool has a model that takes images (checked before downloading one). */
   get seesImages(): boolean {
     return this.router.offers('chat', ['text', 'image']);
+  }
+
+  /** Whether the pool has a model that takes PDFs. */
+  get readsPdfs(): boolean {
+    return this.router.offers('chat', ['text', 'pdf']);
   }
 
   /** Whether the pool has a model that transcribes audio (checked before downloading a voice note). */

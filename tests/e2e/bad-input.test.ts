@@ -47,9 +47,10 @@ describe('bad and unusual input', () => {
 
   it('answers a sticker with a short "text only" notice and a file it cannot read with what it reads', async () => {
     expect((await ask(telegram, user, '', { send: () => telegram.sendSticker(user) })).text).toBe(ONLY_TEXT);
-    // Photos and voice notes are answered (tests/e2e/media-*.test.ts); a text file is not read yet.
-    expect((await ask(telegram, user, '', { send: () => telegram.sendDocument(user) })).text).toBe(
-      'I can read photos, images, voice notes and audio, but not this kind of file.',
+    // Photos, voice notes, PDFs and text files are answered (tests/e2e/media-*.test.ts).
+    const zip = () => telegram.sendDocument(user, { fileName: 'archive.zip', mimeType: 'application/zip' });
+    expect((await ask(telegram, user, '', { send: zip })).text).toBe(
+      'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',
     );
     expect(providers.requests).toHaveLength(0);
   });

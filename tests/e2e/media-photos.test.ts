@@ -136,7 +136,9 @@ describe('photos', () => {
     const reply = await ask(telegram, user, '', {
       send: () => telegram.sendDocument(user, { fileName: 'archive.zip', mimeType: 'application/zip' }),
     });
-    expect(reply.text).toBe('I can read photos, images, voice notes and audio, but not this kind of file.');
+    expect(reply.text).toBe(
+      'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',
+    );
     expect(providers.requests).toEqual([]);
   });
 
