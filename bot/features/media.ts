@@ -78,7 +78,7 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
     if (incoming === undefined) return next();
     if (ctx.chat.type !== 'private' && !isAddressedToBot(ctx, message)) return next();
     if (incoming === 'unsupported') {
-      await ctx.reply(ctx.t.media.unsupported);
+      await sendPlain(ctx, ctx.t.media.unsupported);
       return;
     }
     await costGate(ctx, () => {
@@ -179,7 +179,7 @@ async function answerImage(ctx: BotContext, incoming: MediaIncoming): Promise<vo
   if (conversationId === undefined) return;
   const services = ctx.deps.services;
   if (!services.media.seesImages) {
-    await ctx.reply(ctx.t.errors.noCapability);
+    await sendPlain(ctx, ctx.t.errors.noCapability);
     return;
   }
   const stopTyping = keepTyping(ctx);
@@ -238,12 +238,12 @@ async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void
   if (conversationId === undefined) return;
   const services = ctx.deps.services;
   if (!services.media.readsPdfs) {
-    await ctx.reply(ctx.t.errors.noCapability);
+    await sendPlain(ctx, ctx.t.errors.noCapability);
     return;
   }
   const maxMegabytes = PDF_MAX_BYTES / (1024 * 1024);
   if (incoming.fileSize !== undefined && incoming.fileSize > PDF_MAX_BYTES && incoming.fileSize <= MAX_DOWNLOAD_BYTES) {
-    await ctx.reply(ctx.t.media.pdfTooLarge(Math.ceil(incoming.fileSize / (1024 * 1024)), maxMegabytes));
+    await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(incoming.fileSize / (1024 * 1024)), maxMegabytes));
     return;
   }
   const stopTyping = keepTyping(ctx);
@@ -251,12 +251,12 @@ async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void
     const part = await fetchPart(ctx, incoming);
     if (part === undefined) return;
     if (part.data.byteLength > PDF_MAX_BYTES) {
-      await ctx.reply(ctx.t.media.pdfTooLarge(Math.ceil(part.data.byteLength / (1024 * 1024)), maxMegabytes));
+      await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(part.data.byteLength / (1024 * 1024)), maxMegabytes));
       return;
     }
     const pages = pdfPageCount(part.data);
     if (pages !== undefined && pages > PDF_MAX_PAGES) {
-      await ctx.reply(ctx.t.media.tooManyPages(pages, PDF_MAX_PAGES));
+      await sendPlain(ctx, ctx.t.media.tooManyPages(pages, PDF_MAX_PAGES));
       return;
     }
     const caption = withoutMention(ctx, incoming.caption);
@@ -284,7 +284,7 @@ async function answerTextFile(ctx: BotContext, incoming: Incoming): Promise<void
     incoming.fileSize > TEXT_FILE_MAX_BYTES &&
     incoming.fileSize <= MAX_DOWNLOAD_BYTES
   ) {
-    await ctx.reply(ctx.t.media.documentTooLong(incoming.fileSize, TEXT_FILE_MAX_CHARS));
+    await sendPlain(ctx, ctx.t.media.documentTooLong(incoming.fileSize, TEXT_FILE_MAX_CHARS));
     return;
   }
   const stopTyping = keepTyping(ctx);
@@ -293,11 +293,11 @@ async function answerTextFile(ctx: BotContext, incoming: Incoming): Promise<void
     if (data === undefined) return;
     const text = decodeText(data);
     if (text === undefined) {
-      await ctx.reply(ctx.t.media.notText);
+      await sendPlain(ctx, ctx.t.media.notText);
       return;
     }
     if (text.length > TEXT_FILE_MAX_CHARS) {
-      await ctx.reply(ctx.t.media.documentTooLong(text.length, TEXT_FILE_MAX_CHARS));
+      await sendPlain(ctx, ctx.t.media.documentTooLong(text.length, TEXT_FILE_MAX_CHARS));
       return;
     }
     const question = textFileTurn(incoming.fileName ?? 'file.txt', text, withoutMention(ctx, incoming.caption));
@@ -343,7 +343,7 @@ async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<vo
   if (conversationId === undefined) return;
   const services = ctx.deps.services;
   if (!services.media.hearsAudio) {
-    await ctx.reply(ctx.t.errors.noCapability);
+    await sendPlain(ctx, ctx.t.errors.noCapability);
     return;
   }
   const stopTyping = keepTyping(ctx);
@@ -358,7 +358,7 @@ async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<vo
     const caption = withoutMention(ctx, incoming.caption);
     const transcript = caption === '' ? heard.text : `${caption}\n\n${heard.text}`;
     if (heard.text === '') {
-      await ctx.reply(ctx.t.media.nothingHeard);
+      await sendPlain(ctx, ctx.t.media.nothingHeard);
       return;
     }
     const max = ctx.deps.config.maxMessageChars;
@@ -415,7 +415,8 @@ async function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Arr
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
     ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
-    await ctx.reply(
+    await sendPlain(
+      ctx,
       error.reason === 'too_large'
         ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
         : ctx.t.media.downloadFailed,

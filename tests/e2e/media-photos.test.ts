@@ -4,7 +4,7 @@ import { PROVIDERS } from '../../providers/registry';
 import type { ProviderDescriptor } from '../../providers/types';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { ask, botEnv, crashRecords, startPollingBot, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
+import { answered, ask, botEnv, crashRecords, startPollingBot, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /**
@@ -140,6 +140,27 @@ describe('photos', () => {
       'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',
     );
     expect(providers.requests).toEqual([]);
+  });
+
+  it('in a group, answers a photo only when its caption mentions the bot or it replies to the bot', async () => {
+    providers.reset();
+    const group = { id: -1009100000001, title: 'Photo club' };
+    const ignored = telegram.sendPhoto(user, { chat: group, caption: 'look at my cat' });
+    const mentioned = telegram.sendPhoto(user, { chat: group, caption: '@switchboard_test_bot what breed?' });
+    await answered(bot, mentioned);
+    const answer = telegram
+      .messagesIn(group.id)
+      .find((message) => message.replyToMessageId === mentioned.message?.message_id);
+    expect(answer?.text).toBe('echo: what breed?');
+    const replying = telegram.sendPhoto(user, { chat: group, reply_to_message: answer! });
+    await answered(bot, replying);
+    // One chat is handled in order: the photo that did not address the bot was passed over.
+    expect(providers.requests).toHaveLength(2);
+    expect(
+      telegram.messagesIn(group.id).some((message) => message.replyToMessageId === ignored.message?.message_id),
+    ).toBe(false);
+    const ignoredFile = ignored.message?.photo?.at(-1)?.file_id;
+    expect(telegram.callsTo('getFile').filter((call) => call.params.file_id === ignoredFile)).toEqual([]);
   });
 
   it('crashed nowhere and leaked nothing', () => {
