@@ -242,7 +242,11 @@ export interface RoleOffer extends ModelCapabilities {
   readonly defaultModel?: string;
   /** Its context window (the chat model's when omitted). */
   readonly contextWindowTokens?: number;
-  /** Its per-key limits, when they are its own (the chat model's when omitted). */
+  /**
+   * Its per-key limits, when they are its own (the chat model's when omitted). For a model whose
+   * only operation is transcription, tokens are seconds of audio (the router reserves a request's
+   * audio length), which is what speech-to-text limits count.
+   */
   readonly defaultLimits?: KeyLimits;
   /**
    * The provider counts this model's requests with its chat model's, per key or account (not per

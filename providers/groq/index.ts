@@ -89,7 +89,8 @@ export const groqProvider: ProviderDescriptor = {
       defaultModel: 'whisper-large-v3-turbo',
       operations: ['transcription'],
       inputs: ['audio'],
-      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000 },
+      // Tokens of a transcription model are seconds of audio: 28,800 a day (the hourly 7,200 has no window here).
+      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000, tokensPerDay: 28_800 },
     },
   },
   create: createGroqAdapter,

@@ -300,6 +300,8 @@ interface Plan {
   readonly request: ChatRequest;
   readonly reservationId: string;
   readonly reservedTokens: number;
+  /** The reservation counts seconds of audio, not tokens: reported token usage does not settle it. */
+  readonly audioSeconds: boolean;
   readonly day: string;
   readonly fallback: boolean;
   readonly startedAt: number;
@@ -844,7 +846,9 @@ export class Router {
     const fitted = this.fitMessages(run, provider, outputAllowance);
     if (fitted === undefined) return undefined;
     const messages = run.media ? onlyTaken(fitted, provider.capabilities) : fitted;
-    const reservedTokens = estimateInputTokens(messages) + outputAllowance;
+    // A speech-to-text model counts seconds of audio (its limits do); a chat model, tokens.
+    const countsSeconds = run.needs.operation === 'transcription' && !provider.capabilities.operations.includes('chat');
+    const reservedTokens = countsSeconds ? audioSeconds(messages) : estimateInputTokens(messages) + outputAllowance;
     const day = quotaDay(now, provider.config.descriptor.dailyResetZone);
     const reservationId = `${RESERVATION_PREFIX}${++reservationCounter}`;
 
@@ -886,6 +890,7 @@ export class Router {
       masked: key.masked,
       reservationId,
       reservedTokens,
+      audioSeconds: countsSeconds,
       day,
       fallback: run.failures.length > 0,
       startedAt: performance.now(),
@@ -969,7 +974,9 @@ export class Router {
     const { name } = plan.provider;
     plan.provider.breaker.recordSuccess();
     plan.provider.health.record({ at: now, ok: true, latencyMs: providerLatencyMs, timeToFirstTokenMs });
-    const actual = usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens);
+    const actual = plan.audioSeconds
+      ? undefined
+      : (usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens));
     const store = this.options.quotaStore;
     this.background('quota settle', async () => {
       // Issued together (settle first): a shared store sends both in one round trip, in this order.
@@ -1242,6 +1249,20 @@ function toObservation(snapshot: RateLimitSnapshot, now: number): QuotaObservati
 }
 
 function noop(): void {}
+
+/**
+ * Seconds of audio in a transcription request: what its model's token windows count (see
+ * `RoleOffer.defaultLimits`); the length Telegram gave, else one second per KB.
+ */
+function audioSeconds(messages: readonly ChatMessage[]): number {
+  let seconds = 0;
+  for (const message of messages) {
+    for (const part of message.media ?? []) {
+      if (part.kind === 'audio') seconds += part.durationSeconds ?? part.data.byteLength / 1000;
+    }
+  }
+  return Math.max(1, Math.ceil(seconds));
+}
 
 /** A transcription attempt, or a refusal when the adapter has none (a configuration error). */
 function transcribeWith(adapter: ProviderAdapter, request: ChatRequest, apiKey: string): Promise<ChatResult> {

@@ -250,6 +250,24 @@ describe('the router keeps only the models that can take the request', () => {
     ]);
   });
 
+  it("counts a speech-to-text model's quota in seconds of audio, then falls over when they are spent", async () => {
+    const sent: Sent[] = [];
+    const ears = descriptor('ears', sent, {
+      roles: {
+        transcription: {
+          defaultModel: 'ears-1',
+          operations: ['transcription'],
+          inputs: ['audio'],
+          defaultLimits: { tokensPerDay: 10 },
+        },
+      },
+    });
+    const pool = router([configured(ears), configured(descriptor('omni', sent, { chatCapabilities: ALL_INPUTS }))]);
+    // 4 s of audio each: two fit in 10 s a day, the third goes to the chat model that transcribes.
+    for (let index = 0; index < 3; index++) await pool.transcribe(voice);
+    expect(sent.map((call) => call.model)).toEqual(['ears-1', 'ears-1', 'omni-chat']);
+  });
+
   it('gives a typed no_capability error, sending nothing, when no configured model takes the request', async () => {
     const sent: Sent[] = [];
     const pool = router([
