@@ -8,6 +8,7 @@ import type { BotContext, BotDeps } from './context';
 import { basicsFeature } from './features/basics';
 import { chatFeature } from './features/chat';
 import { costGate } from './features/limits';
+import { hasMedia, mediaFeature } from './features/media';
 import { statsFeature } from './features/stats';
 import { translateFeature } from './features/translate';
 import { unsupportedFeature } from './features/unsupported';
@@ -44,7 +45,7 @@ export interface CreateBotDeps {
  * The composition root: every dependency explicit, put on the context by the first middleware,
  * then one Composer per feature behind an error boundary, in this order:
  *   context → access → settings → basics (/start /help /reset) → /usage → /new → /settings → /export
- *   → /stats → /translate → chat (with the buttons under answers) → everything else.
+ *   → /stats → /translate → chat (with the buttons under answers) → media → everything else.
  * Limits stand only in front of what costs a provider call (/translate and chat).
  */
 export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> {
@@ -171,6 +172,7 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     ['stats', statsFeature(), mayBeCommand],
     ['translate', translateFeature(gate), mayBeCommand],
     ['chat', chatFeature(gate), (ctx) => ctx.message?.text !== undefined || ctx.callbackQuery !== undefined],
+    ['media', mediaFeature(gate), hasMedia],
     ['unsupported', unsupportedFeature(), () => true],
   ];
   for (const [name, feature, mayApply] of features) {

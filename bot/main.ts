@@ -21,6 +21,7 @@ import { startPolling } from './intake/polling';
 import { startQueueWorker } from './intake/queue-worker';
 import { UpdateHooks } from './intake/update-hooks';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
+import { poolCapabilities } from '../providers';
 
 type OpsHandler = ReturnType<typeof createOpsHandler>;
 
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel, secrets: configSecrets(config) });
   logger.info({ config: describeConfig(config) }, 'starting');
   for (const warning of config.providers.warnings) logger.warn(warning);
+  logPoolCapabilities(config, logger);
 
   const services = await createServices(config, logger);
   const intake =
@@ -273,3 +275,25 @@ main().catch((error: unknown) => {
   process.stderr.write(`Switchboard failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
+
+/** What the configured pool can read and do (photos, voice notes, PDFs), and with which models. */
+function logPoolCapabilities(config: Config, logger: Logger): void {
+  const providers = config.providers.providers;
+  const pool = poolCapabilities(providers);
+  const models = providers.flatMap((provider) => [
+    `${provider.descriptor.name}/${provider.model}: ${(provider.capabilities?.inputs ?? ['text']).join('+')}`,
+    ...(provider.extraModels ?? []).map(
+      (extra) =>
+        `${provider.descriptor.name}/${extra.model}: ${extra.operations.join('+')} of ${extra.inputs.join('+')}`,
+    ),
+  ]);
+  logger.info({ operations: pool.operations, inputs: pool.inputs, models }, 'pool capabilities');
+  const missing = [
+    ...(pool.inputs.includes('image') ? [] : ['photos']),
+    ...(pool.operations.includes('transcription') ? [] : ['voice notes']),
+    ...(pool.inputs.includes('pdf') ? [] : ['PDFs']),
+  ];
+  if (providers.length > 0 && missing.length > 0) {
+    logger.warn({ missing }, `no configured model reads ${missing.join(', ')}: users sending them are told so`);
+  }
+}

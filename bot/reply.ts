@@ -140,6 +140,8 @@ export function describeFailure(t: Messages, error: unknown): string {
       return t.errors.interrupted;
     case 'no_providers':
       return t.errors.noProviders;
+    case 'no_capability':
+      return t.errors.noCapability;
     case 'cancelled':
       return t.errors.generic;
   }

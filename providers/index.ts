@@ -24,13 +24,23 @@ export {
   type RouterLogger,
   type RouterOptions,
 } from './router/router';
+export {
+  canServe,
+  inputsOf,
+  type Needs,
+  needsOf,
+  poolCapabilities,
+  type ProviderModels,
+  type RoleChoice,
+  resolveModels,
+} from './router/capabilities';
 export { type FailedAttempt, isRouterError, RouterError, type RouterErrorKind } from './router/errors';
 export type { RoutingMode } from './router/policy';
 export type { BreakerState } from './router/breaker';
 export type { HealthSummary } from './router/health';
 export { type Clock, systemClock } from './router/clock';
 export { nextQuotaDayStart, quotaDay } from './router/quota-day';
-export { countTokens, estimateInputTokens, messageTokens, withTokens } from './router/token-estimate';
+export { countTokens, estimateInputTokens, mediaTokens, messageTokens, withTokens } from './router/token-estimate';
 export { maskSecret, redactSecrets } from './shared/secrets';
 export { transportFetch } from './shared/http-transport';
 export { percentile } from './shared/percentile';

@@ -8,9 +8,45 @@
 
 export type ChatRole = 'system' | 'user' | 'assistant';
 
+/** What a request's parts can be: the text of its messages, and media sent with them. */
+export type InputKind = 'text' | 'image' | 'audio' | 'pdf';
+export type MediaKind = Exclude<InputKind, 'text'>;
+
+/**
+ * What a model is asked to do: answer a conversation (`chat`), or write down what is said in one
+ * audio part (`transcription`).
+ */
+export type Operation = 'chat' | 'transcription';
+
+/** Media sent with a message, as bytes: an adapter encodes them as its wire format wants. */
+export interface MediaPart {
+  readonly kind: MediaKind;
+  /** `image/jpeg`, `audio/ogg`, `application/pdf` … */
+  readonly mimeType: string;
+  readonly data: Uint8Array;
+  /** A file name for uploads that want one (`voice.ogg`). */
+  readonly fileName?: string;
+  /** Seconds of audio, when known (estimates only). */
+  readonly durationSeconds?: number;
+}
+
+/**
+ * What history keeps of media instead of its bytes: where to find it again (a Telegram `file_id`)
+ * and its caption. The message's `content` holds a short text stand-in for it.
+ */
+export interface MediaReference {
+  readonly kind: MediaKind;
+  readonly fileId: string;
+  readonly caption?: string;
+}
+
 export interface ChatMessage {
   readonly role: ChatRole;
   readonly content: string;
+  /** Media sent with this message (user turns only); never stored in history. */
+  readonly media?: readonly MediaPart[];
+  /** The media this message stood for when it was sent, kept with history in place of its bytes. */
+  readonly reference?: MediaReference;
   /**
    * The router's token estimate of `content`, when already known: history stores it with each
    * message, so that a text is encoded once, not on every later request. Never sent to a provider.
@@ -181,6 +217,44 @@ export interface KeyLimits {
 /** When a provider's daily quota resets: midnight in this IANA time zone. */
 export type DailyResetZone = 'UTC' | 'America/Los_Angeles';
 
+/** What a model offers (operations) and takes (inputs). */
+export interface ModelCapabilities {
+  readonly operations: readonly Operation[];
+  readonly inputs: readonly InputKind[];
+}
+
+/** A text chat model: what a provider's chat model is unless its descriptor says more. */
+export const TEXT_CHAT: ModelCapabilities = { operations: ['chat'], inputs: ['text'] };
+
+/**
+ * Roles a provider may configure a model of its own for, besides chat: `<P>_VISION_MODEL`,
+ * `<P>_TRANSCRIPTION_MODEL`.
+ */
+export type ModelRole = 'vision' | 'transcription';
+export const MODEL_ROLES: readonly ModelRole[] = ['vision', 'transcription'];
+
+/** What a provider offers for one role: a default model and what a model in that role does. */
+export interface RoleOffer extends ModelCapabilities {
+  /**
+   * The default model for the role; omitted when the provider's chat model plays it (the chat
+   * model then gains these capabilities). An operator may still name another model.
+   */
+  readonly defaultModel?: string;
+  /** Its context window (the chat model's when omitted). */
+  readonly contextWindowTokens?: number;
+  /**
+   * Its per-key limits, when they are its own (the chat model's when omitted). For a model whose
+   * only operation is transcription, tokens are seconds of audio (the router reserves a request's
+   * audio length), which is what speech-to-text limits count.
+   */
+  readonly defaultLimits?: KeyLimits;
+  /**
+   * The provider counts this model's requests with its chat model's, per key or account (not per
+   * model): its requests then take from the chat model's quota instead of a quota of their own.
+   */
+  readonly sharedQuota?: boolean;
+}
+
 /** What the rest of the system needs to know about a provider without knowing its wire format. */
 export interface ProviderDescriptor {
   /** Lower-case id used in config (`PROVIDER_ORDER`) and stats. */
@@ -203,6 +277,10 @@ export interface ProviderDescriptor {
    * the router then frees a refused request's slot; see docs/providers.md.
    */
   readonly refusalsCounted?: boolean;
+  /** What its chat model (`defaultModel`, `<P>_MODEL`) takes and offers; `TEXT_CHAT` when omitted. */
+  readonly chatCapabilities?: ModelCapabilities;
+  /** Models for other roles, where the provider has them (docs/providers.md lists the defaults). */
+  readonly roles?: Readonly<Partial<Record<ModelRole, RoleOffer>>>;
   /** Builds the adapter. */
   readonly create: (options: AdapterOptions) => ProviderAdapter;
 }
@@ -220,6 +298,24 @@ export interface ProviderConfig {
   readonly model: string;
   /** Per-key limits: the descriptor's defaults with the operator's overrides applied. */
   readonly limits: KeyLimits;
+  /** What `model` takes and offers; `TEXT_CHAT` when omitted. */
+  readonly capabilities?: ModelCapabilities;
+  /** Models of other roles that are not `model` (a vision or a transcription model). */
+  readonly extraModels?: readonly ConfiguredModel[];
+}
+
+/**
+ * A model of a configured provider beside its chat model: its own id, capabilities, context and
+ * per-key limits (a provider's limits are per model), so the router gives it a quota of its own.
+ */
+export interface ConfiguredModel extends ModelCapabilities {
+  readonly model: string;
+  /** The roles it was configured for. */
+  readonly roles: readonly ModelRole[];
+  readonly contextWindowTokens: number;
+  readonly limits: KeyLimits;
+  /** Its requests count against the chat model's quota (see `RoleOffer.sharedQuota`). */
+  readonly sharedQuota?: boolean;
 }
 
 export interface AdapterOptions {
@@ -240,4 +336,9 @@ export interface ProviderAdapter {
   complete(request: ChatRequest, apiKey: string): Promise<ChatResult>;
   /** One request, streamed. */
   stream(request: ChatRequest, apiKey: string): AsyncIterable<StreamEvent>;
+  /**
+   * What is said in the audio part of the request's last user message, as the answer's text (the
+   * adapters whose models offer `transcription`). One HTTP request, like `complete`.
+   */
+  transcribe?(request: ChatRequest, apiKey: string): Promise<ChatResult>;
 }

@@ -2,12 +2,27 @@
  * `npm run check-keys`: sends one tiny request with every configured key of every provider and
  * prints which keys work, how fast, and how many requests a day the working ones add up to.
  *
+ * It also lists what the configured pool can read (photos, voice notes, PDFs) and with which models;
+ * with `--media` it probes each of those models with every key too (a 1×1 PNG to the models that
+ * take images, one second of silent WAV to those that transcribe).
+ *
  * Exit code: 0 when at least one key works, 1 when none does, 2 on a configuration error or when
  * no key is configured. Keys are only ever printed masked.
  */
 import { performance } from 'node:perf_hooks';
 import { createProvidersConfig, type Env, isConfigError, loadDotEnv, type ProvidersConfig } from '../bot/config';
-import { createAdapter, isProviderError, maskSecret, PROVIDERS, redactSecrets } from '../providers';
+import {
+  type ChatRequest,
+  createAdapter,
+  isProviderError,
+  type MediaPart,
+  type ModelCapabilities,
+  maskSecret,
+  PROVIDERS,
+  type ProviderConfig,
+  redactSecrets,
+  TEXT_CHAT,
+} from '../providers';
 
 const PROBE_PROMPT = 'Reply with the single word OK.';
 const DEFAULT_CONCURRENCY = 4;
@@ -36,6 +51,143 @@ interface KeyCheck {
 export interface CheckKeysOptions {
   /** How many keys are checked at the same time. */
   readonly concurrency?: number;
+  /** Also probe every media model (vision, transcription) with every key. */
+  readonly media?: boolean;
+}
+
+/** A valid 1×1 PNG: what the vision models are shown. */
+const PROBE_IMAGE: MediaPart = {
+  kind: 'image',
+  mimeType: 'image/png',
+  data: Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/x8AAwMCAO+ip1sAAAAASUVORK5CYII=',
+    'base64',
+  ),
+};
+
+/** One second of silence as 16 kHz mono 16-bit WAV: what the transcription models are sent. */
+function silentWav(): MediaPart {
+  const samples = 16_000;
+  const data = Buffer.alloc(44 + samples * 2);
+  data.write('RIFF', 0, 'latin1');
+  data.writeUInt32LE(36 + samples * 2, 4);
+  data.write('WAVEfmt ', 8, 'latin1');
+  data.writeUInt32LE(16, 16);
+  data.writeUInt16LE(1, 20); // PCM
+  data.writeUInt16LE(1, 22); // mono
+  data.writeUInt32LE(16_000, 24);
+  data.writeUInt32LE(32_000, 28);
+  data.writeUInt16LE(2, 32);
+  data.writeUInt16LE(16, 34);
+  data.write('data', 36, 'latin1');
+  data.writeUInt32LE(samples * 2, 40);
+  return { kind: 'audio', mimeType: 'audio/wav', data, fileName: 'silence.wav', durationSeconds: 1 };
+}
+
+/** One model of a provider as configured, with what it takes and does. */
+interface ConfiguredModelView {
+  readonly model: string;
+  readonly capabilities: ModelCapabilities;
+}
+
+function modelsOf(provider: ProviderConfig): ConfiguredModelView[] {
+  return [
+    { model: provider.model, capabilities: provider.capabilities ?? TEXT_CHAT },
+    ...(provider.extraModels ?? []).map((extra) => ({ model: extra.model, capabilities: extra })),
+  ];
+}
+
+/** What the pool can read, and with which models: one line per kind of message. */
+function formatCapabilities(config: ProvidersConfig): string[] {
+  const list = (wanted: (capabilities: ModelCapabilities) => boolean): string => {
+    const models = config.providers.flatMap((provider) =>
+      modelsOf(provider)
+        .filter((entry) => wanted(entry.capabilities))
+        .map((entry) => `${provider.descriptor.name} ${entry.model}`),
+    );
+    return models.length === 0 ? 'none configured' : models.join(', ');
+  };
+  const chatWith = (kind: 'image' | 'pdf') => (capabilities: ModelCapabilities) =>
+    capabilities.operations.includes('chat') && capabilities.inputs.includes(kind);
+  return [
+    '',
+    'What the pool can read:',
+    `  photos and images: ${list(chatWith('image'))}`,
+    `  voice notes (transcription): ${list((capabilities) => capabilities.operations.includes('transcription'))}`,
+    `  PDFs: ${list(chatWith('pdf'))}`,
+  ];
+}
+
+interface MediaCheck {
+  readonly provider: string;
+  readonly maskedKey: string;
+  readonly model: string;
+  readonly probe: 'vision' | 'transcription';
+  readonly latencyMs: number;
+  readonly result: string;
+}
+
+/** Probes every media model of every enabled provider with every key. */
+async function checkMediaModels(config: ProvidersConfig, concurrency: number): Promise<MediaCheck[]> {
+  const allKeys = config.providers.flatMap((provider) => provider.keys);
+  const tasks: (() => Promise<MediaCheck>)[] = [];
+  for (const provider of config.providers) {
+    for (const entry of modelsOf(provider)) {
+      const probes: MediaCheck['probe'][] = [
+        ...(entry.capabilities.operations.includes('chat') && entry.capabilities.inputs.includes('image')
+          ? (['vision'] as const)
+          : []),
+        ...(entry.capabilities.operations.includes('transcription') ? (['transcription'] as const) : []),
+      ];
+      if (probes.length === 0) continue;
+      const adapter = createAdapter({ ...provider, model: entry.model }, config);
+      for (const key of provider.keys) {
+        for (const probe of probes) {
+          tasks.push(async () => {
+            const started = performance.now();
+            const base = { provider: provider.descriptor.name, maskedKey: maskSecret(key), model: entry.model, probe };
+            const request: ChatRequest =
+              probe === 'vision'
+                ? {
+                    messages: [{ role: 'user', content: 'What colour is this pixel? One word.', media: [PROBE_IMAGE] }],
+                    maxOutputTokens: 5,
+                    timeoutMs: config.attemptTimeoutMs,
+                  }
+                : {
+                    messages: [{ role: 'user', content: '', media: [silentWav()] }],
+                    timeoutMs: config.attemptTimeoutMs,
+                  };
+            try {
+              const call =
+                probe === 'vision'
+                  ? adapter.complete(request, key)
+                  : (adapter.transcribe?.(request, key) ?? Promise.reject(new Error('the adapter cannot transcribe')));
+              const result = await withBackstop(call, config.attemptTimeoutMs + BACKSTOP_GRACE_MS);
+              return { ...base, latencyMs: Math.round(result.latencyMs), result: 'OK' };
+            } catch (error) {
+              const { kind, reason } = shortReason(error, allKeys);
+              return { ...base, latencyMs: Math.round(performance.now() - started), result: `${kind}: ${reason}` };
+            }
+          });
+        }
+      }
+    }
+  }
+  return runBounded(tasks, concurrency);
+}
+
+function formatMediaReport(checks: readonly MediaCheck[]): string[] {
+  if (checks.length === 0) return ['', 'No media model to probe.'];
+  const header = ['MEDIA MODEL', 'PROVIDER', 'KEY', 'PROBE', 'RESULT', 'LATENCY'];
+  const rows = checks.map((check) => [
+    check.model,
+    check.provider,
+    check.maskedKey,
+    check.probe,
+    check.result,
+    `${check.latencyMs} ms`,
+  ]);
+  return ['', ...formatTable([header, ...rows])];
 }
 
 /** Runs `tasks` with at most `limit` in flight; results keep the jobs' order. */
@@ -221,6 +373,8 @@ export async function runCheckKeys(
   ]);
   const checks = await checkKeys(config, { concurrency });
   print(formatReport(checks));
+  print(formatCapabilities(config));
+  if (options.media === true) print(formatMediaReport(await checkMediaModels(config, concurrency)));
   return checks.some((check) => check.outcome.ok) ? 0 : 1;
 }
 
@@ -236,7 +390,9 @@ if (require.main === module) {
       process.stdout.write(`Could not read .env: ${error instanceof Error ? error.message : String(error)}\n`);
       return 2;
     }
-    return runCheckKeys(process.env, (text) => process.stdout.write(text));
+    return runCheckKeys(process.env, (text) => process.stdout.write(text), {
+      media: process.argv.slice(2).includes('--media'),
+    });
   })().then(finish, (error: unknown) => {
     process.stderr.write(`check-keys failed: ${error instanceof Error ? error.message : String(error)}\n`);
     finish(1);

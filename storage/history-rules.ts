@@ -1,4 +1,4 @@
-import type { ChatMessage } from '../providers/types';
+import type { ChatMessage, MediaReference } from '../providers/types';
 
 /**
  * Keeps the last `maxMessages` messages, rounded down to an even count so a conversation never
@@ -13,13 +13,27 @@ export function keptMessages(maxMessages: number): number {
   return Math.max(2, maxMessages - (maxMessages % 2));
 }
 
-/** How a message is stored: role, content and, when known, its token count. */
+/**
+ * How a message is stored: role, content and, when known, its token count and the reference of the
+ * media it stood for (never media bytes).
+ */
 export function serializeStoredMessage(message: ChatMessage): string {
-  return JSON.stringify(
-    message.tokens === undefined
-      ? { role: message.role, content: message.content }
-      : { role: message.role, content: message.content, tokens: message.tokens },
-  );
+  const stored: Record<string, unknown> = { role: message.role, content: message.content };
+  if (message.tokens !== undefined) stored.tokens = message.tokens;
+  if (message.reference !== undefined) stored.reference = message.reference;
+  return JSON.stringify(stored);
+}
+
+const MEDIA_KINDS = new Set(['image', 'audio', 'pdf']);
+
+/** A stored media reference, or `undefined` for anything that is not one. */
+function parseReference(value: unknown): MediaReference | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { kind, fileId, caption } = value as { kind?: unknown; fileId?: unknown; caption?: unknown };
+  if (typeof kind !== 'string' || !MEDIA_KINDS.has(kind) || typeof fileId !== 'string') return undefined;
+  return typeof caption === 'string'
+    ? { kind: kind as MediaReference['kind'], fileId, caption }
+    : { kind: kind as MediaReference['kind'], fileId };
 }
 
 function isTokenCount(value: unknown): value is number {
@@ -31,10 +45,17 @@ export function parseStoredMessage(raw: string): ChatMessage | undefined {
   try {
     const value: unknown = JSON.parse(raw);
     if (typeof value !== 'object' || value === null) return undefined;
-    const { role, content, tokens } = value as { role?: unknown; content?: unknown; tokens?: unknown };
+    const { role, content, tokens, reference } = value as {
+      role?: unknown;
+      content?: unknown;
+      tokens?: unknown;
+      reference?: unknown;
+    };
     if ((role === 'user' || role === 'assistant' || role === 'system') && typeof content === 'string') {
       // A stored token count is kept when it is a plausible one; otherwise it is counted again.
-      return isTokenCount(tokens) ? { role, content, tokens } : { role, content };
+      const message: ChatMessage = isTokenCount(tokens) ? { role, content, tokens } : { role, content };
+      const media = parseReference(reference);
+      return media === undefined ? message : { ...message, reference: media };
     }
     return undefined;
   } catch {

@@ -9,7 +9,9 @@ import {
   PROVIDERS,
   type ProviderConfig,
   type ProviderDescriptor,
+  type RoleChoice,
   type RouterSettings,
+  resolveModels,
 } from '../../providers';
 import {
   type FieldSpecs,
@@ -33,6 +35,16 @@ const ROUTING_MODES = ['priority', 'fastest'] as const satisfies readonly Router
 /** A per-key limit; 0 is kept here and means "no limit" (see `mergeLimits`). */
 function limit() {
   return wholeNumber(0).optional();
+}
+
+/**
+ * A model for one role (`<P>_VISION_MODEL`, `<P>_TRANSCRIPTION_MODEL`): unset keeps the provider's
+ * default, `none` switches the role off for the provider, anything else names the model.
+ */
+function roleModel() {
+  return text(200)
+    .transform((value): RoleChoice => (value.toLowerCase() === 'none' ? null : value))
+    .optional();
 }
 
 /** One key variable: keys separated by commas (in any key variable, not only `<P>_API_KEYS`). */
@@ -92,6 +104,8 @@ export function providerFields(descriptor: ProviderDescriptor) {
   return {
     baseUrl: [`${prefix}_BASE_URL`, httpUrl().default(descriptor.defaultBaseUrl)],
     model: [`${prefix}_MODEL`, text(200).default(descriptor.defaultModel)],
+    visionModel: [`${prefix}_VISION_MODEL`, roleModel()],
+    transcriptionModel: [`${prefix}_TRANSCRIPTION_MODEL`, roleModel()],
     requestsPerMinute: [`${prefix}_RPM`, limit()],
     requestsPerDay: [`${prefix}_RPD`, limit()],
     tokensPerMinute: [`${prefix}_TPM`, limit()],
@@ -163,14 +177,14 @@ export function readProviders(env: Env, issues: ConfigIssue[]): ProvidersConfig 
     const fields = parseFields(env, providerFields(descriptor), issues);
     if (fields === undefined) failed = true;
     if (fields === undefined || keys.length === 0) continue;
-    const { baseUrl, model, ...limits } = fields;
-    settings.push({
+    const { baseUrl, model, visionModel, transcriptionModel, ...limits } = fields;
+    const merged = mergeLimits(descriptor.defaultLimits, limits);
+    const { capabilities, extraModels } = resolveModels(
       descriptor,
-      keys,
-      baseUrl,
-      model,
-      limits: mergeLimits(descriptor.defaultLimits, limits),
-    });
+      { model, limits: merged },
+      { vision: visionModel, transcription: transcriptionModel },
+    );
+    settings.push({ descriptor, keys, baseUrl, model, limits: merged, capabilities, extraModels });
   }
   if (failed || router === undefined) return undefined;
 

@@ -145,6 +145,7 @@ export const en = {
     deadline: 'The AI took too long to answer. Please try again.',
     interrupted: 'The answer broke off half-way. Please send your message again.',
     noProviders: 'No AI provider is configured yet. The bot owner needs to add API keys.',
+    noCapability: 'None of the AI models set up here can read this kind of message yet. Please send it as text.',
     generic: 'Something went wrong on my side. Please try again.',
     setAside:
       'I could not handle this message: it failed every time I tried, so I have set it aside. Please send it again in other words, or try later.',
@@ -177,6 +178,22 @@ export const en = {
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },
     blocked: { bad: 'rejected key', quota: 'quota used up', cooldown: 'cooling down' } as Record<string, string>,
     until: (time: string) => `until ${time}`,
+  },
+  media: {
+    tooLarge: (megabytes: number) =>
+      `That file is too large for me: Telegram lets bots download at most 20 MB, and this one is ${megabytes} MB.`,
+    unsupported: 'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',
+    downloadFailed: "I couldn't download your file from Telegram. Please send it again.",
+    nothingHeard: "I couldn't make out any words in that recording. Please try again, or write your question.",
+    unreadable: "The AI models couldn't read that file: it may be damaged or in a format they don't take.",
+    notText:
+      "That file doesn't look like text I can read. I read text files (txt, md, csv, json, code), PDFs, photos and voice notes.",
+    documentTooLong: (chars: number, max: number) =>
+      `That file is too long for me (${chars} characters; the most I take is ${max}). Please send a part of it.`,
+    pdfTooLarge: (megabytes: number, max: number) =>
+      `That PDF is too large for the AI models (${megabytes} MB; the most I send is ${max} MB).`,
+    tooManyPages: (pages: number, max: number) =>
+      `That PDF has ${pages} pages; the most I send is ${max}. Please send the pages you need.`,
   },
 };
 

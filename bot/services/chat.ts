@@ -158,6 +158,43 @@ export class ChatService {
     };
   }
 
+  /**
+   * One answer to a turn that is sent in one form and stored in another: a photo goes to a vision
+   * model with its bytes, and history keeps a text stand-in with the photo's reference
+   * (`MediaTurn`, bot/services/media.ts). Stored only when the answer arrives.
+   */
+  async sendTurnWithHistory(
+    conversationId: string,
+    turn: { readonly sent: ChatMessage; readonly stored: ChatMessage },
+    options: ExchangeOptions = {},
+  ): Promise<ChatReply> {
+    const { signal, exchangeId } = options;
+    const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
+    const { history, historyAvailable } = await this.loadHistory(conversationId);
+    const result = await this.options.router.complete({
+      messages: this.conversation(systemPrompt, history, turn.sent, Number.POSITIVE_INFINITY),
+      fit: (budget) => this.conversation(systemPrompt, history, turn.sent, budget),
+      maxOutputTokens: this.options.maxOutputTokens,
+      ...(signal === undefined ? {} : { signal }),
+      ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
+    });
+    const stored = historyAvailable && (await this.storeExchange(conversationId, turn.stored, result.text, exchangeId));
+    return {
+      text: result.text,
+      usage: result.usage,
+      latencyMs: result.latencyMs,
+      provider: result.provider,
+      model: result.model,
+      keyId: result.keyId,
+      maskedKey: result.maskedKey,
+      failedAttempts: result.failedAttempts,
+      historyAvailable: stored,
+      finishReason: result.finishReason,
+      cutOff: false,
+      answerTag: answerTagOf(result.text),
+    };
+  }
+
   /** `send`, streamed (see `streamMessageWithHistory`). */
   async *stream(conversationId: string, turn: Turn, options: ExchangeOptions = {}): AsyncGenerator<ChatStreamEvent> {
     const plan = await this.plan(conversationId, turn, options.exchangeId);

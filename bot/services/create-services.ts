@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { ChatService } from './chat';
 import { SettingsService } from './settings';
+import { MediaService } from './media';
 import { collectPoolStats, type PoolStats } from './pool-stats';
 import { Translator } from './translate';
 
@@ -28,6 +29,8 @@ export interface Services {
   /** Each user's /settings. */
   readonly settings: SettingsService;
   readonly translator: Translator;
+  /** Photos and voice notes: capability checks and transcription through the pool. */
+  readonly media: MediaService;
   /** The /stats figures (also behind /readyz and /metrics), with the `topUsers` most active users. */
   poolStats(topUsers?: number): Promise<PoolStats>;
   close(): Promise<void>;
@@ -68,6 +71,7 @@ export async function createServices(config: ServicesConfig, logger: Logger): Pr
       preferences: { fast: config.modelPreferenceFast, smart: config.modelPreferenceSmart },
     }),
     translator: new Translator(router),
+    media: new MediaService(router),
     poolStats: (topUsers = 5) => collectPoolStats(router.snapshot(), stores.quota, stores.stats, topUsers),
     close: () => stores.close(),
   };

@@ -25,9 +25,11 @@ import {
 import { parseFiniteNumber, parseRetryAfterHeader } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
+import { dataUrlOf, unsendable } from '../shared/media';
 import { redactSecrets } from '../shared/secrets';
 import {
   type AdapterOptions,
+  type ChatMessage,
   type ChatRequest,
   type ChatResult,
   type FinishReason,
@@ -207,6 +209,16 @@ function toProviderError(
   return transientFailure(PROVIDER, redact(message));
 }
 
+/** A user turn with images: its text first, then each image as a data URL (Command A Vision). */
+function contentParts(message: ChatMessage): Cohere.Content[] {
+  const parts: Cohere.Content[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
+  for (const part of message.media ?? []) {
+    if (part.kind !== 'image') throw unsendable(PROVIDER, part);
+    parts.push({ type: 'image_url', imageUrl: { url: dataUrlOf(part) } });
+  }
+  return parts;
+}
+
 function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
   const now = options.now ?? Date.now;
   const clients = new Map<string, CohereClientV2>();
@@ -222,7 +234,12 @@ function createCohereAdapter(options: AdapterOptions): ProviderAdapter {
 
   const buildParams = (request: ChatRequest): Cohere.V2ChatRequest => ({
     model: request.model ?? options.model,
-    messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
+    messages: request.messages.map(
+      (message): Cohere.ChatMessageV2 =>
+        message.role === 'user' && message.media !== undefined && message.media.length > 0
+          ? { role: 'user', content: contentParts(message) }
+          : { role: message.role, content: message.content },
+    ),
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     ...(request.maxOutputTokens === undefined ? {} : { maxTokens: request.maxOutputTokens }),
     ...(request.json === true ? { responseFormat: { type: 'json_object' as const } } : {}),
@@ -334,5 +351,16 @@ export const cohereProvider: ProviderDescriptor = {
   // A monthly 429 still comes back as quota_exhausted. Override with COHERE_RPM / COHERE_RPD.
   defaultLimits: { requestsPerMinute: 20, requestsPerDay: 32 },
   dailyResetZone: 'UTC',
+  // Command A Vision on the same v2 chat API; its calls count toward the trial's 1,000 a month
+  // (docs/providers.md, "Media models"). Override with COHERE_VISION_MODEL.
+  roles: {
+    vision: {
+      defaultModel: 'command-a-vision-07-2025',
+      operations: ['chat'],
+      inputs: ['text', 'image'],
+      contextWindowTokens: 128_000,
+      sharedQuota: true,
+    },
+  },
   create: createCohereAdapter,
 };

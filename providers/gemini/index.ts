@@ -20,6 +20,7 @@ import {
   GoogleGenerativeAI,
   GoogleGenerativeAIFetchError,
   GoogleGenerativeAIResponseError,
+  type Part,
 } from '@google/generative-ai';
 import type { AttemptControl } from '../shared/attempt';
 import {
@@ -30,6 +31,7 @@ import {
   transientFailure,
 } from '../shared/classify';
 import { parseDurationMs } from '../shared/durations';
+import { audioToTranscribe, base64Of } from '../shared/media';
 import { abortedAttemptError, runAttempt, streamAttempt } from '../shared/run-attempt';
 import { redactSecrets } from '../shared/secrets';
 import {
@@ -117,23 +119,38 @@ export interface GeminiPrompt {
  */
 export function toGeminiPrompt(messages: readonly ChatMessage[]): GeminiPrompt {
   const system: string[] = [];
-  const turns: { role: 'user' | 'model'; texts: string[] }[] = [];
+  const turns: { role: 'user' | 'model'; texts: string[]; media: Part[] }[] = [];
   for (const message of messages) {
-    if (message.content === '') continue;
+    // Media goes inline, after the turn's text (images, audio and PDFs alike).
+    const media: Part[] = (message.media ?? []).map((part) => ({
+      inlineData: { mimeType: part.mimeType, data: base64Of(part) },
+    }));
+    if (message.content === '' && media.length === 0) continue;
     if (message.role === 'system') {
       system.push(message.content);
       continue;
     }
     const role = message.role === 'assistant' ? 'model' : 'user';
+    const texts = message.content === '' ? [] : [message.content];
     const last = turns.at(-1);
-    if (last?.role === role) last.texts.push(message.content);
-    else if (turns.length > 0 || role === 'user') turns.push({ role, texts: [message.content] });
+    if (last?.role === role) {
+      last.texts.push(...texts);
+      last.media.push(...media);
+    } else if (turns.length > 0 || role === 'user') turns.push({ role, texts, media });
   }
   return {
     systemInstruction: system.length === 0 ? undefined : system.join('\n\n'),
-    contents: turns.map((turn) => ({ role: turn.role, parts: [{ text: turn.texts.join('\n\n') }] })),
+    contents: turns.map((turn) => ({
+      role: turn.role,
+      parts: [...(turn.texts.length === 0 ? [] : [{ text: turn.texts.join('\n\n') }]), ...turn.media],
+    })),
   };
 }
+
+/** What Gemini is told to do with a voice note when it transcribes one. */
+export const TRANSCRIBE_INSTRUCTION =
+  'Transcribe this audio exactly as spoken, in its own language. Answer with the transcript only: no ' +
+  'translation, no comments, no quotation marks. If nothing is said, answer with nothing.';
 
 export function normalizeGeminiFinishReason(raw: string | undefined): FinishReason {
   switch (raw) {
@@ -206,7 +223,7 @@ function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
   const toError = (error: unknown, apiKey: string, control: AttemptControl, request: ChatRequest): ProviderError =>
     toProviderError(error, apiKey, control, request, options);
 
-  return {
+  const adapter: ProviderAdapter = {
     name: PROVIDER,
     model: options.model,
 
@@ -296,7 +313,24 @@ function createGeminiAdapter(options: AdapterOptions): ProviderAdapter {
         } satisfies StreamEvent;
       });
     },
+
+    /** A transcription is a chat turn of its own: the audio inline, and the instruction to transcribe it. */
+    async transcribe(request, apiKey) {
+      const audio = audioToTranscribe(PROVIDER, request);
+      return adapter
+        .complete(
+          {
+            ...request,
+            messages: [{ role: 'user', content: TRANSCRIBE_INSTRUCTION, media: [audio] }],
+            temperature: 0,
+            json: false,
+          },
+          apiKey,
+        )
+        .then((result) => ({ ...result, text: result.text.trim() }));
+    },
   };
+  return adapter;
 }
 
 function textOf(candidate: GeminiCandidate): string {
@@ -471,5 +505,13 @@ export const geminiProvider: ProviderDescriptor = {
   contextWindowTokens: 1_048_576,
   defaultLimits: { requestsPerMinute: 15, requestsPerDay: 500, tokensPerMinute: 250_000 },
   dailyResetZone: 'America/Los_Angeles',
+  // Its chat model takes images, audio and PDFs inline, and transcribes audio when asked to
+  // (docs/providers.md, "Media models"); GEMINI_VISION_MODEL / GEMINI_TRANSCRIPTION_MODEL may name
+  // another model for a role.
+  chatCapabilities: { operations: ['chat', 'transcription'], inputs: ['text', 'image', 'audio', 'pdf'] },
+  roles: {
+    vision: { operations: ['chat'], inputs: ['text', 'image', 'pdf'] },
+    transcription: { operations: ['transcription'], inputs: ['audio'] },
+  },
   create: createGeminiAdapter,
 };

@@ -1,6 +1,7 @@
-import Groq from 'groq-sdk';
+import Groq, { toFile } from 'groq-sdk';
 import { parseDurationMs, parseFiniteNumber } from '../shared/durations';
 import { type HeaderSource, readHeader } from '../shared/headers';
+import { fileNameOf } from '../shared/media';
 import {
   type CompatChunk,
   type CompatUsage,
@@ -48,6 +49,19 @@ function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
       const client = new Groq(stainlessClientOptions(apiKey, options));
       return stainlessCompatClient(client.chat.completions);
     },
+    // Whisper: `POST {base}/openai/v1/audio/transcriptions`, multipart `file` + `model`.
+    transcriberFor: (apiKey) => {
+      const client = new Groq(stainlessClientOptions(apiKey, options));
+      return {
+        async transcribe({ model, audio }, signal) {
+          const file = await toFile(audio.data, fileNameOf(audio), { type: audio.mimeType });
+          const { data, response } = await client.audio.transcriptions
+            .create({ file, model, response_format: 'json' }, { signal })
+            .withResponse();
+          return { data, headers: response.headers };
+        },
+      };
+    },
   });
 }
 
@@ -61,5 +75,23 @@ export const groqProvider: ProviderDescriptor = {
   // Free tier of llama-3.3-70b-versatile (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
   defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 12_000, tokensPerDay: 100_000 },
   dailyResetZone: 'UTC',
+  // Free-tier models of their own, each with its own limits (docs/providers.md, "Media models");
+  // override with GROQ_VISION_MODEL / GROQ_TRANSCRIPTION_MODEL (`none` switches one off).
+  roles: {
+    vision: {
+      defaultModel: 'meta-llama/llama-4-scout-17b-16e-instruct',
+      operations: ['chat'],
+      inputs: ['text', 'image'],
+      contextWindowTokens: 131_072,
+      defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 30_000, tokensPerDay: 500_000 },
+    },
+    transcription: {
+      defaultModel: 'whisper-large-v3-turbo',
+      operations: ['transcription'],
+      inputs: ['audio'],
+      // Tokens of a transcription model are seconds of audio: 28,800 a day (the hourly 7,200 has no window here).
+      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000, tokensPerDay: 28_800 },
+    },
+  },
   create: createGroqAdapter,
 };

@@ -110,5 +110,16 @@ export const openRouterProvider: ProviderDescriptor = {
   dailyResetZone: 'UTC',
   // Its help centre says failed attempts count toward the daily quota (docs/providers.md).
   refusalsCounted: true,
+  // A free vision model (docs/providers.md, "Media models": not verified, the `:free` line-up
+  // churns); free models share the account's limits. Override with OPENROUTER_VISION_MODEL.
+  roles: {
+    vision: {
+      defaultModel: 'google/gemma-3-27b-it:free',
+      operations: ['chat'],
+      inputs: ['text', 'image'],
+      contextWindowTokens: 65_536,
+      sharedQuota: true,
+    },
+  },
   create: createOpenRouterAdapter,
 };

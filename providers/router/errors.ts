@@ -18,7 +18,9 @@ export interface FailedAttempt {
  * - `deadline`: the request's overall deadline passed;
  * - `interrupted`: a streamed answer failed after part of it was delivered;
  * - `cancelled`: the caller aborted;
- * - `no_providers`: no provider has a key configured.
+ * - `no_providers`: no provider has a key configured;
+ * - `no_capability`: no configured model can take every part of the request (an image, audio, a
+ *   PDF) or offers its operation (transcription); nothing was sent.
  */
 export type RouterErrorKind =
   | 'no_capacity'
@@ -28,7 +30,8 @@ export type RouterErrorKind =
   | 'deadline'
   | 'interrupted'
   | 'cancelled'
-  | 'no_providers';
+  | 'no_providers'
+  | 'no_capability';
 
 export class RouterError extends Error {
   override readonly name = 'RouterError';

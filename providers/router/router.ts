@@ -16,7 +16,10 @@ import {
   type ChatResult,
   type DailyResetZone,
   isProviderError,
+  type InputKind,
   type KeyLimits,
+  type ModelCapabilities,
+  type Operation,
   ProviderError,
   type ProviderAdapter,
   type ProviderConfig,
@@ -24,10 +27,12 @@ import {
   type RateLimitSnapshot,
   type RateLimitWindow,
   type StreamEvent,
+  TEXT_CHAT,
   type Usage,
 } from '../types';
 import { type BreakerState, CircuitBreaker } from './breaker';
 import { type Clock, systemClock } from './clock';
+import { canServe, type Needs, needsMedia, needsOf } from './capabilities';
 import { type FailedAttempt, RouterError, type RouterErrorKind } from './errors';
 import { type HealthSummary, HealthWindow } from './health';
 import {
@@ -166,6 +171,11 @@ export interface RouteRequest {
   readonly prefer?: readonly RoutePreference[];
   /** Providers to try last (a regenerated answer goes, when it can, to another provider). */
   readonly avoid?: readonly string[];
+  /**
+   * What the models are asked to do: `chat` (the default), or `transcription` of the audio part of
+   * the last user message (`Router.transcribe`).
+   */
+  readonly operation?: Operation;
 }
 
 /** A provider a request prefers, and the model it asks that provider for. */
@@ -226,7 +236,18 @@ const WRITE_FAILURE_LOG_INTERVAL_MS = 60_000;
 const MAX_ATTEMPTS_CAP = 30;
 
 interface ProviderRuntime {
+  /** The provider's name (what stats, logs and failures say). */
   readonly name: string;
+  /**
+   * This model's lane: the provider's name for its chat model, `<name>/<model>` for another of its
+   * models (breakers, health and exclusions are per lane; so is the quota, by key id).
+   */
+  readonly id: string;
+  /** The provider's chat model (the lanes every text chat uses); other lanes only serve media. */
+  readonly main: boolean;
+  readonly capabilities: ModelCapabilities;
+  readonly contextWindowTokens: number;
+  readonly limits: KeyLimits;
   readonly config: ProviderConfig;
   readonly adapter: ProviderAdapter;
   /** Hedge delays from recent health, recomputed at most once a second (a summary sorts samples). */
@@ -251,7 +272,11 @@ interface Run {
   readonly deadlineAt: number;
   readonly request: RouteRequest;
   readonly failures: FailedAttempt[];
-  /** Providers not to try again for this request (transient failure, bad request, no fit). */
+  /** What the request needs of a model (its operation and the kinds of its parts). */
+  readonly needs: Needs;
+  /** Whether it needs more than text chat: only then do a provider's other models serve it. */
+  readonly media: boolean;
+  /** Lanes not to try again for this request (transient failure, bad request, no fit). */
   readonly excluded: Set<string>;
   /** Providers asked for a shorter conversation after a context-length error. */
   readonly shrunk: Set<string>;
@@ -289,6 +314,8 @@ interface Plan {
   readonly request: ChatRequest;
   readonly reservationId: string;
   readonly reservedTokens: number;
+  /** The reservation counts seconds of audio, not tokens: reported token usage does not settle it. */
+  readonly audioSeconds: boolean;
   readonly day: string;
   readonly fallback: boolean;
   readonly startedAt: number;
@@ -329,39 +356,78 @@ export class Router {
     this.random = options.random ?? Math.random;
     this.hedgeBudget = new HedgeBudget(options.hedgeMaxShare);
     this.hedgeScheduler = new HedgeScheduler(this.clock);
+    const lane = (
+      config: ProviderConfig,
+      model: string,
+      main: boolean,
+      capabilities: ModelCapabilities,
+      contextWindowTokens: number,
+      limits: KeyLimits,
+      sharedQuota = false,
+    ): ProviderRuntime => {
+      const name = config.descriptor.name;
+      const id = main ? name : `${name}/${model}`;
+      const keys = config.keys.map((secret) => ({
+        // A model with a quota of its own counts under key ids of its own.
+        keyId: keyIdFor(main || sharedQuota ? name : id, secret),
+        secret,
+        masked: maskSecret(secret),
+      }));
+      return {
+        name,
+        id,
+        main,
+        capabilities,
+        contextWindowTokens,
+        limits,
+        config,
+        adapter: createAdapter(main ? config : { ...config, model }, options),
+        hedgeDelays: undefined,
+        stallSeenAt: undefined,
+        outlook: undefined,
+        outlookReading: false,
+        keys,
+        candidates: keys.map((key) => ({ keyId: key.keyId, limits })),
+        breaker: new CircuitBreaker({
+          failureThreshold: options.breakerFailureThreshold,
+          openMs: options.breakerOpenMs,
+        }),
+        health: new HealthWindow(),
+      };
+    };
+    // Each provider's chat model, then its other models right behind it, in the configured order.
     this.providers = options.providers
       .filter((provider) => provider.keys.length > 0)
-      .map((config) => {
-        const name = config.descriptor.name;
-        const keys = config.keys.map((secret) => ({
-          keyId: keyIdFor(name, secret),
-          secret,
-          masked: maskSecret(secret),
-        }));
-        return {
-          name,
+      .flatMap((config) => [
+        lane(
           config,
-          adapter: createAdapter(config, options),
-          hedgeDelays: undefined,
-          stallSeenAt: undefined,
-          outlook: undefined,
-          outlookReading: false,
-          keys,
-          candidates: keys.map((key) => ({ keyId: key.keyId, limits: config.limits })),
-          breaker: new CircuitBreaker({
-            failureThreshold: options.breakerFailureThreshold,
-            openMs: options.breakerOpenMs,
-          }),
-          health: new HealthWindow(),
-        };
-      });
+          config.model,
+          true,
+          config.capabilities ?? TEXT_CHAT,
+          config.descriptor.contextWindowTokens,
+          config.limits,
+        ),
+        ...(config.extraModels ?? []).map((extra) =>
+          lane(config, extra.model, false, extra, extra.contextWindowTokens, extra.limits, extra.sharedQuota),
+        ),
+      ]);
     const keyCount = this.providers.reduce((sum, provider) => sum + provider.keys.length, 0);
     this.maxAttempts = Math.min(MAX_ATTEMPTS_CAP, 2 * (this.providers.length + keyCount));
   }
 
   /** Provider names in configured order. */
   get providerNames(): string[] {
-    return this.providers.map((provider) => provider.name);
+    return this.chatLanes().map((provider) => provider.name);
+  }
+
+  /**
+   * Whether some configured model offers `operation` with every kind of input in `inputs` (a
+   * caller can check before fetching media that nobody could take).
+   */
+  offers(operation: Operation, inputs: readonly InputKind[]): boolean {
+    const needs: Needs = { operation, inputs: new Set(inputs) };
+    const media = needsMedia(needs);
+    return this.providers.some((provider) => (media || provider.main) && canServe(provider.capabilities, needs));
   }
 
   /** Adds an observer (metrics); returns a function that removes it. */
@@ -378,11 +444,11 @@ export class Router {
     const at = this.clock.now();
     return {
       at,
-      providers: this.providers.map((provider) => ({
+      providers: this.chatLanes().map((provider) => ({
         name: provider.name,
         model: provider.adapter.model,
         dailyResetZone: provider.config.descriptor.dailyResetZone,
-        limits: provider.config.limits,
+        limits: provider.limits,
         keys: provider.keys.map(({ keyId, masked }) => ({ keyId, maskedKey: masked })),
         breaker: provider.breaker.state(at),
         health: provider.health.summary(at),
@@ -393,8 +459,11 @@ export class Router {
   /** One answer from the pool, or a `RouterError` saying what was tried and why it failed. */
   async complete(request: RouteRequest): Promise<RoutedResult> {
     const run = this.begin(request, false);
+    const transcription = run.needs.operation === 'transcription';
     const start: AttemptStarter<ChatResult> = (plan, attemptRequest) => ({
-      first: plan.provider.adapter.complete(attemptRequest, plan.secret),
+      first: transcription
+        ? transcribeWith(plan.provider.adapter, attemptRequest, plan.secret)
+        : plan.provider.adapter.complete(attemptRequest, plan.secret),
       release: noop,
     });
     while (true) {
@@ -420,7 +489,15 @@ export class Router {
   }
 
   /**
-   * A streamed answer. It falls over to another provider only until the first event has arrived;
+   * What is said in the audio part of the last user message, from a model that offers
+   * transcription, with the same key rotation, fallback and deadline as `complete`.
+   */
+  transcribe(request: Omit<RouteRequest, 'operation' | 'fit' | 'json'>): Promise<RoutedResult> {
+    return this.complete({ ...request, operation: 'transcription' });
+  }
+
+  /**
+   * A streamed answer (chat only). It falls over to another provider only until the first event has arrived;
    * after that a failure ends the stream with a `RouterError` of kind `interrupted`, so the caller
    * never gets two models' text glued together. The first event is `start`, naming who answers.
    * A hedge, too, races only for the first event: the stream that delivers it is the answer.
@@ -580,13 +657,14 @@ export class Router {
     if (!this.hedgeBudget.tryTake(now, stalling)) return 'retry';
     // A hedge goes elsewhere: the provider that stalls is likely stalling for everyone.
     const name = primary.provider.name;
-    const wasExcluded = run.excluded.has(name);
-    run.excluded.add(name);
+    const lane = primary.provider.id;
+    const wasExcluded = run.excluded.has(lane);
+    run.excluded.add(lane);
     let decision: Decision;
     try {
       decision = await this.decide(run);
     } finally {
-      if (!wasExcluded) run.excluded.delete(name);
+      if (!wasExcluded) run.excluded.delete(lane);
     }
     if (decision.type !== 'attempt') {
       this.hedgeBudget.giveBack(now);
@@ -649,9 +727,12 @@ export class Router {
   private begin(request: RouteRequest, streaming: boolean): Run {
     const started = this.clock.now();
     if (this.hedgeBudget.enabled) this.hedgeBudget.noteRequest(started);
+    const needs = needsOf(request.messages, request.operation);
     return {
       streaming,
       started,
+      needs,
+      media: needsMedia(needs),
       deadlineAt: started + (request.deadlineMs ?? this.options.requestDeadlineMs),
       request,
       failures: [],
@@ -685,6 +766,17 @@ export class Router {
     if (this.providers.length === 0) {
       return { type: 'give-up', error: this.giveUp(run, 'no_providers', 'no provider has an API key configured') };
     }
+    if (!this.providers.some((provider) => this.serves(provider, run))) {
+      const wanted = [...run.needs.inputs].join(', ');
+      return {
+        type: 'give-up',
+        error: this.giveUp(
+          run,
+          'no_capability',
+          `no configured model offers ${run.needs.operation} with ${wanted === '' ? 'no input' : wanted}`,
+        ),
+      };
+    }
     if (now >= run.deadlineAt)
       return { type: 'give-up', error: this.giveUp(run, 'deadline', 'the request ran out of time') };
     if (run.attempts >= this.maxAttempts) {
@@ -694,7 +786,7 @@ export class Router {
     const blocks: KeyBlock[] = [];
     let breakersOpen = 0;
     for (const provider of preferred(this.orderedProviders(now), run.request)) {
-      if (run.excluded.has(provider.name)) continue;
+      if (run.excluded.has(provider.id) || !this.serves(provider, run)) continue;
       if (!provider.breaker.tryEnter(now)) {
         breakersOpen += 1;
         continue;
@@ -706,13 +798,27 @@ export class Router {
     return this.noProviderFree(run, now, blocks, breakersOpen);
   }
 
+  /**
+   * Whether a lane may take this request: its model can take every part of it, and, for plain text
+   * chat, it is the provider's chat model (its other models are kept for the media they take).
+   */
+  private serves(provider: ProviderRuntime, run: Run): boolean {
+    if (!run.media && !provider.main) return false;
+    return canServe(provider.capabilities, run.needs);
+  }
+
+  /** Each provider's chat model: what snapshots and provider lists show. */
+  private chatLanes(): ProviderRuntime[] {
+    return this.providers.filter((provider) => provider.main);
+  }
+
   private orderedProviders(now: number): readonly ProviderRuntime[] {
     let ordered = this.providers;
     // Priority order ignores health; summarising it sorts every provider's recent latencies.
     if (this.options.routing !== 'priority') {
-      const byName = new Map(this.providers.map((provider) => [provider.name, provider]));
+      const byName = new Map(this.providers.map((provider) => [provider.id, provider]));
       const candidates = this.providers.map((provider) => ({
-        name: provider.name,
+        name: provider.id,
         health: provider.health.summary(now),
       }));
       ordered = orderProviders(candidates, this.options.routing, this.random).map(
@@ -734,7 +840,7 @@ export class Router {
     this.options.quotaStore
       .usage(keyIds, now, quotaDay(now, zone))
       .then((usages) => {
-        provider.outlook = outlookOf(usages, provider.config.limits, nextQuotaDayStart(now, zone), now);
+        provider.outlook = outlookOf(usages, provider.limits, nextQuotaDayStart(now, zone), now);
       })
       .catch(() => undefined) // a store away: keep the last reading; the next request asks again
       .finally(() => {
@@ -749,11 +855,14 @@ export class Router {
     now: number,
     blocks: KeyBlock[],
   ): Promise<Plan | undefined> {
-    const { name } = provider;
+    const name = provider.id;
     const outputAllowance = run.request.maxOutputTokens ?? DEFAULT_OUTPUT_ALLOWANCE;
-    const messages = this.fitMessages(run, provider, outputAllowance);
-    if (messages === undefined) return undefined;
-    const reservedTokens = estimateInputTokens(messages) + outputAllowance;
+    const fitted = this.fitMessages(run, provider, outputAllowance);
+    if (fitted === undefined) return undefined;
+    const messages = run.media ? onlyTaken(fitted, provider.capabilities) : fitted;
+    // A speech-to-text model counts seconds of audio (its limits do); a chat model, tokens.
+    const countsSeconds = run.needs.operation === 'transcription' && !provider.capabilities.operations.includes('chat');
+    const reservedTokens = countsSeconds ? audioSeconds(messages) : estimateInputTokens(messages) + outputAllowance;
     const day = quotaDay(now, provider.config.descriptor.dailyResetZone);
     const reservationId = `${RESERVATION_PREFIX}${++reservationCounter}`;
 
@@ -795,6 +904,7 @@ export class Router {
       masked: key.masked,
       reservationId,
       reservedTokens,
+      audioSeconds: countsSeconds,
       day,
       fallback: run.failures.length > 0,
       startedAt: performance.now(),
@@ -803,7 +913,10 @@ export class Router {
       cancelable,
       request: {
         messages,
-        model: run.request.prefer?.find((preference) => preference.provider === name)?.model,
+        // A preferred model replaces the chat model only: a provider's other lanes keep theirs.
+        model: provider.main
+          ? run.request.prefer?.find((preference) => preference.provider === name)?.model
+          : undefined,
         maxOutputTokens: run.request.maxOutputTokens,
         temperature: run.request.temperature,
         json: run.request.json,
@@ -826,12 +939,9 @@ export class Router {
     provider: ProviderRuntime,
     outputAllowance: number,
   ): readonly ChatMessage[] | undefined {
-    const { name, config } = provider;
+    const name = provider.id;
     if (run.request.fit === undefined) return run.request.messages;
-    const window = Math.min(
-      config.descriptor.contextWindowTokens,
-      config.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY,
-    );
+    const window = Math.min(provider.contextWindowTokens, provider.limits.tokensPerMinute ?? Number.POSITIVE_INFINITY);
     const shrink = run.shrunk.has(name) ? 0.5 : 1;
     const budget = Math.floor((window - outputAllowance - BUDGET_MARGIN_TOKENS) * shrink);
     if (budget <= 0) {
@@ -882,7 +992,9 @@ export class Router {
     const { name } = plan.provider;
     plan.provider.breaker.recordSuccess();
     plan.provider.health.record({ at: now, ok: true, latencyMs: providerLatencyMs, timeToFirstTokenMs });
-    const actual = usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens);
+    const actual = plan.audioSeconds
+      ? undefined
+      : (usage.totalTokens ?? sumDefined(usage.inputTokens, usage.outputTokens));
     const store = this.options.quotaStore;
     this.background('quota settle', async () => {
       // Issued together (settle first): a shared store sends both in one round trip, in this order.
@@ -916,7 +1028,7 @@ export class Router {
   /** Reacts to a failed attempt according to its class; throws when the request must stop. */
   private async fail(run: Run, plan: Plan, error: unknown, committed = false): Promise<void> {
     const now = this.clock.now();
-    const { name } = plan.provider;
+    const { name, id: lane } = plan.provider;
     const failure = asProviderError(error, name);
     const elapsed = performance.now() - plan.startedAt;
     run.failures.push({
@@ -990,19 +1102,19 @@ export class Router {
         const hang = elapsed >= plan.timeoutMs * 0.9 || committed;
         if (hang) plan.provider.stallSeenAt = now;
         plan.provider.breaker.recordFailure(now, hang);
-        run.excluded.add(name);
+        run.excluded.add(lane);
         return;
       }
       case 'context_too_long':
         plan.provider.breaker.recordNeutral();
         this.background('refund', refund);
-        if (run.request.fit !== undefined && !run.shrunk.has(name)) run.shrunk.add(name);
-        else run.excluded.add(name);
+        if (run.request.fit !== undefined && !run.shrunk.has(lane)) run.shrunk.add(lane);
+        else run.excluded.add(lane);
         return;
       case 'bad_request':
         plan.provider.breaker.recordNeutral();
         this.background('refund', refund);
-        run.excluded.add(name);
+        run.excluded.add(lane);
         this.options.logger?.error(
           { provider: name, status: failure.status, err: failure.message },
           'provider refused the request as malformed: check its model and settings',
@@ -1166,10 +1278,49 @@ function preferred<T extends { readonly name: string }>(ordered: readonly T[], r
   if ((prefer === undefined || prefer.length === 0) && (avoid === undefined || avoid.length === 0)) return ordered;
   const first: T[] = [];
   for (const preference of prefer ?? []) {
-    const provider = ordered.find((candidate) => candidate.name === preference.provider);
-    if (provider !== undefined && !first.includes(provider)) first.push(provider);
+    for (const provider of ordered) {
+      if (provider.name === preference.provider && !first.includes(provider)) first.push(provider);
+    }
   }
   const last = ordered.filter((provider) => avoid?.includes(provider.name) === true && !first.includes(provider));
   const middle = ordered.filter((provider) => !first.includes(provider) && !last.includes(provider));
   return [...first, ...middle, ...last];
+}
+
+/**
+ * Seconds of audio in a transcription request: what its model's token windows count (see
+ * `RoleOffer.defaultLimits`); the length Telegram gave, else one second per KB.
+ */
+function audioSeconds(messages: readonly ChatMessage[]): number {
+  let seconds = 0;
+  for (const message of messages) {
+    for (const part of message.media ?? []) {
+      if (part.kind === 'audio') seconds += part.durationSeconds ?? part.data.byteLength / 1000;
+    }
+  }
+  return Math.max(1, Math.ceil(seconds));
+}
+
+/** A transcription attempt, or a refusal when the adapter has none (a configuration error). */
+function transcribeWith(adapter: ProviderAdapter, request: ChatRequest, apiKey: string): Promise<ChatResult> {
+  if (adapter.transcribe === undefined) {
+    return Promise.reject(
+      new ProviderError({ kind: 'bad_request', provider: adapter.name, message: 'this adapter cannot transcribe' }),
+    );
+  }
+  return adapter.transcribe(request, apiKey);
+}
+
+/**
+ * The messages without any media part the model cannot take. A lane is chosen only when its model
+ * takes every part, so this changes nothing on the way; it makes sure it never can.
+ */
+function onlyTaken(messages: readonly ChatMessage[], capabilities: ModelCapabilities): readonly ChatMessage[] {
+  if (messages.every((message) => (message.media ?? []).every((part) => capabilities.inputs.includes(part.kind))))
+    return messages;
+  return messages.map((message) =>
+    message.media === undefined
+      ? message
+      : { ...message, media: message.media.filter((part) => capabilities.inputs.includes(part.kind)) },
+  );
 }

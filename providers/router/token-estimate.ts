@@ -1,5 +1,5 @@
 import { countTokens as countR50k, setMergeCacheSize } from 'gpt-tokenizer/encoding/r50k_base';
-import type { ChatMessage } from '../types';
+import type { ChatMessage, MediaPart } from '../types';
 
 /**
  * Tokens a request will count against a key's token limits, estimated before sending; reported
@@ -17,8 +17,33 @@ export function estimateInputTokens(messages: readonly ChatMessage[]): number {
   let tokens = 3;
   for (const message of messages) {
     tokens += PER_MESSAGE_OVERHEAD + messageTokens(message);
+    if (message.media !== undefined) for (const part of message.media) tokens += mediaTokens(part);
   }
   return Math.ceil(tokens * MARGIN);
+}
+
+/** Tokens of an image, whatever its size: above what the providers count for one (docs/providers.md). */
+const IMAGE_TOKENS = 1_600;
+/** Audio is counted by its length: 32 tokens a second (the highest rate found, docs/providers.md). */
+const AUDIO_TOKENS_PER_SECOND = 32;
+/** Without a known length, a second of voice note is taken to be 1 KB (OGG/Opus at 8 kbit/s and up). */
+const AUDIO_BYTES_PER_SECOND = 1_000;
+/** A PDF page is 258 tokens as an image; its pages are guessed from its size (one per 10 KB, at least one). */
+const PDF_TOKENS_PER_PAGE = 258;
+const PDF_BYTES_PER_PAGE = 10_000;
+
+/** A media part's tokens, estimated before sending (docs/providers.md gives each provider's rules). */
+export function mediaTokens(part: MediaPart): number {
+  switch (part.kind) {
+    case 'image':
+      return IMAGE_TOKENS;
+    case 'audio':
+      return Math.ceil(
+        (part.durationSeconds ?? part.data.byteLength / AUDIO_BYTES_PER_SECOND) * AUDIO_TOKENS_PER_SECOND,
+      );
+    case 'pdf':
+      return Math.max(1, Math.ceil(part.data.byteLength / PDF_BYTES_PER_PAGE)) * PDF_TOKENS_PER_PAGE;
+  }
 }
 
 /** The tokens of a message's content: the count it carries (stored with history), or counted now. */

@@ -10,6 +10,7 @@ import {
   type ChatRequest,
   type ChatResult,
   type FinishReason,
+  type MediaPart,
   ProviderError,
   type ProviderAdapter,
   type RateLimitSnapshot,
@@ -21,6 +22,7 @@ import { classifyFailure, type FailureFacts, malformedResponse, streamBrokeOff, 
 import { parseFiniteNumber, parseRetryAfterHeader } from './durations';
 import { type HeaderSource, readHeader } from './headers';
 import { transportFetch } from './http-transport';
+import { audioToTranscribe, dataUrlOf, unsendable } from './media';
 import { abortedAttemptError, runAttempt, streamAttempt } from './run-attempt';
 import { redactSecrets } from './secrets';
 
@@ -50,15 +52,34 @@ export interface CompatChunk {
   readonly error?: unknown;
 }
 
+/** A content part of a message that carries media (text first, then the images). */
+export type CompatContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+
+/** A message on the wire: only a user turn carries content parts. */
+export type CompatMessage =
+  | { role: 'system' | 'assistant'; content: string }
+  | { role: 'user'; content: string | CompatContentPart[] };
+
 /** The request body every OpenAI-compatible endpoint understands. */
 export interface CompatParams {
   readonly model: string;
-  readonly messages: { role: ChatMessage['role']; content: string }[];
+  readonly messages: CompatMessage[];
   readonly temperature?: number;
   readonly max_tokens?: number;
   readonly max_completion_tokens?: number;
   readonly response_format?: { type: 'json_object' };
   readonly stream_options?: { include_usage: boolean };
+}
+
+/**
+ * An SDK's OpenAI-style `audio.transcriptions` (multipart upload of one file), with the raw response
+ * headers; `data` is `{text}` (response_format `json`).
+ */
+export interface CompatTranscriber {
+  transcribe(
+    params: { readonly model: string; readonly audio: MediaPart },
+    signal: AbortSignal,
+  ): Promise<{ data: unknown; headers: HeaderSource }>;
 }
 
 /** What an adapter wraps around its SDK client: the two calls, with the raw response headers. */
@@ -114,6 +135,8 @@ export interface CompatSpec {
   readonly usageFromChunk?: (chunk: CompatChunk) => CompatUsage | null | undefined;
   /** Adds what only this provider's errors say (a quota period, a retry hint) to the generic facts. */
   readonly refineFailure?: (facts: FailureFacts, body: ErrorBody) => FailureFacts;
+  /** The provider's speech-to-text endpoint, when its models offer transcription. */
+  readonly transcriberFor?: (apiKey: string) => CompatTranscriber;
 }
 
 /** The error object of a failure, as far as OpenAI-compatible bodies go. */
@@ -137,9 +160,25 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
     return client;
   };
 
+  const transcribers = new Map<string, CompatTranscriber>();
+  const transcriberFor = (apiKey: string): CompatTranscriber | undefined => {
+    if (spec.transcriberFor === undefined) return undefined;
+    let transcriber = transcribers.get(apiKey);
+    if (transcriber === undefined) {
+      transcriber = spec.transcriberFor(apiKey);
+      transcribers.set(apiKey, transcriber);
+    }
+    return transcriber;
+  };
+
   const buildParams = (request: ChatRequest, stream: boolean): CompatParams => ({
     model: request.model ?? spec.options.model,
-    messages: request.messages.map((message) => ({ role: message.role, content: message.content })),
+    messages: request.messages.map(
+      (message): CompatMessage =>
+        message.role === 'user' && message.media !== undefined && message.media.length > 0
+          ? { role: 'user', content: contentParts(spec.provider, message) }
+          : { role: message.role, content: message.content },
+    ),
     ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
     ...(request.maxOutputTokens === undefined ? {} : { [spec.maxTokensParam]: request.maxOutputTokens }),
     ...(request.json === true ? { response_format: { type: 'json_object' as const } } : {}),
@@ -149,7 +188,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
   const toError = (error: unknown, apiKey: string, control: AttemptControl, request: ChatRequest): ProviderError =>
     toProviderError(spec, error, apiKey, control, request, now);
 
-  return {
+  const adapter: ProviderAdapter = {
     name: spec.provider,
     model: spec.options.model,
 
@@ -231,6 +270,49 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
       });
     },
   };
+  if (spec.transcriberFor === undefined) return adapter;
+  return {
+    ...adapter,
+    async transcribe(request, apiKey) {
+      const model = request.model ?? spec.options.model;
+      const audio = audioToTranscribe(spec.provider, request);
+      return runAttempt(request, spec.options, async (control) => {
+        const started = performance.now();
+        try {
+          const { data, headers } = await Promise.race([
+            transcriberFor(apiKey)!.transcribe({ model, audio }, control.signal),
+            control.whenAborted(),
+          ]);
+          const rateLimits = spec.readRateLimits(headers, now());
+          const text = (data as { text?: unknown } | null)?.text;
+          if (typeof text !== 'string')
+            throw malformedResponse(spec.provider, 'the transcription has no text', rateLimits);
+          return {
+            text: text.trim(),
+            finishReason: 'stop',
+            rawFinishReason: undefined,
+            // Speech-to-text reports no tokens: it is counted in requests and audio seconds.
+            usage: { inputTokens: undefined, outputTokens: undefined, totalTokens: undefined },
+            model,
+            latencyMs: performance.now() - started,
+            rateLimits,
+          } satisfies ChatResult;
+        } catch (error) {
+          throw toError(error, apiKey, control, request);
+        }
+      });
+    },
+  };
+}
+
+/** A message with media as content parts: its text (when there is any) first, then each image. */
+function contentParts(provider: string, message: ChatMessage): CompatContentPart[] {
+  const parts: CompatContentPart[] = message.content === '' ? [] : [{ type: 'text', text: message.content }];
+  for (const part of message.media ?? []) {
+    if (part.kind !== 'image') throw unsendable(provider, part);
+    parts.push({ type: 'image_url', image_url: { url: dataUrlOf(part) } });
+  }
+  return parts;
 }
 
 function normalizeFinishReason(raw: string | null | undefined): FinishReason {

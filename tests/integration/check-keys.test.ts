@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Env } from '../../bot/config';
 import { PROVIDERS } from '../../providers/registry';
+import { resolveModels } from '../../providers/router/capabilities';
 import { maskSecret } from '../../providers/shared/secrets';
 import { runCheckKeys } from '../../scripts/check-keys';
 import { type Behaviour, dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
@@ -164,6 +165,47 @@ describe('check-keys', () => {
     expect(code).toBe(0);
     expect(server.requests).toHaveLength(6);
     expect(mostInFlight).toBe(2);
+  });
+
+  it('lists what the pool can read and, with media, probes each media model with each key', async () => {
+    server.setHandler(answerByKey());
+    const env = providerEnv({ [v('API_KEY')]: GOOD_KEYS[0] ?? '', [v('API_KEY_2')]: BAD_KEY });
+    const plain = await run(env);
+    expect(plain.output).toMatch(
+      /\nWhat the pool can read:\n {2}photos and images: .+\n {2}voice notes \(transcription\): .+\n {2}PDFs: .+\n/,
+    );
+    expect(server.requests.every((request) => request.media.length === 0)).toBe(true);
+
+    server.reset();
+    server.setHandler(answerByKey());
+    let output = '';
+    const code = await runCheckKeys(env, (text) => (output += text), { media: true });
+    expect(code).toBe(0);
+    const { capabilities, extraModels } = resolveModels(PROVIDER, {
+      model: PROVIDER.defaultModel,
+      limits: PROVIDER.defaultLimits,
+    });
+    const probes = [capabilities, ...extraModels].reduce(
+      (sum, model) =>
+        sum +
+        (model.operations.includes('chat') && model.inputs.includes('image') ? 1 : 0) +
+        (model.operations.includes('transcription') ? 1 : 0),
+      0,
+    );
+    const mediaRequests = server.requests.filter((request) => request.media.length > 0);
+    expect(mediaRequests).toHaveLength(probes * 2);
+    for (const request of mediaRequests) {
+      // A valid PNG to the vision models, a WAV to those that transcribe.
+      expect(['89504e47', '52494646']).toContain(request.media[0]?.head);
+      expect(request.media[0]?.valid).toBe(true);
+    }
+    const mediaRows = output.split('\n').filter((line) => / (vision|transcription) /.test(line));
+    expect(mediaRows).toHaveLength(probes * 2);
+    expect(mediaRows.filter((line) => line.includes(maskSecret(GOOD_KEYS[0] ?? '')) && / OK /.test(line))).toHaveLength(
+      probes,
+    );
+    expect(mediaRows.filter((line) => line.includes('auth: 401'))).toHaveLength(probes);
+    expect(output).not.toContain(BAD_KEY);
   });
 
   it('exits 2 with the configuration error, and without echoing keys', async () => {

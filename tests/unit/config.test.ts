@@ -120,6 +120,32 @@ describe('provider endpoint, model and limits', () => {
     });
   });
 
+  it('reads a model per role: the default, another model, or none (`none`, any case)', () => {
+    const defaults = createProvidersConfig({ [v('API_KEY')]: 'key-one' }).providers[0];
+    const roleModels = (config: typeof defaults) => [
+      ...(config?.extraModels ?? []).map((extra) => `${extra.roles.join('+')}=${extra.model}`),
+    ];
+    const defaultRoles = Object.entries(FIRST.roles ?? {}).filter(([, offer]) => offer?.defaultModel !== undefined);
+    expect(roleModels(defaults)).toEqual(defaultRoles.map(([role, offer]) => `${role}=${offer?.defaultModel}`));
+
+    const chosen = createProvidersConfig({
+      [v('API_KEY')]: 'key-one',
+      [v('VISION_MODEL')]: 'eyes-2',
+      [v('TRANSCRIPTION_MODEL')]: 'NONE',
+    }).providers[0];
+    expect(roleModels(chosen)).toEqual(['vision=eyes-2']);
+    expect(chosen?.extraModels?.[0]?.inputs).toContain('image');
+
+    // The chat model named for a role plays it: no model of its own.
+    const merged = createProvidersConfig({
+      [v('API_KEY')]: 'key-one',
+      [v('VISION_MODEL')]: FIRST.defaultModel,
+      [v('TRANSCRIPTION_MODEL')]: 'none',
+    }).providers[0];
+    expect(merged?.extraModels).toEqual([]);
+    expect(merged?.capabilities?.inputs).toEqual(expect.arrayContaining(['text', 'image']));
+  });
+
   it('reports limits that are not whole non-negative numbers', () => {
     const error = configError(() => createProvidersConfig({ [v('TPM')]: '1.5', [v('RPD')]: '-1' }));
     expect(problemLines(error)).toEqual([

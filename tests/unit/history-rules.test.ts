@@ -24,6 +24,27 @@ describe('stored history messages', () => {
     }
   });
 
+  it('keeps the reference of the media a message stood for, never media bytes, and drops a malformed one', () => {
+    const photo = {
+      role: 'user' as const,
+      content: '[photo] what is this?',
+      tokens: 9,
+      reference: { kind: 'image' as const, fileId: 'AgACAgQAAxkBAAIB', caption: 'what is this?' },
+    };
+    expect(parseStoredMessage(serializeStoredMessage(photo))).toEqual(photo);
+    const withBytes = {
+      ...photo,
+      media: [{ kind: 'image' as const, mimeType: 'image/jpeg', data: new Uint8Array(3) }],
+    };
+    expect(serializeStoredMessage(withBytes)).not.toContain('media');
+    for (const reference of [{ kind: 'video', fileId: 'x' }, { kind: 'image' }, 'AgAC']) {
+      expect(parseStoredMessage(JSON.stringify({ role: 'user', content: '[photo]', reference }))).toEqual({
+        role: 'user',
+        content: '[photo]',
+      });
+    }
+  });
+
   it('refuses entries that are not messages', () => {
     for (const raw of ['', 'not json', '[]', 'null', '{"role":"robot","content":"x"}', '{"role":"user"}']) {
       expect(parseStoredMessage(raw)).toBeUndefined();

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Behaviour, RecordedRequest, WireFormat } from './types';
+import { dataUrlMedia } from './media';
+import type { Behaviour, RecordedMedia, RecordedRequest, WireFormat } from './types';
 
 type Reply = Extract<Behaviour, { type: 'reply' }>;
 
@@ -46,6 +47,18 @@ function contentText(content: unknown): string {
   return '';
 }
 
+/** v2 `image_url` parts (`{type: 'image_url', image_url: {url}}`). */
+function mediaOf(messages: CohereBody['messages']): RecordedMedia[] {
+  const media: RecordedMedia[] = [];
+  for (const [index, message] of (messages ?? []).entries()) {
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      if (part.type === 'image_url') media.push(dataUrlMedia(part.image_url?.url, index));
+    }
+  }
+  return media;
+}
+
 function usageOf(reply: Reply): CohereUsage | undefined {
   if (reply.usage === null) return undefined;
   const usage = reply.usage ?? { inputTokens: 11, outputTokens: Math.max(1, reply.text.split(/\s+/).length) };
@@ -90,8 +103,20 @@ export function cohereFormat(dialect: string): WireFormat {
           role: message.role ?? '',
           content: contentText(message.content),
         })),
+        media: mediaOf(parsed.messages),
       };
     },
+    // A 400 in Cohere's `{id, message}` shape (the exact wording for a text model is not verified).
+    unsupportedInput: (request, media) => ({
+      type: 'error',
+      status: 400,
+      body: {
+        id: id(),
+        message: media.valid
+          ? `invalid request: model '${request.model ?? ''}' does not support image inputs`
+          : 'invalid request: image_url must be a valid base64 data URL',
+      },
+    }),
     // Cohere does not name the model in its answers.
     completion: (reply) => {
       const usage = usageOf(reply);

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Behaviour, RecordedRequest, WireFormat } from './types';
+import { base64Media } from './media';
+import type { Behaviour, RecordedMedia, RecordedRequest, WireFormat } from './types';
 
 type Reply = Extract<Behaviour, { type: 'reply' }>;
 
@@ -14,6 +15,9 @@ const CHAT_PATH = /^\/v1beta\/models\/([^/:]+):(generateContent|streamGenerateCo
 
 interface GeminiPart {
   readonly text?: unknown;
+  /** The SDK sends camelCase; the REST API also takes `inline_data` / `mime_type`. */
+  readonly inlineData?: { readonly mimeType?: unknown; readonly data?: unknown };
+  readonly inline_data?: { readonly mime_type?: unknown; readonly data?: unknown };
 }
 
 interface GeminiContent {
@@ -28,6 +32,19 @@ interface GeminiBody {
 
 function partsText(content: GeminiContent | undefined): string {
   return (content?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+}
+
+function mediaOf(contents: readonly GeminiContent[] | undefined): RecordedMedia[] {
+  const media: RecordedMedia[] = [];
+  for (const [index, content] of (contents ?? []).entries()) {
+    for (const part of content.parts ?? []) {
+      const inline = part.inlineData ?? part.inline_data;
+      if (inline === undefined) continue;
+      const mimeType = 'mimeType' in inline ? inline.mimeType : (inline as { mime_type?: unknown }).mime_type;
+      media.push(base64Media(typeof mimeType === 'string' ? mimeType : '', inline.data, index));
+    }
+  }
+  return media;
 }
 
 function roleName(role: string | undefined): string {
@@ -89,8 +106,23 @@ export function geminiFormat(dialect: string): WireFormat {
           ...system.map((content) => ({ role: 'system', content })),
           ...(parsed.contents ?? []).map((content) => ({ role: roleName(content.role), content: partsText(content) })),
         ],
+        media: mediaOf(parsed.contents),
       };
     },
+    // Gemini's 400s for inline data it cannot use (REST error shape; wording not verified).
+    unsupportedInput: (_request, media) => ({
+      type: 'error',
+      status: 400,
+      body: {
+        error: {
+          code: 400,
+          status: 'INVALID_ARGUMENT',
+          message: media.valid
+            ? `Unsupported MIME type: ${media.mimeType}`
+            : `Invalid value at 'contents[${media.message ?? 0}].parts' (TYPE_BYTES), Base64 decoding failed`,
+        },
+      },
+    }),
     completion: (reply, request) => ({
       candidates: [candidate(reply.text, reply.finishReason ?? 'STOP')],
       ...optional('usageMetadata', usageMetadata(reply)),

@@ -1,5 +1,6 @@
 import { PROVIDERS } from '../../../providers/registry';
 import { basePathOf, dialectFor } from './dialect';
+import { modelTakesFor } from './media';
 import { FakeProviderServer, type FakeProviderServerOptions } from './server';
 import type { WireFormat } from './types';
 
@@ -15,7 +16,7 @@ export {
   type RateLimitDialect,
 } from './dialect';
 export { FakeProviderServer, type FakeProviderServerOptions, splitWords } from './server';
-export type { Behaviour, Handler, RecordedRequest, ReplyUsage, WireFormat } from './types';
+export type { Behaviour, Handler, RecordedMedia, RecordedRequest, ReplyUsage, WireFormat } from './types';
 
 /**
  * The wire format of every provider in the registry, each mounted under the provider's name, with
@@ -25,6 +26,7 @@ export function allWireFormats(): WireFormat[] {
   return PROVIDERS.map((descriptor) => ({
     ...dialectFor(descriptor.name).format(descriptor.name),
     basePath: basePathOf(descriptor),
+    modelTakes: modelTakesFor(descriptor),
   }));
 }
 

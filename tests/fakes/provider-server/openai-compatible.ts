@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Behaviour, RecordedRequest, WireFormat } from './types';
+import { dataUrlMedia } from './media';
+import type { Behaviour, RecordedMedia, RecordedRequest, WireFormat } from './types';
 
 type Reply = Extract<Behaviour, { type: 'reply' }>;
 
@@ -18,6 +19,11 @@ export interface OpenAiDialectOptions {
   readonly streamUsage: 'when-asked' | 'last-chunk' | 'extension';
   /** The name of that extra object (`x_…`), for `streamUsage: 'extension'`. */
   readonly usageExtension?: string;
+  /**
+   * The path of its speech-to-text endpoint (`audio/transcriptions`, multipart), when it has one;
+   * `usageExtension`'s object is added to the answer as the provider adds it.
+   */
+  readonly transcriptionPath?: string;
 }
 
 function bearer(headers: IncomingHttpHeaders): string | undefined {
@@ -38,6 +44,20 @@ function contentText(content: unknown): string {
     return content.map((part: { text?: unknown }) => (typeof part.text === 'string' ? part.text : '')).join('');
   }
   return '';
+}
+
+/** The `image_url` parts of the messages (data URLs; anything else is recorded as invalid). */
+function mediaOf(messages: OpenAiBody['messages']): RecordedMedia[] {
+  const media: RecordedMedia[] = [];
+  for (const [index, message] of (messages ?? []).entries()) {
+    if (!Array.isArray(message.content)) continue;
+    for (const part of message.content as { type?: unknown; image_url?: { url?: unknown } }[]) {
+      if (part.type === 'image_url') media.push(dataUrlMedia(part.image_url?.url, index));
+      else if (part.type !== 'text')
+        media.push({ kind: 'other', mimeType: String(part.type), bytes: 0, head: '', valid: false, message: index });
+    }
+  }
+  return media;
 }
 
 function usageOf(reply: Reply): { prompt_tokens: number; completion_tokens: number; total_tokens: number } | undefined {
@@ -82,8 +102,34 @@ export function openAiCompatibleFormat(options: OpenAiDialectOptions): WireForma
           role: message.role ?? '',
           content: contentText(message.content),
         })),
+        media: mediaOf(parsed.messages),
       };
     },
+    // What an OpenAI-compatible text model says to content parts it cannot take (one provider's words:
+    // docs/providers.md), and to an image that is not a base64 data URL.
+    unsupportedInput: (_request, media) => ({
+      type: 'error',
+      status: 400,
+      body: {
+        error: media.valid
+          ? { message: `message[${media.message ?? 0}].content must be a string`, type: 'invalid_request_error' }
+          : {
+              message: `messages[${media.message ?? 0}]: invalid image: expected a base64 data URL`,
+              type: 'invalid_request_error',
+            },
+      },
+    }),
+    ...(options.transcriptionPath === undefined
+      ? {}
+      : {
+          transcription: {
+            matches: (method: string, path: string) => method === 'POST' && path === options.transcriptionPath,
+            completion: (reply: Reply) => ({
+              text: reply.text,
+              ...(extension === undefined ? {} : { [extension]: { id: 'req_fake' } }),
+            }),
+          },
+        }),
     completion: (reply, request) => {
       const usage = usageOf(reply);
       return {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Behaviour, Handler, RecordedRequest, WireFormat } from './types';
+import { parseMultipart, uploadedMedia } from './media';
+import type { Behaviour, Handler, RecordedMedia, RecordedRequest, WireFormat } from './types';
 
 export interface FakeProviderServerOptions {
   readonly formats: readonly WireFormat[];
@@ -16,10 +17,10 @@ export interface FakeProviderServerOptions {
   readonly recordRequests?: boolean;
 }
 
-const DEFAULT_HANDLER: Handler = (request) => ({
-  type: 'reply',
-  text: `echo: ${request.messages.at(-1)?.content ?? ''}`,
-});
+const DEFAULT_HANDLER: Handler = (request) =>
+  request.operation === 'transcription'
+    ? { type: 'reply', text: `heard ${request.media[0]?.bytes ?? 0} bytes` }
+    : { type: 'reply', text: `echo: ${request.messages.at(-1)?.content ?? ''}` };
 
 /**
  * A local HTTP server that speaks the chat wire formats of the providers, so adapters can be tested
@@ -127,8 +128,17 @@ export class FakeProviderServer {
     const [, dialect = '', ...rest] = url.pathname.split('/');
     const path = `/${rest.join('/')}`;
     const format = this.formats.find((candidate) => candidate.dialect === dialect);
-    const rawBody = await readBody(req);
+    const rawBytes = await readBody(req);
+    const rawBody = rawBytes.toString('utf8');
 
+    if (
+      format?.transcription !== undefined &&
+      req.method !== undefined &&
+      format.transcription.matches(req.method, path)
+    ) {
+      await this.transcribe(format, req, res, dialect, path, url, rawBytes);
+      return;
+    }
     if (req.method === 'GET' && path.endsWith('/tcp_warming')) {
       this.warmUps.push(url.pathname);
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -147,13 +157,15 @@ export class FakeProviderServer {
       res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"fake: body is not JSON"}}');
       return;
     }
-    const described = format.describe(path, url.searchParams, req.headers, body);
+    const { media = [], ...described } = format.describe(path, url.searchParams, req.headers, body);
     const request: RecordedRequest = {
       dialect,
       method: req.method,
       path: `${path}${url.search}`,
       headers: req.headers,
       body,
+      media,
+      operation: 'chat',
       index: this.received++,
       receivedAt: this.now(),
       ...described,
@@ -162,7 +174,84 @@ export class FakeProviderServer {
     res.on('close', () => {
       if (!res.writableFinished) this.abandoned.push(request.index);
     });
+    // A part the model cannot take, or one that is malformed, is refused as the provider refuses it.
+    const refused = media.find(
+      (part) => !part.valid || part.kind === 'other' || format.modelTakes?.(request.model, part.kind) === false,
+    );
+    if (refused !== undefined) {
+      await this.perform(format, request, this.refusal(format, request, refused), res);
+      return;
+    }
     const behaviour = this.queue.shift() ?? (await this.handler(request));
+    await this.perform(format, request, behaviour, res);
+  }
+
+  private refusal(format: WireFormat, request: RecordedRequest, media: RecordedMedia): Behaviour {
+    return (
+      format.unsupportedInput?.(request, media) ?? {
+        type: 'error',
+        status: 400,
+        body: { error: { message: `fake: ${media.kind} input not accepted` } },
+      }
+    );
+  }
+
+  /** Speech to text: a multipart upload of `file` (the audio) and `model`; answered `{text}`. */
+  private async transcribe(
+    format: WireFormat,
+    req: IncomingMessage,
+    res: ServerResponse,
+    dialect: string,
+    path: string,
+    url: URL,
+    body: Buffer,
+  ): Promise<void> {
+    const parts = parseMultipart(body, req.headers['content-type']);
+    const field = (name: string) => parts.find((part) => part.name === name);
+    const file = field('file');
+    const model = field('model')?.content.toString('utf8');
+    const authorization = req.headers.authorization;
+    const media =
+      file === undefined ? [] : [uploadedMedia(file.contentType ?? 'application/octet-stream', file.content)];
+    const request: RecordedRequest = {
+      dialect,
+      method: req.method ?? 'POST',
+      path: `${path}${url.search}`,
+      headers: req.headers,
+      body: Object.fromEntries(
+        parts.filter((part) => part.filename === undefined).map((part) => [part.name, part.content.toString('utf8')]),
+      ),
+      media,
+      operation: 'transcription',
+      apiKey: authorization?.startsWith('Bearer ') ? authorization.slice('Bearer '.length) : undefined,
+      model,
+      stream: false,
+      messages: [],
+      index: this.received++,
+      receivedAt: this.now(),
+    };
+    if (this.recordRequests) this.requests.push(request);
+    const audio = media[0];
+    if (audio === undefined || !audio.valid || audio.kind !== 'audio' || model === undefined) {
+      sendJson(res, 400, {
+        error: {
+          message:
+            audio === undefined
+              ? "file: a file must be provided in the 'file' field"
+              : model === undefined
+                ? "model: property 'model' is missing"
+                : 'file must be one of the following types: [flac mp3 mp4 mpeg mpga m4a ogg opus wav webm]',
+          type: 'invalid_request_error',
+        },
+      });
+      return;
+    }
+    const behaviour = this.queue.shift() ?? (await this.handler(request));
+    if (behaviour.type === 'reply') {
+      await delay(behaviour.delayMs);
+      sendJson(res, 200, format.transcription!.completion(behaviour, request), behaviour.headers);
+      return;
+    }
     await this.perform(format, request, behaviour, res);
   }
 
@@ -269,11 +358,11 @@ function delay(ms: number | undefined): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     req.on('data', (part: Buffer) => parts.push(part));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', reject);
   });
 }

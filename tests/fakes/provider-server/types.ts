@@ -15,10 +15,28 @@ export interface RecordedRequest {
   /** Messages normalized to role + text, so tests can assert on history whatever the dialect. */
   readonly messages: readonly { readonly role: string; readonly content: string }[];
   readonly body: unknown;
+  /** Media parts the request carried (images, audio, PDFs), in order; empty for text. */
+  readonly media: readonly RecordedMedia[];
+  /** What the request asks for: a chat answer, or the transcript of an uploaded audio file. */
+  readonly operation: 'chat' | 'transcription';
   /** Index of this request among all the server received (0-based). */
   readonly index: number;
   /** `server.now()` when the request arrived (the fake clock in benchmarks, real time otherwise). */
   readonly receivedAt: number;
+}
+
+/** One media part as the fake received it (its bytes are checked, not kept). */
+export interface RecordedMedia {
+  readonly kind: 'image' | 'audio' | 'pdf' | 'other';
+  readonly mimeType: string;
+  /** Size of the decoded bytes. */
+  readonly bytes: number;
+  /** The first bytes, hex: enough to tell a JPEG (`ffd8ff`) or an OGG file (`4f676753`). */
+  readonly head: string;
+  /** The part was well formed (a base64 data URL, base64 inline data, a file upload with content). */
+  readonly valid: boolean;
+  /** The message it came with (0-based), for chat requests. */
+  readonly message?: number;
 }
 
 export interface ReplyUsage {
@@ -70,6 +88,13 @@ export type Behaviour =
 
 export type Handler = (request: RecordedRequest) => Behaviour | Promise<Behaviour>;
 
+/** An OpenAI-style `audio/transcriptions` endpoint. */
+export interface TranscriptionFormat {
+  matches(method: string, path: string): boolean;
+  /** The JSON answer: `{text}` and whatever the provider adds. */
+  completion(reply: Extract<Behaviour, { type: 'reply' }>, request: RecordedRequest): unknown;
+}
+
 /** How the fake turns a behaviour into one provider's wire format. */
 export interface WireFormat {
   /** The path prefix the dialect is mounted under: a provider's name, e.g. `name` → `http://127.0.0.1:port/name`. */
@@ -81,13 +106,22 @@ export interface WireFormat {
   readonly basePath?: string;
   /** Whether `path` (after the prefix, without query) is this dialect's chat endpoint. */
   matches(method: string, path: string): boolean;
-  /** Pulls key, model, stream flag and messages out of the request. */
+  /** Pulls key, model, stream flag, messages and media parts out of the request. */
   describe(
     path: string,
     query: URLSearchParams,
     headers: IncomingHttpHeaders,
     body: unknown,
-  ): Pick<RecordedRequest, 'apiKey' | 'model' | 'stream' | 'messages'>;
+  ): Pick<RecordedRequest, 'apiKey' | 'model' | 'stream' | 'messages'> & { readonly media?: readonly RecordedMedia[] };
+  /**
+   * Which kinds of media a model takes (`allWireFormats` sets it from the registry's capabilities);
+   * every kind when unset.
+   */
+  readonly modelTakes?: (model: string | undefined, kind: RecordedMedia['kind']) => boolean;
+  /** The provider's refusal of a request with a part the model cannot take or that is malformed. */
+  unsupportedInput?(request: RecordedRequest, media: RecordedMedia): Behaviour;
+  /** Speech to text (multipart upload of `file` and `model`), for formats that have it. */
+  readonly transcription?: TranscriptionFormat;
   /** The JSON body of a non-streamed answer. */
   completion(reply: Extract<Behaviour, { type: 'reply' }>, request: RecordedRequest): unknown;
   /** The SSE `data:` payloads of a streamed answer, in order (strings are sent as they are). */

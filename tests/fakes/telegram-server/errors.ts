@@ -49,6 +49,8 @@ export const telegramErrors = {
       "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
   }),
   chatNotFound: () => badRequest('chat not found'),
+  invalidFileId: () => badRequest('invalid file_id'),
+  fileTooBig: () => badRequest('file is too big'),
   chatIdEmpty: () => badRequest('chat_id is empty'),
   messageTextEmpty: () => badRequest('message text is empty'),
   messageTooLong: () => badRequest('message is too long'),

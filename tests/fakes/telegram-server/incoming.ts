@@ -59,26 +59,100 @@ export function stickerMedia(emoji: string): Partial<Message> {
   };
 }
 
-export function photoMedia(): Partial<Message> {
-  const { file_unique_id } = fileIds('photo');
+/** A file a user sent, as the fake keeps it for getFile and the download path. */
+export interface FileRecord {
+  readonly file_id: string;
+  readonly file_unique_id: string;
+  /** What getFile reports; may exceed the bytes kept (a huge file is described, never built). */
+  readonly file_size: number;
+  readonly file_path: string;
+  readonly content: Buffer;
+}
+
+/** A small valid JPEG (a 1×1 white pixel): what a photo holds unless the test gives bytes. */
+export const SAMPLE_JPEG = Buffer.from(
+  '/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAAMCAgICAgMCAgIDAwMDBAYEBAQEBAgGBgUGCQgKCgkICQkKDA8MCgsOCwkJDRENDg8QEBEQCgwSExIQEw8QEBD/yQALCAABAAEBAREA/8wABgAQEAX/2gAIAQEAAD8A0s8g/9k=',
+  'base64',
+);
+/** The start of an OGG/Opus stream: what a voice note holds unless the test gives bytes. */
+export const SAMPLE_OGG = Buffer.concat([Buffer.from('OggS', 'latin1'), Buffer.alloc(2_000, 1)]);
+
+/** The media fields of a message and the files behind them. */
+export interface IncomingMedia {
+  readonly media: Partial<Message>;
+  readonly files: readonly FileRecord[];
+}
+
+function fileRecord(kind: string, path: string, content: Buffer, size: number | undefined): FileRecord {
+  const ids = fileIds(kind);
+  return { ...ids, file_size: size ?? content.length, file_path: `${path}/file_${fileCounter}`, content };
+}
+
+/** A photo in two sizes (Telegram sends several; the last is the largest), each a file of its own. */
+export function photoMedia(content: Buffer = SAMPLE_JPEG, fileSize?: number): IncomingMedia {
+  const small = fileRecord('photo', 'photos', content, Math.min(content.length, 1200));
+  const large = fileRecord('photo', 'photos', content, fileSize);
   return {
-    photo: [
-      { file_id: `${file_unique_id}-s`, file_unique_id: `${file_unique_id}-s`, width: 90, height: 90, file_size: 1200 },
-      {
-        file_id: `${file_unique_id}-m`,
-        file_unique_id: `${file_unique_id}-m`,
-        width: 800,
-        height: 800,
-        file_size: 64000,
-      },
-    ],
+    media: {
+      photo: [
+        {
+          file_id: small.file_id,
+          file_unique_id: small.file_unique_id,
+          width: 90,
+          height: 90,
+          file_size: small.file_size,
+        },
+        {
+          file_id: large.file_id,
+          file_unique_id: large.file_unique_id,
+          width: 800,
+          height: 800,
+          file_size: large.file_size,
+        },
+      ],
+    },
+    files: [small, large],
   };
 }
 
-export function voiceMedia(duration: number): Partial<Message> {
-  return { voice: { ...fileIds('voice'), duration, mime_type: 'audio/ogg', file_size: duration * 2000 } };
+export function voiceMedia(
+  duration: number,
+  content: Buffer = SAMPLE_OGG,
+  fileSize?: number,
+  mimeType = 'audio/ogg',
+): IncomingMedia {
+  const file = fileRecord('voice', 'voice', content, fileSize);
+  return {
+    media: {
+      voice: {
+        file_id: file.file_id,
+        file_unique_id: file.file_unique_id,
+        duration,
+        mime_type: mimeType,
+        file_size: file.file_size,
+      },
+    },
+    files: [file],
+  };
 }
 
-export function documentMedia(fileName: string, mimeType: string): Partial<Message> {
-  return { document: { ...fileIds('document'), file_name: fileName, mime_type: mimeType, file_size: 2048 } };
+export function documentMedia(
+  fileName: string,
+  mimeType: string,
+  content: Buffer = Buffer.from('some notes\n'),
+  fileSize?: number,
+): IncomingMedia {
+  const file = fileRecord('document', 'documents', content, fileSize);
+  return {
+    media: {
+      document: {
+        file_id: file.file_id,
+        file_unique_id: file.file_unique_id,
+        file_name: fileName,
+        mime_type: mimeType,
+        file_size: file.file_size,
+      },
+    },
+    files: [file],
+  };
 }

@@ -28,6 +28,9 @@ const CHAT_ACTIONS = new Set([
   'upload_video_note',
 ]);
 
+/** Bots may download files of at most 20 MB (getFile refuses larger ones). */
+export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
+
 const WEBHOOK_PORTS = new Set(['', '80', '88', '443', '8443']);
 
 /**
@@ -36,6 +39,20 @@ const WEBHOOK_PORTS = new Set(['', '80', '88', '443', '8443']);
  */
 export const METHODS: Readonly<Record<string, MethodHandler>> = {
   getMe: (world) => world.bot,
+
+  /** A file a user sent: its path for the download, or Telegram's refusal above 20 MB. */
+  getFile(world, params) {
+    const fileId = stringParam(params, 'file_id');
+    const file = fileId === undefined ? undefined : world.files.get(fileId);
+    if (file === undefined) fail(telegramErrors.invalidFileId());
+    if (file.file_size > MAX_DOWNLOAD_BYTES) fail(telegramErrors.fileTooBig());
+    return {
+      file_id: file.file_id,
+      file_unique_id: file.file_unique_id,
+      file_size: file.file_size,
+      file_path: file.file_path,
+    };
+  },
 
   close: () => true,
   logOut: () => true,

@@ -104,6 +104,9 @@ export class FakeTelegramServer {
   private root = '';
   /** Calls answered while `recordCalls` is off (their `index`). */
   private unrecordedCalls = 0;
+  private failingDownloads = 0;
+  /** Paths of the files the bot downloaded, in order (`GET /file/bot<token>/<file_path>`). */
+  readonly downloads: string[] = [];
 
   constructor(private readonly options: FakeTelegramServerOptions = {}) {
     this.token = options.token ?? DEFAULT_TOKEN;
@@ -177,6 +180,8 @@ export class FakeTelegramServer {
     this.unrecordedCalls = 0;
     this.webhookDeliveries.length = 0;
     this.failures.length = 0;
+    this.failingDownloads = 0;
+    this.downloads.length = 0;
     this.flood = undefined;
   }
 
@@ -194,6 +199,12 @@ export class FakeTelegramServer {
 
   clearFailures(): void {
     this.failures.length = 0;
+    this.failingDownloads = 0;
+  }
+
+  /** The next `times` file downloads (`GET /file/bot<token>/<path>`) answer 500. */
+  failDownloads(times = 1): void {
+    this.failingDownloads += times;
   }
 
   enableFloodControl(options: FloodControlOptions): void {
@@ -241,22 +252,47 @@ export class FakeTelegramServer {
     });
   }
 
-  sendPhoto(from: UserInput, options: IncomingOptions & { readonly caption?: string } = {}): Update {
+  /**
+   * A user's photo (two sizes, the larger last), with or without a caption. `content` is the image's
+   * bytes (a tiny JPEG by default); `fileSize` what Telegram says its size is (to describe a file
+   * over the 20 MB bots may download, without building one).
+   */
+  sendPhoto(
+    from: UserInput,
+    options: IncomingOptions & {
+      readonly caption?: string;
+      readonly content?: Buffer;
+      readonly fileSize?: number;
+    } = {},
+  ): Update {
     const caption = options.caption ?? '';
+    const { media, files } = photoMedia(options.content, options.fileSize);
+    this.world.addFiles(files);
     return this.userMessage(from, options, {
       kind: 'photo',
       text: caption,
       entities: detectEntities(caption),
-      media: photoMedia(),
+      media,
     });
   }
 
-  sendVoice(from: UserInput, options: IncomingOptions & { readonly duration?: number } = {}): Update {
+  /** A user's voice note (OGG/Opus by default), `duration` seconds long. */
+  sendVoice(
+    from: UserInput,
+    options: IncomingOptions & {
+      readonly duration?: number;
+      readonly content?: Buffer;
+      readonly fileSize?: number;
+      readonly mimeType?: string;
+    } = {},
+  ): Update {
+    const { media, files } = voiceMedia(options.duration ?? 3, options.content, options.fileSize, options.mimeType);
+    this.world.addFiles(files);
     return this.userMessage(from, options, {
       kind: 'voice',
       text: '',
       entities: [],
-      media: voiceMedia(options.duration ?? 3),
+      media,
     });
   }
 
@@ -266,14 +302,23 @@ export class FakeTelegramServer {
       readonly fileName?: string;
       readonly mimeType?: string;
       readonly caption?: string;
+      readonly content?: Buffer;
+      readonly fileSize?: number;
     } = {},
   ): Update {
     const caption = options.caption ?? '';
+    const { media, files } = documentMedia(
+      options.fileName ?? 'notes.txt',
+      options.mimeType ?? 'text/plain',
+      options.content,
+      options.fileSize,
+    );
+    this.world.addFiles(files);
     return this.userMessage(from, options, {
       kind: 'document',
       text: caption,
       entities: detectEntities(caption),
-      media: documentMedia(options.fileName ?? 'notes.txt', options.mimeType ?? 'text/plain'),
+      media,
     });
   }
 
@@ -510,6 +555,11 @@ export class FakeTelegramServer {
     const time = this.now();
     const url = new URL(req.url ?? '/', 'http://fake');
     const body = await readBody(req);
+    const download = /^\/file\/bot([^/]*)\/(.+)$/.exec(url.pathname);
+    if (download !== null) {
+      this.download(res, decodeURIComponent(download[1] ?? ''), decodeURIComponent(download[2] ?? ''));
+      return;
+    }
     const match = /^\/bot([^/]*)\/([^/]+)$/.exec(url.pathname);
     if (match === null) {
       sendJson(res, 404, { ok: false, ...telegramErrors.notFound() });
@@ -569,6 +619,23 @@ export class FakeTelegramServer {
     }
     this.flood?.record(method, chatId);
     this.answer(res, call, 200, outcome.response);
+  }
+
+  /** A file's bytes at the path getFile gave, as Telegram serves them (404 for anything else). */
+  private download(res: ServerResponse, token: string, filePath: string): void {
+    this.downloads.push(filePath);
+    const file = token === this.token ? this.world.filesByPath.get(filePath) : undefined;
+    if (this.failingDownloads > 0) {
+      this.failingDownloads -= 1;
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+      return;
+    }
+    if (file === undefined) {
+      sendJson(res, 404, { ok: false, ...telegramErrors.notFound() });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.content.length) });
+    res.end(file.content);
   }
 
   private perform(

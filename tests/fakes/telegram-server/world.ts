@@ -2,6 +2,7 @@ import type { BotCommand, Chat, Message, MessageEntity, Update, User, UserFromGe
 import { integerParam, type Params } from './body';
 import { fail, telegramErrors } from './errors';
 import type { LengthUnit } from './text';
+import type { FileRecord } from './incoming';
 import type { MessageKind, SentDocument, StoredDraft, StoredMessage } from './types';
 
 export interface WorldOptions {
@@ -65,6 +66,9 @@ export class TelegramWorld {
   readonly callbackQueries = new Map<string, { answered: boolean; params?: Params }>();
   /** Every document the bot sent, in order, with its bytes. */
   readonly documents: SentDocument[] = [];
+  /** Files users sent, by file_id, and by file_path for the download path. */
+  readonly files = new Map<string, FileRecord>();
+  readonly filesByPath = new Map<string, FileRecord>();
   webhook: WebhookState | undefined;
   /** Updates not yet confirmed, in update_id order. */
   updates: Update[] = [];
@@ -77,6 +81,13 @@ export class TelegramWorld {
 
   constructor(readonly options: WorldOptions) {
     this.nextUpdateId = options.firstUpdateId;
+  }
+
+  addFiles(files: readonly FileRecord[]): void {
+    for (const file of files) {
+      this.files.set(file.file_id, file);
+      this.filesByPath.set(file.file_path, file);
+    }
   }
 
   get bot(): UserFromGetMe {

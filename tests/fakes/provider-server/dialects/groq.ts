@@ -71,6 +71,7 @@ export const dialect: ProviderDialect = {
       path: '/openai/v1/chat/completions',
       streamUsage: 'extension',
       usageExtension: 'x_groq',
+      transcriptionPath: '/openai/v1/audio/transcriptions',
     }),
   errors: {
     invalidKey: groqErrors.invalidKey,

@@ -1,0 +1,442 @@
+import { Composer, type MiddlewareFn } from 'grammy';
+import type { Message } from 'grammy/types';
+import type { MediaKind, MediaPart } from '../../providers';
+import { type BotContext, conversationIdOf } from '../context';
+import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
+import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
+import { isRouterError } from '../../providers';
+import { DownloadError, downloadFile, MAX_DOWNLOAD_BYTES } from './media-download';
+
+/** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
+const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
+
+/** Text-like files read as text: by type, or by name when Telegram says only `application/octet-stream`. */
+const TEXT_TYPES = new Set([
+  'application/json',
+  'application/xml',
+  'application/x-yaml',
+  'application/yaml',
+  'application/javascript',
+  'application/x-javascript',
+  'application/typescript',
+  'application/x-sh',
+  'application/sql',
+  'application/toml',
+  'application/x-python',
+]);
+const TEXT_EXTENSIONS = new Set(
+  (
+    'txt md markdown csv tsv json jsonl yaml yml xml html htm css js mjs cjs ts tsx jsx py rb go rs java kt ' +
+    'swift c h cc cpp hpp cs php sh bash zsh sql toml ini cfg conf log tex rst srt vtt env lua r pl scala dart'
+  ).split(' '),
+);
+
+/** The largest text file downloaded (a text file this size is far past the character cap anyway). */
+const TEXT_FILE_MAX_BYTES = 512 * 1024;
+/** The longest text file answered, in characters (about 10,000 tokens). */
+const TEXT_FILE_MAX_CHARS = 40_000;
+/**
+ * The largest PDF sent inline: a request is capped at 20 MB and base64 adds a third
+ * (docs/providers.md), so 14 MB of PDF leaves room for the conversation.
+ */
+const PDF_MAX_BYTES = 14 * 1024 * 1024;
+/** The most PDF pages sent (each is 258 tokens as an image; docs/providers.md). */
+const PDF_MAX_PAGES = 100;
+
+/** The longest transcript quoted back to the user above the answer (the rest is cut with an ellipsis). */
+const QUOTED_TRANSCRIPT_CHARS = 400;
+
+/** What a message carries that the bot can read, found before anything is downloaded. */
+interface Incoming {
+  /** `text`: a text-like file, read as text and sent to any chat model. */
+  readonly kind: MediaKind | 'text';
+  readonly fileId: string;
+  readonly fileSize: number | undefined;
+  readonly mimeType: string;
+  readonly fileName: string | undefined;
+  readonly caption: string;
+  /** Seconds, for audio. */
+  readonly durationSeconds?: number;
+}
+
+/** Something sent to a model as a media part (not read as text). */
+type MediaIncoming = Incoming & { readonly kind: MediaKind };
+
+/**
+ * Media: photos and image documents, with or without a caption, answered by a vision model with
+ * the conversation's history; voice notes and audio files, transcribed through the pool and then
+ * answered as a chat turn, with a short quote of what was heard. In private chats every such message is a turn; in groups only one
+ * whose caption mentions the bot or that replies to the bot. A file the bot cannot read gets one
+ * short message; nothing is stored then. Limits apply as to text (the cost gate).
+ */
+export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  feature.use(async (ctx, next) => {
+    const message = ctx.message;
+    if (message === undefined || ctx.chat === undefined) return next();
+    const incoming = incomingOf(message);
+    if (incoming === undefined) return next();
+    if (ctx.chat.type !== 'private' && !isAddressedToBot(ctx, message)) return next();
+    if (incoming === 'unsupported') {
+      await sendPlain(ctx, ctx.t.media.unsupported);
+      return;
+    }
+    await costGate(ctx, () => {
+      switch (incoming.kind) {
+        case 'audio':
+          return answerVoice(ctx, { ...incoming, kind: incoming.kind });
+        case 'image':
+          return answerImage(ctx, { ...incoming, kind: incoming.kind });
+        case 'pdf':
+          return answerPdf(ctx, { ...incoming, kind: incoming.kind });
+        case 'text':
+          return answerTextFile(ctx, incoming);
+      }
+    });
+  });
+  return feature;
+}
+
+/** Whether the update is a message with a photo or a file (the media feature's cheap pre-check). */
+export function hasMedia(ctx: BotContext): boolean {
+  const message = ctx.message;
+  return (
+    message !== undefined &&
+    (message.photo !== undefined ||
+      message.document !== undefined ||
+      message.voice !== undefined ||
+      message.audio !== undefined)
+  );
+}
+
+/** The readable media of a message, `unsupported` for a file the bot cannot read, else undefined. */
+function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
+  const caption = message.caption ?? '';
+  const largest = message.photo?.at(-1);
+  if (largest !== undefined) {
+    return {
+      kind: 'image',
+      fileId: largest.file_id,
+      fileSize: largest.file_size,
+      // Telegram re-encodes photos as JPEG.
+      mimeType: 'image/jpeg',
+      fileName: undefined,
+      caption,
+    };
+  }
+  const audio = message.voice ?? message.audio;
+  if (audio !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: audio.file_id,
+      fileSize: audio.file_size,
+      // Voice notes are OGG/Opus.
+      mimeType: audio.mime_type ?? 'audio/ogg',
+      fileName: message.audio?.file_name,
+      caption,
+      durationSeconds: audio.duration,
+    };
+  }
+  const document = message.document;
+  if (document !== undefined) {
+    const mimeType = document.mime_type ?? '';
+    if (mimeType.startsWith('audio/')) {
+      return {
+        kind: 'audio',
+        fileId: document.file_id,
+        fileSize: document.file_size,
+        mimeType,
+        fileName: document.file_name,
+        caption,
+      };
+    }
+    const extension = (document.file_name ?? '').toLowerCase().split('.').at(-1) ?? '';
+    const file = {
+      fileId: document.file_id,
+      fileSize: document.file_size,
+      fileName: document.file_name,
+      caption,
+    };
+    if (mimeType === 'application/pdf' || (extension === 'pdf' && mimeType === 'application/octet-stream'))
+      return { kind: 'pdf', mimeType: 'application/pdf', ...file };
+    if (mimeType.startsWith('text/') || TEXT_TYPES.has(mimeType) || TEXT_EXTENSIONS.has(extension))
+      return { kind: 'text', mimeType, ...file };
+    if (!IMAGE_TYPES.has(mimeType)) return 'unsupported';
+    return {
+      kind: 'image',
+      fileId: document.file_id,
+      fileSize: document.file_size,
+      mimeType,
+      fileName: document.file_name,
+      caption,
+    };
+  }
+  return undefined;
+}
+
+async function answerImage(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const services = ctx.deps.services;
+  if (!services.media.seesImages) {
+    await sendPlain(ctx, ctx.t.errors.noCapability);
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const part = await fetchPart(ctx, incoming);
+    if (part === undefined) return;
+    const turn = imageTurn(part, {
+      kind: 'image',
+      fileId: incoming.fileId,
+      ...(incoming.caption === '' ? {} : { caption: withoutMention(ctx, incoming.caption) }),
+    });
+    const reply = await services.chat.sendTurnWithHistory(conversationId, turn, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, reply.text);
+    ctx.log.info(
+      {
+        provider: reply.provider,
+        model: reply.model,
+        key: reply.maskedKey,
+        latencyMs: Math.round(reply.latencyMs),
+        fallbacks: reply.failedAttempts.length,
+        media: incoming.kind,
+      },
+      'answered',
+    );
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/**
+ * A failure to answer media: as for text, except that when every model that was tried refused the
+ * file itself (a bad request: corrupt audio, an image it could not decode) the user is told the
+ * file could not be read, not that the providers are down.
+ */
+function describeMediaFailure(ctx: BotContext, error: unknown): string {
+  if (
+    isRouterError(error) &&
+    error.kind === 'unavailable' &&
+    error.attempts.length > 0 &&
+    error.attempts.every((attempt) => attempt.kind === 'bad_request')
+  ) {
+    return ctx.t.media.unreadable;
+  }
+  return describeFailure(ctx.t, error);
+}
+
+/** A PDF: inline to a model that takes PDFs, with the history; capped in size and pages. */
+async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const services = ctx.deps.services;
+  if (!services.media.readsPdfs) {
+    await sendPlain(ctx, ctx.t.errors.noCapability);
+    return;
+  }
+  const maxMegabytes = PDF_MAX_BYTES / (1024 * 1024);
+  if (incoming.fileSize !== undefined && incoming.fileSize > PDF_MAX_BYTES && incoming.fileSize <= MAX_DOWNLOAD_BYTES) {
+    await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(incoming.fileSize / (1024 * 1024)), maxMegabytes));
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const part = await fetchPart(ctx, incoming);
+    if (part === undefined) return;
+    if (part.data.byteLength > PDF_MAX_BYTES) {
+      await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(part.data.byteLength / (1024 * 1024)), maxMegabytes));
+      return;
+    }
+    const pages = pdfPageCount(part.data);
+    if (pages !== undefined && pages > PDF_MAX_PAGES) {
+      await sendPlain(ctx, ctx.t.media.tooManyPages(pages, PDF_MAX_PAGES));
+      return;
+    }
+    const caption = withoutMention(ctx, incoming.caption);
+    const turn = pdfTurn(part, { kind: 'pdf', fileId: incoming.fileId, ...(caption === '' ? {} : { caption }) });
+    const reply = await services.chat.sendTurnWithHistory(conversationId, turn, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, reply.text);
+    logAnswer(ctx, reply, incoming);
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/** A text-like file: its text, with the caption, as one chat turn to any chat model (kept in history). */
+async function answerTextFile(ctx: BotContext, incoming: Incoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  if (
+    incoming.fileSize !== undefined &&
+    incoming.fileSize > TEXT_FILE_MAX_BYTES &&
+    incoming.fileSize <= MAX_DOWNLOAD_BYTES
+  ) {
+    await sendPlain(ctx, ctx.t.media.documentTooLong(incoming.fileSize, TEXT_FILE_MAX_CHARS));
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const data = await fetchBytes(ctx, incoming);
+    if (data === undefined) return;
+    const text = decodeText(data);
+    if (text === undefined) {
+      await sendPlain(ctx, ctx.t.media.notText);
+      return;
+    }
+    if (text.length > TEXT_FILE_MAX_CHARS) {
+      await sendPlain(ctx, ctx.t.media.documentTooLong(text.length, TEXT_FILE_MAX_CHARS));
+      return;
+    }
+    const question = textFileTurn(incoming.fileName ?? 'file.txt', text, withoutMention(ctx, incoming.caption));
+    const reply = await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, reply.text);
+    logAnswer(ctx, reply, incoming);
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeFailure(ctx.t, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+function logAnswer(
+  ctx: BotContext,
+  reply: { provider: string; model: string; maskedKey: string; latencyMs: number; failedAttempts: readonly unknown[] },
+  incoming: Incoming,
+): void {
+  ctx.log.info(
+    {
+      provider: reply.provider,
+      model: reply.model,
+      key: reply.maskedKey,
+      latencyMs: Math.round(reply.latencyMs),
+      fallbacks: reply.failedAttempts.length,
+      media: incoming.kind,
+    },
+    'answered',
+  );
+}
+
+/**
+ * A voice note: transcribed through the pool (the models that offer transcription, in order, with
+ * their own keys and limits), then answered as the text it holds, with history; the user sees a
+ * short quote of what was heard above the answer. History keeps the transcript, not the audio.
+ */
+async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
+  const conversationId = conversationIdOf(ctx);
+  if (conversationId === undefined) return;
+  const services = ctx.deps.services;
+  if (!services.media.hearsAudio) {
+    await sendPlain(ctx, ctx.t.errors.noCapability);
+    return;
+  }
+  const stopTyping = keepTyping(ctx);
+  try {
+    const part = await fetchPart(ctx, incoming);
+    if (part === undefined) return;
+    const heard = await services.media.transcribe(part);
+    ctx.log.info(
+      { provider: heard.provider, model: heard.model, key: heard.maskedKey, fallbacks: heard.failedAttempts.length },
+      'transcribed',
+    );
+    const caption = withoutMention(ctx, incoming.caption);
+    const transcript = caption === '' ? heard.text : `${caption}\n\n${heard.text}`;
+    if (heard.text === '') {
+      await sendPlain(ctx, ctx.t.media.nothingHeard);
+      return;
+    }
+    const max = ctx.deps.config.maxMessageChars;
+    const question = transcript.length > max ? transcript.slice(0, max) : transcript;
+    const reply = await services.chat.sendMessageWithHistory(conversationId, question, {
+      exchangeId: `update:${ctx.update.update_id}`,
+    });
+    stopTyping();
+    await sendMarkdown(ctx, `${quoted(heard.text)}\n\n${reply.text}`);
+    ctx.log.info(
+      {
+        provider: reply.provider,
+        model: reply.model,
+        key: reply.maskedKey,
+        latencyMs: Math.round(reply.latencyMs),
+        fallbacks: reply.failedAttempts.length,
+        media: incoming.kind,
+      },
+      'answered',
+    );
+  } catch (error) {
+    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
+    await sendPlain(ctx, describeMediaFailure(ctx, error));
+  } finally {
+    stopTyping();
+  }
+}
+
+/** What was heard, short, as a Markdown quote with a microphone, its Markdown characters escaped. */
+export function quoted(transcript: string): string {
+  const oneLine = transcript.replace(/\s+/g, ' ').trim();
+  const short =
+    oneLine.length > QUOTED_TRANSCRIPT_CHARS ? `${oneLine.slice(0, QUOTED_TRANSCRIPT_CHARS).trimEnd()}…` : oneLine;
+  return `> 🎤 ${short.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&')}`;
+}
+
+/** The file as a media part, or `undefined` once the user was told why it could not be fetched. */
+async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<MediaPart | undefined> {
+  const data = await fetchBytes(ctx, incoming);
+  if (data === undefined) return undefined;
+  return {
+    kind: incoming.kind,
+    mimeType: incoming.mimeType,
+    data,
+    ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
+    ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
+  };
+}
+
+/** The file's bytes, or `undefined` once the user was told why they could not be fetched. */
+async function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
+  try {
+    return await downloadFile(ctx, incoming.fileId, incoming.fileSize);
+  } catch (error) {
+    if (!(error instanceof DownloadError)) throw error;
+    ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
+    await sendPlain(
+      ctx,
+      error.reason === 'too_large'
+        ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
+        : ctx.t.media.downloadFailed,
+    );
+    return undefined;
+  }
+}
+
+/** In groups: a caption that mentions the bot, or a reply to one of its messages. */
+function isAddressedToBot(ctx: BotContext, message: Message): boolean {
+  if (message.reply_to_message?.from?.id === ctx.me.id) return true;
+  const caption = message.caption ?? '';
+  const mention = `@${ctx.me.username}`.toLowerCase();
+  return (message.caption_entities ?? []).some(
+    (entity) =>
+      entity.type === 'mention' &&
+      caption.slice(entity.offset, entity.offset + entity.length).toLowerCase() === mention,
+  );
+}
+
+function withoutMention(ctx: BotContext, caption: string): string {
+  return caption.replace(new RegExp(`@${ctx.me.username}\\b`, 'gi'), '').trim();
+}
