@@ -191,7 +191,7 @@ async function startLongPolling(
   if (intake === undefined) {
     // Without Redis a crash loses history anyway: updates are confirmed to Telegram as soon as
     // they are in this process's queue, so that a long answer never holds back other chats.
-    const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger, confirmOnReceipt: true });
+    const polling = startPolling(bot, { allowedUpdates: [...ALLOWED_UPDATES], logger });
     logger.info({ intake: 'in-process' }, 'long polling started');
     return () => polling.stop(SHUTDOWN_GRACE_MS - 500);
   }
