@@ -131,6 +131,8 @@ export interface QueuedUpdate {
   readonly deliveries: number;
   /** Its place in its chat's line, taken when it was appended (none for an update without a chat). */
   readonly ticket?: ChatTicket;
+  /** Every earlier ticket of its chat was done when it was appended: its turn needs no wait. */
+  readonly firstInLine?: boolean;
 }
 
 /**
@@ -156,6 +158,11 @@ export interface UpdateQueue {
    * so that nobody reclaims them (a long answer is not a dead consumer).
    */
   touch(consumer: string): Promise<void>;
+  /**
+   * The entry's effect is stored: it leaves the queue and, with `markTurn`, its ticket is marked
+   * done (`ordering.done`), in one step.
+   */
+  complete(entry: QueuedUpdate, markTurn: boolean): Promise<void>;
   /** The entries' effects are stored: they leave the queue. */
   ack(entryIds: readonly string[]): Promise<void>;
   /** An entry whose handling failed every time: moved to the dead letters (and out of the queue). */

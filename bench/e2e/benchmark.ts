@@ -437,7 +437,21 @@ async function runIntake(
   intake: IntakeOptions,
   options: E2eOptions,
 ): Promise<IntakeRun> {
-  const running = await startArm(fixtures, arm);
+  // The long answer is a whole (not streamed) answer that takes `longAnswerMs`: the attempt
+  // timeout is raised above it, and no hedge races it, so that it is answered, late, by the
+  // provider that took it (the others' wait is what is measured).
+  const running = await startArm(
+    fixtures,
+    arm,
+    [],
+    arm === 'floor'
+      ? {}
+      : {
+          ATTEMPT_TIMEOUT_MS: String(intake.longAnswerMs + 10_000),
+          REQUEST_DEADLINE_MS: String(intake.longAnswerMs + 20_000),
+          HEDGE_MAX_SHARE: '0',
+        },
+  );
   let closed: PhaseResult;
   let headOfLine: PhaseResult;
   let longAnswered = false;

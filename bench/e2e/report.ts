@@ -333,6 +333,8 @@ export function formatE2eReport(report: E2eReport): string {
           format(run.closedLoop.updatesPerSecond, 0),
           format(run.closedLoop.p50Ms, 0),
           format(run.closedLoop.p95Ms, 0),
+          format(run.closedLoop.botCpuMsPerUpdate, 2),
+          format(run.closedLoop.redisCommandsPerUpdate, 1),
           String(run.closedLoop.errors),
           format(run.headOfLine.p50Ms, 0),
           format(run.headOfLine.p95Ms, 0),

@@ -147,7 +147,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         );
         return;
       }
-      if (ticket !== undefined) await waitForTurn(ticket, update.update_id);
+      if (ticket !== undefined && entry.firstInLine !== true) await waitForTurn(ticket, update.update_id);
       let failure: unknown;
       for (let attempt = 1; ; attempt++) {
         hooks.watch(update.update_id, releaseTurn);
@@ -162,7 +162,15 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         await sleep(retryDelayMs * 2 ** (attempt - 1));
       }
       if (failure === undefined) {
-        await acknowledge([entry.entryId]);
+        // Acknowledged and its turn passed on in one step (the turn may have gone already: a paste).
+        const markTurn = ticket !== undefined && !turnDone;
+        try {
+          await queue.complete(entry, markTurn);
+          if (markTurn) turnDone = true;
+        } catch (error) {
+          unacknowledged.add(entry.entryId);
+          warnEvery('could not acknowledge handled updates; trying again', error);
+        }
       } else if (!stopping) {
         const name = failure instanceof Error ? failure.name : typeof failure;
         await setAside(entry, update, `handling failed ${maxAttempts} times: ${name}`);

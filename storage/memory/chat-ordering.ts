@@ -24,6 +24,11 @@ export class MemoryChatOrdering implements ChatOrdering {
     return outcome;
   }
 
+  /** The chat's highest ticket done so far (0 for a chat with nothing in line). */
+  servedUpTo(chatId: string): number {
+    return this.lines.get(chatId)?.served ?? 0;
+  }
+
   async done(ticket: ChatTicket): Promise<void> {
     this.markServed(ticket.chatId, ticket.number);
   }

@@ -6,6 +6,7 @@ interface Entry {
   readonly updateId: number;
   readonly payload: string;
   readonly ticket: ChatTicket | undefined;
+  readonly firstInLine: boolean;
   deliveries: number;
   /** Who has it, and since when (undefined: nobody yet). */
   holder: { consumer: string; since: number } | undefined;
@@ -44,8 +45,9 @@ export class MemoryUpdateQueue implements UpdateQueue {
       this.lowestForgotten = Math.max(this.lowestForgotten, oldest);
     }
     const ticket = chatId === undefined ? undefined : await this.lines.take(chatId);
+    const firstInLine = ticket !== undefined && this.lines.servedUpTo(ticket.chatId) >= ticket.number - 1;
     const entryId = String(++this.counter);
-    this.entries.set(entryId, { entryId, updateId, payload, ticket, deliveries: 0, holder: undefined });
+    this.entries.set(entryId, { entryId, updateId, payload, ticket, firstInLine, deliveries: 0, holder: undefined });
     const waiters = this.waiters;
     this.waiters = [];
     for (const wake of waiters) wake();
@@ -88,6 +90,11 @@ export class MemoryUpdateQueue implements UpdateQueue {
     }
   }
 
+  async complete(entry: QueuedUpdate, markTurn: boolean): Promise<void> {
+    this.entries.delete(entry.entryId);
+    if (markTurn && entry.ticket !== undefined) await this.lines.done(entry.ticket);
+  }
+
   async ack(entryIds: readonly string[]): Promise<void> {
     for (const entryId of entryIds) this.entries.delete(entryId);
   }
@@ -124,7 +131,7 @@ export class MemoryUpdateQueue implements UpdateQueue {
       updateId: entry.updateId,
       payload: entry.payload,
       deliveries: entry.deliveries,
-      ...(entry.ticket === undefined ? {} : { ticket: entry.ticket }),
+      ...(entry.ticket === undefined ? {} : { ticket: entry.ticket, firstInLine: entry.firstInLine }),
     };
   }
 }

@@ -14,23 +14,30 @@ return { ticket, served }
 `;
 
 /**
- * KEYS: the chat's line. ARGV: ticket, TTL in ms, channel, chat id.
+ * `serve(line, ticket, ttl, channel, chat)`, a Lua function for scripts that mark a ticket done
+ * (this store's, and the intake queue's acknowledgement).
  * served = max(served, ticket), never past the last ticket taken (a late mark after the line
  * expired must not let future tickets skip ahead). Publishes the new served number only when a
  * later ticket exists, i.e. when someone may be waiting for it. Returns the served number.
  */
-const SERVE_SCRIPT = `
-local line = redis.call('HMGET', KEYS[1], 'next', 'served')
-local next = tonumber(line[1] or '0')
-local served = tonumber(line[2] or '0')
-local target = math.min(tonumber(ARGV[1]), next)
-if target > served then
-  served = target
-  redis.call('HSET', KEYS[1], 'served', served)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  if next > served then redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. served) end
+export const SERVE_FUNCTION = `
+local function serve(line_key, ticket, ttl, channel, chat)
+  local line = redis.call('HMGET', line_key, 'next', 'served')
+  local next = tonumber(line[1] or '0')
+  local served = tonumber(line[2] or '0')
+  local target = math.min(tonumber(ticket), next)
+  if target > served then
+    served = target
+    redis.call('HSET', line_key, 'served', served)
+    redis.call('PEXPIRE', line_key, ttl)
+    if next > served then redis.call('PUBLISH', channel, chat .. ' ' .. served) end
+  end
+  return served
 end
-return served
+`;
+
+const SERVE_SCRIPT = `${SERVE_FUNCTION}
+return serve(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 `;
 
 interface OrderingCommands {
@@ -135,6 +142,14 @@ export class RedisChatOrdering implements ChatOrdering {
 
   async done(ticket: ChatTicket): Promise<void> {
     await this.serve(ticket.chatId, ticket.number);
+  }
+
+  /**
+   * A served number written by another script (the intake queue marks a ticket done with its
+   * acknowledgement): wakes this process's waiters at once.
+   */
+  learn(chatId: string, served: number): void {
+    this.waiters.learn(chatId, served);
   }
 
   private key(chatId: string): string {

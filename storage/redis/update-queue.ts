@@ -1,12 +1,12 @@
 import type { ChatOrdering, QueuedUpdate, UpdateQueue } from '../types';
-import { RedisChatOrdering } from './chat-ordering';
+import { RedisChatOrdering, SERVE_FUNCTION } from './chat-ordering';
 import { callRedis, execPipeline, type RedisClient } from './client';
 
 /**
  * Appends an update unless its id is among the last SEEN_KEPT ids appended (or older than all of
  * them, once that many are kept): an update fetched or delivered twice is queued once. With a chat,
  * the same step takes the chat's next ticket (so ticket order is stream order, and a second append
- * takes none). KEYS: the stream, the seen ids (a sorted set), the chat's line (optional). ARGV:
+ * takes none), noting whether every earlier ticket was already done (then its turn needs no wait). KEYS: the stream, the seen ids (a sorted set), the chat's line (optional). ARGV:
  * update id, payload, ids kept, the line's TTL in ms, chat id (with a line). Returns 1 when
  * appended, 0 when already seen.
  */
@@ -23,7 +23,10 @@ redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(kept + 1))
 if KEYS[3] then
   local ticket = redis.call('HINCRBY', KEYS[3], 'next', 1)
   redis.call('PEXPIRE', KEYS[3], ARGV[4])
-  redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2], 'c', ARGV[5], 't', ticket)
+  local served = tonumber(redis.call('HGET', KEYS[3], 'served') or '0')
+  local first = 0
+  if served >= ticket - 1 then first = 1 end
+  redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2], 'c', ARGV[5], 't', ticket, 'f', first)
 else
   redis.call('XADD', KEYS[1], '*', 'u', ARGV[1], 'p', ARGV[2])
 end
@@ -45,6 +48,18 @@ redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
 return count
 `;
 
+/**
+ * Acknowledges and deletes an entry and, with a line, marks its ticket done (as the chat lines'
+ * own script does). KEYS: the stream, the chat's line (optional). ARGV: group, entry id, ticket,
+ * the line's TTL in ms, channel, chat id. Returns the chat's served number, or -1 without a line.
+ */
+const COMPLETE_SCRIPT = `${SERVE_FUNCTION}
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+if KEYS[2] then return serve(KEYS[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]) end
+return -1
+`;
+
 const GROUP = 'workers';
 /** How many appended update ids are remembered, to queue an update fetched twice once. */
 const SEEN_KEPT = 100_000;
@@ -56,6 +71,7 @@ const TOUCH_MAX = 5_000;
 interface QueueCommands {
   switchboardAppendUpdate(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
   switchboardTouchEntries(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
+  switchboardCompleteEntry(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
@@ -79,6 +95,8 @@ export interface RedisUpdateQueueClients {
  */
 export class RedisUpdateQueue implements UpdateQueue {
   readonly ordering: ChatOrdering;
+  private readonly lines: RedisChatOrdering;
+  private readonly channel: string;
   private readonly redis: RedisClient & QueueCommands;
   private readonly blocking: RedisClient;
   private readonly prefix: string;
@@ -90,18 +108,21 @@ export class RedisUpdateQueue implements UpdateQueue {
   constructor(clients: RedisUpdateQueueClients) {
     clients.redis.defineCommand('switchboardAppendUpdate', { lua: APPEND_SCRIPT });
     clients.redis.defineCommand('switchboardTouchEntries', { lua: TOUCH_SCRIPT });
+    clients.redis.defineCommand('switchboardCompleteEntry', { lua: COMPLETE_SCRIPT });
     this.redis = clients.redis as RedisClient & QueueCommands;
     this.blocking = clients.blocking;
     this.prefix = clients.prefix ?? 'sb:';
     this.stream = `${this.prefix}{intake}:updates`;
     this.seen = `${this.prefix}{intake}:seen`;
     this.dead = `${this.prefix}{intake}:dead`;
-    this.ordering = new RedisChatOrdering(clients.redis, clients.subscriber, {
+    this.channel = `${this.prefix}{intake}:served`;
+    this.lines = new RedisChatOrdering(clients.redis, clients.subscriber, {
       prefix: this.prefix,
       ttlMs: LINE_TTL_MS,
       lineKey: (chatId) => this.lineKey(chatId),
-      channel: `${this.prefix}{intake}:served`,
+      channel: this.channel,
     });
+    this.ordering = this.lines;
   }
 
   async append(updateId: number, payload: string, chatId?: string): Promise<boolean> {
@@ -147,6 +168,28 @@ export class RedisUpdateQueue implements UpdateQueue {
     await this.withGroup(() =>
       callRedis(() => this.redis.switchboardTouchEntries(1, this.stream, GROUP, consumer, TOUCH_MAX)),
     );
+  }
+
+  async complete(entry: QueuedUpdate, markTurn: boolean): Promise<void> {
+    const ticket = markTurn ? entry.ticket : undefined;
+    if (ticket === undefined) {
+      await this.ack([entry.entryId]);
+      return;
+    }
+    const served = await callRedis(() =>
+      this.redis.switchboardCompleteEntry(
+        2,
+        this.stream,
+        this.lineKey(ticket.chatId),
+        GROUP,
+        entry.entryId,
+        ticket.number,
+        LINE_TTL_MS,
+        this.channel,
+        ticket.chatId,
+      ),
+    );
+    this.lines.learn(ticket.chatId, Number(served));
   }
 
   async ack(entryIds: readonly string[]): Promise<void> {
@@ -242,6 +285,12 @@ function toQueued([entryId, fields]: StreamEntry, deliveries: number): QueuedUpd
   const ticket =
     values.c !== undefined && values.t !== undefined ? { chatId: values.c, number: Number(values.t) } : undefined;
   return [
-    { entryId, updateId: Number(values.u), payload: values.p, deliveries, ...(ticket === undefined ? {} : { ticket }) },
+    {
+      entryId,
+      updateId: Number(values.u),
+      payload: values.p,
+      deliveries,
+      ...(ticket === undefined ? {} : { ticket, firstInLine: values.f === '1' }),
+    },
   ];
 }

@@ -103,11 +103,13 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
     await queue.append(50, payload(50), '7'); // fetched again: no second ticket
     await queue.append(53, payload(53));
     const taken = await queue.take('worker-a', 10, 0);
-    expect(taken.map((entry) => [entry.updateId, entry.ticket?.chatId, entry.ticket?.number])).toEqual([
-      [50, '7', 1],
-      [51, '8', 1],
-      [52, '7', 2],
-      [53, undefined, undefined],
+    expect(
+      taken.map((entry) => [entry.updateId, entry.ticket?.chatId, entry.ticket?.number, entry.firstInLine]),
+    ).toEqual([
+      [50, '7', 1, true],
+      [51, '8', 1, true],
+      [52, '7', 2, false], // the first of chat 7 was not done yet
+      [53, undefined, undefined, undefined],
     ]);
     // The tickets belong to the queue's lines: the second of chat 7 waits for the first.
     const [first, , second] = taken;
@@ -118,6 +120,11 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
     await pastIdle();
     const reclaimed = await queue.reclaim('worker-b', IDLE_MS, 10);
     expect(reclaimed.find((entry) => entry.updateId === 52)?.ticket).toEqual({ chatId: '7', number: 2 });
+    // Appended once both earlier tickets of chat 7 are done: first in line.
+    await queue.ordering.done(second!.ticket!);
+    await queue.append(54, payload(54), '7');
+    const [third] = await queue.take('worker-a', 10, 0);
+    expect([third?.updateId, third?.firstInLine]).toEqual([54, true]);
   });
 
   it('keeps the entries of a consumer that touches them from being reclaimed, without counting a delivery', async () => {
@@ -137,5 +144,19 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
         [61, 3],
       ],
     );
+  });
+
+  it('completes an entry in one step: it leaves the queue, and its ticket lets the next one go', async () => {
+    const queue = create();
+    await queue.append(70, payload(70), '9');
+    await queue.append(71, payload(71), '9');
+    const [first, second] = await queue.take('worker-a', 10, 0);
+    const next = queue.ordering.waitForTurn(second!.ticket!, 60_000);
+    await queue.complete(first!, true);
+    expect(await next).toBe('turn');
+    expect(await queue.backlog()).toBe(1);
+    // Without marking the turn (it was passed on already), only the acknowledgement.
+    await queue.complete(second!, false);
+    expect(await queue.backlog()).toBe(0);
   });
 });
