@@ -322,6 +322,8 @@ export function formatE2eReport(report: E2eReport): string {
           'closed: answers/s',
           'p50 ms',
           'p95 ms',
+          'bot CPU ms/upd',
+          'redis cmds/upd',
           'errors',
           'others while long: p50 ms',
           'p95 ms',
