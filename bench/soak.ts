@@ -12,7 +12,8 @@
  * - a secret (a key, the bot token) in any output of the bots or in any message they sent;
  * - memory of a process that ran through the second half grew over it.
  *
- * Options: `--minutes` (default 30), `--users` (1000), `--seed` (1). Exit 2: it could not run.
+ * Options: `--minutes` (default 30), `--users` (1000), `--seed` (1), `--keep-logs`. Exit 2: it
+ * could not run.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,8 @@ import { deployedNodeArgs } from './e2e/benchmark';
 import { sampleMemory } from './e2e/processes';
 
 interface SoakOptions {
+  /** Keep the bots' logs (their directory is printed) instead of deleting them. */
+  readonly keepLogs: boolean;
   readonly minutes: number;
   readonly users: number;
   readonly seed: number;
@@ -49,7 +52,12 @@ function parseOptions(argv: readonly string[]): SoakOptions {
     if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} needs a positive number`);
     return parsed;
   };
-  return { minutes: value('minutes', 30), users: Math.round(value('users', 1000)), seed: Math.round(value('seed', 1)) };
+  return {
+    keepLogs: argv.includes('--keep-logs'),
+    minutes: value('minutes', 30),
+    users: Math.round(value('users', 1000)),
+    seed: Math.round(value('seed', 1)),
+  };
 }
 
 /** A small seeded generator (mulberry32): the same seed, the same storm. */
@@ -74,7 +82,10 @@ interface Sent {
 }
 
 class Soak {
+  /** Answer delays and users' pauses. */
   private readonly rng: () => number;
+  /** The storm alone, so that a seed gives the same faults in the same order, whatever the timing. */
+  private readonly faultRng: () => number;
   private readonly bots: { process: SpawnedProcess; logFile: string; startedAt: number; killed: boolean }[] = [];
   private readonly unexpectedExits: string[] = [];
   private readonly sent: Sent[] = [];
@@ -98,7 +109,8 @@ class Soak {
     private readonly telegram: FakeTelegramServer,
     private readonly providers: FakeProviderServer,
   ) {
-    this.rng = random(options.seed);
+    this.rng = random(options.seed * 2 + 1);
+    this.faultRng = random(options.seed);
   }
 
   private env(): Record<string, string> {
@@ -239,14 +251,14 @@ class Soak {
   private async storm(durationMs: number): Promise<void> {
     const stopAt = this.started + durationMs - 10_000; // the last seconds are calm, to drain
     while (performance.now() < stopAt && !this.ending) {
-      await sleep(3000 + this.rng() * 5000);
+      await sleep(3000 + this.faultRng() * 5000);
       if (performance.now() >= stopAt) break;
       await this.fault();
     }
   }
 
   private async fault(): Promise<void> {
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(this.rng() * items.length)]!;
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(this.faultRng() * items.length)]!;
     const provider = pick(PROVIDERS).name;
     const kinds = [
       'provider-5xx',
@@ -262,7 +274,7 @@ class Soak {
     const kind = pick(kinds);
     const at = ((performance.now() - this.started) / 1000).toFixed(0);
     this.faults.push(`${at}s ${kind}${kind.startsWith('provider') ? ` (${provider})` : ''}`);
-    const forMs = 3000 + this.rng() * 7000;
+    const forMs = 3000 + this.faultRng() * 7000;
     switch (kind) {
       case 'provider-5xx':
         this.providerFaults.set(provider, { behaviour: 'error', until: performance.now() + forMs });
@@ -282,7 +294,7 @@ class Soak {
       }
       case 'redis-restart':
         await this.redis.kill();
-        await sleep(500 + this.rng() * 2000);
+        await sleep(500 + this.faultRng() * 2000);
         await this.redis.start();
         break;
       case 'telegram-429':
@@ -299,12 +311,12 @@ class Soak {
         this.telegram.failNext('sendMessage', { drop: true }, 2);
         break;
       case 'bot-kill': {
-        const index = Math.floor(this.rng() * PROCESSES);
+        const index = Math.floor(this.faultRng() * PROCESSES);
         const bot = this.bots[index]!;
         bot.killed = true;
         bot.process.child.kill('SIGKILL');
         await bot.process.exited;
-        await sleep(500 + this.rng() * 2000);
+        await sleep(500 + this.faultRng() * 2000);
         this.startBot(index);
         break;
       }
@@ -444,7 +456,8 @@ class Soak {
         await bot.process.stop({ signal: 'SIGTERM', killAfterMs: 12_000 });
       }
     }
-    rmSync(this.logDirectory, { recursive: true, force: true });
+    if (this.options.keepLogs) process.stdout.write(`bot logs kept in ${this.logDirectory}\n`);
+    else rmSync(this.logDirectory, { recursive: true, force: true });
   }
 }
 

@@ -74,11 +74,12 @@ export async function appendUpdates(
  * its lease lapses and another process polls within about `leaseTtlMs` plus a second; it starts
  * from Telegram's own offset, and updates fetched twice are queued once.
  *
- * While Redis is away nobody can take the lease over, so the poller keeps polling (a process that
- * finds Redis away at start polls too) and handles what it cannot queue in this process, each
- * chat in order, confirmed on receipt: the bot keeps answering, and only a crash during the outage
- * loses the updates then in flight (as without Redis). When Redis answers again, a renewal that
- * finds another holder ends this process's polling.
+ * While Redis is away nobody can take the lease over, so the poller keeps polling and handles
+ * what it cannot queue in this process, each chat in order, confirmed on receipt: the bot keeps
+ * answering, and only a crash during the outage loses the updates then in flight (as without
+ * Redis). The other processes do not poll meanwhile (they would fetch the same updates), nor does
+ * anyone before Redis has answered once. When Redis answers again, a renewal that finds another
+ * holder ends this process's polling.
  */
 export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingOptions): LeasedPolling {
   const { queue, lease, holder, logger } = options;
@@ -134,21 +135,15 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
     const term = new AbortController();
     const end = (): void => term.abort();
     stopping.signal.addEventListener('abort', end, { once: true });
-    let renewedAt = Date.now();
+    // A renewal that finds another holder ends polling here; one that fails (Redis away) does not:
+    // nobody can take the lease while Redis is away.
     const renew = setInterval(
       () => {
         lease.acquire(holder, ttlMs).then(
           (held) => {
-            if (held) renewedAt = Date.now();
-            else end();
+            if (!held) end();
           },
-          (error: unknown) => {
-            // Redis away: the lease may lapse, and then another process may poll: stop before it can.
-            if (Date.now() - renewedAt > (ttlMs * 2) / 3) {
-              logger.warn({ err: error }, 'could not renew the poller lease; stopping polling');
-              end();
-            }
-          },
+          () => undefined,
         );
       },
       Math.floor(ttlMs / 3),
@@ -189,7 +184,14 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         if (updates.length === 0) continue;
         // Into the queue before the offset moves past them; what cannot be queued (Redis away) is
         // handled here.
-        const { failed, error } = await appendUpdates(bot, queue, updates);
+        let { failed, error } = await appendUpdates(bot, queue, updates);
+        // A failed append may have reached Redis before it went away (the answer was lost): try
+        // again for about a second, where an update already queued counts as queued, before
+        // handling here what still cannot be queued.
+        for (let retryMs = 100; failed.length > 0 && retryMs <= 400 && !term.signal.aborted; retryMs *= 2) {
+          await sleep(retryMs, term.signal);
+          ({ failed, error } = await appendUpdates(bot, queue, failed));
+        }
         if (failed.length > 0) {
           if (Date.now() - lastLocalWarning > 60_000) {
             lastLocalWarning = Date.now();
@@ -211,8 +213,9 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
 
   const loop = (async () => {
     while (!stopping.signal.aborted) {
-      // Redis away (the call fails): nobody can hold the lease, so this process polls.
-      const held = await lease.acquire(holder, ttlMs).catch(() => true);
+      // Redis away (the call fails): not held. Only a poller keeps polling through an outage
+      // (below); were the others to poll too, each would handle the same updates.
+      const held = await lease.acquire(holder, ttlMs).catch(() => false);
       if (held) await pollWhileLeader();
       else await sleep(1000, stopping.signal);
     }

@@ -81,11 +81,16 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       stopSignal.signal.addEventListener('abort', done, { once: true });
     });
 
+  /** Redis failed a call since the last heartbeat that reached it. */
+  let redisWasAway = false;
+  let reclaimPausedUntil = 0;
+
   const acknowledge = async (entryIds: readonly string[]): Promise<void> => {
     try {
       await queue.ack(entryIds);
       for (const entryId of entryIds) unacknowledged.delete(entryId);
     } catch (error) {
+      redisWasAway = true;
       for (const entryId of entryIds) unacknowledged.add(entryId);
       warnEvery('could not acknowledge handled updates; trying again', error);
     }
@@ -168,6 +173,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
           await queue.complete(entry, markTurn);
           if (markTurn) turnDone = true;
         } catch (error) {
+          redisWasAway = true;
           unacknowledged.add(entry.entryId);
           warnEvery('could not acknowledge handled updates; trying again', error);
         }
@@ -207,6 +213,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         entries = await queue.take(consumer, Math.min(TAKE_BATCH, concurrency - inFlight.size), TAKE_BLOCK_MS);
         retryMs = 100;
       } catch (error) {
+        redisWasAway = true;
         warnEvery('could not read the intake queue; retrying', error);
         await sleep(retryMs);
         retryMs = Math.min(retryMs * 2, 5000);
@@ -220,8 +227,15 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   const heartbeat = async (): Promise<void> => {
     try {
       await queue.touch(consumer);
+      if (redisWasAway) {
+        // Every process's entries look idle after an outage (nobody could touch them): taking
+        // over now would handle again what their living owners have answered. Wait one idle time,
+        // in which the owners touch theirs and write their acknowledgements.
+        redisWasAway = false;
+        reclaimPausedUntil = Date.now() + reclaimIdleMs;
+      }
       if (unacknowledged.size > 0) await acknowledge([...unacknowledged]);
-      if (stopping || inFlight.size >= concurrency) return;
+      if (stopping || inFlight.size >= concurrency || Date.now() < reclaimPausedUntil) return;
       const reclaimed = await queue.reclaim(consumer, reclaimIdleMs, Math.min(TAKE_BATCH, concurrency - inFlight.size));
       if (reclaimed.length > 0) {
         logger.warn({ count: reclaimed.length }, 'took over updates another process left unfinished');
@@ -229,6 +243,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         for (const entry of reclaimed) start(entry);
       }
     } catch (error) {
+      redisWasAway = true;
       warnEvery('intake heartbeat failed; retrying', error);
     }
   };
