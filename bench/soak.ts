@@ -29,6 +29,7 @@ import { spawnBuilt, type SpawnedProcess } from '../tests/helpers/spawn-process'
 import { DIST } from '../tests/helpers/built';
 import { deployedNodeArgs } from './e2e/benchmark';
 import { sampleMemory } from './e2e/processes';
+import { seededRandom } from './measure';
 
 interface SoakOptions {
   /** Keep the bots' logs (their directory is printed) instead of deleting them. */
@@ -57,18 +58,6 @@ function parseOptions(argv: readonly string[]): SoakOptions {
     minutes: value('minutes', 30),
     users: Math.round(value('users', 1000)),
     seed: Math.round(value('seed', 1)),
-  };
-}
-
-/** A small seeded generator (mulberry32): the same seed, the same storm. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -109,8 +98,8 @@ class Soak {
     private readonly telegram: FakeTelegramServer,
     private readonly providers: FakeProviderServer,
   ) {
-    this.rng = random(options.seed * 2 + 1);
-    this.faultRng = random(options.seed);
+    this.rng = seededRandom(options.seed * 2 + 1);
+    this.faultRng = seededRandom(options.seed);
   }
 
   private env(): Record<string, string> {

@@ -383,19 +383,24 @@ async function stopArm(running: Running): Promise<number> {
   return peak;
 }
 
+/** `options.warmupMessages` answered at once by the provider, from up to 100 users, before measuring. */
+async function warmUp(fixtures: Fixtures, running: Running, users: number, options: E2eOptions): Promise<void> {
+  fixtures.providerDelayMs = 0;
+  const warmupUsers = Math.max(1, Math.min(users, 100));
+  await closedLoop(running.tracker, {
+    users: warmupUsers,
+    messagesPerUser: Math.max(1, Math.ceil(options.warmupMessages / warmupUsers)),
+    tag: 'warm-up',
+    deadlineMs: options.phaseDeadlineMs,
+  });
+}
+
 async function runArm(fixtures: Fixtures, arm: ArmName, round: number, options: E2eOptions): Promise<ArmRun> {
   const running = await startArm(fixtures, arm);
   let throughput: PhaseResult | undefined;
   let latency: PhaseResult;
   try {
-    fixtures.providerDelayMs = 0;
-    const warmupUsers = Math.max(1, Math.min(options.users, 100));
-    await closedLoop(running.tracker, {
-      users: warmupUsers,
-      messagesPerUser: Math.max(1, Math.ceil(options.warmupMessages / warmupUsers)),
-      tag: 'warm-up',
-      deadlineMs: options.phaseDeadlineMs,
-    });
+    await warmUp(fixtures, running, options.users, options);
     await sleep(200);
     if (arm !== 'switchboard-streamed') {
       throughput = await measure(fixtures, running, () =>
@@ -456,14 +461,7 @@ async function runIntake(
   let headOfLine: PhaseResult;
   let longAnswered = false;
   try {
-    fixtures.providerDelayMs = 0;
-    const warmupUsers = Math.max(1, Math.min(intake.closedLoopUsers, 100));
-    await closedLoop(running.tracker, {
-      users: warmupUsers,
-      messagesPerUser: Math.max(1, Math.ceil(options.warmupMessages / warmupUsers)),
-      tag: 'warm-up',
-      deadlineMs: options.phaseDeadlineMs,
-    });
+    await warmUp(fixtures, running, intake.closedLoopUsers, options);
     fixtures.providerDelayMs = intake.closedLoopProviderDelayMs;
     closed = await measure(fixtures, running, () =>
       closedLoop(running.tracker, {

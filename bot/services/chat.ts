@@ -71,6 +71,8 @@ export interface ExchangeOptions {
 /** What to answer: a new message, or the last answer again (`regenerate`) or further (`continue`). */
 export type Turn =
   | { readonly type: 'message'; readonly text: string }
+  /** A message sent in one form and stored in another (a photo: its bytes sent, a stand-in stored). */
+  | { readonly type: 'media'; readonly sent: ChatMessage; readonly stored: ChatMessage }
   | { readonly type: 'regenerate' | 'continue'; readonly answerTag: string };
 
 /** A regenerate or continue of an answer that is no longer the conversation's last one. */
@@ -163,36 +165,12 @@ export class ChatService {
    * model with its bytes, and history keeps a text stand-in with the photo's reference
    * (`MediaTurn`, bot/services/media.ts). Stored only when the answer arrives.
    */
-  async sendTurnWithHistory(
+  sendTurnWithHistory(
     conversationId: string,
     turn: { readonly sent: ChatMessage; readonly stored: ChatMessage },
     options: ExchangeOptions = {},
   ): Promise<ChatReply> {
-    const { signal, exchangeId } = options;
-    const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
-    const { history, historyAvailable } = await this.loadHistory(conversationId);
-    const result = await this.options.router.complete({
-      messages: this.conversation(systemPrompt, history, turn.sent, Number.POSITIVE_INFINITY),
-      fit: (budget) => this.conversation(systemPrompt, history, turn.sent, budget),
-      maxOutputTokens: this.options.maxOutputTokens,
-      ...(signal === undefined ? {} : { signal }),
-      ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
-    });
-    const stored = historyAvailable && (await this.storeExchange(conversationId, turn.stored, result.text, exchangeId));
-    return {
-      text: result.text,
-      usage: result.usage,
-      latencyMs: result.latencyMs,
-      provider: result.provider,
-      model: result.model,
-      keyId: result.keyId,
-      maskedKey: result.maskedKey,
-      failedAttempts: result.failedAttempts,
-      historyAvailable: stored,
-      finishReason: result.finishReason,
-      cutOff: false,
-      answerTag: answerTagOf(result.text),
-    };
+    return this.send(conversationId, { type: 'media', ...turn }, options);
   }
 
   /** `send`, streamed (see `streamMessageWithHistory`). */
@@ -261,15 +239,16 @@ export class ChatService {
 
   /** The request a turn makes and how its answer is stored. */
   private async plan(conversationId: string, turn: Turn, exchangeId: string | undefined): Promise<Plan> {
-    if (turn.type === 'message') {
+    if (turn.type === 'message' || turn.type === 'media') {
       const { history, historyAvailable } = await this.loadHistory(conversationId);
-      const userTurn: ChatMessage = { role: 'user', content: turn.text };
+      const userTurn: ChatMessage = turn.type === 'media' ? turn.sent : { role: 'user', content: turn.text };
+      const storedTurn = turn.type === 'media' ? turn.stored : userTurn;
       return {
         history,
         userTurn,
         historyAvailable,
         store: async (answer) => ({
-          stored: historyAvailable && (await this.storeExchange(conversationId, userTurn, answer, exchangeId)),
+          stored: historyAvailable && (await this.storeExchange(conversationId, storedTurn, answer, exchangeId)),
           storedAnswer: answer,
         }),
       };

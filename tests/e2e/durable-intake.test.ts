@@ -58,6 +58,14 @@ function answeredBy(bot: BotProcess): number[] {
     .map((record) => Number(record.update_id));
 }
 
+/** The bot's messages in a chat, as text, oldest first. */
+function botTexts(telegram: FakeTelegramServer, chatId: number): string[] {
+  return telegram
+    .messagesIn(chatId)
+    .filter((message) => message.fromBot)
+    .map((message) => message.text);
+}
+
 const users = (base: number, count: number): UserInput[] =>
   Array.from({ length: count }, (_, index) => ({ id: base + index, first_name: `User ${index}`, language_code: 'en' }));
 
@@ -108,10 +116,7 @@ describeRedis('durable intake: three polling processes on one Redis', () => {
     const chats = users(20_000, 30);
     await load(chats, 5, 'order');
     for (const user of chats) {
-      const replies = telegram
-        .messagesIn(user.id)
-        .filter((message) => message.fromBot)
-        .map((message) => message.text);
+      const replies = botTexts(telegram, user.id);
       expect(replies).toEqual([1, 2, 3, 4, 5].map((turn) => `echo: order ${user.id} m${turn}`));
       // Each answer saw the turns before it, stored by whichever process handled them.
       const turns = await storedTurns(inspector, `u:${user.id}`);
@@ -151,10 +156,7 @@ describeRedis('durable intake: three polling processes on one Redis', () => {
     expect(bots.some((bot) => bot !== victim && tookOver(bot))).toBe(true);
     let extraReplies = 0;
     for (const user of chats) {
-      const replies = telegram
-        .messagesIn(user.id)
-        .filter((message) => message.fromBot)
-        .map((message) => message.text);
+      const replies = botTexts(telegram, user.id);
       // In order; a reply twice only if the killed process had sent it and died before its acknowledgement.
       expect([...new Set(replies)]).toEqual([`echo: kill ${user.id} m1`, `echo: kill ${user.id} m2`]);
       extraReplies += replies.length - 2;
@@ -190,12 +192,7 @@ describeRedis('durable intake: three polling processes on one Redis', () => {
       15_000,
     );
     for (const user of chats) {
-      expect(
-        telegram
-          .messagesIn(user.id)
-          .filter((message) => message.fromBot)
-          .map((message) => message.text),
-      ).toEqual([`echo: takeover ${user.id}`]);
+      expect(botTexts(telegram, user.id)).toEqual([`echo: takeover ${user.id}`]);
     }
     expect(others.filter(polls)).toHaveLength(1);
     bots.splice(bots.indexOf(poller), 1, await startProcess(env));
@@ -223,12 +220,7 @@ describeRedis('durable intake: three polling processes on one Redis', () => {
       'the next message answered',
       10_000,
     );
-    expect(
-      telegram
-        .messagesIn(user.id)
-        .filter((message) => message.fromBot)
-        .map((message) => message.text),
-    ).toEqual([en.errors.setAside, 'echo: and now a normal one']);
+    expect(botTexts(telegram, user.id)).toEqual([en.errors.setAside, 'echo: and now a normal one']);
     // Nothing is left in the queue once the last acknowledgement is written (just after the answer).
     let left = -1;
     for (let tries = 0; tries < 100 && left !== 0; tries++) {
@@ -278,12 +270,7 @@ describeRedis('durable intake: Redis restarted while updates are queued', () => 
         20_000,
       );
       for (const user of chats) {
-        expect(
-          telegram
-            .messagesIn(user.id)
-            .filter((message) => message.fromBot)
-            .map((message) => message.text),
-        ).toEqual([`echo: queued ${user.id}`]);
+        expect(botTexts(telegram, user.id)).toEqual([`echo: queued ${user.id}`]);
       }
       // They came back with Redis (its append-only file) and were taken over from the dead process.
       expect(
