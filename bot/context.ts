@@ -6,13 +6,6 @@ import type { UpdateHooks } from './intake/update-hooks';
 import type { Services } from './services/create-services';
 import type { UserSettings } from './services/settings';
 
-/** A streamed answer that a Stop button can end (in this process). */
-export interface ActiveStream {
-  /** The user who asked: only they may stop it. */
-  readonly userId: number;
-  readonly controller: AbortController;
-}
-
 /** What every handler can reach, put on the context by the first middleware (the composition root). */
 export interface BotDeps {
   readonly config: Config;
@@ -24,8 +17,6 @@ export interface BotDeps {
   readonly historyNotified: Set<string>;
   /** When updates come from the durable intake queue (bot/intake/update-hooks.ts). */
   readonly intakeHooks?: UpdateHooks;
-  /** Answers streaming now, by `<chat id>:<stream id>` (the Stop button's data names them). */
-  readonly activeStreams: Map<string, ActiveStream>;
 }
 
 export interface BotFlavor {

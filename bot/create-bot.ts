@@ -60,7 +60,6 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     now: deps.now ?? Date.now,
     historyNotified: new Set(),
     ...(deps.intakeHooks === undefined ? {} : { intakeHooks: deps.intakeHooks }),
-    activeStreams: new Map(),
   };
 
   // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit

@@ -6,11 +6,13 @@ import {
   GuardedHistoryStore,
   GuardedSettingsStore,
 } from './fallback';
+import { MemoryBroadcast } from './memory/broadcast';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemorySettingsStore } from './memory/settings-store';
 import { MemoryStatsStore } from './memory/stats-store';
+import { RedisBroadcast } from './redis/broadcast';
 import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology } from './redis/client';
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
@@ -19,7 +21,7 @@ import { RedisQuotaStore } from './redis/quota-store';
 import { RedisSettingsStore } from './redis/settings-store';
 import { RedisStatsStore } from './redis/stats-store';
 import { RedisUpdateQueue } from './redis/update-queue';
-import type { CounterStore, HistoryStore, IntakeStores, SettingsStore } from './types';
+import type { Broadcast, CounterStore, HistoryStore, IntakeStores, SettingsStore } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -36,6 +38,8 @@ export interface Stores {
   readonly intake: IntakeStores | undefined;
   /** Per-user settings (/settings); throws `StorageUnavailableError` during a Redis outage. */
   readonly settings: SettingsStore;
+  /** Messages to every process sharing the store (this one only, in memory mode). */
+  readonly broadcast: Broadcast;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -69,6 +73,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       history: new MemoryHistoryStore(),
       counters: new MemoryCounterStore(),
       intake: undefined,
+      broadcast: new MemoryBroadcast(),
       settings: new MemorySettingsStore(),
       isHealthy: () => true,
       close: async () => undefined,
@@ -109,6 +114,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
     settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
+    broadcast: new RedisBroadcast(redis, subscriber, `${prefix}broadcast`),
     intake: {
       queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),
       pollerLease: new RedisLease(redis, `${prefix}{intake}:poller`),

@@ -194,3 +194,17 @@ export interface IntakeStores {
   readonly queue: UpdateQueue;
   readonly pollerLease: Lease;
 }
+
+// ─── Broadcast (messages to every process) ──────────────────────────────────────────────────
+
+/**
+ * Short messages to every process sharing the store, this one included: delivered at most once,
+ * to the processes listening at that moment, and kept nowhere (Redis pub/sub; in memory, this
+ * process). For requests that only the process holding some state can serve, such as a Stop press
+ * for an answer another process is streaming.
+ */
+export interface Broadcast {
+  publish(message: string): Promise<void>;
+  /** Calls `listener` with every message published from now on. */
+  subscribe(listener: (message: string) => void): void;
+}

@@ -77,14 +77,12 @@ async function pressAnswerButton(ctx: BotContext, costGate: MiddlewareFn<BotCont
     return;
   }
   if (button.action === 'stop') {
-    const key = `${message.chat.id}:${button.streamId}`;
-    const active = ctx.deps.activeStreams.get(key);
-    if (active === undefined) {
+    // The answer may stream in another process sharing Redis: the relay asks them all.
+    const stopped = await ctx.deps.services.stops.stop(`${message.chat.id}:${button.streamId}`, query.from.id);
+    if (!stopped) {
       await notice(ctx, ctx.t.answerButtons.finished);
       return;
     }
-    ctx.deps.activeStreams.delete(key);
-    active.controller.abort();
     ctx.log.info('answer stopped by the user');
     await notice(ctx, ctx.t.answerButtons.stopped);
     return;
@@ -202,7 +200,7 @@ async function streamAnswer(
   const chat = ctx.chat!;
   const key = `${chat.id}:${streamId}`;
   const controller = new AbortController();
-  ctx.deps.activeStreams.set(key, { userId: ctx.from?.id ?? 0, controller });
+  const unregister = ctx.deps.services.stops.register(key, { userId: ctx.from?.id ?? 0, controller });
   let stopMessage: Promise<number | undefined> | undefined;
   let stopTimer: NodeJS.Timeout | undefined;
   let text = '';
@@ -233,7 +231,7 @@ async function streamAnswer(
     }
   } finally {
     clearTimeout(stopTimer);
-    ctx.deps.activeStreams.delete(key);
+    unregister();
     await preview.stop();
     const stopMessageId = await stopMessage;
     if (stopMessageId !== undefined) {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger';
 import { ChatService } from './chat';
 import { SettingsService } from './settings';
 import { MediaService } from './media';
+import { StopRelay } from './stop-relay';
 import { collectPoolStats, type PoolStats } from './pool-stats';
 import { Translator } from './translate';
 
@@ -31,6 +32,8 @@ export interface Services {
   readonly translator: Translator;
   /** Photos and voice notes: capability checks and transcription through the pool. */
   readonly media: MediaService;
+  /** Stop presses for answers streaming here or in another process. */
+  readonly stops: StopRelay;
   /** The /stats figures (also behind /readyz and /metrics), with the `topUsers` most active users. */
   poolStats(topUsers?: number): Promise<PoolStats>;
   close(): Promise<void>;
@@ -72,6 +75,7 @@ export async function createServices(config: ServicesConfig, logger: Logger): Pr
     }),
     translator: new Translator(router),
     media: new MediaService(router),
+    stops: new StopRelay(stores.broadcast, stores.mode === 'redis'),
     poolStats: (topUsers = 5) => collectPoolStats(router.snapshot(), stores.quota, stores.stats, topUsers),
     close: () => stores.close(),
   };
