@@ -14,7 +14,13 @@ export interface RedisAddress {
  * password, database (not on a Cluster) and TLS (`rediss://`); its host and port are then unused.
  */
 export type RedisTopology =
-  | { readonly kind: 'sentinel'; readonly sentinels: readonly RedisAddress[]; readonly masterName: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisAddress[];
+      readonly masterName: string;
+      /** The sentinels' own password (their `requirepass`), apart from the data nodes' one in the URL. */
+      readonly sentinelPassword?: string;
+    }
   | { readonly kind: 'cluster'; readonly nodes: readonly RedisAddress[] };
 
 export interface RedisClientOptions {
@@ -79,7 +85,11 @@ export function createRedisClientFor(
           db: Number(parsed.pathname.slice(1) || 0),
           sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
           name: topology.masterName,
+          ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
           enableTLSForSentinelMode: parsed.protocol === 'rediss:',
+          // Listens to the sentinels for a new master and moves to it at once, rather than at the
+          // next broken command (a demoted master still answers reads, and refuses writes).
+          failoverDetector: true,
           lazyConnect: true,
           enableOfflineQueue: false,
           enableAutoPipelining: true,
