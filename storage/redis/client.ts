@@ -101,7 +101,11 @@ export function createRedisClientFor(
           {
             lazyConnect: true,
             enableOfflineQueue: false,
-            enableAutoPipelining: true,
+            // Not on a Cluster: ioredis groups auto-pipelined commands by the slot of their first
+            // argument, which for a script is its number of keys, so scripts on keys of different
+            // slots would share one pipeline, and the Cluster refuses it. Each command still goes
+            // straight to the node of its slot, without waiting for the replies before it.
+            enableAutoPipelining: false,
             clusterRetryStrategy: retry,
             redisOptions: connection,
           },

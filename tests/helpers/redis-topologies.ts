@@ -97,6 +97,23 @@ export async function waitUntil(check: () => Promise<boolean>, what: string, tim
 }
 
 /**
+ * Waits until every replica of the master on `port` has acknowledged everything the master had
+ * written when this was called (its replication offset), and resolves with how many replicas it has.
+ */
+export async function waitForReplicas(port: number, password?: string): Promise<number> {
+  const info = String(await ask(port, password, 'INFO', 'replication'));
+  const written = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
+  let replicas = 0;
+  await waitUntil(async () => {
+    const now = String(await ask(port, password, 'INFO', 'replication'));
+    const acknowledged = [...now.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((match) => Number(match[1]));
+    replicas = acknowledged.length;
+    return acknowledged.every((offset) => offset >= written);
+  }, `the replicas of the master on port ${port} to catch up`);
+  return replicas;
+}
+
+/**
  * The processes one setup started. They are killed when the setup stops, when it fails to come up,
  * and, as a last resort, when the test process exits without stopping it.
  */
@@ -144,7 +161,23 @@ class Processes {
   }
 }
 
-const EPHEMERAL = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+/**
+ * Nothing on disk; replicas sync at once (by default a master waits 5 s for more replicas before a
+ * diskless sync), and a master pings its replicas every second rather than every 10 (a Cluster
+ * names a replica to clients only once it has seen the replica's offset move).
+ */
+const EPHEMERAL = [
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--repl-diskless-sync-delay',
+  '0',
+  '--repl-ping-replica-period',
+  '1',
+];
 
 async function waitForPing(port: number, password: string | undefined, what: string): Promise<void> {
   await waitUntil(async () => (await ask(port, password, 'PING')) === 'PONG', what);
@@ -340,4 +373,205 @@ export async function startTestCluster(): Promise<TestCluster> {
     );
     return { port, stop: () => processes.stop() };
   });
+}
+
+export interface ClusterSetOptions {
+  /** Masters, each holding an even share of the slots (default 3). */
+  readonly masters?: number;
+  /** Replicas of each master (default 1). */
+  readonly replicasPerMaster?: number;
+}
+
+/** One shard of a Cluster as it stands: its master and replicas, and the slots it holds. */
+export interface ClusterShard {
+  readonly master: number;
+  readonly replicas: readonly number[];
+}
+
+export interface TestClusterSet extends RedisServers {
+  /** Every node's port. */
+  readonly ports: readonly number[];
+  /** The shard serving `key`'s slot now, as the nodes still running tell it. */
+  shardOf(key: string): Promise<ClusterShard>;
+  /**
+   * Fails the master of `key`'s slot over to its replica with CLUSTER FAILOVER (the replica catches
+   * up first, so nothing is lost); resolves with the new master's port once every node agrees.
+   */
+  failover(key: string): Promise<number>;
+  /** Kills the master of `key`'s slot (SIGKILL); resolves with the port of the replica elected in its place. */
+  killMaster(key: string): Promise<number>;
+}
+
+/**
+ * A Redis Cluster of `masters` masters with `replicasPerMaster` replicas each, on free ports,
+ * judging a silent node failed after one second (`cluster-node-timeout 1000`). Created with
+ * `redis-cli --cluster create` when redis-cli is installed, otherwise by hand (ADDSLOTSRANGE, MEET,
+ * REPLICATE). Resolves once every node sees the cluster whole and every replica is in sync.
+ */
+export async function startClusterSet(options: ClusterSetOptions = {}): Promise<TestClusterSet> {
+  requireRedisServer();
+  const masterCount = options.masters ?? 3;
+  const replicasPerMaster = options.replicasPerMaster ?? 1;
+  const processes = new Processes(mkdtempSync(join(tmpdir(), 'switchboard-cluster-')));
+  const { directory } = processes;
+  const ports: number[] = [];
+  for (let index = 0; index < masterCount * (1 + replicasPerMaster); index++) ports.push(await freePort());
+  const nodes = new Map<number, ChildProcess>();
+
+  return processes.guard(async () => {
+    for (const port of ports) {
+      nodes.set(
+        port,
+        processes.spawn('redis-server', [
+          '--port',
+          String(port),
+          ...EPHEMERAL,
+          '--dir',
+          directory,
+          '--dbfilename',
+          `dump-${port}.rdb`,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          join(directory, `nodes-${port}.conf`),
+          '--cluster-node-timeout',
+          '1000',
+          '--cluster-announce-ip',
+          '127.0.0.1',
+        ]),
+      );
+    }
+    for (const port of ports) await waitForPing(port, undefined, `the Redis Cluster node on port ${port}`);
+    if (hasBinary('redis-cli')) await createWithCli(ports, replicasPerMaster);
+    else await createByHand(ports, masterCount, replicasPerMaster);
+    await waitForWholeCluster(ports, masterCount, replicasPerMaster);
+
+    const running = (): number[] =>
+      ports.filter((port) => nodes.get(port)?.exitCode === null && nodes.get(port)?.signalCode === null);
+    const shards = async (): Promise<(ClusterShard & { readonly from: number; readonly to: number })[]> => {
+      for (const port of running()) {
+        const slots = (await ask(port, undefined, 'CLUSTER', 'SLOTS')) as
+          | [from: number, to: number, master: [string, number], ...replicas: [string, number][]][]
+          | undefined;
+        if (slots === undefined) continue;
+        return slots.map(([from, to, master, ...replicas]) => ({
+          from,
+          to,
+          master: Number(master[1]),
+          replicas: replicas.map((replica) => Number(replica[1])),
+        }));
+      }
+      throw new Error('no node of the cluster answers');
+    };
+    const shardOf = async (key: string): Promise<ClusterShard> => {
+      const slot = Number(await ask(running()[0]!, undefined, 'CLUSTER', 'KEYSLOT', key));
+      const shard = (await shards()).find(({ from, to }) => from <= slot && slot <= to);
+      if (shard === undefined) throw new Error(`no shard holds slot ${slot}`);
+      return { master: shard.master, replicas: shard.replicas };
+    };
+    /** Waits until every running node names `port` the master of `key`'s slot and the cluster is whole. */
+    const promoted = async (key: string, old: number): Promise<number> => {
+      let port = old;
+      await waitUntil(
+        async () => {
+          port = (await shardOf(key)).master;
+          if (port === old) return false;
+          for (const node of running()) {
+            const info = String(await ask(node, undefined, 'CLUSTER', 'INFO'));
+            if (!info.includes('cluster_state:ok')) return false;
+          }
+          const role = (await ask(port, undefined, 'ROLE')) as unknown[] | undefined;
+          return role?.[0] === 'master';
+        },
+        'a replica to take over',
+        20_000,
+      );
+      return port;
+    };
+
+    return {
+      ports,
+      shardOf,
+      failover: async (key) => {
+        const { master, replicas } = await shardOf(key);
+        const replica = replicas[0];
+        if (replica === undefined) throw new Error('the master has no replica to fail over to');
+        if ((await ask(replica, undefined, 'CLUSTER', 'FAILOVER')) !== 'OK')
+          throw new Error('CLUSTER FAILOVER refused');
+        return promoted(key, master);
+      },
+      killMaster: async (key) => {
+        const { master } = await shardOf(key);
+        await processes.kill(nodes.get(master)!);
+        return promoted(key, master);
+      },
+      stop: () => processes.stop(),
+    };
+  });
+}
+
+function runCli(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (data) => (output += data));
+    child.stderr.on('data', (data) => (output += data));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`redis-cli ${args.join(' ')} failed:\n${output}`)),
+    );
+  });
+}
+
+async function createWithCli(ports: readonly number[], replicasPerMaster: number): Promise<void> {
+  await runCli([
+    '--cluster',
+    'create',
+    ...ports.map((port) => `127.0.0.1:${port}`),
+    '--cluster-replicas',
+    String(replicasPerMaster),
+    '--cluster-yes',
+  ]);
+}
+
+async function createByHand(ports: readonly number[], masterCount: number, replicasPerMaster: number): Promise<void> {
+  const masters = ports.slice(0, masterCount);
+  for (const [index, port] of masters.entries()) {
+    const from = Math.floor((16_384 * index) / masterCount);
+    const to = Math.floor((16_384 * (index + 1)) / masterCount) - 1;
+    await ask(port, undefined, 'CLUSTER', 'ADDSLOTSRANGE', String(from), String(to));
+  }
+  for (const port of ports.slice(1)) await ask(port, undefined, 'CLUSTER', 'MEET', '127.0.0.1', String(ports[0]));
+  const ids = await Promise.all(masters.map(async (port) => String(await ask(port, undefined, 'CLUSTER', 'MYID'))));
+  for (const [index, port] of ports.slice(masterCount).entries()) {
+    const master = ids[Math.floor(index / replicasPerMaster)]!;
+    // A node can replicate a master only once it has heard of it through the gossip.
+    await waitUntil(
+      async () => (await ask(port, undefined, 'CLUSTER', 'REPLICATE', master)) === 'OK',
+      `the node on port ${port} to replicate its master`,
+    );
+  }
+}
+
+async function waitForWholeCluster(
+  ports: readonly number[],
+  masterCount: number,
+  replicasPerMaster: number,
+): Promise<void> {
+  for (const port of ports) {
+    await waitUntil(
+      async () => {
+        const info = String(await ask(port, undefined, 'CLUSTER', 'INFO'));
+        const known = /cluster_known_nodes:(\d+)/.exec(info)?.[1];
+        if (!info.includes('cluster_state:ok') || Number(known) !== ports.length) return false;
+        const role = (await ask(port, undefined, 'ROLE')) as unknown[] | undefined;
+        if (role?.[0] !== 'master' && role?.[3] !== 'connected') return false;
+        // Every shard with its replicas, as this node tells clients.
+        const slots = ((await ask(port, undefined, 'CLUSTER', 'SLOTS')) as unknown[][] | undefined) ?? [];
+        return slots.filter((shard) => shard.length - 3 === replicasPerMaster).length === masterCount;
+      },
+      `the Redis Cluster node on port ${port} to see the cluster whole`,
+      20_000,
+    );
+  }
 }
