@@ -1,5 +1,6 @@
 import type { Context } from 'grammy';
 import type { Config } from './config';
+import type { DelayedDeliveries } from './delivery';
 import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
 import type { Services } from './services/create-services';
@@ -13,6 +14,8 @@ export interface BotDeps {
   readonly now: () => number;
   /** Conversations told that history is unavailable during the current outage (told once each). */
   readonly historyNotified: Set<string>;
+  /** Answers waiting out a Telegram flood wait longer than the retries take (`bot/delivery.ts`). */
+  readonly deliveries: DelayedDeliveries;
 }
 
 export interface BotFlavor {

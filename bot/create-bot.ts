@@ -4,6 +4,7 @@ import { type ApiClientOptions, Bot, type BotError, Composer, GrammyError, HttpE
 import { transportFetch } from '../providers';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
+import { DelayedDeliveries } from './delivery';
 import { basicsFeature } from './features/basics';
 import { chatFeature } from './features/chat';
 import { costGate } from './features/limits';
@@ -25,6 +26,8 @@ export interface CreateBotDeps {
   readonly services: Services;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** How answers held back by a long flood wait wait it out (tests pass a fake clock's). */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly metrics?: Metrics;
 }
 
@@ -45,10 +48,12 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     logger: deps.logger,
     now: deps.now ?? Date.now,
     historyNotified: new Set(),
+    deliveries: new DelayedDeliveries(deps.logger, deps.sleep === undefined ? {} : { sleep: deps.sleep }),
   };
 
   // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit
-  // bounds (its defaults would wait forever). It would also retry a network error without bound,
+  // bounds (its defaults would wait forever); an answer that meets a longer flood wait is sent
+  // when it ends (`bot/delivery.ts`). It would also retry a network error without bound,
   // up to an hour apart — a chat (and, in polling, the offset) stuck behind one send long after
   // Telegram is back — so network errors are rethrown to a bounded retry of our own; getUpdates
   // is left to long polling's own backoff.
