@@ -451,7 +451,7 @@ describe('pool stats', () => {
         {
           descriptor: A,
           keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'],
-          limits: { requestsPerDay: 100 },
+          limits: { requestsPerDay: 100, requestsPerMonth: 2000 },
         },
         { descriptor: B, keys: ['key-b-cccccccccccccccccccccc'], limits: { requestsPerDay: 1000 } },
       ],
@@ -466,7 +466,13 @@ describe('pool stats', () => {
     expect(providerA.counters.latencyP50Ms).toBeGreaterThan(0);
     expect(providerA.keys.map((key) => key.maskedKey)).toEqual(['key-ba…aaaa', 'key-go…bbbb']);
     expect(providerA.keys[0]).toMatchObject({ blocked: { reason: 'bad' }, leftToday: 0 });
-    expect(providerA.keys[1]).toMatchObject({ requestsToday: 5, dailyLimit: 100, leftToday: 95 });
+    expect(providerA.keys[1]).toMatchObject({
+      requestsToday: 5,
+      dailyLimit: 100,
+      leftToday: 95,
+      requestsThisMonth: 5,
+      monthlyLimit: 2000,
+    });
     // The bad key is not capacity; the good one and B's are.
     expect(pool.dailyCapacity).toBe(1100);
     expect(pool.leftToday).toBe(1095);
