@@ -72,7 +72,14 @@ export function failoverLoad(options: {
         () => users.every((user) => sent.get(user.id)!.includes(`${label} ${user.id} m3`)),
         'a few turns each',
       );
-      await during();
+      try {
+        await during();
+      } catch (error) {
+        // The failover did not happen: stop talking (quietly) and report that.
+        done = true;
+        await talking.catch(() => undefined);
+        throw error;
+      }
       done = true;
       await talking;
     },
