@@ -134,14 +134,22 @@ export async function connectRedis(client: RedisClient): Promise<void> {
 }
 
 /**
+ * Replies a server gives while a Sentinel or Cluster failover is under way (a demoted master
+ * refusing writes, a replica still loading its copy, a Cluster without a master for a slot): the
+ * data is not reachable for now, as when Redis is down.
+ */
+const IN_TRANSITION = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+
+/**
  * Runs a Redis call and turns connection trouble (refused, closed, timed out, no offline queue)
- * into `StorageUnavailableError`. Errors Redis itself replies with (a bug in a script) pass through.
+ * and the replies of a failover under way into `StorageUnavailableError`. Other errors Redis
+ * itself replies with (a bug in a script) pass through.
  */
 export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof Error && error.name === 'ReplyError') throw error;
+    if (error instanceof Error && error.name === 'ReplyError' && !IN_TRANSITION.test(error.message)) throw error;
     throw new StorageUnavailableError(`Redis is unavailable: ${describe(error)}`, { cause: error });
   }
 }

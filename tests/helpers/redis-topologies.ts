@@ -276,18 +276,6 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
       processes.spawn(sentinelBinary ?? 'redis-server', sentinelBinary ? [configFile] : [configFile, '--sentinel']);
     }
     const sentinelAsk = (port: number, ...args: string[]): Promise<unknown> => ask(port, sentinelPassword, ...args);
-    for (const port of sentinelPorts) {
-      await waitUntil(async () => {
-        const replicas = (await sentinelAsk(port, 'SENTINEL', 'REPLICAS', masterName)) as string[][] | undefined;
-        const sentinels = (await sentinelAsk(port, 'SENTINEL', 'SENTINELS', masterName)) as string[][] | undefined;
-        const healthy = (replicas ?? []).filter((fields) => {
-          const flags = fields[fields.indexOf('flags') + 1] ?? '';
-          return flags === 'slave' && fields[fields.indexOf('master-link-status') + 1] === 'ok';
-        });
-        return healthy.length === replicaCount && (sentinels ?? []).length === sentinelCount - 1;
-      }, `the sentinel on port ${port} to know every replica and sentinel`);
-    }
-
     const masterOf = async (port: number): Promise<number | undefined> => {
       const address = (await sentinelAsk(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as
         | string[]
@@ -298,6 +286,56 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
       const named = await Promise.all(sentinelPorts.map(masterOf));
       return named.every((port) => port !== undefined && port === named[0]) ? named[0] : undefined;
     };
+    const running = (port: number): boolean => {
+      const child = data.get(port);
+      return child !== undefined && child.exitCode === null && child.signalCode === null;
+    };
+    /**
+     * Waits until every sentinel is done with any failover, knows every other sentinel, and sees
+     * every running node but the master as a replica in sync, and until those replicas do hold
+     * all the master has (sentinels read a replica's state only every few seconds, and would
+     * promote one still loading its first copy): a failover can start at once and lose nothing.
+     */
+    const settled = async (): Promise<void> => {
+      for (const port of sentinelPorts) {
+        await waitUntil(
+          async () => {
+            const master = (await sentinelAsk(port, 'SENTINEL', 'MASTER', masterName)) as string[] | undefined;
+            if (master === undefined || master[master.indexOf('flags') + 1] !== 'master') return false;
+            const masterPort = Number(master[master.indexOf('port') + 1]);
+            const replicas = (await sentinelAsk(port, 'SENTINEL', 'REPLICAS', masterName)) as string[][] | undefined;
+            const sentinels = (await sentinelAsk(port, 'SENTINEL', 'SENTINELS', masterName)) as string[][] | undefined;
+            // Known and reachable; whether in sync is asked of the nodes themselves below (a
+            // sentinel refreshes what it knows of a replica only every 10 s).
+            const inSync = new Set(
+              (replicas ?? [])
+                .filter((fields) => !/down|disconnected/.test(fields[fields.indexOf('flags') + 1] ?? 'down'))
+                .map((fields) => Number(fields[fields.indexOf('port') + 1])),
+            );
+            const expected = dataPorts.filter((node) => node !== masterPort && running(node));
+            return expected.every((node) => inSync.has(node)) && (sentinels ?? []).length === sentinelCount - 1;
+          },
+          `the sentinel on port ${port} to know every replica and sentinel`,
+          20_000,
+        );
+      }
+      const master = await agreedMaster();
+      if (master === undefined) throw new Error('the sentinels do not agree on a master');
+      const replicas = dataPorts.filter((node) => node !== master && running(node));
+      for (const replica of replicas) {
+        await waitUntil(async () => {
+          const info = String(await ask(replica, password, 'INFO', 'replication'));
+          return (
+            info.includes(`master_port:${master}`) &&
+            info.includes('master_link_status:up') &&
+            info.includes('master_sync_in_progress:0')
+          );
+        }, `the replica on port ${replica} to follow the master on port ${master}`);
+      }
+      if ((await waitForReplicas(master, password)) < replicas.length) throw new Error('a replica is missing');
+    };
+    await settled();
+
     const master = async (): Promise<number> => {
       let port: number | undefined;
       await waitUntil(async () => {
@@ -319,6 +357,8 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
         'the sentinels to promote a replica',
         20_000,
       );
+      // The failover is over (the other replicas follow the new master) before the next may start.
+      await settled();
       return port!;
     };
 
@@ -329,8 +369,11 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
       master,
       failover: async () => {
         const old = await master();
-        const reply = await sentinelAsk(sentinelPorts[0]!, 'SENTINEL', 'FAILOVER', masterName);
-        if (reply !== 'OK') throw new Error('SENTINEL FAILOVER was refused');
+        // Refused while a sentinel has no replica it deems good yet (it reads them every 10 s).
+        await waitUntil(
+          async () => (await sentinelAsk(sentinelPorts[0]!, 'SENTINEL', 'FAILOVER', masterName)) === 'OK',
+          'a sentinel to accept SENTINEL FAILOVER',
+        );
         return newMaster(old);
       },
       killMaster: async () => {
