@@ -11,6 +11,8 @@ const users: UserInput[] = Array.from({ length: 6 }, (_, index) => ({
   first_name: `Cluster user ${index + 1}`,
   language_code: 'en',
 }));
+/** They talk only before the failovers and after: their conversations must come through whole. */
+const quiet: UserInput[] = [6410, 6411, 6412].map((id) => ({ id, first_name: `Quiet ${id}`, language_code: 'en' }));
 const warmUp = (user: UserInput): string[] => [`warm ${user.id} m1`, `warm ${user.id} m2`];
 const historyKey = (user: UserInput): string => `sb:history:{u:${user.id}}`;
 /** Every key quota lives under this hash tag, on one shard: the busiest one. */
@@ -33,6 +35,7 @@ describe('the bot on a Redis Cluster, failed over under load', () => {
     telegram: () => telegram,
     providers: () => providers,
     users,
+    quiet,
     storedTurns: async (user) =>
       turnLines(
         await ask((await cluster.shardOf(historyKey(user))).master, undefined, 'LRANGE', historyKey(user), '0', '-1'),
@@ -68,12 +71,12 @@ describe('the bot on a Redis Cluster, failed over under load', () => {
   });
 
   it('spreads the conversations over the shards', async () => {
-    for (const user of users) for (const text of warmUp(user)) await load.turn(user, text);
+    for (const user of [...users, ...quiet]) for (const text of warmUp(user)) await load.turn(user, text);
     const masters = new Set(
       await Promise.all(users.map(async (user) => (await cluster.shardOf(historyKey(user))).master)),
     );
     expect(masters.size).toBeGreaterThan(1);
-    for (const user of users) {
+    for (const user of [...users, ...quiet]) {
       const { master } = await cluster.shardOf(historyKey(user));
       expect(turnLines(await ask(master, undefined, 'LRANGE', historyKey(user), '0', '-1'))).toEqual(
         warmUp(user).flatMap((text) => [`user: ${text}`, `assistant: echo: ${text}`]),
@@ -95,7 +98,8 @@ describe('the bot on a Redis Cluster, failed over under load', () => {
   it('keeps answering through CLUSTER FAILOVER of a shard holding conversations', async () => {
     const quotaShard = (await cluster.shardOf(QUOTA_KEY)).master;
     let target: string | undefined;
-    for (const user of users) {
+    // A shard holding a conversation (a quiet user's, if one lives off the quota shard).
+    for (const user of [...users, ...quiet]) {
       const shard = await cluster.shardOf(historyKey(user));
       if (shard.master !== quotaShard && shard.replicas.length > 0) target = historyKey(user);
     }
