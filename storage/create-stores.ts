@@ -128,8 +128,10 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
           try {
             await client.quit();
           } catch {
-            client.disconnect();
+            // disconnected below
           }
+          // Also closes what QUIT leaves open: the Sentinel failover detector's connections.
+          client.disconnect();
         }),
       );
     },

@@ -49,7 +49,10 @@ export function describeConfig(config: Config) {
         ? undefined
         : { url: redactSecrets(config.webhook.url, secrets), port: config.webhook.port },
     storage: config.redisUrl === undefined ? 'memory' : maskUrlPassword(config.redisUrl),
-    redisTopology: config.redisTopology,
+    redisTopology:
+      config.redisTopology?.kind === 'sentinel' && config.redisTopology.sentinelPassword !== undefined
+        ? { ...config.redisTopology, sentinelPassword: '****' }
+        : config.redisTopology,
     admins: config.adminIds.length,
     allowedUsers: config.allowedUserIds.length === 0 ? 'everyone' : config.allowedUserIds.length,
     rateLimitPerMinute: config.rateLimitPerMinute,

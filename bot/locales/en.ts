@@ -174,6 +174,7 @@ export const en = {
     fallbacks: 'fallbacks',
     hedges: 'hedged',
     left: 'left',
+    thisMonth: 'this month',
     errors: 'errors',
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },
     blocked: { bad: 'rejected key', quota: 'quota used up', cooldown: 'cooling down' } as Record<string, string>,

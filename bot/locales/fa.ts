@@ -175,6 +175,7 @@ export const fa: Messages = {
     fallbacks: 'جایگزینی',
     hedges: 'پشتیبان',
     left: 'باقی',
+    thisMonth: 'این ماه',
     errors: 'خطاها',
     breaker: { closed: '🟢', open: '🔴 مدار باز', 'half-open': '🟡 در حال آزمایش' },
     blocked: { bad: 'کلید رد شده', quota: 'سهمیه تمام', cooldown: 'در حال استراحت' } as Record<string, string>,

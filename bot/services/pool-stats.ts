@@ -17,6 +17,9 @@ export interface KeyStats {
   readonly dailyLimit: number | undefined;
   /** Requests left today, estimated from the limit, our count and the provider's headers. */
   readonly leftToday: number | undefined;
+  /** Requests this quota month, and the key's monthly limit (undefined when it has none). */
+  readonly requestsThisMonth: number;
+  readonly monthlyLimit: number | undefined;
   readonly blocked: { readonly reason: string; readonly until: number } | undefined;
   readonly counters: CounterSummary;
 }
@@ -97,6 +100,8 @@ export async function collectPoolStats(
         requestsToday: usage.requestsToday,
         dailyLimit,
         leftToday: leftForKey,
+        requestsThisMonth: usage.requestsThisMonth,
+        monthlyLimit: usage.learnedLimits.requestsPerMonth ?? provider.limits.requestsPerMonth,
         blocked: usage.block,
         counters: summarize(snapshot.keys[key.keyId]),
       };

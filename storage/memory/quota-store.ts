@@ -1,5 +1,5 @@
 import type { KeyLimits } from '../../providers/types';
-import { compareScores, effectiveLimits, judge, MINUTE_MS, SLOT_MARGIN_MS } from '../quota-rules';
+import { compareScores, effectiveLimits, judge, MINUTE_MS, quotaMonth, SLOT_MARGIN_MS } from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -28,6 +28,9 @@ interface KeyState {
   day: string;
   requestsToday: number;
   tokensToday: number;
+  /** The quota month (`2026-11`) and the requests counted in it. */
+  month: string;
+  requestsThisMonth: number;
   learned: KeyLimits;
   block: { reason: BlockReason; until: number } | undefined;
 }
@@ -78,6 +81,7 @@ export class MemoryQuotaStore implements QuotaStore {
           tokensLastMinute: state.tokensLastMinute,
           requestsToday: state.requestsToday,
           tokensToday: state.tokensToday,
+          requestsThisMonth: state.requestsThisMonth,
         },
         request.tokens,
         request.now,
@@ -96,6 +100,7 @@ export class MemoryQuotaStore implements QuotaStore {
     addEntry(state, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
     state.requestsToday += 1;
     state.tokensToday += request.tokens;
+    state.requestsThisMonth += 1;
     return { ok: true, keyId: best.keyId };
   }
 
@@ -111,6 +116,7 @@ export class MemoryQuotaStore implements QuotaStore {
       }
       state.requestsToday = Math.max(0, state.requestsToday - 1);
       state.tokensToday = Math.max(0, state.tokensToday - settlement.reservedTokens);
+      state.requestsThisMonth = Math.max(0, state.requestsThisMonth - 1);
       return;
     }
     const entry = findFromNewest(state.minute, settlement.reservationId);
@@ -184,13 +190,14 @@ export class MemoryQuotaStore implements QuotaStore {
         tokensLastMinute: state.tokensLastMinute,
         requestsToday: state.requestsToday,
         tokensToday: state.tokensToday,
+        requestsThisMonth: state.requestsThisMonth,
         learnedLimits: state.learned,
         block: state.block !== undefined && state.block.until > now ? { ...state.block } : undefined,
       };
     });
   }
 
-  /** The key's state with expired minute entries dropped and the day rolled over. */
+  /** The key's state with expired minute entries dropped and the day (and month) rolled over. */
   private stateOf(keyId: string, now: number, day: string | undefined): KeyState {
     let state = this.states.get(keyId);
     if (state === undefined) {
@@ -201,6 +208,8 @@ export class MemoryQuotaStore implements QuotaStore {
         day: day ?? '',
         requestsToday: 0,
         tokensToday: 0,
+        month: day === undefined ? '' : quotaMonth(day),
+        requestsThisMonth: 0,
         learned: {},
         block: undefined,
       };
@@ -219,6 +228,10 @@ export class MemoryQuotaStore implements QuotaStore {
       state.day = day;
       state.requestsToday = 0;
       state.tokensToday = 0;
+      if (state.month !== quotaMonth(day)) {
+        state.month = quotaMonth(day);
+        state.requestsThisMonth = 0;
+      }
     }
     return state;
   }

@@ -8,6 +8,7 @@
  *   K:day:D    HASH  r = requests, t = tokens on quota day D (expires after two days)
  *   K:learned  HASH  rpm / rpd / tpm / tpd limits the provider announced in headers
  *   K:block    HASH  reason, until (expires at `until`)
+ *   K:month:M  HASH  r = requests in quota month M (`2026-11`, the quota day's month; expires after 62 days)
  */
 
 import { SLOT_WINDOW_MS } from '../quota-rules';
@@ -30,8 +31,8 @@ end
 `;
 
 /**
- * KEYS: for each candidate i: min, day, learned, block.
- * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, keyId.
+ * KEYS: for each candidate i: min, day, learned, block, month.
+ * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, rpmonth, keyId.
  * Returns {1, keyId} or {0, keyId1, reason1, until1, keyId2, …} (until '' when it depends on the day).
  */
 export const ACQUIRE_SCRIPT = `${COMMON}
@@ -44,7 +45,7 @@ local bestScore = nil
 local blocks = {}
 
 local function better(a, b)
-  for i = 1, 3 do
+  for i = 1, 4 do
     if a[i] < b[i] then return true end
     if a[i] > b[i] then return false end
   end
@@ -52,9 +53,10 @@ local function better(a, b)
 end
 
 for i = 1, count do
-  local kmin, kday, klearned, kblock = KEYS[(i - 1) * 4 + 1], KEYS[(i - 1) * 4 + 2], KEYS[(i - 1) * 4 + 3], KEYS[(i - 1) * 4 + 4]
-  local a = 4 + (i - 1) * 5
-  local keyId = ARGV[a + 5]
+  local k = (i - 1) * 5
+  local kmin, kday, klearned, kblock, kmonth = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  local a = 4 + (i - 1) * 6
+  local keyId = ARGV[a + 6]
   local block = redis.call('HMGET', kblock, 'reason', 'until')
   local blockedUntil = tonumber(block[2])
   if blockedUntil ~= nil and blockedUntil > now then
@@ -65,6 +67,8 @@ for i = 1, count do
     local rpd = limit(ARGV[a + 2], learned[2])
     local tpm = limit(ARGV[a + 3], learned[3])
     local tpd = limit(ARGV[a + 4], learned[4])
+    local rpmonth = limit(ARGV[a + 5], nil)
+    local requestsThisMonth = tonumber(redis.call('HGET', kmonth, 'r')) or 0
     local day = redis.call('HMGET', kday, 'r', 't')
     local requestsToday = tonumber(day[1]) or 0
     local tokensToday = tonumber(day[2]) or 0
@@ -89,6 +93,8 @@ for i = 1, count do
     local untilAt = ''
     if tpm ~= nil and tokens > tpm then
       reason = 'too_large'
+    elseif rpmonth ~= nil and requestsThisMonth + 1 > rpmonth then
+      reason = 'monthly'
     elseif rpd ~= nil and requestsToday + 1 > rpd then
       reason = 'rpd'
     elseif tpd ~= nil and tokensToday + tokens > tpd then
@@ -115,6 +121,7 @@ for i = 1, count do
       table.insert(blocks, keyId); table.insert(blocks, reason); table.insert(blocks, untilAt)
     else
       local score = {
+        rpmonth ~= nil and requestsThisMonth / rpmonth or 0,
         rpd ~= nil and requestsToday / rpd or requestsToday / 1e9,
         rpm ~= nil and requestsLastMinute / rpm or 0,
         tpm ~= nil and tokensLastMinute / tpm or 0,
@@ -132,23 +139,25 @@ if best == nil then
   for _, value in ipairs(blocks) do table.insert(result, value) end
   return result
 end
-local kmin, kday = KEYS[(best - 1) * 4 + 1], KEYS[(best - 1) * 4 + 2]
+local kmin, kday, kmonth = KEYS[(best - 1) * 5 + 1], KEYS[(best - 1) * 5 + 2], KEYS[(best - 1) * 5 + 5]
 redis.call('ZADD', kmin, now, reservation .. '|' .. tostring(tokens) .. '|1')
 redis.call('PEXPIRE', kmin, MINUTE * 2)
 redis.call('HINCRBY', kday, 'r', 1)
 redis.call('HINCRBY', kday, 't', tokens)
 redis.call('PEXPIRE', kday, 2 * 24 * 3600 * 1000)
-return { 1, ARGV[4 + (best - 1) * 5 + 5] }
+redis.call('HINCRBY', kmonth, 'r', 1)
+redis.call('PEXPIRE', kmonth, 62 * 24 * 3600 * 1000)
+return { 1, ARGV[4 + (best - 1) * 6 + 6] }
 `;
 
 /**
- * Settles a batch of reservations. KEYS: per settlement its key's min and day. ARGV: per
+ * Settles a batch of reservations. KEYS: per settlement its key's min, day and month. ARGV: per
  * settlement its reservationId, reservedTokens, actualTokens and uncount (1: the provider did not
- * count the request, which then leaves the minute window and the day count).
+ * count the request, which then leaves the minute window and the day and month counts).
  */
 export const SETTLE_SCRIPT = `${COMMON}
-for i = 0, #KEYS / 2 - 1 do
-  local kmin, kday = KEYS[i * 2 + 1], KEYS[i * 2 + 2]
+for i = 0, #KEYS / 3 - 1 do
+  local kmin, kday, kmonth = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
   local id, reserved, actual = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), tonumber(ARGV[i * 4 + 3])
   local uncount = ARGV[i * 4 + 4] == '1'
   local old = id .. '|' .. ARGV[i * 4 + 2] .. '|1'
@@ -171,6 +180,10 @@ for i = 0, #KEYS / 2 - 1 do
       local requests = tonumber(redis.call('HGET', kday, 'r')) or 0
       if requests > 0 then redis.call('HSET', kday, 'r', requests - 1) end
     end
+  end
+  if uncount then
+    local requests = tonumber(redis.call('HGET', kmonth, 'r')) or 0
+    if requests > 0 then redis.call('HSET', kmonth, 'r', requests - 1) end
   end
 end
 return 1

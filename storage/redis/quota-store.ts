@@ -1,5 +1,5 @@
 import type { KeyLimits } from '../../providers/types';
-import { SLOT_WINDOW_MS } from '../quota-rules';
+import { quotaMonth, SLOT_WINDOW_MS } from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -15,7 +15,17 @@ import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
 
-const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm', 'rpd', 'tpm', 'tpd', 'too_large'];
+const BLOCK_REASONS: readonly BlockReason[] = [
+  'cooldown',
+  'quota',
+  'bad',
+  'rpm',
+  'rpd',
+  'tpm',
+  'tpd',
+  'monthly',
+  'too_large',
+];
 
 type ScriptReply = (string | number)[];
 
@@ -48,10 +58,19 @@ export class RedisQuotaStore implements QuotaStore {
     this.redis = redis as RedisClient & QuotaCommands;
   }
 
-  private keys(keyId: string, day: string): { min: string; day: string; learned: string; block: string } {
+  private keys(
+    keyId: string,
+    day: string,
+  ): { min: string; day: string; learned: string; block: string; month: string } {
     // One hash tag for all quota keys: a script touches several keys, which must share a Cluster slot.
     const base = `${this.prefix}{quota}:${keyId}`;
-    return { min: `${base}:min`, day: `${base}:day:${day}`, learned: `${base}:learned`, block: `${base}:block` };
+    return {
+      min: `${base}:min`,
+      day: `${base}:day:${day}`,
+      learned: `${base}:learned`,
+      block: `${base}:block`,
+      month: `${base}:month:${quotaMonth(day)}`,
+    };
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -59,13 +78,14 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [request.now, request.tokens, request.reservationId, request.candidates.length];
     for (const candidate of request.candidates) {
       const names = this.keys(candidate.keyId, request.day);
-      keys.push(names.min, names.day, names.learned, names.block);
+      keys.push(names.min, names.day, names.learned, names.block, names.month);
       const { limits } = candidate;
       args.push(
         limits.requestsPerMinute ?? 0,
         limits.requestsPerDay ?? 0,
         limits.tokensPerMinute ?? 0,
         limits.tokensPerDay ?? 0,
+        limits.requestsPerMonth ?? 0,
         candidate.keyId,
       );
     }
@@ -102,7 +122,7 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [];
     for (const settlement of settlements) {
       const names = this.keys(settlement.keyId, settlement.day);
-      keys.push(names.min, names.day);
+      keys.push(names.min, names.day, names.month);
       args.push(
         settlement.reservationId,
         settlement.reservedTokens,
@@ -160,11 +180,12 @@ export class RedisQuotaStore implements QuotaStore {
       pipeline.hmget(names.day, 'r', 't');
       pipeline.hmget(names.learned, 'rpm', 'rpd', 'tpm', 'tpd');
       pipeline.hmget(names.block, 'reason', 'until');
+      pipeline.hget(names.month, 'r');
     }
     const replies = await execPipeline(pipeline);
     return keyIds.map((keyId, index) => {
       const at = (offset: number): unknown => {
-        const [error, value] = replies[index * 4 + offset] ?? [null, null];
+        const [error, value] = replies[index * 5 + offset] ?? [null, null];
         if (error) throw error;
         return value;
       };
@@ -194,6 +215,7 @@ export class RedisQuotaStore implements QuotaStore {
         tokensLastMinute,
         requestsToday: requestsToday ?? 0,
         tokensToday: tokensToday ?? 0,
+        requestsThisMonth: Number(at(4) ?? 0),
         learnedLimits,
         block:
           blockedUntil !== undefined && blockedUntil > now
