@@ -323,14 +323,19 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
       if (master === undefined) throw new Error('the sentinels do not agree on a master');
       const replicas = dataPorts.filter((node) => node !== master && running(node));
       for (const replica of replicas) {
-        await waitUntil(async () => {
-          const info = String(await ask(replica, password, 'INFO', 'replication'));
-          return (
-            info.includes(`master_port:${master}`) &&
-            info.includes('master_link_status:up') &&
-            info.includes('master_sync_in_progress:0')
-          );
-        }, `the replica on port ${replica} to follow the master on port ${master}`);
+        await waitUntil(
+          async () => {
+            const info = String(await ask(replica, password, 'INFO', 'replication'));
+            return (
+              info.includes(`master_port:${master}`) &&
+              info.includes('master_link_status:up') &&
+              info.includes('master_sync_in_progress:0')
+            );
+            // Sentinel reconfigures the replicas one after another: on a loaded machine it takes a while.
+          },
+          `the replica on port ${replica} to follow the master on port ${master}`,
+          20_000,
+        );
       }
       if ((await waitForReplicas(master, password)) < replicas.length) throw new Error('a replica is missing');
     };
