@@ -233,6 +233,7 @@ async function startWebhook(
             append: async (update) => {
               const { failed, error } = await appendUpdates(bot, intake.stores.queue, [update]);
               if (failed.length > 0) throw error;
+              if (!(await intake.stores.queue.confirmDurable())) throw new Error('no replica took the update');
             },
             full: () => intake.backlog.full,
           },

@@ -149,15 +149,25 @@ export interface UpdateQueue {
    * Resolves `true` when appended, `false` when it was already there.
    */
   append(updateId: number, payload: string, chatId?: string): Promise<boolean>;
+  /**
+   * Waits, briefly, until what was appended so far is on a replica, where the store has replicas
+   * (Sentinel, Cluster), so that a failover right after cannot lose an update already confirmed to
+   * Telegram. Resolves `true` once a replica has it, or when the store has none; `false` when no
+   * replica took it in time (a failover under way: the master may be a demoted one whose writes
+   * will be thrown away), so that the caller confirms nothing and appends again.
+   */
+  confirmDurable(): Promise<boolean>;
   /** Up to `count` entries no consumer has had yet, now `consumer`'s; waits up to `blockMs` (≤ 1 s) for one. */
   take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]>;
   /** Entries another consumer took and has not acknowledged for `idleMs` (it died, say): now `consumer`'s. */
   reclaim(consumer: string, idleMs: number, count: number): Promise<QueuedUpdate[]>;
   /**
-   * `consumer` is alive and still working on the entries it holds: their idle time starts again,
-   * so that nobody reclaims them (a long answer is not a dead consumer).
+   * `consumer` is alive and still working on `holding`: their idle time starts again, so that
+   * nobody reclaims them (a long answer is not a dead consumer). Resolves with the entries handed
+   * to `consumer` that it does not hold (the reply to a take lost on the way, in a failover say),
+   * handed to it again.
    */
-  touch(consumer: string): Promise<void>;
+  touch(consumer: string, holding: readonly string[]): Promise<QueuedUpdate[]>;
   /**
    * The entry's effect is stored: it leaves the queue and, with `markTurn`, its ticket is marked
    * done (`ordering.done`), in one step.

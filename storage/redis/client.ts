@@ -51,9 +51,20 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // A subscriber is subscribed again by its owner on 'ready', which handles a failure; ioredis's
     // own re-subscription rejected unhandled when the connection dropped again before it was sent.
     autoResubscribe: false,
+    reconnectOnError: reconnectOnDemotion,
   });
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
+}
+
+/**
+ * A connection to a master that became a replica (a failover) refuses writes (READONLY) or has
+ * its blocked read ended (UNBLOCKED) while it stays open: connect again, which, with Sentinel,
+ * asks the sentinels for the new master. The command itself fails (the caller falls back or
+ * tries again), it is not sent again.
+ */
+function reconnectOnDemotion(error: Error): boolean {
+  return /^(READONLY|UNBLOCKED)\b/.test(error.message);
 }
 
 /**
@@ -76,6 +87,7 @@ export function createRedisClientFor(
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: 2000,
     autoResubscribe: false,
+    reconnectOnError: reconnectOnDemotion,
   };
   const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
   const client: RedisClient =
