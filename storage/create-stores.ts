@@ -8,6 +8,7 @@ import {
 } from './fallback';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
+import { MemoryProcessRegistry } from './memory/process-registry';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemorySettingsStore } from './memory/settings-store';
 import { MemoryStatsStore } from './memory/stats-store';
@@ -15,11 +16,12 @@ import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisLease } from './redis/lease';
+import { RedisProcessRegistry } from './redis/process-registry';
 import { RedisQuotaStore } from './redis/quota-store';
 import { RedisSettingsStore } from './redis/settings-store';
 import { RedisStatsStore } from './redis/stats-store';
 import { RedisUpdateQueue } from './redis/update-queue';
-import type { CounterStore, HistoryStore, IntakeStores, SettingsStore } from './types';
+import type { CounterStore, HistoryStore, IntakeStores, ProcessRegistry, SettingsStore } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -36,6 +38,8 @@ export interface Stores {
   readonly intake: IntakeStores | undefined;
   /** Per-user settings (/settings); throws `StorageUnavailableError` during a Redis outage. */
   readonly settings: SettingsStore;
+  /** The processes sharing the storage (heartbeats, for the dashboard); only this one in memory mode. */
+  readonly processes: ProcessRegistry;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -70,6 +74,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       counters: new MemoryCounterStore(),
       intake: undefined,
       settings: new MemorySettingsStore(),
+      processes: new MemoryProcessRegistry(),
       isHealthy: () => true,
       close: async () => undefined,
     };
@@ -109,6 +114,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
     settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
+    processes: new RedisProcessRegistry(redis, prefix),
     intake: {
       queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),
       pollerLease: new RedisLease(redis, `${prefix}{intake}:poller`),
