@@ -102,7 +102,9 @@ export class Timeline implements RouterObserver {
       series.failures.push(bucket === undefined ? 0 : bucket.attempts - bucket.successes);
       series.fallbacks.push(bucket?.fallbacks ?? 0);
       series.hedges.push(bucket === undefined ? 0 : bucket.hedgesWon + bucket.hedgesLost);
-      series.successRate.push(bucket === undefined || bucket.attempts === 0 ? null : bucket.successes / bucket.attempts);
+      series.successRate.push(
+        bucket === undefined || bucket.attempts === 0 ? null : bucket.successes / bucket.attempts,
+      );
       series.latencyP50Ms.push(round(percentile(bucket?.latencies ?? [], 0.5)));
       series.latencyP95Ms.push(round(percentile(bucket?.latencies ?? [], 0.95)));
     }
