@@ -4,16 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Browser, chromium } from 'playwright-core';
 import { maskSecret } from '../../providers/shared/secrets';
 import { dialectFor } from '../fakes/provider-server';
-import { DEFAULT_TOKEN } from '../fakes/telegram-server';
+import { DEFAULT_TOKEN, startFakeTelegramServer } from '../fakes/telegram-server';
 import {
   ask,
+  botEnv,
   FIRST_PROVIDER,
   type RedisBotWorld,
   SECOND_PROVIDER,
   startRedisBotWorld,
   testKey,
 } from '../helpers/bot-harness';
+import { startBotProcess } from '../helpers/bot-process';
 import { PROJECT_ROOT } from '../helpers/built';
+import { exposedMetrics, queriedMetrics, readGrafanaDashboard } from '../helpers/grafana';
 import { freePort } from '../helpers/redis-server';
 
 /** Debian's Chromium, or CHROMIUM_PATH: the test drives a real browser and never downloads one. */
@@ -25,7 +28,7 @@ const SECOND_KEY = testKey(SECOND_PROVIDER, 'e2e');
 
 interface DashboardJson {
   process: { id: string; version: string; uptimeSeconds: number };
-  processes: { id: string; self: boolean; version: string }[];
+  processes: { id: string; self: boolean; version: string; mode: string }[];
   pool: {
     providers: {
       name: string;
@@ -46,6 +49,11 @@ interface DashboardJson {
     latencyP95Ms: (number | null)[];
     lastHour: { attempts: number; successRate: number; fallbacks: number };
   };
+}
+
+async function read(at: string): Promise<DashboardJson> {
+  const response = await fetch(`${at}/dashboard/data.json`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  return (await response.json()) as DashboardJson;
 }
 
 const sum = (values: readonly (number | null)[]): number => values.reduce<number>((total, v) => total + (v ?? 0), 0);
@@ -203,4 +211,42 @@ describe('the admins’ dashboard', () => {
     // The token never reached a log line.
     expect(world.bot.lines.join('\n')).not.toContain(TOKEN);
   }, 90_000);
+
+  it('is served on PORT in webhook mode too, and lists every process sharing the Redis until it stops', async () => {
+    const webhookTelegram = await startFakeTelegramServer({ allowHttpWebhooks: true });
+    const port = await freePort();
+    const second = startBotProcess(
+      botEnv(webhookTelegram, world.providers, [FIRST_PROVIDER, SECOND_PROVIDER], {
+        REDIS_URL: world.redis.url,
+        WEBHOOK_URL: `http://127.0.0.1:${port}/telegram/hook`,
+        WEBHOOK_SECRET: 'dashboard-webhook-secret',
+        PORT: String(port),
+        DASHBOARD_TOKEN: TOKEN,
+      }),
+    );
+    try {
+      await second.waitForLog((record) => record.msg === 'webhook server started', 15_000);
+      const other = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${other}/dashboard/data.json`)).status).toBe(401);
+      const seen = await read(other);
+      expect(seen.processes.map((process) => process.mode).sort()).toEqual(['polling', 'webhook']);
+      expect(seen.processes.filter((process) => process.self)).toEqual([
+        expect.objectContaining({ id: seen.process.id, mode: 'webhook' }),
+      ]);
+      // The same session cookie opens the page on either process: it is derived from the token alone.
+      const login = await fetch(`${base}/dashboard?token=${TOKEN}`, { redirect: 'manual' });
+      const cookie = login.headers.get('set-cookie')?.split(';')[0] ?? '';
+      expect((await fetch(`${other}/dashboard`, { headers: { cookie } })).status).toBe(200);
+    } finally {
+      await second.stop();
+      await webhookTelegram.stop();
+    }
+    // A process that stops takes itself off the list.
+    expect((await read(base)).processes.map((process) => process.mode)).toEqual(['polling']);
+  }, 40_000);
+
+  it('has a Grafana dashboard querying only metrics this bot exposes', async () => {
+    const exposed = exposedMetrics(await (await fetch(`${base}/metrics`)).text());
+    expect(queriedMetrics(readGrafanaDashboard()).filter((name) => !exposed.has(name))).toEqual([]);
+  });
 });
