@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from '@jest/globals';
 import { DashboardAuth, SESSION_COOKIE, sameSecret } from '../../bot/dashboard/auth';
+import { collectDashboardData, processInfoJson } from '../../bot/dashboard/snapshot';
 import { Timeline } from '../../bot/dashboard/timeline';
+import type { PoolStats } from '../../bot/services/pool-stats';
 import type { AttemptRecord } from '../../providers';
 
 const MINUTE = 60_000;
@@ -106,5 +108,117 @@ describe('DashboardAuth', () => {
 
   it('marks the cookie Secure behind TLS', () => {
     expect(auth.sessionCookie(request({ 'x-forwarded-proto': 'https' }))).toMatch(/; Secure$/);
+  });
+});
+
+describe('collectDashboardData', () => {
+  const counters = {
+    requests: 4,
+    successes: 3,
+    successRate: 0.75,
+    fallbacks: 1,
+    hedges: 0,
+    failures: { transient: 1 },
+    latencyP50Ms: 120,
+    latencyP95Ms: 400,
+    inputTokens: 0,
+    outputTokens: 0,
+  };
+  const health = {
+    samples: 0,
+    successRate: undefined,
+    latencyP50Ms: undefined,
+    latencyP95Ms: undefined,
+    firstTokenP50Ms: undefined,
+    firstTokenP95Ms: undefined,
+  };
+  const pool: PoolStats = {
+    day: '2026-01-01',
+    dailyCapacity: 2000,
+    leftToday: 1000 - 3,
+    keysWithUnknownLimit: 0,
+    activeUsersToday: 2,
+    topUsers: [{ userId: '7', requests: 3 }],
+    providers: [
+      {
+        name: 'p',
+        model: 'm',
+        breaker: 'open',
+        breakerOpenUntil: START + 30_000,
+        health,
+        counters,
+        dailyCapacity: 2000,
+        leftToday: 997,
+        keys: [
+          { maskedKey: 'k…1', requestsToday: 3, dailyLimit: 1000, leftToday: 997, blocked: undefined, counters },
+          {
+            maskedKey: 'k…2',
+            requestsToday: 1,
+            dailyLimit: 1000,
+            leftToday: 0,
+            blocked: { reason: 'quota', until: START + 3_600_000 },
+            counters,
+          },
+        ],
+      },
+    ],
+  };
+  const process = {
+    id: 'host:1:abc',
+    version: '1.2.3',
+    startedAt: START - 90_000,
+    mode: 'polling',
+    storage: 'redis',
+    node: 'v20',
+  } as const;
+
+  it('passes on breakers with their probe time, blocked keys, the day and this process; lists the others', async () => {
+    const data = await collectDashboardData({
+      process,
+      now: () => START,
+      poolStats: async () => pool,
+      timeline: new Timeline(() => START),
+      intake: () => ({ backlog: 4, backlogLimit: 100, polling: true }),
+      processes: async () => [
+        { id: 'host:1:abc', info: processInfoJson(process), at: START - 1_000 },
+        { id: 'other:2:def', info: '{"version":"1.2.2","startedAt":0,"mode":"webhook"}', at: START - 4_000 },
+        { id: 'odd:3:ghi', info: 'not json', at: START - 2_000 },
+      ],
+      storageUp: () => true,
+    });
+    expect(data.process).toMatchObject({ id: 'host:1:abc', uptimeSeconds: 90, poller: true });
+    expect(data.pool).toMatchObject({ usedToday: 4, leftToday: 997, dailyCapacity: 2000 });
+    expect(data.pool.providers[0]).toMatchObject({
+      breaker: 'open',
+      breakerOpenUntil: START + 30_000,
+      requestsToday: 4,
+      successRate: 0.75,
+    });
+    expect(data.pool.providers[0]?.keys[1]?.blocked).toEqual({ reason: 'quota', until: START + 3_600_000 });
+    expect(data.users).toEqual({ activeToday: 2, top: [{ userId: '7', requests: 3 }] });
+    expect(data.intake).toEqual({ backlog: 4, backlogLimit: 100, polling: true });
+    expect(data.processes).toEqual([
+      expect.objectContaining({ id: 'host:1:abc', self: true, version: '1.2.3', uptimeSeconds: 90 }),
+      expect.objectContaining({ id: 'other:2:def', self: false, version: '1.2.2', mode: 'webhook' }),
+      expect.objectContaining({ id: 'odd:3:ghi', self: false, version: undefined }),
+    ]);
+    // A young process charts its life, 15 minutes at least.
+    expect(data.timeline.minutes).toHaveLength(15);
+  });
+
+  it('still answers when the process list cannot be read', async () => {
+    const data = await collectDashboardData({
+      process,
+      now: () => START,
+      poolStats: async () => pool,
+      timeline: new Timeline(() => START),
+      processes: async () => {
+        throw new Error('Redis is away');
+      },
+      storageUp: () => false,
+    });
+    expect(data.processes).toEqual([]);
+    expect(data.storageUp).toBe(false);
+    expect(data.intake).toBeUndefined();
   });
 });
