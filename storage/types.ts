@@ -218,3 +218,27 @@ export interface Broadcast {
   /** Calls `listener` with every message published from now on. */
   subscribe(listener: (message: string) => void): void;
 }
+
+// ─── Process registry (heartbeats) ─────────────────────────────────────────────────────────
+
+/** A process's last heartbeat: its id, what it reported about itself (JSON), and when. */
+export interface ProcessBeat {
+  readonly id: string;
+  /** The JSON the process wrote (version, start time, mode …); opaque to storage. */
+  readonly info: string;
+  /** When it beat (epoch ms). */
+  readonly at: number;
+}
+
+/**
+ * The processes sharing the storage: each beats every few seconds with a time to live, and the
+ * dashboard lists those whose beat has not expired. In memory only the process itself is there.
+ */
+export interface ProcessRegistry {
+  /** Records `id` as alive until `now + ttlMs`, with `info`. */
+  beat(id: string, info: string, now: number, ttlMs: number): Promise<void>;
+  /** The processes whose last beat has not expired at `now`, in id order. */
+  list(now: number): Promise<ProcessBeat[]>;
+  /** Forgets `id` (a process stopping). */
+  remove(id: string): Promise<void>;
+}

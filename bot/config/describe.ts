@@ -65,6 +65,7 @@ export function describeConfig(config: Config) {
     translateMaxTexts: config.translateMaxTexts,
     maxMessageChars: config.maxMessageChars,
     metricsPort: config.metricsPort,
+    dashboard: config.dashboardToken === undefined ? 'off' : 'on',
     logLevel: config.logLevel,
     providers: describeProvidersConfig(config.providers),
   };

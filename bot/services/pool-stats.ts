@@ -42,6 +42,8 @@ export interface ProviderStats {
   readonly name: string;
   readonly model: string;
   readonly breaker: BreakerState;
+  /** While the breaker is open: when it lets a probe through (epoch ms). */
+  readonly breakerOpenUntil: number | undefined;
   readonly health: HealthSummary;
   readonly keys: readonly KeyStats[];
   readonly counters: CounterSummary;
@@ -111,6 +113,7 @@ export async function collectPoolStats(
       name: provider.name,
       model: provider.model,
       breaker: provider.breaker,
+      breakerOpenUntil: provider.breakerOpenUntil,
       health: provider.health,
       keys,
       counters: summarize(snapshot.providers[provider.name]),

@@ -141,6 +141,8 @@ export interface ProviderSnapshot {
   readonly limits: KeyLimits;
   readonly keys: readonly { readonly keyId: string; readonly maskedKey: string }[];
   readonly breaker: BreakerState;
+  /** While the breaker is open: when it lets a probe through (epoch ms). */
+  readonly breakerOpenUntil?: number;
   readonly health: HealthSummary;
 }
 
@@ -451,6 +453,7 @@ export class Router {
         limits: provider.limits,
         keys: provider.keys.map(({ keyId, masked }) => ({ keyId, maskedKey: masked })),
         breaker: provider.breaker.state(at),
+        breakerOpenUntil: provider.breaker.openUntilAt(at),
         health: provider.health.summary(at),
       })),
     };
