@@ -1,6 +1,7 @@
 import { GrammyError } from 'grammy';
 import { type MediaPart, type MediaReference, transportFetch } from '../../providers';
 import type { BotContext } from '../context';
+import { sendPlain } from '../reply';
 
 /** Telegram lets bots download files of at most 20 MB (getFile refuses larger ones). */
 export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
@@ -69,6 +70,30 @@ export async function downloadFile(ctx: BotContext, fileId: string, knownSize?: 
 function describe(error: unknown): string {
   if (error instanceof GrammyError) return `${error.error_code} ${error.description}`;
   return error instanceof Error ? error.name : 'error';
+}
+
+/**
+ * A file's bytes through `downloadFile`, or `undefined` once the user was told, in their language,
+ * why it could not be fetched (too large, or the download failed).
+ */
+export async function downloadOrTell(
+  ctx: BotContext,
+  fileId: string,
+  knownSize?: number,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await downloadFile(ctx, fileId, knownSize);
+  } catch (error) {
+    if (!(error instanceof DownloadError)) throw error;
+    ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
+    await sendPlain(
+      ctx,
+      error.reason === 'too_large'
+        ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
+        : ctx.t.media.downloadFailed,
+    );
+    return undefined;
+  }
 }
 
 /** The type of an image from its first bytes (history keeps a photo's file id, not its type). */

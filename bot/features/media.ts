@@ -5,7 +5,7 @@ import { type BotContext, conversationIdOf } from '../context';
 import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
 import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
 import { isRouterError } from '../../providers';
-import { DownloadError, downloadFile, MAX_DOWNLOAD_BYTES } from './media-download';
+import { downloadOrTell, MAX_DOWNLOAD_BYTES } from './media-download';
 
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
@@ -409,20 +409,8 @@ async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<Medi
 }
 
 /** The file's bytes, or `undefined` once the user was told why they could not be fetched. */
-async function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
-  try {
-    return await downloadFile(ctx, incoming.fileId, incoming.fileSize);
-  } catch (error) {
-    if (!(error instanceof DownloadError)) throw error;
-    ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
-    await sendPlain(
-      ctx,
-      error.reason === 'too_large'
-        ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
-        : ctx.t.media.downloadFailed,
-    );
-    return undefined;
-  }
+function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
+  return downloadOrTell(ctx, incoming.fileId, incoming.fileSize);
 }
 
 /** In groups: a caption that mentions the bot, or a reply to one of its messages. */

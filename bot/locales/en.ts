@@ -160,6 +160,7 @@ export const en = {
       `That's ${count} lines; I translate at most ${max} at once. Please split them up.`,
     failedLine: (original: string) => `⚠️ (not translated) ${original}`,
     someFailed: (count: number) => `⚠️ ${count} line(s) could not be translated and are shown as they were.`,
+    noTextInImage: "I couldn't find any text in that image to translate.",
   },
   stats: {
     refused: "Sorry, /stats is for the bot's admins only.",

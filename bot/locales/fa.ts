@@ -160,6 +160,7 @@ export const fa: Messages = {
       `این ${toPersianDigits(count)} خط است؛ من هر بار حداکثر ${toPersianDigits(max)} خط ترجمه می‌کنم. لطفاً تقسیمش کن.`,
     failedLine: (original: string) => `⚠️ (ترجمه نشد) ${original}`,
     someFailed: (count: number) => `⚠️ ${toPersianDigits(count)} خط ترجمه نشد و همان‌طور که بود نمایش داده شد.`,
+    noTextInImage: 'در این تصویر متنی برای ترجمه پیدا نکردم.',
   },
   stats: {
     refused: 'متأسفم، /stats فقط برای مدیران ربات است.',
