@@ -21,6 +21,7 @@ export type BlockReason =
   | 'rpd'
   | 'tpm'
   | 'tpd'
+  | 'tph' // the sliding hour's tokens (a transcription model's audio seconds per hour)
   | 'too_large'; // the request alone is larger than the key's token-per-minute limit
 
 export interface QuotaCandidate {

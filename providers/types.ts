@@ -212,6 +212,11 @@ export interface KeyLimits {
   readonly requestsPerDay?: number;
   readonly tokensPerMinute?: number;
   readonly tokensPerDay?: number;
+  /**
+   * Tokens in a sliding hour (counted in one-minute buckets): for a transcription model, seconds of
+   * audio, like Groq's announced audio seconds per hour. Set by a descriptor's role defaults only.
+   */
+  readonly tokensPerHour?: number;
 }
 
 /** When a provider's daily quota resets: midnight in this IANA time zone. */

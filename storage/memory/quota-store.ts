@@ -1,5 +1,13 @@
 import type { KeyLimits } from '../../providers/types';
-import { compareScores, effectiveLimits, judge, MINUTE_MS, SLOT_MARGIN_MS } from '../quota-rules';
+import {
+  compareScores,
+  effectiveLimits,
+  HOUR_BUCKETS,
+  hourBucketOf,
+  judge,
+  MINUTE_MS,
+  SLOT_MARGIN_MS,
+} from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -28,6 +36,8 @@ interface KeyState {
   day: string;
   requestsToday: number;
   tokensToday: number;
+  /** Tokens per minute bucket of the last hour (for `tokensPerHour`), oldest first. */
+  hour: { bucket: number; tokens: number }[];
   learned: KeyLimits;
   block: { reason: BlockReason; until: number } | undefined;
 }
@@ -78,6 +88,7 @@ export class MemoryQuotaStore implements QuotaStore {
           tokensLastMinute: state.tokensLastMinute,
           requestsToday: state.requestsToday,
           tokensToday: state.tokensToday,
+          hour: state.hour,
         },
         request.tokens,
         request.now,
@@ -96,6 +107,7 @@ export class MemoryQuotaStore implements QuotaStore {
     addEntry(state, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
     state.requestsToday += 1;
     state.tokensToday += request.tokens;
+    addToHour(state, hourBucketOf(request.now), request.tokens);
     return { ok: true, keyId: best.keyId };
   }
 
@@ -108,6 +120,7 @@ export class MemoryQuotaStore implements QuotaStore {
         state.minute.splice(index, 1);
         state.requestsLastMinute -= entry.requests;
         state.tokensLastMinute -= entry.tokens;
+        addToHour(state, hourBucketOf(entry.at), -entry.tokens);
       }
       state.requestsToday = Math.max(0, state.requestsToday - 1);
       state.tokensToday = Math.max(0, state.tokensToday - settlement.reservedTokens);
@@ -118,6 +131,7 @@ export class MemoryQuotaStore implements QuotaStore {
     if (entry !== undefined) {
       const corrected = Math.max(0, entry.tokens + difference);
       state.tokensLastMinute += corrected - entry.tokens;
+      addToHour(state, hourBucketOf(entry.at), corrected - entry.tokens);
       entry.tokens = corrected;
     }
     state.tokensToday = Math.max(0, state.tokensToday + difference);
@@ -201,6 +215,7 @@ export class MemoryQuotaStore implements QuotaStore {
         day: day ?? '',
         requestsToday: 0,
         tokensToday: 0,
+        hour: [],
         learned: {},
         block: undefined,
       };
@@ -215,6 +230,8 @@ export class MemoryQuotaStore implements QuotaStore {
       expired++;
     }
     if (expired > 0) state.minute.splice(0, expired);
+    const firstLive = hourBucketOf(now) - HOUR_BUCKETS + 1;
+    while (state.hour.length > 0 && state.hour[0]!.bucket < firstLive) state.hour.shift();
     if (day !== undefined && state.day !== day) {
       state.day = day;
       state.requestsToday = 0;
@@ -238,6 +255,20 @@ function addEntry(state: KeyState, entry: MinuteEntry): void {
   entries.splice(index, 0, entry);
   state.requestsLastMinute += entry.requests;
   state.tokensLastMinute += entry.tokens;
+}
+
+/** Adds (or with a negative count removes) tokens in an hour bucket, never below zero. */
+function addToHour(state: KeyState, bucket: number, tokens: number): void {
+  if (tokens === 0) return;
+  const entry = state.hour.find((candidate) => candidate.bucket === bucket);
+  if (entry !== undefined) {
+    entry.tokens = Math.max(0, entry.tokens + tokens);
+    return;
+  }
+  if (tokens < 0) return;
+  let index = state.hour.length;
+  while (index > 0 && state.hour[index - 1]!.bucket > bucket) index--;
+  state.hour.splice(index, 0, { bucket, tokens });
 }
 
 /** Reservations are settled soon after they are made: look from the newest end. */

@@ -15,7 +15,17 @@ import { callRedis, execPipeline, type RedisClient } from './client';
 import { WriteBatcher } from './write-batcher';
 import { ACQUIRE_SCRIPT, BLOCK_SCRIPT, OBSERVE_SCRIPT, SETTLE_SCRIPT } from './quota-scripts';
 
-const BLOCK_REASONS: readonly BlockReason[] = ['cooldown', 'quota', 'bad', 'rpm', 'rpd', 'tpm', 'tpd', 'too_large'];
+const BLOCK_REASONS: readonly BlockReason[] = [
+  'cooldown',
+  'quota',
+  'bad',
+  'rpm',
+  'rpd',
+  'tpm',
+  'tpd',
+  'tph',
+  'too_large',
+];
 
 type ScriptReply = (string | number)[];
 
@@ -48,10 +58,16 @@ export class RedisQuotaStore implements QuotaStore {
     this.redis = redis as RedisClient & QuotaCommands;
   }
 
-  private keys(keyId: string, day: string): { min: string; day: string; learned: string; block: string } {
+  private keys(keyId: string, day: string): { min: string; day: string; learned: string; block: string; hour: string } {
     // One hash tag for all quota keys: a script touches several keys, which must share a Cluster slot.
     const base = `${this.prefix}{quota}:${keyId}`;
-    return { min: `${base}:min`, day: `${base}:day:${day}`, learned: `${base}:learned`, block: `${base}:block` };
+    return {
+      min: `${base}:min`,
+      day: `${base}:day:${day}`,
+      learned: `${base}:learned`,
+      block: `${base}:block`,
+      hour: `${base}:hour`,
+    };
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -59,13 +75,14 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [request.now, request.tokens, request.reservationId, request.candidates.length];
     for (const candidate of request.candidates) {
       const names = this.keys(candidate.keyId, request.day);
-      keys.push(names.min, names.day, names.learned, names.block);
+      keys.push(names.min, names.day, names.learned, names.block, names.hour);
       const { limits } = candidate;
       args.push(
         limits.requestsPerMinute ?? 0,
         limits.requestsPerDay ?? 0,
         limits.tokensPerMinute ?? 0,
         limits.tokensPerDay ?? 0,
+        limits.tokensPerHour ?? 0,
         candidate.keyId,
       );
     }
@@ -102,7 +119,7 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [];
     for (const settlement of settlements) {
       const names = this.keys(settlement.keyId, settlement.day);
-      keys.push(names.min, names.day);
+      keys.push(names.min, names.day, names.hour);
       args.push(
         settlement.reservationId,
         settlement.reservedTokens,
