@@ -174,6 +174,8 @@ export const en = {
     success: 'ok',
     fallbacks: 'fallbacks',
     hedges: 'hedged',
+    transcriptions: (count: number, seconds: number) => `🎤 ${count} transcribed (${seconds} s of audio)`,
+    mediaRequests: (count: number) => `🖼 ${count} with media`,
     left: 'left',
     errors: 'errors',
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },

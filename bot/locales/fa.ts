@@ -175,6 +175,9 @@ export const fa: Messages = {
     success: 'موفق',
     fallbacks: 'جایگزینی',
     hedges: 'پشتیبان',
+    transcriptions: (count: number, seconds: number) =>
+      `🎤 ${toPersianDigits(count)} رونویسی (${toPersianDigits(seconds)} ثانیه صدا)`,
+    mediaRequests: (count: number) => `🖼 ${toPersianDigits(count)} با رسانه`,
     left: 'باقی',
     errors: 'خطاها',
     breaker: { closed: '🟢', open: '🔴 مدار باز', 'half-open': '🟡 در حال آزمایش' },
