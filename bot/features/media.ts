@@ -43,6 +43,17 @@ const PDF_MAX_BYTES = 14 * 1024 * 1024;
 /** The most PDF pages sent (each is 258 tokens as an image; docs/providers.md). */
 const PDF_MAX_PAGES = 100;
 
+/**
+ * Video containers the transcription endpoints take, so a video's sound is transcribed like a voice
+ * note: Whisper lists mp4, mpeg and webm among its formats, and Gemini takes MP4 inline
+ * (docs/providers.md). Video notes are always MP4.
+ */
+const SOUND_CONTAINERS = new Map([
+  ['video/mp4', 'mp4'],
+  ['video/mpeg', 'mpeg'],
+  ['video/webm', 'webm'],
+]);
+
 /** The longest transcript quoted back to the user above the answer (the rest is cut with an ellipsis). */
 const QUOTED_TRANSCRIPT_CHARS = 400;
 
@@ -64,7 +75,8 @@ type MediaIncoming = Incoming & { readonly kind: MediaKind };
 
 /**
  * Media: photos and image documents, with or without a caption, answered by a vision model with
- * the conversation's history; voice notes and audio files, transcribed through the pool and then
+ * the conversation's history; voice notes, audio files, video notes and videos (their sound),
+ * transcribed through the pool and then
  * answered as a chat turn, with a short quote of what was heard. In private chats every such message is a turn; in groups only one
  * whose caption mentions the bot or that replies to the bot. A file the bot cannot read gets one
  * short message; nothing is stored then. Limits apply as to text (the cost gate).
@@ -79,6 +91,10 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
     if (ctx.chat.type !== 'private' && !isAddressedToBot(ctx, message)) return next();
     if (incoming === 'unsupported') {
       await sendPlain(ctx, ctx.t.media.unsupported);
+      return;
+    }
+    if (incoming === 'unsupported_video') {
+      await sendPlain(ctx, ctx.t.media.videoFormat);
       return;
     }
     await costGate(ctx, () => {
@@ -105,12 +121,17 @@ export function hasMedia(ctx: BotContext): boolean {
     (message.photo !== undefined ||
       message.document !== undefined ||
       message.voice !== undefined ||
-      message.audio !== undefined)
+      message.audio !== undefined ||
+      message.video_note !== undefined ||
+      message.video !== undefined)
   );
 }
 
-/** The readable media of a message, `unsupported` for a file the bot cannot read, else undefined. */
-function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
+/**
+ * The readable media of a message, `unsupported` for a file the bot cannot read (and
+ * `unsupported_video` for a video in a container no transcription endpoint takes), else undefined.
+ */
+function incomingOf(message: Message): Incoming | 'unsupported' | 'unsupported_video' | undefined {
   const caption = message.caption ?? '';
   const largest = message.photo?.at(-1);
   if (largest !== undefined) {
@@ -135,6 +156,34 @@ function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
       fileName: message.audio?.file_name,
       caption,
       durationSeconds: audio.duration,
+    };
+  }
+  // A video note or a video: its sound, transcribed like a voice note (the container goes as it is).
+  const videoNote = message.video_note;
+  if (videoNote !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: videoNote.file_id,
+      fileSize: videoNote.file_size,
+      mimeType: 'video/mp4',
+      fileName: 'video-note.mp4',
+      caption,
+      durationSeconds: videoNote.duration,
+    };
+  }
+  const video = message.video;
+  if (video !== undefined) {
+    const mimeType = video.mime_type ?? 'video/mp4';
+    const extension = SOUND_CONTAINERS.get(mimeType);
+    if (extension === undefined) return 'unsupported_video';
+    return {
+      kind: 'audio',
+      fileId: video.file_id,
+      fileSize: video.file_size,
+      mimeType,
+      fileName: video.file_name ?? `video.${extension}`,
+      caption,
+      durationSeconds: video.duration,
     };
   }
   const document = message.document;

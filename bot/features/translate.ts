@@ -167,6 +167,18 @@ function repliedMedia(message: Message | undefined): RepliedMedia | undefined {
       durationSeconds: audio.duration,
     };
   }
+  // The sound of a video note or an MP4 video, transcribed like a voice note.
+  const video = message.video_note ?? (message.video?.mime_type === 'video/mp4' ? message.video : undefined);
+  if (video !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: video.file_id,
+      fileSize: video.file_size,
+      mimeType: 'video/mp4',
+      fileName: 'video.mp4',
+      durationSeconds: video.duration,
+    };
+  }
   const photo = message.photo?.at(-1);
   if (photo !== undefined) {
     return { kind: 'image', fileId: photo.file_id, fileSize: photo.file_size, mimeType: 'image/jpeg' };

@@ -183,6 +183,8 @@ export const en = {
     until: (time: string) => `until ${time}`,
   },
   media: {
+    videoFormat:
+      'I can listen to videos in MP4, MPEG or WebM only, and this one is in another format. Please send it as MP4, or as a voice note.',
     tooLarge: (megabytes: number) =>
       `That file is too large for me: Telegram lets bots download at most 20 MB, and this one is ${megabytes} MB.`,
     unsupported: 'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',

@@ -94,6 +94,17 @@ describe('/translate on a voice note or a photo', () => {
     expect(Object.keys(JSON.parse(translations[0]!.messages.at(-1)!.content))).toEqual(['target', 'texts']);
   });
 
+  it('translates the transcript of a replied-to video note (its MP4 sent to the transcription model)', async () => {
+    answering('See you soon', 'unused');
+    const note = await sent(() => telegram.sendVideoNote(user, { duration: 4 }));
+    answering('See you soon', 'unused');
+    const reply = await ask(telegram, user, '', {
+      send: () => telegram.sendText(user, '/translate fa', { reply_to_message: refOf(note) }),
+    });
+    expect(reply.text).toBe('fa:See you soon');
+    expect(providers.requests[0]?.media).toMatchObject([{ kind: 'audio', mimeType: 'video/mp4', valid: true }]);
+  });
+
   it('translates the caption of a replied-to photo, without reading the image', async () => {
     answering('unused', 'unused');
     const photo = await sent(() => telegram.sendPhoto(user, { caption: 'سلام دنیا' }));
