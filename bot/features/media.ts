@@ -5,7 +5,7 @@ import { type BotContext, conversationIdOf } from '../context';
 import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
 import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
 import { isRouterError } from '../../providers';
-import { downloadOrTell, MAX_DOWNLOAD_BYTES } from './media-download';
+import { downloadOrTell, imageTypeOf, MAX_DOWNLOAD_BYTES } from './media-download';
 
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
@@ -450,7 +450,8 @@ async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<Medi
   if (data === undefined) return undefined;
   return {
     kind: incoming.kind,
-    mimeType: incoming.mimeType,
+    // An image's own bytes say its type better than the message does.
+    mimeType: incoming.kind === 'image' ? (imageTypeOf(data) ?? incoming.mimeType) : incoming.mimeType,
     data,
     ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
     ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
