@@ -214,7 +214,7 @@ export interface KeyLimits {
   readonly tokensPerDay?: number;
   /**
    * Tokens in a sliding hour (counted in one-minute buckets): for a transcription model, seconds of
-   * audio, like Groq's announced audio seconds per hour. Set by a descriptor's role defaults only.
+   * audio, as a provider announces audio seconds per hour. Set by a descriptor's role defaults only.
    */
   readonly tokensPerHour?: number;
 }

@@ -44,9 +44,8 @@ const PDF_MAX_BYTES = 14 * 1024 * 1024;
 const PDF_MAX_PAGES = 100;
 
 /**
- * Video containers the transcription endpoints take, so a video's sound is transcribed like a voice
- * note: Whisper lists mp4, mpeg and webm among its formats, and Gemini takes MP4 inline
- * (docs/providers.md). Video notes are always MP4.
+ * Video containers the transcription endpoints of the pool take, so a video's sound is transcribed
+ * like a voice note (docs/providers.md, video notes). Video notes are always MP4.
  */
 const SOUND_CONTAINERS = new Map([
   ['video/mp4', 'mp4'],

@@ -7,8 +7,8 @@ import type { RecordedMedia } from './types';
  */
 
 /**
- * Video containers whose sound the transcription endpoints take (Whisper lists mp4, mpeg and webm;
- * Gemini takes video/mp4 inline): audio, as far as a fake model is concerned. Other videos are not.
+ * Video containers whose sound the transcription endpoints take (docs/providers.md, video notes):
+ * audio, as far as a fake model is concerned. Other videos are not.
  */
 const SOUND_CONTAINERS = new Set(['video/mp4', 'video/mpeg', 'video/webm']);
 
