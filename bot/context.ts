@@ -1,5 +1,6 @@
 import type { Context } from 'grammy';
 import type { Config } from './config';
+import type { DelayedDeliveries } from './delivery';
 import type { Language, Messages } from './locales';
 import type { Logger } from './logger';
 import type { UpdateHooks } from './intake/update-hooks';
@@ -17,6 +18,8 @@ export interface BotDeps {
   readonly historyNotified: Set<string>;
   /** When updates come from the durable intake queue (bot/intake/update-hooks.ts). */
   readonly intakeHooks?: UpdateHooks;
+  /** Answers waiting out a Telegram flood wait longer than the retries take (`bot/delivery.ts`). */
+  readonly deliveries: DelayedDeliveries;
 }
 
 export interface BotFlavor {

@@ -5,6 +5,7 @@ import type { Update } from 'grammy/types';
 import { transportFetch } from '../providers';
 import type { Config } from './config';
 import type { BotContext, BotDeps } from './context';
+import { DelayedDeliveries } from './delivery';
 import { basicsFeature } from './features/basics';
 import { chatFeature } from './features/chat';
 import { costGate } from './features/limits';
@@ -33,6 +34,8 @@ export interface CreateBotDeps {
   readonly services: Services;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** How answers held back by a long flood wait wait it out (tests pass a fake clock's). */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly metrics?: Metrics;
   /**
    * Set when updates come from the durable intake queue: failures are reported to it (it retries
@@ -60,10 +63,12 @@ export function createBot(config: Config, deps: CreateBotDeps): Bot<BotContext> 
     now: deps.now ?? Date.now,
     historyNotified: new Set(),
     ...(deps.intakeHooks === undefined ? {} : { intakeHooks: deps.intakeHooks }),
+    deliveries: new DelayedDeliveries(deps.logger, deps.sleep === undefined ? {} : { sleep: deps.sleep }),
   };
 
   // Telegram's 429 (flood control) and 5xx are retried by @grammyjs/auto-retry within explicit
-  // bounds (its defaults would wait forever). It would also retry a network error without bound,
+  // bounds (its defaults would wait forever); an answer that meets a longer flood wait is sent
+  // when it ends (`bot/delivery.ts`). It would also retry a network error without bound,
   // up to an hour apart — a chat (and, in polling, the offset) stuck behind one send long after
   // Telegram is back — so network errors are rethrown to a bounded retry of our own; getUpdates
   // is left to long polling's own backoff.

@@ -22,6 +22,10 @@ import { startQueueWorker } from './intake/queue-worker';
 import { UpdateHooks } from './intake/update-hooks';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
 import { poolCapabilities } from '../providers';
+import { startHeartbeat } from './dashboard/heartbeat';
+import { createDashboardHandler, projectVersion } from './dashboard/server';
+import { type ProcessInfo, processInfoJson } from './dashboard/snapshot';
+import { Timeline } from './dashboard/timeline';
 
 type OpsHandler = ReturnType<typeof createOpsHandler>;
 
@@ -51,8 +55,11 @@ async function main(): Promise<void> {
   logPoolCapabilities(config, logger);
 
   const services = await createServices(config, logger);
+  // Unique per process start: a restarted process is a new consumer of the intake queue (its old
+  // entries are taken over like those of any process that died) and a new line on the dashboard.
+  const processId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const intake =
-    services.stores.intake === undefined ? undefined : durableIntake(services.stores.intake, config, logger);
+    services.stores.intake === undefined ? undefined : durableIntake(services.stores.intake, config, logger, processId);
   const sources: MetricsSources = {
     ...metricsSources(services),
     ...(intake === undefined ? {} : { intake: () => intake.status() }),
@@ -65,7 +72,12 @@ async function main(): Promise<void> {
     metrics,
     ...(intake === undefined ? {} : { intakeHooks: intake.hooks }),
   });
-  const ops = createOpsHandler(metrics, () => checkReadiness(metrics, { ...sources, pingTelegram: pingTelegram(bot) }));
+  const opsEndpoints = createOpsHandler(metrics, () =>
+    checkReadiness(metrics, { ...sources, pingTelegram: pingTelegram(bot) }),
+  );
+  const dashboard = startDashboard(config, services, sources, processId, logger);
+  const ops: OpsHandler =
+    dashboard === undefined ? opsEndpoints : (req, res) => opsEndpoints(req, res) || dashboard.handler(req, res);
   await initialize(bot, logger);
 
   // Stopped in this order: intake first, then the handling of what was taken in, then the ops port.
@@ -89,6 +101,7 @@ async function main(): Promise<void> {
     });
   }
   if (config.metricsPort !== undefined) stops.push(await startOpsServer(config.metricsPort, ops, logger));
+  if (dashboard !== undefined) stops.push(dashboard.stop);
   stops.unshift(
     config.webhook === undefined
       ? await startLongPolling(bot, logger, intake)
@@ -128,13 +141,11 @@ interface DurableIntake {
   status(): { backlog: number | undefined; backlogLimit: number; polling: boolean };
 }
 
-function durableIntake(stores: IntakeStores, config: Config, logger: Logger): DurableIntake {
+function durableIntake(stores: IntakeStores, config: Config, logger: Logger, name: string): DurableIntake {
   const backlog = new BacklogMonitor(stores.queue, config.intakeBacklogLimit, logger);
   const intake: DurableIntake = {
     stores,
-    // Unique per process start: a restarted process is a new consumer, and its old entries are
-    // taken over like those of any process that died.
-    name: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    name,
     hooks: new UpdateHooks(),
     backlog,
     polling: false,
@@ -145,6 +156,46 @@ function durableIntake(stores: IntakeStores, config: Config, logger: Logger): Du
 
 function metricsSources(services: Services): MetricsSources {
   return { poolStats: () => services.poolStats(0), storageUp: () => services.stores.isHealthy(), now: Date.now };
+}
+
+/**
+ * The admins' dashboard, when DASHBOARD_TOKEN is set: its per-minute timeline observes the router,
+ * and this process beats in the storage's process registry so that the page lists every process.
+ */
+function startDashboard(
+  config: Config,
+  services: Services,
+  sources: MetricsSources,
+  processId: string,
+  logger: Logger,
+): { handler: OpsHandler; stop: () => Promise<void> } | undefined {
+  if (config.dashboardToken === undefined) return undefined;
+  const timeline = new Timeline(Date.now);
+  services.router.observe(timeline);
+  const info: ProcessInfo = {
+    id: processId,
+    version: projectVersion(),
+    startedAt: Date.now(),
+    mode: config.webhook === undefined ? 'polling' : 'webhook',
+    storage: services.stores.mode,
+    node: process.version,
+  };
+  const registry = services.stores.processes;
+  const handler = createDashboardHandler(config.dashboardToken, {
+    process: info,
+    now: Date.now,
+    poolStats: () => services.poolStats(10),
+    timeline,
+    ...(sources.intake === undefined ? {} : { intake: sources.intake }),
+    processes: () => registry.list(Date.now()),
+    storageUp: sources.storageUp,
+    memoryBytes: () => process.memoryUsage.rss(),
+  });
+  const stopHeartbeat = startHeartbeat(registry, processId, processInfoJson(info), logger);
+  if (config.metricsPort === undefined && config.webhook === undefined)
+    logger.warn('DASHBOARD_TOKEN is set but neither METRICS_PORT nor webhook mode serves the dashboard');
+  else logger.info({ path: '/dashboard' }, 'dashboard enabled');
+  return { handler, stop: stopHeartbeat };
 }
 
 /** /healthz, /readyz and /metrics on their own port (METRICS_PORT). */
@@ -233,6 +284,7 @@ async function startWebhook(
             append: async (update) => {
               const { failed, error } = await appendUpdates(bot, intake.stores.queue, [update]);
               if (failed.length > 0) throw error;
+              if (!(await intake.stores.queue.confirmDurable())) throw new Error('no replica took the update');
             },
             full: () => intake.backlog.full,
           },

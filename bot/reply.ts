@@ -2,6 +2,7 @@ import { GrammyError } from 'grammy';
 import type { InlineKeyboardMarkup, ReplyParameters } from 'grammy/types';
 import { isRouterError } from '../providers';
 import type { BotContext } from './context';
+import { floodWaitMs } from './delivery';
 import type { Messages } from './locales';
 import { renderForTelegram, splitPlainText, TELEGRAM_MESSAGE_LIMIT } from './render';
 
@@ -49,11 +50,31 @@ export async function sendMarkdown(
   const buttons = markup === undefined ? {} : { reply_markup: markup };
   if (html.length === 0) return (await ctx.reply('…', { ...replyTo(ctx), ...buttons })).message_id;
   let last: number | undefined;
-  for (const [index, part] of html.entries()) {
-    last = await sendHtmlOrPlain(ctx, part, plain[index] ?? part, {
-      ...(index === 0 ? replyTo(ctx) : {}),
-      ...(index === html.length - 1 ? buttons : {}),
-    });
+  // The parts not sent yet: a flood wait that stops this midway resumes from the part it stopped at.
+  let next = 0;
+  const sendRest = async (): Promise<void> => {
+    for (; next < html.length; next++) {
+      const part = html[next]!;
+      last = await sendHtmlOrPlain(ctx, part, plain[next] ?? part, {
+        ...(next === 0 ? replyTo(ctx) : {}),
+        ...(next === html.length - 1 ? buttons : {}),
+      });
+    }
+  };
+  const chatId = ctx.chat?.id;
+  const { deliveries } = ctx.deps;
+  // An earlier answer to this chat waits out a flood wait: this one goes behind it, in order.
+  if (chatId !== undefined && deliveries.isWaiting(chatId) && deliveries.schedule(chatId, 0, sendRest)) {
+    ctx.log.warn('answer queued behind one waiting out a Telegram flood wait');
+    return undefined;
+  }
+  try {
+    await sendRest();
+  } catch (error) {
+    // A flood wait longer than the retries take: sent when it ends (bounded, bot/delivery.ts).
+    const waitMs = floodWaitMs(error);
+    if (chatId === undefined || waitMs === undefined || !deliveries.schedule(chatId, waitMs, sendRest)) throw error;
+    ctx.log.warn({ waitMs, partsLeft: html.length - next }, 'Telegram flood wait: the answer is sent when it ends');
   }
   return last;
 }

@@ -21,6 +21,7 @@ export type BlockReason =
   | 'rpd'
   | 'tpm'
   | 'tpd'
+  | 'monthly' // the key's requests this month reached its monthly limit
   | 'tph' // the sliding hour's tokens (a transcription model's audio seconds per hour)
   | 'too_large'; // the request alone is larger than the key's token-per-minute limit
 
@@ -38,14 +39,20 @@ export interface AcquireRequest {
   /** Unique id of this reservation, used to correct its token count later. */
   readonly reservationId: string;
   readonly now: number;
-  /** The provider's current quota day (e.g. `2026-11-26` in its reset time zone). */
+  /**
+   * The provider's current quota day (e.g. `2026-11-26` in its reset time zone). Its month
+   * (`2026-11`) is the quota month that a monthly limit counts.
+   */
   readonly day: string;
 }
 
 export interface KeyBlock {
   readonly keyId: string;
   readonly reason: BlockReason;
-  /** When the key can take this request again; `undefined` when it depends on the next quota day. */
+  /**
+   * When the key can take this request again; `undefined` when it depends on the next quota day
+   * (on the next quota month for `monthly`).
+   */
   readonly until: number | undefined;
 }
 
@@ -76,6 +83,8 @@ export interface KeyUsage {
   readonly tokensLastMinute: number;
   readonly requestsToday: number;
   readonly tokensToday: number;
+  /** Requests in the quota month of `day`. */
+  readonly requestsThisMonth: number;
   /** Limits learned from headers, when a provider sent them. */
   readonly learnedLimits: KeyLimits;
   readonly block: { readonly reason: BlockReason; readonly until: number } | undefined;

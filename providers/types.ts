@@ -169,6 +169,8 @@ export interface ProviderErrorOptions {
   readonly message: string;
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /** A spent quota the provider named as monthly: it returns at the next quota month, not the next day. */
+  readonly quotaPeriod?: 'month';
   readonly rateLimits?: RateLimitSnapshot;
   readonly cause?: unknown;
 }
@@ -184,6 +186,7 @@ export class ProviderError extends Error {
   readonly provider: string;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly quotaPeriod: 'month' | undefined;
   readonly rateLimits: RateLimitSnapshot | undefined;
 
   constructor(options: ProviderErrorOptions) {
@@ -192,6 +195,7 @@ export class ProviderError extends Error {
     this.provider = options.provider;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.quotaPeriod = options.quotaPeriod;
     this.rateLimits = options.rateLimits;
   }
 }
@@ -212,6 +216,11 @@ export interface KeyLimits {
   readonly requestsPerDay?: number;
   readonly tokensPerMinute?: number;
   readonly tokensPerDay?: number;
+  /**
+   * Requests in a calendar month of the provider's reset zone (its quota day's month): a quota
+   * that resets at the start of each month (docs/providers.md).
+   */
+  readonly requestsPerMonth?: number;
   /**
    * Tokens in a sliding hour (counted in one-minute buckets): for a transcription model, seconds of
    * audio, as a provider announces audio seconds per hour. Set by a descriptor's role defaults only.

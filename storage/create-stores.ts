@@ -9,6 +9,7 @@ import {
 import { MemoryBroadcast } from './memory/broadcast';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
+import { MemoryProcessRegistry } from './memory/process-registry';
 import { MemoryQuotaStore } from './memory/quota-store';
 import { MemorySettingsStore } from './memory/settings-store';
 import { MemoryStatsStore } from './memory/stats-store';
@@ -17,11 +18,12 @@ import { connectRedis, createRedisClientFor, duplicateClient, type RedisTopology
 import { RedisCounterStore } from './redis/counter-store';
 import { RedisHistoryStore } from './redis/history-store';
 import { RedisLease } from './redis/lease';
+import { RedisProcessRegistry } from './redis/process-registry';
 import { RedisQuotaStore } from './redis/quota-store';
 import { RedisSettingsStore } from './redis/settings-store';
 import { RedisStatsStore } from './redis/stats-store';
 import { RedisUpdateQueue } from './redis/update-queue';
-import type { Broadcast, CounterStore, HistoryStore, IntakeStores, SettingsStore } from './types';
+import type { Broadcast, CounterStore, HistoryStore, IntakeStores, ProcessRegistry, SettingsStore } from './types';
 import type { QuotaStore, StatsStore } from '../providers/ports';
 
 export interface Stores {
@@ -40,6 +42,8 @@ export interface Stores {
   readonly settings: SettingsStore;
   /** Messages to every process sharing the store (this one only, in memory mode). */
   readonly broadcast: Broadcast;
+  /** The processes sharing the storage (heartbeats, for the dashboard); only this one in memory mode. */
+  readonly processes: ProcessRegistry;
   /** Whether Redis answered the last call (always true in memory mode). */
   isHealthy(): boolean;
   close(): Promise<void>;
@@ -75,6 +79,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       intake: undefined,
       broadcast: new MemoryBroadcast(),
       settings: new MemorySettingsStore(),
+      processes: new MemoryProcessRegistry(),
       isHealthy: () => true,
       close: async () => undefined,
     };
@@ -115,6 +120,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
     settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
     broadcast: new RedisBroadcast(redis, subscriber, `${prefix}broadcast`),
+    processes: new RedisProcessRegistry(redis, prefix),
     intake: {
       queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),
       pollerLease: new RedisLease(redis, `${prefix}{intake}:poller`),
@@ -128,8 +134,10 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
           try {
             await client.quit();
           } catch {
-            client.disconnect();
+            // disconnected below
           }
+          // Also closes what QUIT leaves open: the Sentinel failover detector's connections.
+          client.disconnect();
         }),
       );
     },

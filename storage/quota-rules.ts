@@ -31,6 +31,7 @@ export function effectiveLimits(configured: KeyLimits, learned: KeyLimits): KeyL
     tokensPerMinute: learned.tokensPerMinute ?? configured.tokensPerMinute,
     tokensPerDay: learned.tokensPerDay ?? configured.tokensPerDay,
     tokensPerHour: configured.tokensPerHour,
+    requestsPerMonth: learned.requestsPerMonth ?? configured.requestsPerMonth,
   };
 }
 
@@ -54,6 +55,12 @@ export interface KeyWindows {
    * a `tokensPerHour` limit. A bucket counts while it is one of the last `HOUR_BUCKETS` minutes.
    */
   readonly hour?: readonly { readonly bucket: number; readonly tokens: number }[];
+  readonly requestsThisMonth: number;
+}
+
+/** The quota month of a quota day: `2026-11` of `2026-11-26` (a monthly limit resets when it changes). */
+export function quotaMonth(day: string): string {
+  return day.slice(0, 7);
 }
 
 export type Verdict =
@@ -64,8 +71,9 @@ const has = (limit: number | undefined): limit is number => limit !== undefined 
 
 /**
  * Decides whether one more request of `tokens` fits the key's windows, and if not, when it will.
- * The score orders admissible keys: least used share of the day first (so load spreads evenly and
- * keys with more headroom are preferred), then least used share of the minute.
+ * The score orders admissible keys: least used share of the month (under a monthly limit), then
+ * of the day (so load spreads evenly and keys with more headroom are preferred), then least used
+ * share of the minute.
  */
 export function judge(
   limits: KeyLimits,
@@ -77,6 +85,9 @@ export function judge(
   const { minute } = windows;
   if (has(limits.tokensPerMinute) && tokens > limits.tokensPerMinute) {
     return { admissible: false, reason: 'too_large', until: undefined };
+  }
+  if (has(limits.requestsPerMonth) && windows.requestsThisMonth + 1 > limits.requestsPerMonth) {
+    return { admissible: false, reason: 'monthly', until: undefined };
   }
   if (has(limits.requestsPerDay) && windows.requestsToday + 1 > limits.requestsPerDay) {
     return { admissible: false, reason: 'rpd', until: undefined };
@@ -132,6 +143,7 @@ export function judge(
   return {
     admissible: true,
     score: [
+      share(windows.requestsThisMonth, limits.requestsPerMonth),
       has(limits.requestsPerDay) ? share(windows.requestsToday, limits.requestsPerDay) : windows.requestsToday / 1e9,
       share(requestsLastMinute, limits.requestsPerMinute),
       share(tokensLastMinute, limits.tokensPerMinute),

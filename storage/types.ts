@@ -149,15 +149,25 @@ export interface UpdateQueue {
    * Resolves `true` when appended, `false` when it was already there.
    */
   append(updateId: number, payload: string, chatId?: string): Promise<boolean>;
+  /**
+   * Waits, briefly, until what was appended so far is on a replica, where the store has replicas
+   * (Sentinel, Cluster), so that a failover right after cannot lose an update already confirmed to
+   * Telegram. Resolves `true` once a replica has it, or when the store has none; `false` when no
+   * replica took it in time (a failover under way: the master may be a demoted one whose writes
+   * will be thrown away), so that the caller confirms nothing and appends again.
+   */
+  confirmDurable(): Promise<boolean>;
   /** Up to `count` entries no consumer has had yet, now `consumer`'s; waits up to `blockMs` (≤ 1 s) for one. */
   take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]>;
   /** Entries another consumer took and has not acknowledged for `idleMs` (it died, say): now `consumer`'s. */
   reclaim(consumer: string, idleMs: number, count: number): Promise<QueuedUpdate[]>;
   /**
-   * `consumer` is alive and still working on the entries it holds: their idle time starts again,
-   * so that nobody reclaims them (a long answer is not a dead consumer).
+   * `consumer` is alive and still working on `holding`: their idle time starts again, so that
+   * nobody reclaims them (a long answer is not a dead consumer). Resolves with the entries handed
+   * to `consumer` that it does not hold (the reply to a take lost on the way, in a failover say),
+   * handed to it again.
    */
-  touch(consumer: string): Promise<void>;
+  touch(consumer: string, holding: readonly string[]): Promise<QueuedUpdate[]>;
   /**
    * The entry's effect is stored: it leaves the queue and, with `markTurn`, its ticket is marked
    * done (`ordering.done`), in one step.
@@ -207,4 +217,28 @@ export interface Broadcast {
   publish(message: string): Promise<void>;
   /** Calls `listener` with every message published from now on. */
   subscribe(listener: (message: string) => void): void;
+}
+
+// ─── Process registry (heartbeats) ─────────────────────────────────────────────────────────
+
+/** A process's last heartbeat: its id, what it reported about itself (JSON), and when. */
+export interface ProcessBeat {
+  readonly id: string;
+  /** The JSON the process wrote (version, start time, mode …); opaque to storage. */
+  readonly info: string;
+  /** When it beat (epoch ms). */
+  readonly at: number;
+}
+
+/**
+ * The processes sharing the storage: each beats every few seconds with a time to live, and the
+ * dashboard lists those whose beat has not expired. In memory only the process itself is there.
+ */
+export interface ProcessRegistry {
+  /** Records `id` as alive until `now + ttlMs`, with `info`. */
+  beat(id: string, info: string, now: number, ttlMs: number): Promise<void>;
+  /** The processes whose last beat has not expired at `now`, in id order. */
+  list(now: number): Promise<ProcessBeat[]>;
+  /** Forgets `id` (a process stopping). */
+  remove(id: string): Promise<void>;
 }

@@ -66,6 +66,13 @@ function webhookSecret() {
   });
 }
 
+/** DASHBOARD_TOKEN: long enough not to be guessed, and safe to pass once in a URL (`?token=`). */
+function dashboardToken() {
+  return requiredString().regex(/^[\w.~-]{16,256}$/, {
+    error: 'must be 16–256 characters from A-Z, a-z, 0-9, _, -, . and ~ (for example: openssl rand -hex 32)',
+  });
+}
+
 /**
  * A model preference (`MODEL_PREFERENCE_FAST`, `…_SMART`): providers to try first, comma-separated,
  * each `name` (its configured model) or `name:model`.
@@ -124,6 +131,7 @@ export function botFields() {
     intakeBacklogLimit: ['INTAKE_BACKLOG_LIMIT', wholeNumber(10, 10_000_000).default(10_000)],
     intakeReclaimIdleMs: ['INTAKE_RECLAIM_IDLE_MS', wholeNumber(300, 3_600_000).default(15_000)],
     metricsPort: ['METRICS_PORT', port().optional()],
+    dashboardToken: ['DASHBOARD_TOKEN', dashboardToken().optional()],
     logLevel: ['LOG_LEVEL', oneOf(LOG_LEVELS).default('info')],
   } as const satisfies FieldSpecs;
 }

@@ -49,7 +49,10 @@ export function describeConfig(config: Config) {
         ? undefined
         : { url: redactSecrets(config.webhook.url, secrets), port: config.webhook.port },
     storage: config.redisUrl === undefined ? 'memory' : maskUrlPassword(config.redisUrl),
-    redisTopology: config.redisTopology,
+    redisTopology:
+      config.redisTopology?.kind === 'sentinel' && config.redisTopology.sentinelPassword !== undefined
+        ? { ...config.redisTopology, sentinelPassword: '****' }
+        : config.redisTopology,
     admins: config.adminIds.length,
     allowedUsers: config.allowedUserIds.length === 0 ? 'everyone' : config.allowedUserIds.length,
     rateLimitPerMinute: config.rateLimitPerMinute,
@@ -62,6 +65,7 @@ export function describeConfig(config: Config) {
     translateMaxTexts: config.translateMaxTexts,
     maxMessageChars: config.maxMessageChars,
     metricsPort: config.metricsPort,
+    dashboard: config.dashboardToken === undefined ? 'off' : 'on',
     logLevel: config.logLevel,
     providers: describeProvidersConfig(config.providers),
   };

@@ -110,6 +110,7 @@ export function providerFields(descriptor: ProviderDescriptor) {
     requestsPerDay: [`${prefix}_RPD`, limit()],
     tokensPerMinute: [`${prefix}_TPM`, limit()],
     tokensPerDay: [`${prefix}_TPD`, limit()],
+    requestsPerMonth: [`${prefix}_REQUESTS_PER_MONTH`, limit()],
   } as const satisfies FieldSpecs;
 }
 
@@ -163,7 +164,13 @@ function mergeLimits(
   overrides: Record<Exclude<keyof KeyLimits, 'tokensPerHour'>, number | undefined>,
 ): KeyLimits {
   const limits: { -readonly [Name in keyof KeyLimits]: number } = {};
-  for (const name of ['requestsPerMinute', 'requestsPerDay', 'tokensPerMinute', 'tokensPerDay'] as const) {
+  for (const name of [
+    'requestsPerMinute',
+    'requestsPerDay',
+    'tokensPerMinute',
+    'tokensPerDay',
+    'requestsPerMonth',
+  ] as const) {
     const value = overrides[name] ?? defaults[name];
     if (value !== undefined && value > 0) limits[name] = value;
   }

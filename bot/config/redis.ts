@@ -42,6 +42,7 @@ export function redisTopologyFields() {
   return {
     sentinels: ['REDIS_SENTINELS', redisAddresses().optional()],
     masterName: ['REDIS_SENTINEL_NAME', text(200).default('mymaster')],
+    sentinelPassword: ['REDIS_SENTINEL_PASSWORD', text(1000).optional()],
     clusterNodes: ['REDIS_CLUSTER_NODES', redisAddresses().optional()],
   } as const satisfies FieldSpecs;
 }
@@ -53,7 +54,11 @@ export function redisTopologyFields() {
 export function readRedisTopology(env: Env, issues: ConfigIssue[]): RedisTopology | undefined {
   const fields = parseFields(env, redisTopologyFields(), issues);
   if (fields === undefined) return undefined;
-  const { sentinels, masterName, clusterNodes } = fields;
+  const { sentinels, masterName, sentinelPassword, clusterNodes } = fields;
+  if (sentinelPassword !== undefined && sentinels === undefined) {
+    issues.push({ variable: 'REDIS_SENTINEL_PASSWORD', problem: 'only used with REDIS_SENTINELS, which is not set' });
+    return undefined;
+  }
   if (sentinels !== undefined && clusterNodes !== undefined) {
     issues.push({
       variable: 'REDIS_CLUSTER_NODES',
@@ -82,5 +87,11 @@ export function readRedisTopology(env: Env, issues: ConfigIssue[]): RedisTopolog
     }
     return { kind: 'cluster', nodes: clusterNodes };
   }
-  return sentinels === undefined ? undefined : { kind: 'sentinel', sentinels, masterName };
+  if (sentinels === undefined) return undefined;
+  return {
+    kind: 'sentinel',
+    sentinels,
+    masterName,
+    ...(sentinelPassword === undefined ? {} : { sentinelPassword }),
+  };
 }

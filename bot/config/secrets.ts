@@ -1,5 +1,5 @@
 /**
- * Secrets: API keys, BOT_TOKEN, WEBHOOK_SECRET, the Redis password.
+ * Secrets: API keys, BOT_TOKEN, WEBHOOK_SECRET, DASHBOARD_TOKEN, the Redis password, the sentinels' password.
  *
  * No error message ever contains a secret: problems describe a secret's value instead of quoting
  * it, and every message is redacted once more before it is thrown (`failWith`), in case a secret
@@ -52,14 +52,19 @@ export function failWith(env: Env, issues: readonly ConfigIssue[]): never {
 
 /** Every secret of a config, for the logger's redaction. */
 export function configSecrets(
-  config: Pick<Config, 'providers' | 'redisUrl'> & Partial<Pick<Config, 'botToken' | 'webhook'>>,
+  config: Pick<Config, 'providers' | 'redisUrl'> &
+    Partial<Pick<Config, 'botToken' | 'webhook' | 'redisTopology' | 'dashboardToken'>>,
 ): string[] {
   const secrets: string[] = config.providers.providers.flatMap((provider) => [...provider.keys]);
   if (config.botToken !== undefined) secrets.push(config.botToken);
   if (config.webhook !== undefined) secrets.push(config.webhook.secret);
+  if (config.dashboardToken !== undefined) secrets.push(config.dashboardToken);
   if (config.redisUrl !== undefined) {
     const password = new URL(config.redisUrl).password;
     if (password !== '') secrets.push(password, decodeURIComponent(password));
+  }
+  if (config.redisTopology?.kind === 'sentinel' && config.redisTopology.sentinelPassword !== undefined) {
+    secrets.push(config.redisTopology.sentinelPassword);
   }
   return secrets;
 }

@@ -73,6 +73,11 @@ export interface Config {
   /** Set in webhook mode (`WEBHOOK_URL` given); long polling otherwise. */
   readonly webhook: WebhookConfig | undefined;
   readonly metricsPort: number | undefined;
+  /**
+   * The admins' dashboard (`/dashboard` beside the ops endpoints) is served only when set; the
+   * page asks for it once (`?token=`) and then keeps a session cookie derived from it.
+   */
+  readonly dashboardToken: string | undefined;
   readonly logLevel: LogLevel;
   readonly providers: ProvidersConfig;
 }

@@ -45,7 +45,11 @@ function formatProvider(provider: ProviderStats, t: Messages, now: number): stri
       : ` · ${provider.leftToday}/${provider.dailyCapacity ?? '?'} ${escapeHtml(t.stats.left)}`;
   const lines = [header, `${formatCounters(provider.counters, t)}${left}`];
   for (const key of provider.keys) {
-    const usage = key.dailyLimit === undefined ? `${key.requestsToday}` : `${key.requestsToday}/${key.dailyLimit}`;
+    const today = key.dailyLimit === undefined ? `${key.requestsToday}` : `${key.requestsToday}/${key.dailyLimit}`;
+    const usage =
+      key.monthlyLimit === undefined
+        ? today
+        : `${today} · ${key.requestsThisMonth}/${key.monthlyLimit} ${escapeHtml(t.stats.thisMonth)}`;
     const blocked =
       key.blocked === undefined
         ? ''

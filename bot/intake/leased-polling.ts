@@ -192,6 +192,12 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
           await sleep(retryMs, term.signal);
           ({ failed, error } = await appendUpdates(bot, queue, failed));
         }
+        // On a replica before Telegram forgets them (a failover loses what only the master had):
+        // when no replica took them, the offset stays and they are fetched and appended again.
+        if (failed.length < updates.length && !(await queue.confirmDurable())) {
+          await sleep(200, term.signal);
+          continue;
+        }
         if (failed.length > 0) {
           if (Date.now() - lastLocalWarning > 60_000) {
             lastLocalWarning = Date.now();

@@ -81,6 +81,12 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       stopSignal.signal.addEventListener('abort', done, { once: true });
     });
 
+  /** Entries this process finished lately (oldest first, bounded), to tell a lost acknowledgement from a lost delivery. */
+  const recentlyDone = new Set<string>();
+  const rememberDone = (entryId: string): void => {
+    recentlyDone.add(entryId);
+    if (recentlyDone.size > 10_000) recentlyDone.delete(recentlyDone.values().next().value as string);
+  };
   /** Redis failed a call since the last heartbeat that reached it. */
   let redisWasAway = false;
   let reclaimPausedUntil = 0;
@@ -168,6 +174,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       }
       if (failure === undefined) {
         // Acknowledged and its turn passed on in one step (the turn may have gone already: a paste).
+        rememberDone(entry.entryId);
         const markTurn = ticket !== undefined && !turnDone;
         try {
           await queue.complete(entry, markTurn);
@@ -226,7 +233,17 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   /** Touches this process's entries (it is alive), writes acknowledgements that failed, takes over those of dead processes. */
   const heartbeat = async (): Promise<void> => {
     try {
-      await queue.touch(consumer);
+      const lost = await queue.touch(consumer, [...inFlight.keys(), ...unacknowledged]);
+      // Entries still pending for this process that it does not hold: handed to it by a take
+      // whose reply never arrived (a failover), or done here with an acknowledgement a failover
+      // threw away. The first are handled now, the second acknowledged again.
+      const again = lost.filter((entry) => recentlyDone.has(entry.entryId));
+      if (again.length > 0) await acknowledge(again.map((entry) => entry.entryId));
+      const undelivered = lost.filter((entry) => !recentlyDone.has(entry.entryId));
+      if (undelivered.length > 0) {
+        logger.warn({ count: undelivered.length }, 'took up updates handed to this process whose delivery was lost');
+        for (const entry of undelivered) start(entry);
+      }
       if (redisWasAway) {
         // Every process's entries look idle after an outage (nobody could touch them): taking
         // over now would handle again what their living owners have answered. Wait one idle time,

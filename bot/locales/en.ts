@@ -177,6 +177,7 @@ export const en = {
     transcriptions: (count: number, seconds: number) => `🎤 ${count} transcribed (${seconds} s of audio)`,
     mediaRequests: (count: number) => `🖼 ${count} with media`,
     left: 'left',
+    thisMonth: 'this month',
     errors: 'errors',
     breaker: { closed: '🟢', open: '🔴 circuit open', 'half-open': '🟡 probing' },
     blocked: { bad: 'rejected key', quota: 'quota used up', cooldown: 'cooling down' } as Record<string, string>,

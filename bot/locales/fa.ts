@@ -179,6 +179,7 @@ export const fa: Messages = {
       `🎤 ${toPersianDigits(count)} رونویسی (${toPersianDigits(seconds)} ثانیه صدا)`,
     mediaRequests: (count: number) => `🖼 ${toPersianDigits(count)} با رسانه`,
     left: 'باقی',
+    thisMonth: 'این ماه',
     errors: 'خطاها',
     breaker: { closed: '🟢', open: '🔴 مدار باز', 'half-open': '🟡 در حال آزمایش' },
     blocked: { bad: 'کلید رد شده', quota: 'سهمیه تمام', cooldown: 'در حال استراحت' } as Record<string, string>,

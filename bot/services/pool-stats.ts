@@ -17,6 +17,9 @@ export interface KeyStats {
   readonly dailyLimit: number | undefined;
   /** Requests left today, estimated from the limit, our count and the provider's headers. */
   readonly leftToday: number | undefined;
+  /** Requests this quota month, and the key's monthly limit (undefined when it has none). */
+  readonly requestsThisMonth: number;
+  readonly monthlyLimit: number | undefined;
   readonly blocked: { readonly reason: string; readonly until: number } | undefined;
   readonly counters: CounterSummary;
 }
@@ -43,6 +46,8 @@ export interface ProviderStats {
   readonly name: string;
   readonly model: string;
   readonly breaker: BreakerState;
+  /** While the breaker is open: when it lets a probe through (epoch ms). */
+  readonly breakerOpenUntil: number | undefined;
   readonly health: HealthSummary;
   readonly keys: readonly KeyStats[];
   readonly counters: CounterSummary;
@@ -101,6 +106,8 @@ export async function collectPoolStats(
         requestsToday: usage.requestsToday,
         dailyLimit,
         leftToday: leftForKey,
+        requestsThisMonth: usage.requestsThisMonth,
+        monthlyLimit: usage.learnedLimits.requestsPerMonth ?? provider.limits.requestsPerMonth,
         blocked: usage.block,
         // The key's attempts in every model of the provider (its transcription model's too).
         counters: summarize(merged([key.keyId, ...(key.laneKeyIds ?? [])].map((keyId) => snapshot.keys[keyId]))),
@@ -111,6 +118,7 @@ export async function collectPoolStats(
       name: provider.name,
       model: provider.model,
       breaker: provider.breaker,
+      breakerOpenUntil: provider.breakerOpenUntil,
       health: provider.health,
       keys,
       counters: summarize(snapshot.providers[provider.name]),

@@ -345,11 +345,11 @@ export const cohereProvider: ProviderDescriptor = {
   wireFormat: 'cohere',
   defaultModel: 'command-a-03-2025',
   contextWindowTokens: 256_000,
-  // Trial key (docs/providers.md): 20 chat calls a minute and 1,000 calls a MONTH per account, shared by
-  // every endpoint. KeyLimits has no monthly window, so the month is spread over days: 32 a day
-  // stays within 1,000 even in a 31-day month instead of spending the month in one busy hour.
-  // A monthly 429 still comes back as quota_exhausted. Override with COHERE_RPM / COHERE_RPD.
-  defaultLimits: { requestsPerMinute: 20, requestsPerDay: 32 },
+  // Trial key (docs/providers.md): 20 chat calls a minute and 1,000 calls a MONTH, counted per
+  // calendar month in UTC (Cohere does not say on which day it resets). A monthly 429 is
+  // quota_exhausted until the next month. Override with COHERE_RPM / COHERE_REQUESTS_PER_MONTH, or
+  // spread the month over days with COHERE_RPD.
+  defaultLimits: { requestsPerMinute: 20, requestsPerMonth: 1000 },
   dailyResetZone: 'UTC',
   // Command A Vision on the same v2 chat API; its calls count toward the trial's 1,000 a month
   // (docs/providers.md, "Media models"). Override with COHERE_VISION_MODEL.

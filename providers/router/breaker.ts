@@ -29,6 +29,11 @@ export class CircuitBreaker {
     return now < this.openUntil || this.probing ? 'open' : 'half-open';
   }
 
+  /** When an open breaker lets a probe through (undefined unless open and waiting). */
+  openUntilAt(now: number): number | undefined {
+    return this.state(now) === 'open' && now < this.openUntil ? this.openUntil : undefined;
+  }
+
   /** Whether a request may go now; in half-open state this takes the single probe slot. */
   tryEnter(now: number): boolean {
     const state = this.state(now);

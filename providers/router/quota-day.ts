@@ -54,3 +54,18 @@ function searchNextDayStart(now: number, zone: DailyResetZone, today: string): n
   for (let step = 0; step < 61 && formatDay(minute, zone) === today; step++) minute += 60_000;
   return minute;
 }
+
+/**
+ * The first moment after `now` at which the quota month in `zone` changes: midnight (in `zone`)
+ * starting the 1st of the next month. A monthly quota (docs/providers.md) resets then.
+ */
+export function nextQuotaMonthStart(now: number, zone: DailyResetZone): number {
+  const month = quotaDay(now, zone).slice(0, 7);
+  const [year, monthNumber] = month.split('-').map(Number) as [number, number];
+  // Half a day before the 1st in UTC is still in this month in every zone; step day by day from there.
+  let moment = Math.max(now, Date.UTC(year, monthNumber, 1) - DAY_MS / 2);
+  for (let step = 0; step < 3 && quotaDay(moment, zone).slice(0, 7) === month; step++) {
+    moment = nextQuotaDayStart(moment, zone);
+  }
+  return moment;
+}

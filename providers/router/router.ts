@@ -45,7 +45,7 @@ import {
 } from './hedging';
 import { outlookOf, type QuotaOutlook, spendLapsingFirst } from './spending';
 import { orderProviders, type RoutingMode } from './policy';
-import { nextQuotaDayStart, quotaDay } from './quota-day';
+import { nextQuotaDayStart, nextQuotaMonthStart, quotaDay } from './quota-day';
 import { estimateInputTokens } from './token-estimate';
 
 export interface RouterLogger {
@@ -149,6 +149,8 @@ export interface ProviderSnapshot {
     readonly laneKeyIds: readonly string[];
   }[];
   readonly breaker: BreakerState;
+  /** While the breaker is open: when it lets a probe through (epoch ms). */
+  readonly breakerOpenUntil?: number;
   readonly health: HealthSummary;
 }
 
@@ -468,6 +470,7 @@ export class Router {
             .map((key) => key.keyId),
         })),
         breaker: provider.breaker.state(at),
+        breakerOpenUntil: provider.breaker.openUntilAt(at),
         health: provider.health.summary(at),
       })),
     };
@@ -897,10 +900,14 @@ export class Router {
       return undefined;
     }
     if (!acquired.ok) {
+      const zone = provider.config.descriptor.dailyResetZone;
       for (const block of acquired.blocks) {
         blocks.push(
           block.until === undefined && block.reason !== 'too_large'
-            ? { ...block, until: nextQuotaDayStart(now, provider.config.descriptor.dailyResetZone) }
+            ? {
+                ...block,
+                until: block.reason === 'monthly' ? nextQuotaMonthStart(now, zone) : nextQuotaDayStart(now, zone),
+              }
             : block,
         );
       }
@@ -1110,10 +1117,13 @@ export class Router {
       }
       case 'quota_exhausted': {
         plan.provider.breaker.recordNeutral();
+        const zone = plan.provider.config.descriptor.dailyResetZone;
         const until =
           failure.retryAfterMs !== undefined
             ? now + failure.retryAfterMs
-            : nextQuotaDayStart(now, plan.provider.config.descriptor.dailyResetZone);
+            : failure.quotaPeriod === 'month'
+              ? nextQuotaMonthStart(now, zone)
+              : nextQuotaDayStart(now, zone);
         await this.guard(observe);
         await this.guard(() => store.block(plan.keyId, 'quota', until, now));
         this.background('refund', refund);

@@ -75,6 +75,7 @@ export function classifyFailure(facts: FailureFacts): ProviderError {
     message,
     ...(facts.status === undefined ? {} : { status: facts.status }),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(kind === 'quota_exhausted' && facts.quotaPeriod === 'month' ? { quotaPeriod: 'month' as const } : {}),
     ...(facts.rateLimits === undefined ? {} : { rateLimits: facts.rateLimits }),
     ...(facts.cause === undefined ? {} : { cause: facts.cause }),
   });

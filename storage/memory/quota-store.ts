@@ -6,6 +6,7 @@ import {
   hourBucketOf,
   judge,
   MINUTE_MS,
+  quotaMonth,
   SLOT_MARGIN_MS,
 } from '../quota-rules';
 import type {
@@ -36,6 +37,9 @@ interface KeyState {
   day: string;
   requestsToday: number;
   tokensToday: number;
+  /** The quota month (`2026-11`) and the requests counted in it. */
+  month: string;
+  requestsThisMonth: number;
   /** Tokens per minute bucket of the last hour (for `tokensPerHour`), oldest first. */
   hour: { bucket: number; tokens: number }[];
   learned: KeyLimits;
@@ -88,6 +92,7 @@ export class MemoryQuotaStore implements QuotaStore {
           tokensLastMinute: state.tokensLastMinute,
           requestsToday: state.requestsToday,
           tokensToday: state.tokensToday,
+          requestsThisMonth: state.requestsThisMonth,
           hour: state.hour,
         },
         request.tokens,
@@ -107,6 +112,7 @@ export class MemoryQuotaStore implements QuotaStore {
     addEntry(state, { id: request.reservationId, at: request.now, tokens: request.tokens, requests: 1 });
     state.requestsToday += 1;
     state.tokensToday += request.tokens;
+    state.requestsThisMonth += 1;
     addToHour(state, hourBucketOf(request.now), request.tokens);
     return { ok: true, keyId: best.keyId };
   }
@@ -124,6 +130,7 @@ export class MemoryQuotaStore implements QuotaStore {
       }
       state.requestsToday = Math.max(0, state.requestsToday - 1);
       state.tokensToday = Math.max(0, state.tokensToday - settlement.reservedTokens);
+      state.requestsThisMonth = Math.max(0, state.requestsThisMonth - 1);
       return;
     }
     const entry = findFromNewest(state.minute, settlement.reservationId);
@@ -198,13 +205,14 @@ export class MemoryQuotaStore implements QuotaStore {
         tokensLastMinute: state.tokensLastMinute,
         requestsToday: state.requestsToday,
         tokensToday: state.tokensToday,
+        requestsThisMonth: state.requestsThisMonth,
         learnedLimits: state.learned,
         block: state.block !== undefined && state.block.until > now ? { ...state.block } : undefined,
       };
     });
   }
 
-  /** The key's state with expired minute entries dropped and the day rolled over. */
+  /** The key's state with expired minute entries dropped and the day (and month) rolled over. */
   private stateOf(keyId: string, now: number, day: string | undefined): KeyState {
     let state = this.states.get(keyId);
     if (state === undefined) {
@@ -215,6 +223,8 @@ export class MemoryQuotaStore implements QuotaStore {
         day: day ?? '',
         requestsToday: 0,
         tokensToday: 0,
+        month: day === undefined ? '' : quotaMonth(day),
+        requestsThisMonth: 0,
         hour: [],
         learned: {},
         block: undefined,
@@ -236,6 +246,10 @@ export class MemoryQuotaStore implements QuotaStore {
       state.day = day;
       state.requestsToday = 0;
       state.tokensToday = 0;
+      if (state.month !== quotaMonth(day)) {
+        state.month = quotaMonth(day);
+        state.requestsThisMonth = 0;
+      }
     }
     return state;
   }

@@ -54,6 +54,10 @@ export class MemoryUpdateQueue implements UpdateQueue {
     return true;
   }
 
+  async confirmDurable(): Promise<boolean> {
+    return true; // one process, no replicas
+  }
+
   async take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]> {
     let taken = this.takeNow(consumer, count);
     if (taken.length > 0 || blockMs <= 0) return taken;
@@ -83,11 +87,16 @@ export class MemoryUpdateQueue implements UpdateQueue {
     return claimed;
   }
 
-  async touch(consumer: string): Promise<void> {
+  async touch(consumer: string, holding: readonly string[]): Promise<QueuedUpdate[]> {
     const now = this.now();
+    const held = new Set(holding);
+    const lost: QueuedUpdate[] = [];
     for (const entry of this.entries.values()) {
-      if (entry.holder?.consumer === consumer) entry.holder.since = now;
+      if (entry.holder?.consumer !== consumer) continue;
+      if (held.has(entry.entryId)) entry.holder.since = now;
+      else lost.push(this.hand(entry, consumer, now));
     }
+    return lost;
   }
 
   async complete(entry: QueuedUpdate, markTurn: boolean): Promise<void> {

@@ -14,7 +14,13 @@ export interface RedisAddress {
  * password, database (not on a Cluster) and TLS (`rediss://`); its host and port are then unused.
  */
 export type RedisTopology =
-  | { readonly kind: 'sentinel'; readonly sentinels: readonly RedisAddress[]; readonly masterName: string }
+  | {
+      readonly kind: 'sentinel';
+      readonly sentinels: readonly RedisAddress[];
+      readonly masterName: string;
+      /** The sentinels' own password (their `requirepass`), apart from the data nodes' one in the URL. */
+      readonly sentinelPassword?: string;
+    }
   | { readonly kind: 'cluster'; readonly nodes: readonly RedisAddress[] };
 
 export interface RedisClientOptions {
@@ -45,9 +51,20 @@ export function createRedisClient(url: string, options: RedisClientOptions = {})
     // A subscriber is subscribed again by its owner on 'ready', which handles a failure; ioredis's
     // own re-subscription rejected unhandled when the connection dropped again before it was sent.
     autoResubscribe: false,
+    reconnectOnError: reconnectOnDemotion,
   });
   client.on('error', (error: Error) => options.onError?.(error));
   return client;
+}
+
+/**
+ * A connection to a master that became a replica (a failover) refuses writes (READONLY) or has
+ * its blocked read ended (UNBLOCKED) while it stays open: connect again, which, with Sentinel,
+ * asks the sentinels for the new master. The command itself fails (the caller falls back or
+ * tries again), it is not sent again.
+ */
+function reconnectOnDemotion(error: Error): boolean {
+  return /^(READONLY|UNBLOCKED)\b/.test(error.message);
 }
 
 /**
@@ -70,6 +87,7 @@ export function createRedisClientFor(
     commandTimeout: options.commandTimeoutMs ?? 2000,
     connectTimeout: 2000,
     autoResubscribe: false,
+    reconnectOnError: reconnectOnDemotion,
   };
   const retry = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
   const client: RedisClient =
@@ -79,7 +97,11 @@ export function createRedisClientFor(
           db: Number(parsed.pathname.slice(1) || 0),
           sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
           name: topology.masterName,
+          ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
           enableTLSForSentinelMode: parsed.protocol === 'rediss:',
+          // Listens to the sentinels for a new master and moves to it at once, rather than at the
+          // next broken command (a demoted master still answers reads, and refuses writes).
+          failoverDetector: true,
           lazyConnect: true,
           enableOfflineQueue: false,
           enableAutoPipelining: true,
@@ -91,7 +113,11 @@ export function createRedisClientFor(
           {
             lazyConnect: true,
             enableOfflineQueue: false,
-            enableAutoPipelining: true,
+            // Not on a Cluster: ioredis groups auto-pipelined commands by the slot of their first
+            // argument, which for a script is its number of keys, so scripts on keys of different
+            // slots would share one pipeline, and the Cluster refuses it. Each command still goes
+            // straight to the node of its slot, without waiting for the replies before it.
+            enableAutoPipelining: false,
             clusterRetryStrategy: retry,
             redisOptions: connection,
           },
@@ -120,14 +146,22 @@ export async function connectRedis(client: RedisClient): Promise<void> {
 }
 
 /**
+ * Replies a server gives while a Sentinel or Cluster failover is under way (a demoted master
+ * refusing writes, a replica still loading its copy, a Cluster without a master for a slot): the
+ * data is not reachable for now, as when Redis is down.
+ */
+const IN_TRANSITION = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
+
+/**
  * Runs a Redis call and turns connection trouble (refused, closed, timed out, no offline queue)
- * into `StorageUnavailableError`. Errors Redis itself replies with (a bug in a script) pass through.
+ * and the replies of a failover under way into `StorageUnavailableError`. Other errors Redis
+ * itself replies with (a bug in a script) pass through.
  */
 export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof Error && error.name === 'ReplyError') throw error;
+    if (error instanceof Error && error.name === 'ReplyError' && !IN_TRANSITION.test(error.message)) throw error;
     throw new StorageUnavailableError(`Redis is unavailable: ${describe(error)}`, { cause: error });
   }
 }

@@ -8,6 +8,7 @@
  *   K:day:D    HASH  r = requests, t = tokens on quota day D (expires after two days)
  *   K:learned  HASH  rpm / rpd / tpm / tpd limits the provider announced in headers
  *   K:block    HASH  reason, until (expires at `until`)
+ *   K:month:M  HASH  r = requests in quota month M (`2026-11`, the quota day's month; expires after 62 days)
  *   K:hour     HASH  minute bucket (ms / 60000) → tokens, kept only for keys with a tokens-per-hour
  *                    limit (a transcription model's audio seconds); a bucket counts for an hour
  */
@@ -33,8 +34,8 @@ end
 `;
 
 /**
- * KEYS: for each candidate i: min, day, learned, block, hour.
- * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, tph, keyId.
+ * KEYS: for each candidate i: min, day, learned, block, month, hour.
+ * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, rpmonth, tph, keyId.
  * Returns {1, keyId} or {0, keyId1, reason1, until1, keyId2, …} (until '' when it depends on the day).
  */
 export const ACQUIRE_SCRIPT = `${COMMON}
@@ -47,7 +48,7 @@ local bestScore = nil
 local blocks = {}
 
 local function better(a, b)
-  for i = 1, 3 do
+  for i = 1, 4 do
     if a[i] < b[i] then return true end
     if a[i] > b[i] then return false end
   end
@@ -56,10 +57,10 @@ end
 
 local currentBucket = math.floor(now / MINUTE)
 for i = 1, count do
-  local kmin, kday, klearned, kblock = KEYS[(i - 1) * 5 + 1], KEYS[(i - 1) * 5 + 2], KEYS[(i - 1) * 5 + 3], KEYS[(i - 1) * 5 + 4]
-  local khour = KEYS[(i - 1) * 5 + 5]
-  local a = 4 + (i - 1) * 6
-  local keyId = ARGV[a + 6]
+  local k = (i - 1) * 6
+  local kmin, kday, klearned, kblock, kmonth, khour = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]
+  local a = 4 + (i - 1) * 7
+  local keyId = ARGV[a + 7]
   local block = redis.call('HMGET', kblock, 'reason', 'until')
   local blockedUntil = tonumber(block[2])
   if blockedUntil ~= nil and blockedUntil > now then
@@ -70,7 +71,9 @@ for i = 1, count do
     local rpd = limit(ARGV[a + 2], learned[2])
     local tpm = limit(ARGV[a + 3], learned[3])
     local tpd = limit(ARGV[a + 4], learned[4])
-    local tph = limit(ARGV[a + 5], nil)
+    local rpmonth = limit(ARGV[a + 5], nil)
+    local requestsThisMonth = tonumber(redis.call('HGET', kmonth, 'r')) or 0
+    local tph = limit(ARGV[a + 6], nil)
     -- The hour's buckets, oldest first, read only under a tokens-per-hour limit.
     local buckets = {}
     local tokensLastHour = 0
@@ -111,6 +114,8 @@ for i = 1, count do
     local untilAt = ''
     if (tpm ~= nil and tokens > tpm) or (tph ~= nil and tokens > tph) then
       reason = 'too_large'
+    elseif rpmonth ~= nil and requestsThisMonth + 1 > rpmonth then
+      reason = 'monthly'
     elseif rpd ~= nil and requestsToday + 1 > rpd then
       reason = 'rpd'
     elseif tpd ~= nil and tokensToday + tokens > tpd then
@@ -145,6 +150,7 @@ for i = 1, count do
       table.insert(blocks, keyId); table.insert(blocks, reason); table.insert(blocks, untilAt)
     else
       local score = {
+        rpmonth ~= nil and requestsThisMonth / rpmonth or 0,
         rpd ~= nil and requestsToday / rpd or requestsToday / 1e9,
         rpm ~= nil and requestsLastMinute / rpm or 0,
         tpm ~= nil and tokensLastMinute / tpm or 0,
@@ -162,23 +168,25 @@ if best == nil then
   for _, value in ipairs(blocks) do table.insert(result, value) end
   return result
 end
-local kmin, kday, khour = KEYS[(best - 1) * 5 + 1], KEYS[(best - 1) * 5 + 2], KEYS[(best - 1) * 5 + 5]
+local kmin, kday, kmonth, khour = KEYS[(best - 1) * 6 + 1], KEYS[(best - 1) * 6 + 2], KEYS[(best - 1) * 6 + 5], KEYS[(best - 1) * 6 + 6]
 redis.call('ZADD', kmin, now, reservation .. '|' .. tostring(tokens) .. '|1')
 redis.call('PEXPIRE', kmin, MINUTE * 2)
 redis.call('HINCRBY', kday, 'r', 1)
 redis.call('HINCRBY', kday, 't', tokens)
 redis.call('PEXPIRE', kday, 2 * 24 * 3600 * 1000)
-if limit(ARGV[4 + (best - 1) * 6 + 5], nil) ~= nil then
+redis.call('HINCRBY', kmonth, 'r', 1)
+redis.call('PEXPIRE', kmonth, 62 * 24 * 3600 * 1000)
+if limit(ARGV[4 + (best - 1) * 7 + 6], nil) ~= nil then
   redis.call('HINCRBY', khour, tostring(currentBucket), tokens)
   redis.call('PEXPIRE', khour, MINUTE * (HOUR_BUCKETS + 1))
 end
-return { 1, ARGV[4 + (best - 1) * 6 + 6] }
+return { 1, ARGV[4 + (best - 1) * 7 + 7] }
 `;
 
 /**
- * Settles a batch of reservations. KEYS: per settlement its key's min, day and hour. ARGV: per
+ * Settles a batch of reservations. KEYS: per settlement its key's min, day, month and hour. ARGV: per
  * settlement its reservationId, reservedTokens, actualTokens and uncount (1: the provider did not
- * count the request, which then leaves the minute window and the day count).
+ * count the request, which then leaves the minute window and the day and month counts).
  */
 export const SETTLE_SCRIPT = `${COMMON}
 local function correctHour(khour, at, change)
@@ -190,8 +198,8 @@ local function correctHour(khour, at, change)
   if corrected < 0 then corrected = 0 end
   redis.call('HSET', khour, field, corrected)
 end
-for i = 0, #KEYS / 3 - 1 do
-  local kmin, kday, khour = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+for i = 0, #KEYS / 4 - 1 do
+  local kmin, kday, kmonth, khour = KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4]
   local id, reserved, actual = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), tonumber(ARGV[i * 4 + 3])
   local uncount = ARGV[i * 4 + 4] == '1'
   local old = id .. '|' .. ARGV[i * 4 + 2] .. '|1'
@@ -217,6 +225,10 @@ for i = 0, #KEYS / 3 - 1 do
       local requests = tonumber(redis.call('HGET', kday, 'r')) or 0
       if requests > 0 then redis.call('HSET', kday, 'r', requests - 1) end
     end
+  end
+  if uncount then
+    local requests = tonumber(redis.call('HGET', kmonth, 'r')) or 0
+    if requests > 0 then redis.call('HSET', kmonth, 'r', requests - 1) end
   end
 end
 return 1

@@ -1,5 +1,5 @@
 import type { KeyLimits } from '../../providers/types';
-import { SLOT_WINDOW_MS } from '../quota-rules';
+import { quotaMonth, SLOT_WINDOW_MS } from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -24,6 +24,7 @@ const BLOCK_REASONS: readonly BlockReason[] = [
   'tpm',
   'tpd',
   'tph',
+  'monthly',
   'too_large',
 ];
 
@@ -58,7 +59,10 @@ export class RedisQuotaStore implements QuotaStore {
     this.redis = redis as RedisClient & QuotaCommands;
   }
 
-  private keys(keyId: string, day: string): { min: string; day: string; learned: string; block: string; hour: string } {
+  private keys(
+    keyId: string,
+    day: string,
+  ): { min: string; day: string; learned: string; block: string; month: string; hour: string } {
     // One hash tag for all quota keys: a script touches several keys, which must share a Cluster slot.
     const base = `${this.prefix}{quota}:${keyId}`;
     return {
@@ -66,6 +70,7 @@ export class RedisQuotaStore implements QuotaStore {
       day: `${base}:day:${day}`,
       learned: `${base}:learned`,
       block: `${base}:block`,
+      month: `${base}:month:${quotaMonth(day)}`,
       hour: `${base}:hour`,
     };
   }
@@ -75,13 +80,14 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [request.now, request.tokens, request.reservationId, request.candidates.length];
     for (const candidate of request.candidates) {
       const names = this.keys(candidate.keyId, request.day);
-      keys.push(names.min, names.day, names.learned, names.block, names.hour);
+      keys.push(names.min, names.day, names.learned, names.block, names.month, names.hour);
       const { limits } = candidate;
       args.push(
         limits.requestsPerMinute ?? 0,
         limits.requestsPerDay ?? 0,
         limits.tokensPerMinute ?? 0,
         limits.tokensPerDay ?? 0,
+        limits.requestsPerMonth ?? 0,
         limits.tokensPerHour ?? 0,
         candidate.keyId,
       );
@@ -119,7 +125,7 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [];
     for (const settlement of settlements) {
       const names = this.keys(settlement.keyId, settlement.day);
-      keys.push(names.min, names.day, names.hour);
+      keys.push(names.min, names.day, names.month, names.hour);
       args.push(
         settlement.reservationId,
         settlement.reservedTokens,
@@ -177,11 +183,12 @@ export class RedisQuotaStore implements QuotaStore {
       pipeline.hmget(names.day, 'r', 't');
       pipeline.hmget(names.learned, 'rpm', 'rpd', 'tpm', 'tpd');
       pipeline.hmget(names.block, 'reason', 'until');
+      pipeline.hget(names.month, 'r');
     }
     const replies = await execPipeline(pipeline);
     return keyIds.map((keyId, index) => {
       const at = (offset: number): unknown => {
-        const [error, value] = replies[index * 4 + offset] ?? [null, null];
+        const [error, value] = replies[index * 5 + offset] ?? [null, null];
         if (error) throw error;
         return value;
       };
@@ -211,6 +218,7 @@ export class RedisQuotaStore implements QuotaStore {
         tokensLastMinute,
         requestsToday: requestsToday ?? 0,
         tokensToday: tokensToday ?? 0,
+        requestsThisMonth: Number(at(4) ?? 0),
         learnedLimits,
         block:
           blockedUntil !== undefined && blockedUntil > now

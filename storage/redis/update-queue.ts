@@ -1,5 +1,6 @@
 import type { ChatOrdering, QueuedUpdate, UpdateQueue } from '../types';
 import { RedisChatOrdering, SERVE_FUNCTION } from './chat-ordering';
+import { Cluster, type Redis } from 'ioredis';
 import { callRedis, execPipeline, type RedisClient } from './client';
 
 /**
@@ -34,18 +35,25 @@ return 1
 `;
 
 /**
- * Starts the idle time of every entry a consumer holds again (XCLAIM to itself with JUSTID, which
- * leaves the delivery count alone). KEYS: the stream. ARGV: group, consumer, most entries.
+ * Starts the idle time of the entries a consumer holds again (XCLAIM to itself with JUSTID, which
+ * leaves the delivery count alone), and hands it again, with their fields, the entries it was
+ * given but does not hold (a take whose reply was lost). KEYS: the stream. ARGV: group, consumer,
+ * most entries, then the ids held. Returns the entries handed again, as XCLAIM gives them.
  */
 const TOUCH_SCRIPT = `
+local held = {}
+for index = 4, #ARGV do held[ARGV[index]] = true end
 local pending = redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[3]), ARGV[2])
-if #pending == 0 then return 0 end
-local ids = {}
-for index, entry in ipairs(pending) do ids[index] = entry[1] end
-local count = #ids
-ids[count + 1] = 'JUSTID'
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(ids))
-return count
+local touch, lost = {}, {}
+for _, entry in ipairs(pending) do
+  if held[entry[1]] then touch[#touch + 1] = entry[1] else lost[#lost + 1] = entry[1] end
+end
+if #touch > 0 then
+  touch[#touch + 1] = 'JUSTID'
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(touch))
+end
+if #lost == 0 then return {} end
+return redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, unpack(lost))
 `;
 
 /**
@@ -61,12 +69,17 @@ return -1
 `;
 
 const GROUP = 'workers';
+/** The Cluster slot of the `{intake}` hash tag (CRC16 of "intake" mod 16384). */
+const INTAKE_SLOT = 3714;
 /** How many appended update ids are remembered, to queue an update fetched twice once. */
 const SEEN_KEPT = 100_000;
 const DEAD_LETTERS_KEPT = 1_000;
 /** How long an idle chat's line is kept: far longer than any update waits in the queue. */
 const LINE_TTL_MS = 24 * 3_600_000;
 const TOUCH_MAX = 5_000;
+/** Longest wait for a replica to take the appends; how long a count of replicas is trusted. */
+const REPLICA_WAIT_MS = 250;
+const REPLICA_COUNT_FOR_MS = 10_000;
 
 interface QueueCommands {
   switchboardAppendUpdate(numberOfKeys: number, ...args: (string | number)[]): Promise<number>;
@@ -104,6 +117,7 @@ export class RedisUpdateQueue implements UpdateQueue {
   private readonly seen: string;
   private readonly dead: string;
   private groupReady: Promise<void> | undefined;
+  private replicas: { count: number; at: number } | undefined;
 
   constructor(clients: RedisUpdateQueueClients) {
     clients.redis.defineCommand('switchboardAppendUpdate', { lua: APPEND_SCRIPT });
@@ -141,6 +155,30 @@ export class RedisUpdateQueue implements UpdateQueue {
     return added === 1;
   }
 
+  async confirmDurable(): Promise<boolean> {
+    // WAIT counts the writes of the connection it is sent on: the one to the stream's master.
+    const master = this.streamMaster();
+    if (master === undefined) return false;
+    const now = Date.now();
+    if (this.replicas === undefined || now - this.replicas.at > REPLICA_COUNT_FOR_MS) {
+      const info = String(await master.info('replication').catch(() => ''));
+      this.replicas = { count: Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0), at: now };
+    }
+    if (this.replicas.count === 0) return true; // a Redis without replicas: WAIT would only time out
+    // Every replica, so that whichever a failover promotes has it (one that is down costs the wait).
+    const acknowledged = Number(await master.call('WAIT', this.replicas.count, REPLICA_WAIT_MS).catch(() => 0));
+    if (acknowledged === 0) this.replicas = undefined; // count them again next time
+    return acknowledged > 0;
+  }
+
+  /** The connection to the master holding the stream's slot (the client itself, off a Cluster). */
+  private streamMaster(): Redis | undefined {
+    const redis = this.redis as RedisClient;
+    if (!(redis instanceof Cluster)) return redis;
+    const owner = redis.slots[INTAKE_SLOT]?.[0];
+    return redis.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === owner);
+  }
+
   async take(consumer: string, count: number, blockMs: number): Promise<QueuedUpdate[]> {
     await this.ensureGroup();
     const args: (string | number)[] = ['GROUP', GROUP, consumer, 'COUNT', count];
@@ -163,11 +201,13 @@ export class RedisUpdateQueue implements UpdateQueue {
     return claimed.flatMap((entry) => toQueued(entry, (deliveries.get(entry[0]) ?? 0) + 1));
   }
 
-  async touch(consumer: string): Promise<void> {
+  async touch(consumer: string, holding: readonly string[]): Promise<QueuedUpdate[]> {
     await this.ensureGroup();
-    await this.withGroup(() =>
-      callRedis(() => this.redis.switchboardTouchEntries(1, this.stream, GROUP, consumer, TOUCH_MAX)),
-    );
+    const lost = (await this.withGroup(() =>
+      callRedis(() => this.redis.switchboardTouchEntries(1, this.stream, GROUP, consumer, TOUCH_MAX, ...holding)),
+    )) as unknown as StreamEntry[];
+    // Handed out once more by this claim: the delivery count is not read back (at least 2).
+    return lost.flatMap((entry) => toQueued(entry, 2));
   }
 
   async complete(entry: QueuedUpdate, markTurn: boolean): Promise<void> {

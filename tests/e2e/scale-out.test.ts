@@ -15,10 +15,12 @@ import {
   turnsOf,
 } from '../helpers/bot-harness';
 import { type BotProcess, startBotProcess } from '../helpers/bot-process';
-import { freePort, startTestRedis, type TestRedis } from '../helpers/redis-server';
+import { freePort, startTestRedis } from '../helpers/redis-server';
+import { type RedisServers, startClusterSet } from '../helpers/redis-topologies';
 
 /**
- * Scale-out: three webhook processes sharing one Redis behave as one bot. 300 updates from 22
+ * Scale-out: three webhook processes sharing one Redis, or one Redis Cluster of three shards
+ * (each with a replica), behave as one bot. 300 updates from 22
  * chats are spread over them round-robin (each chat's consecutive updates reach different
  * processes), up to 40 deliveries at once as Telegram does, each chat's next update delivered once
  * the previous one was acknowledged. Then: no key goes over its limit, a user's rate limit holds
@@ -132,10 +134,29 @@ function conversations(all: readonly ChatScript[]): Map<string, string[]> {
   return result;
 }
 
-describe('three webhook processes sharing one Redis', () => {
+/** Where the processes keep their shared state: REDIS_URL alone, or a Cluster's nodes besides it. */
+async function startRedis(kind: 'single' | 'cluster'): Promise<{ servers: RedisServers; env: Record<string, string> }> {
+  if (kind === 'single') {
+    const redis = await startTestRedis();
+    return { servers: redis, env: { REDIS_URL: redis.url } };
+  }
+  const cluster = await startClusterSet({ masters: 3, replicasPerMaster: 1 });
+  return {
+    servers: cluster,
+    env: {
+      REDIS_URL: 'redis://127.0.0.1:1', // its host is not used
+      REDIS_CLUSTER_NODES: cluster.ports.map((port) => `127.0.0.1:${port}`).join(','),
+    },
+  };
+}
+
+describe.each([
+  ['one Redis', 'single'],
+  ['a Redis Cluster', 'cluster'],
+] as const)('three webhook processes sharing %s', (_name, kind) => {
   let telegram: FakeTelegramServer;
   let providers: FakeProviderServer;
-  let redis: TestRedis;
+  let redis: { servers: RedisServers; env: Record<string, string> };
   const bots: BotProcess[] = [];
   const urls: string[] = [];
   const traffic = scripts();
@@ -144,7 +165,7 @@ describe('three webhook processes sharing one Redis', () => {
     [telegram, providers, redis] = await Promise.all([
       startFakeTelegramServer({ allowHttpWebhooks: true }),
       startFakeProviderServer(),
-      startTestRedis(),
+      startRedis(kind),
     ]);
     providers.setHandler((request) => {
       const question = request.messages.at(-1)?.content ?? '';
@@ -157,7 +178,7 @@ describe('three webhook processes sharing one Redis', () => {
       bots.push(
         startBotProcess(
           botEnv(telegram, providers, [FIRST_PROVIDER, SECOND_PROVIDER], {
-            REDIS_URL: redis.url,
+            ...redis.env,
             WEBHOOK_URL: url,
             WEBHOOK_SECRET: SECRET,
             PORT: String(port),
@@ -176,7 +197,7 @@ describe('three webhook processes sharing one Redis', () => {
 
   afterAll(async () => {
     await Promise.all(bots.map((bot) => bot.stop()));
-    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
+    await Promise.all([telegram?.stop(), providers?.stop(), redis?.servers.stop()]);
   });
 
   it('handles 300 updates spread over the processes as one bot would', async () => {
@@ -302,6 +323,8 @@ describe('three webhook processes sharing one Redis', () => {
     for (const bot of bots) {
       expect(crashRecords(bot)).toEqual([]);
       expect(bot.records().filter((record) => String(record.msg).includes('did not finish in time'))).toEqual([]);
+      // Every store stayed shared: no command was refused (on a Cluster, for keys of different slots).
+      expect(bot.records().filter((record) => String(record.msg).startsWith('Redis is unavailable'))).toEqual([]);
       for (const line of bot.lines) expect(line).not.toContain(SECRET);
     }
   });

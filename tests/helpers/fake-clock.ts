@@ -43,6 +43,11 @@ export class FakeClock implements Clock {
     });
   }
 
+  /** How many sleeps are waiting for time to move on. */
+  get sleeping(): number {
+    return this.sleepers.length;
+  }
+
   advance(ms: number): void {
     this.time += ms;
     for (const sleeper of [...this.sleepers]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { type ConfigError, createConfig, describeConfig, isConfigError } from '../../bot/config';
+import { type ConfigError, configSecrets, createConfig, describeConfig, isConfigError } from '../../bot/config';
 
 const TOKEN = '123456:TEST-token-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx';
 
@@ -42,6 +42,26 @@ describe('Redis Sentinel and Cluster settings', () => {
       masterName: 'cache',
     });
     expect(JSON.stringify(describeConfig(config))).not.toContain('s3cret');
+  });
+
+  it('reads the sentinels’ own password, and keeps it out of the logged config', () => {
+    const config = createConfig({
+      BOT_TOKEN: TOKEN,
+      REDIS_URL: 'redis://:data-pass@ignored',
+      REDIS_SENTINELS: 'a:26379',
+      REDIS_SENTINEL_PASSWORD: ' sentinel-pass-0123 ',
+    });
+    expect(config.redisTopology).toEqual({
+      kind: 'sentinel',
+      sentinels: [{ host: 'a', port: 26379 }],
+      masterName: 'mymaster',
+      sentinelPassword: 'sentinel-pass-0123',
+    });
+    expect(JSON.stringify(describeConfig(config))).not.toContain('sentinel-pass-0123');
+    expect(configSecrets(config)).toContain('sentinel-pass-0123');
+    expect(problems({ REDIS_URL: 'redis://x', REDIS_SENTINEL_PASSWORD: 'sentinel-pass-0123' })).toEqual([
+      'REDIS_SENTINEL_PASSWORD: only used with REDIS_SENTINELS, which is not set',
+    ]);
   });
 
   it('reads the cluster nodes', () => {

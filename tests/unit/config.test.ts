@@ -307,6 +307,27 @@ describe('bot settings', () => {
   });
 });
 
+describe('DASHBOARD_TOKEN', () => {
+  it('is off unless set, and takes a long URL-safe token', () => {
+    expect(createConfig({ BOT_TOKEN: TOKEN }).dashboardToken).toBeUndefined();
+    const token = 'a1b2c3d4e5f6a7b8c9d0_-.~';
+    const config = createConfig({ BOT_TOKEN: TOKEN, DASHBOARD_TOKEN: token, METRICS_PORT: '9464' });
+    expect(config.dashboardToken).toBe(token);
+    expect(describeConfig(config).dashboard).toBe('on');
+    expect(JSON.stringify(describeConfig(config))).not.toContain(token);
+  });
+
+  it('refuses a short or URL-unsafe token without quoting it', () => {
+    for (const token of ['short', 'has spaces in it but long enough', 'ampersand&and#hash-0123456789']) {
+      const error = configError(() => createConfig({ BOT_TOKEN: TOKEN, DASHBOARD_TOKEN: token }));
+      expect(problemLines(error)).toEqual([
+        'DASHBOARD_TOKEN: must be 16–256 characters from A-Z, a-z, 0-9, _, -, . and ~ (for example: openssl rand -hex 32)',
+      ]);
+      expect(error.message).not.toContain(token);
+    }
+  });
+});
+
 describe('webhook mode', () => {
   it('is off without WEBHOOK_URL, and PORT or WEBHOOK_SECRET alone are not read', () => {
     expect(

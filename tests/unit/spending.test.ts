@@ -11,6 +11,7 @@ const usage = (requestsToday: number, overrides: Partial<KeyUsage> = {}): KeyUsa
   tokensLastMinute: 0,
   requestsToday,
   tokensToday: 0,
+  requestsThisMonth: 0,
   learnedLimits: {},
   block: undefined,
   ...overrides,

@@ -140,11 +140,19 @@ describe('cohere adapter specifics', () => {
 
   it('tells the trial monthly limit (quota_exhausted) from the per-minute one (rate_limited)', async () => {
     server.enqueue(cohereErrors.trialMonthly());
-    expect(await failure(adapter.complete(ask(), API_KEY))).toMatchObject({ kind: 'quota_exhausted', status: 429 });
+    // Named monthly, so the router keeps the key out until the next quota month, not the next day.
+    expect(await failure(adapter.complete(ask(), API_KEY))).toMatchObject({
+      kind: 'quota_exhausted',
+      status: 429,
+      quotaPeriod: 'month',
+    });
     server.enqueue(cohereErrors.trialMonthly());
     expect(await failure(adapter.stream(ask(), API_KEY))).toMatchObject({ kind: 'quota_exhausted' });
     server.enqueue(cohereErrors.trialPerMinute());
-    expect(await failure(adapter.complete(ask(), API_KEY))).toMatchObject({ kind: 'rate_limited' });
+    expect(await failure(adapter.complete(ask(), API_KEY))).toMatchObject({
+      kind: 'rate_limited',
+      quotaPeriod: undefined,
+    });
   });
 
   it('sends exactly one HTTP request per call: the SDK does not retry 429s or 5xx', async () => {

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import type { Redis } from 'ioredis';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../bot/services/pool-stats';
-import { keyIdFor, quotaDay } from '../../../providers';
+import { keyIdFor, PROVIDERS, quotaDay } from '../../../providers';
+import { nextQuotaMonthStart } from '../../../providers/router/quota-day';
 import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
 import { connectRedis, createRedisClient } from '../../../storage/redis/client';
@@ -156,6 +157,42 @@ describe('key rotation', () => {
     expect((await router.complete(ask())).provider).toBe(B.name);
     clock.advance(10 * 3600_000); // past midnight UTC
     expect((await router.complete(ask())).provider).toBe(A.name);
+  });
+
+  it('admits a key up to its monthly limit, then not before the next quota month', async () => {
+    const { router, clock } = makeRouter([
+      { descriptor: A, keys: ['key-a-aaaaaaaaaaaa'], limits: { requestsPerMonth: 2 } },
+    ]);
+    await router.complete(ask());
+    clock.advance(3 * 86_400_000); // another day of the same month
+    await router.complete(ask());
+    const error = await routerError(router.complete(ask()));
+    expect(error.kind).toBe('no_capacity');
+    const monthStart = nextQuotaMonthStart(clock.now(), A.dailyResetZone);
+    expect(error.retryAfterMs).toBe(monthStart - clock.now());
+    clock.advance(monthStart - clock.now() - 3_600_000); // the month's last hour: still refused
+    expect((await routerError(router.complete(ask()))).kind).toBe('no_capacity');
+    clock.advance(3_600_000);
+    await router.complete(ask());
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('cools a key whose monthly quota a provider reports gone until the next quota month', async () => {
+    // A provider with a monthly quota (the registry says which), and any other.
+    const monthly = PROVIDERS.find((descriptor) => descriptor.defaultLimits.requestsPerMonth !== undefined);
+    const other = PROVIDERS.find((descriptor) => descriptor !== monthly);
+    if (monthly === undefined || other === undefined) return;
+    const { router, clock } = makeRouter([
+      { descriptor: monthly, keys: ['key-m-mmmmmmmmmmmm'] },
+      { descriptor: other, keys: ['key-o-oooooooooooo'] },
+    ]);
+    server.enqueue(dialectFor(monthly.name).errors.quotaExhausted());
+    expect((await router.complete(ask())).provider).toBe(other.name);
+    const monthStart = nextQuotaMonthStart(clock.now(), monthly.dailyResetZone);
+    clock.advance(monthStart - clock.now() - 60_000); // the next day, and days after it, are still out
+    expect((await router.complete(ask())).provider).toBe(other.name);
+    clock.advance(60_000);
+    expect((await router.complete(ask())).provider).toBe(monthly.name);
   });
 });
 
@@ -459,7 +496,7 @@ describe('pool stats', () => {
         {
           descriptor: A,
           keys: ['key-bad-aaaaaaaaaaaaaaaaaaaa', 'key-good-bbbbbbbbbbbbbbbbbbb'],
-          limits: { requestsPerDay: 100 },
+          limits: { requestsPerDay: 100, requestsPerMonth: 2000 },
         },
         { descriptor: B, keys: ['key-b-cccccccccccccccccccccc'], limits: { requestsPerDay: 1000 } },
       ],
@@ -474,7 +511,13 @@ describe('pool stats', () => {
     expect(providerA.counters.latencyP50Ms).toBeGreaterThan(0);
     expect(providerA.keys.map((key) => key.maskedKey)).toEqual(['key-ba…aaaa', 'key-go…bbbb']);
     expect(providerA.keys[0]).toMatchObject({ blocked: { reason: 'bad' }, leftToday: 0 });
-    expect(providerA.keys[1]).toMatchObject({ requestsToday: 5, dailyLimit: 100, leftToday: 95 });
+    expect(providerA.keys[1]).toMatchObject({
+      requestsToday: 5,
+      dailyLimit: 100,
+      leftToday: 95,
+      requestsThisMonth: 5,
+      monthlyLimit: 2000,
+    });
     // The bad key is not capacity; the good one and B's are.
     expect(pool.dailyCapacity).toBe(1100);
     expect(pool.leftToday).toBe(1095);

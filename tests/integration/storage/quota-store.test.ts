@@ -136,6 +136,56 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     expect((await acquire(candidates, T0 + 400_000, 10, '2026-11-27')).ok).toBe(true);
   });
 
+  it('admits requests per quota month up to its limit, across days, and again from the next month', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { requestsPerMinute: 100, requestsPerMonth: 3 } }];
+    const at = (day: number, hour = 12): number => Date.UTC(2026, 10, day, hour, 0, 0);
+    expect((await acquire(candidates, at(1), 10, '2026-11-01')).ok).toBe(true);
+    expect((await acquire(candidates, at(15), 10, '2026-11-15')).ok).toBe(true);
+    // A request the provider did not count leaves the month's count too.
+    const refused = await store.acquire({
+      candidates,
+      tokens: 10,
+      reservationId: 'refused',
+      now: at(29),
+      day: '2026-11-29',
+    });
+    expect(refused.ok).toBe(true);
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'refused',
+      reservedTokens: 10,
+      actualTokens: 0,
+      uncount: true,
+      now: at(29),
+      day: '2026-11-29',
+    });
+    expect((await acquire(candidates, at(30), 10, '2026-11-30')).ok).toBe(true);
+    const [usage] = await store.usage(['p:a'], at(30, 13), '2026-11-30');
+    expect(usage).toMatchObject({ requestsToday: 1, requestsThisMonth: 3 });
+    // The month is spent: refused without a request until it turns (the router says when).
+    expect(await acquire(candidates, at(30, 23), 10, '2026-11-30')).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'monthly', until: undefined }],
+    });
+    const december = Date.UTC(2026, 11, 1, 0, 0, 1);
+    expect((await acquire(candidates, december, 10, '2026-12-01')).ok).toBe(true);
+    const [next] = await store.usage(['p:a'], december, '2026-12-01');
+    expect(next).toMatchObject({ requestsToday: 1, requestsThisMonth: 1 });
+  });
+
+  it('prefers the key with the most of its month left', async () => {
+    const candidates = [
+      { keyId: 'p:small', limits: { requestsPerMonth: 10 } },
+      { keyId: 'p:large', limits: { requestsPerMonth: 100 } },
+    ];
+    const served: Record<string, number> = {};
+    for (let index = 0; index < 55; index++) {
+      const result = await acquire(candidates, T0 + index * 1000);
+      if (result.ok) served[result.keyId] = (served[result.keyId] ?? 0) + 1;
+    }
+    expect(served).toEqual({ 'p:large': 50, 'p:small': 5 });
+  });
+
   it('counts tokens per minute and per day, and refuses a request larger than the minute allows', async () => {
     const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 100, tokensPerDay: 250 } }];
     expect((await acquire(candidates, T0, 60)).ok).toBe(true);
@@ -291,6 +341,7 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
       tokensLastMinute: 0,
       requestsToday: 0,
       tokensToday: 0,
+      requestsThisMonth: 0,
       learnedLimits: {},
       block: undefined,
     });

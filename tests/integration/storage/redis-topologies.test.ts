@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createStores, type StorageEvent, type Stores } from '../../../storage/create-stores';
 import type { RedisTopology } from '../../../storage/redis/client';
 import {
+  type RedisServers,
+  startClusterSet,
   startTestCluster,
   startTestSentinel,
-  type TestCluster,
-  type TestSentinel,
 } from '../../helpers/redis-topologies';
 
 const DAY = '2026-11-26';
@@ -14,15 +14,17 @@ const T0 = Date.UTC(2026, 10, 26, 12, 0, 0);
 const URL_WITHOUT_HOST = 'redis://127.0.0.1:1';
 
 /**
- * Every store, as the bot builds it, on a Sentinel-managed master and on a Redis Cluster: two
- * "processes" (two sets of stores) share what they write, nothing falls back to local state, and
- * no command is refused for keys in different Cluster slots.
+ * Every store, as the bot builds it, on a Sentinel-managed master, on a one-node Redis Cluster and
+ * on a Cluster of three shards: two "processes" (two sets of stores) share what they write,
+ * nothing falls back to local state, and no command is refused for keys in different Cluster
+ * slots, also when many are sent at once.
  */
 describe.each([
   ['Sentinel', 'sentinel'],
-  ['Cluster', 'cluster'],
+  ['Cluster (one node)', 'cluster'],
+  ['Cluster (three shards)', 'shards'],
 ] as const)('stores on Redis %s', (_name, kind) => {
-  let servers: TestSentinel | TestCluster;
+  let servers: RedisServers;
   let topology: RedisTopology;
   const events: StorageEvent[] = [];
   const processes: Stores[] = [];
@@ -36,10 +38,14 @@ describe.each([
         sentinels: [{ host: '127.0.0.1', port: sentinel.sentinelPort }],
         masterName: sentinel.masterName,
       };
-    } else {
+    } else if (kind === 'cluster') {
       const cluster = await startTestCluster();
       servers = cluster;
       topology = { kind: 'cluster', nodes: [{ host: '127.0.0.1', port: cluster.port }] };
+    } else {
+      const cluster = await startClusterSet({ masters: 3, replicasPerMaster: 0 });
+      servers = cluster;
+      topology = { kind: 'cluster', nodes: [{ host: '127.0.0.1', port: cluster.ports[0]! }] };
     }
     for (let index = 0; index < 2; index++) {
       processes.push(
@@ -132,5 +138,34 @@ describe.each([
     expect(await turn).toBe('turn');
 
     expect(events).toEqual([]); // nothing fell back to local state
+  });
+
+  it('runs the scripts of many conversations, users and chats at once', async () => {
+    const [first, second] = processes as [Stores, Stores];
+    const ids = Array.from({ length: 12 }, (_, index) => `many:${index}`);
+    const limits = { maxMessages: 10, ttlSeconds: 60 };
+    // All in one tick: each call is a script or command on keys of its own slot.
+    await Promise.all(
+      ids.flatMap((id, index) => [
+        first.history.append(
+          id,
+          [
+            { role: 'user', content: `q${index}` },
+            { role: 'assistant', content: `a${index}` },
+          ],
+          limits,
+          `update:${index}`,
+        ),
+        first.counters.increment(id, 60_000, T0),
+        second.counters.increment(id, 60_000, T0),
+        first.intake!.queue.ordering.take(id),
+      ]),
+    );
+    const stored = await Promise.all(ids.map((id) => second.history.load(id)));
+    expect(stored.map((messages) => messages.map((message) => message.content))).toEqual(
+      ids.map((_id, index) => [`q${index}`, `a${index}`]),
+    );
+    expect(await Promise.all(ids.map((id) => second.counters.peek(id, T0)))).toEqual(ids.map(() => 2));
+    expect(events).toEqual([]);
   });
 });

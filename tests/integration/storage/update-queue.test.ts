@@ -131,10 +131,10 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
     const queue = create();
     await queue.append(60, payload(60));
     await queue.append(61, payload(61));
-    await queue.take('slow-but-alive', 1, 0);
+    const [slowEntry] = await queue.take('slow-but-alive', 1, 0);
     await queue.take('quiet', 1, 0);
     await pastIdle();
-    await queue.touch('slow-but-alive');
+    expect(await queue.touch('slow-but-alive', [slowEntry!.entryId])).toEqual([]);
     const reclaimed = await queue.reclaim('survivor', IDLE_MS, 10);
     expect(reclaimed.map((entry) => [entry.updateId, entry.deliveries])).toEqual([[61, 2]]);
     await pastIdle();
@@ -158,5 +158,17 @@ describe.each(queues)('UpdateQueue contract: %s', (_name, create) => {
     // Without marking the turn (it was passed on already), only the acknowledgement.
     await queue.complete(second!, false);
     expect(await queue.backlog()).toBe(0);
+  });
+
+  it('hands a consumer again, on its next touch, what it was given but does not hold (a lost reply)', async () => {
+    const queue = create();
+    await queue.append(80, payload(80));
+    await queue.append(81, payload(81));
+    const [kept] = await queue.take('worker-a', 2, 0); // the second one's delivery is "lost"
+    const lost = await queue.touch('worker-a', [kept!.entryId]);
+    expect(lost.map((entry) => [entry.updateId, JSON.parse(entry.payload).message.text])).toEqual([[81, 'سلام 81']]);
+    expect(lost[0]!.deliveries).toBeGreaterThanOrEqual(2);
+    // Held now: the next touch has nothing lost.
+    expect(await queue.touch('worker-a', [kept!.entryId, lost[0]!.entryId])).toEqual([]);
   });
 });
