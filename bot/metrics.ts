@@ -32,6 +32,9 @@ export class Metrics implements RouterObserver {
   private readonly attempts: Counter<'provider' | 'key' | 'outcome'>;
   private readonly attemptDuration: Histogram<'provider' | 'outcome'>;
   private readonly fallbacks: Counter<'provider'>;
+  private readonly transcriptions: Counter<'provider' | 'key'>;
+  private readonly audioSeconds: Counter<'provider' | 'key'>;
+  private readonly mediaRequests: Counter<'provider' | 'key'>;
   private readonly rateLimited: Counter<'limit'>;
   private readonly telegramErrors: Counter<'method' | 'code'>;
   private readonly updates: Counter<'type'>;
@@ -62,6 +65,24 @@ export class Metrics implements RouterObserver {
       name: 'switchboard_fallback_answers_total',
       help: 'Answers that came after another provider or key had failed the request',
       labelNames: ['provider'],
+      registers: [registry],
+    });
+    this.transcriptions = new Counter({
+      name: 'switchboard_transcriptions_total',
+      help: 'Transcriptions (speech to text) answered, by provider and masked key',
+      labelNames: ['provider', 'key'],
+      registers: [registry],
+    });
+    this.audioSeconds = new Counter({
+      name: 'switchboard_transcribed_audio_seconds_total',
+      help: 'Seconds of audio in the transcriptions answered (what speech-to-text limits count), by provider and masked key',
+      labelNames: ['provider', 'key'],
+      registers: [registry],
+    });
+    this.mediaRequests = new Counter({
+      name: 'switchboard_media_requests_total',
+      help: 'Chat answers to requests with media (images, audio, PDFs), by provider and masked key',
+      labelNames: ['provider', 'key'],
       registers: [registry],
     });
     this.rateLimited = new Counter({
@@ -195,7 +216,15 @@ export class Metrics implements RouterObserver {
       { provider: record.provider, outcome: record.outcome === 'success' ? 'success' : 'failure' },
       record.latencyMs / 1000,
     );
-    if (record.outcome === 'success' && record.fallback) this.fallbacks.inc({ provider: record.provider });
+    if (record.outcome !== 'success') return;
+    if (record.fallback) this.fallbacks.inc({ provider: record.provider });
+    const labels = { provider: record.provider, key: record.maskedKey };
+    if (record.transcription === true) {
+      this.transcriptions.inc(labels);
+      this.audioSeconds.inc(labels, Math.ceil(record.audioSeconds ?? 0));
+    } else if (record.media === true) {
+      this.mediaRequests.inc(labels);
+    }
   };
 
   readonly hedge = (outcome: HedgeOutcome): void => {

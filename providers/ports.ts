@@ -22,6 +22,7 @@ export type BlockReason =
   | 'tpm'
   | 'tpd'
   | 'monthly' // the key's requests this month reached its monthly limit
+  | 'tph' // the sliding hour's tokens (a transcription model's audio seconds per hour)
   | 'too_large'; // the request alone is larger than the key's token-per-minute limit
 
 export interface QuotaCandidate {
@@ -140,6 +141,12 @@ export interface AttemptRecord {
   readonly fallback: boolean;
   /** This attempt was a hedge: a backup started while another attempt of the request stalled. */
   readonly hedge?: boolean;
+  /** A transcription (speech to text) rather than a chat request. */
+  readonly transcription?: boolean;
+  /** A chat request with media parts (an image, audio, a PDF). */
+  readonly media?: boolean;
+  /** Seconds of audio sent with the request (a transcription's length). */
+  readonly audioSeconds?: number;
   readonly at: number;
 }
 
@@ -151,6 +158,10 @@ export interface CounterSet {
   readonly outputTokens: number;
   /** Answers that came from a hedge (a backup started while another attempt stalled). */
   readonly hedges: number;
+  /** Transcriptions answered, the seconds of audio they held, and chat answers to requests with media. */
+  readonly transcriptions: number;
+  readonly audioSeconds: number;
+  readonly mediaRequests: number;
   readonly failures: Readonly<Partial<Record<Exclude<AttemptOutcome, 'success'>, number>>>;
   /** Recent latencies in ms (most recent first, capped), for percentiles. */
   readonly latencies: readonly number[];

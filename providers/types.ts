@@ -221,6 +221,11 @@ export interface KeyLimits {
    * that resets at the start of each month (docs/providers.md).
    */
   readonly requestsPerMonth?: number;
+  /**
+   * Tokens in a sliding hour (counted in one-minute buckets): for a transcription model, seconds of
+   * audio, as a provider announces audio seconds per hour. Set by a descriptor's role defaults only.
+   */
+  readonly tokensPerHour?: number;
 }
 
 /** When a provider's daily quota resets: midnight in this IANA time zone. */

@@ -42,6 +42,13 @@ export function demoHandler(options: DemoModelOptions): Handler {
     }
     options.onAttempt({ ...attempt, failure: undefined });
     const timing = { delayMs: options.firstByteMs[request.dialect] ?? 200, chunkDelayMs: options.chunkDelayMs };
+    // Media: the bundled voice note is "heard", the bundled picture "seen" (docs/architecture.md, media).
+    if (request.operation === 'transcription' || request.media.some((part) => part.kind === 'audio')) {
+      return { type: 'reply', text: SAMPLE_TRANSCRIPT, ...timing };
+    }
+    if (request.media.some((part) => part.kind === 'image')) {
+      return { type: 'reply', text: describePicture(request), ...timing };
+    }
     const translation = translationRequest(request);
     if (translation !== undefined) {
       const translations = translation.texts.map((text) => translate(text, translation.target));
@@ -49,6 +56,18 @@ export function demoHandler(options: DemoModelOptions): Handler {
     }
     return { type: 'reply', text: chatAnswer(request, chatAnswers++), ...timing };
   };
+}
+
+/** What the stand-in "hears" in any voice note (the bundled one says it). */
+export const SAMPLE_TRANSCRIPT = 'Hello Switchboard, what can you do with a voice note?';
+
+/** What the stand-in "sees" in any picture: the bundled one is a yellow sun over a blue sea. */
+function describePicture(request: RecordedRequest): string {
+  const question = request.messages.at(-1)?.content ?? '';
+  const about = PERSIAN.test(question)
+    ? 'یک **خورشید زرد** بالای **دریای آبی** می‌بینم (از مدل جایگزین).'
+    : 'I see a **yellow sun** over a **blue sea**, on a white sky: a tiny drawing.';
+  return `${about}\n\n_(${request.media[0]?.mimeType ?? 'image'}, ${request.media[0]?.bytes ?? 0} bytes)_`;
 }
 
 function unavailable(): { summary: string; behaviour: Behaviour } {

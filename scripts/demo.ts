@@ -8,11 +8,12 @@
  * Nothing leaves 127.0.0.1: the bot gets only made-up keys and runs in an empty directory, so
  * no real `.env` is read. /quit, Ctrl-D or Ctrl-C stops the bot (SIGTERM) and the stand-ins.
  */
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface, type Interface } from 'node:readline';
-import type { Message, MessageEntity } from 'grammy/types';
+import type { Message, MessageEntity, Update } from 'grammy/types';
 import { maskSecret, PROVIDERS } from '../providers';
 import { type FakeProviderServer, startFakeProviderServer } from '../tests/fakes/provider-server';
 import {
@@ -22,7 +23,7 @@ import {
   startFakeTelegramServer,
   type UserInput,
 } from '../tests/fakes/telegram-server';
-import { DIST } from '../tests/helpers/built';
+import { DIST, PROJECT_ROOT } from '../tests/helpers/built';
 import { type SpawnedProcess, spawnBuilt } from '../tests/helpers/spawn-process';
 import { type DemoAttempt, demoHandler } from './demo-model';
 
@@ -83,6 +84,14 @@ const BOT_PREFIX = 'bot › ';
 const INDENT = ' '.repeat(BOT_PREFIX.length);
 
 type WaitOutcome = 'done' | 'timeout' | 'aborted' | 'exited';
+
+/**
+ * The bundled samples `/voice` and `/photo` send (made offline: espeak-ng and opusenc for the voice
+ * note, a few lines of zlib for the picture; see the README in their folder).
+ */
+const SAMPLES = path.join(PROJECT_ROOT, 'scripts/demo-media');
+const SAMPLE_VOICE = { file: 'voice.ogg', seconds: 4 };
+const SAMPLE_PHOTO = 'photo.png';
 
 /** Runs the demo until /quit, end of input or `signal`; resolves with the exit code. */
 async function runDemo(options: DemoOptions): Promise<number> {
@@ -200,7 +209,7 @@ class Session {
         const text = await this.readMessage();
         if (text === undefined || text === '/quit' || text === '/exit') return 0;
         if (text === '') continue;
-        const outcome = await this.exchange(text);
+        const outcome = await this.exchange(this.sender(text));
         if (outcome === 'aborted') return 0;
         if (outcome === 'exited') {
           this.terminal.line(
@@ -231,13 +240,31 @@ class Session {
     }
   }
 
-  /** Sends `text` as the user, shows what the bot does until it has handled it, then who answered. */
-  private async exchange(text: string): Promise<WaitOutcome> {
+  /**
+   * How a line is sent: `/voice` sends the bundled voice note, `/photo [caption]` the bundled
+   * picture (as a photo, with the caption); anything else is a text message.
+   */
+  private sender(text: string): () => Update {
+    if (text === '/voice') {
+      const content = readFileSync(path.join(SAMPLES, SAMPLE_VOICE.file));
+      return () => this.telegram.sendVoice(this.user, { content, duration: SAMPLE_VOICE.seconds });
+    }
+    const photo = /^\/photo(?:\s+([\s\S]*))?$/.exec(text);
+    if (photo !== null) {
+      const content = readFileSync(path.join(SAMPLES, SAMPLE_PHOTO));
+      const caption = photo[1]?.trim() ?? '';
+      return () => this.telegram.sendPhoto(this.user, { content, ...(caption === '' ? {} : { caption }) });
+    }
+    return () => this.telegram.sendText(this.user, text);
+  }
+
+  /** Sends a message as the user, shows what the bot does until it has handled it, then who answered. */
+  private async exchange(send: () => Update): Promise<WaitOutcome> {
     const firstAttempt = this.attempts.length;
     this.seenCalls = this.telegram.calls.length;
     this.drafts = 0;
     const started = performance.now();
-    const update = this.telegram.sendText(this.user, text);
+    const update = send();
     this.terminal.live(`${BOT_PREFIX}…`);
     // The bot logs (at debug level, which the demo asks for) when it is done with an update.
     const handled = (entry: Record<string, unknown>): boolean =>
@@ -518,6 +545,7 @@ class Terminal {
       '',
       `${heading('Type a message')} and press Enter. Try: hello · tell me a joke · show me some code · سلام`,
       '  commands:   /start  /help  /reset  /stats  /translate <language>',
+      '  media:      /voice sends a bundled voice note; /photo [caption] a bundled picture',
       '  multi-line: end a line with \\ to continue the message on the next line, or',
       '              /translate fa hello | good morning | thank you   (texts split at |)',
       '  leave:      /quit, Ctrl-D or Ctrl-C',

@@ -15,6 +15,13 @@ export const MINUTE_MS = 60_000;
  */
 export const SLOT_MARGIN_MS = 250;
 export const SLOT_WINDOW_MS = MINUTE_MS + SLOT_MARGIN_MS;
+/** The sliding hour of `tokensPerHour` is counted in one-minute buckets: this many of them. */
+export const HOUR_BUCKETS = 60;
+
+/** The hour bucket of a time: its minute since the epoch. */
+export function hourBucketOf(at: number): number {
+  return Math.floor(at / MINUTE_MS);
+}
 
 /** Limits learned from headers win over configured ones: the provider's word is the truth. */
 export function effectiveLimits(configured: KeyLimits, learned: KeyLimits): KeyLimits {
@@ -23,6 +30,7 @@ export function effectiveLimits(configured: KeyLimits, learned: KeyLimits): KeyL
     requestsPerDay: learned.requestsPerDay ?? configured.requestsPerDay,
     tokensPerMinute: learned.tokensPerMinute ?? configured.tokensPerMinute,
     tokensPerDay: learned.tokensPerDay ?? configured.tokensPerDay,
+    tokensPerHour: configured.tokensPerHour,
     requestsPerMonth: learned.requestsPerMonth ?? configured.requestsPerMonth,
   };
 }
@@ -42,6 +50,11 @@ export interface KeyWindows {
   readonly tokensLastMinute: number;
   readonly requestsToday: number;
   readonly tokensToday: number;
+  /**
+   * Tokens per one-minute bucket (`hourBucketOf`) of the last hour, oldest first; read only under
+   * a `tokensPerHour` limit. A bucket counts while it is one of the last `HOUR_BUCKETS` minutes.
+   */
+  readonly hour?: readonly { readonly bucket: number; readonly tokens: number }[];
   readonly requestsThisMonth: number;
 }
 
@@ -81,6 +94,24 @@ export function judge(
   }
   if (has(limits.tokensPerDay) && windows.tokensToday + tokens > limits.tokensPerDay) {
     return { admissible: false, reason: 'tpd', until: undefined };
+  }
+  if (has(limits.tokensPerHour)) {
+    if (tokens > limits.tokensPerHour) return { admissible: false, reason: 'too_large', until: undefined };
+    const current = hourBucketOf(now);
+    const live = (windows.hour ?? []).filter((entry) => entry.bucket > current - HOUR_BUCKETS);
+    let remaining = live.reduce((sum, entry) => sum + entry.tokens, 0);
+    if (remaining + tokens > limits.tokensPerHour) {
+      // Room once enough of the oldest buckets have left the hour.
+      let until = (current + 1) * MINUTE_MS;
+      for (const entry of live) {
+        remaining -= entry.tokens;
+        if (remaining + tokens <= limits.tokensPerHour) {
+          until = (entry.bucket + HOUR_BUCKETS) * MINUTE_MS;
+          break;
+        }
+      }
+      return { admissible: false, reason: 'tph', until };
+    }
   }
   const { requestsLastMinute, tokensLastMinute } = windows;
   if (has(limits.requestsPerMinute) && requestsLastMinute + 1 > limits.requestsPerMinute) {

@@ -14,6 +14,9 @@ export interface MutableCounters {
   inputTokens: number;
   outputTokens: number;
   hedges: number;
+  transcriptions: number;
+  audioSeconds: number;
+  mediaRequests: number;
   failures: Partial<Record<Exclude<AttemptOutcome, 'success'>, number>>;
   latencies: number[];
 }
@@ -26,6 +29,9 @@ function emptyCounters(): MutableCounters {
     inputTokens: 0,
     outputTokens: 0,
     hedges: 0,
+    transcriptions: 0,
+    audioSeconds: 0,
+    mediaRequests: 0,
     failures: {},
     latencies: [],
   };
@@ -43,6 +49,13 @@ function addAttempt(counters: MutableCounters, record: AttemptRecord): void {
   counters.successes += 1;
   if (record.fallback) counters.fallbacks += 1;
   if (record.hedge === true) counters.hedges += 1;
+  // What media cost is counted for answers: transcriptions with their audio seconds, media chats.
+  if (record.transcription === true) {
+    counters.transcriptions += 1;
+    counters.audioSeconds += Math.ceil(record.audioSeconds ?? 0);
+  } else if (record.media === true) {
+    counters.mediaRequests += 1;
+  }
   counters.latencies.push(record.latencyMs);
   // Trimmed in batches: amortised O(1) per attempt.
   if (counters.latencies.length >= 2 * LATENCY_SAMPLES) counters.latencies.splice(0, LATENCY_SAMPLES);
@@ -57,6 +70,9 @@ export function snapshotCounters(counters: MutableCounters): CounterSet {
     inputTokens: counters.inputTokens,
     outputTokens: counters.outputTokens,
     hedges: counters.hedges,
+    transcriptions: counters.transcriptions,
+    audioSeconds: counters.audioSeconds,
+    mediaRequests: counters.mediaRequests,
     failures: { ...counters.failures },
     latencies: counters.latencies.slice(-LATENCY_SAMPLES).reverse(),
   };

@@ -159,7 +159,10 @@ function readKeys(env: Env, descriptor: ProviderDescriptor, issues: ConfigIssue[
 }
 
 /** 0 in a limit variable means "no limit" (also to lift a descriptor's default); unset keeps the default. */
-function mergeLimits(defaults: KeyLimits, overrides: Record<keyof KeyLimits, number | undefined>): KeyLimits {
+function mergeLimits(
+  defaults: KeyLimits,
+  overrides: Record<Exclude<keyof KeyLimits, 'tokensPerHour'>, number | undefined>,
+): KeyLimits {
   const limits: { -readonly [Name in keyof KeyLimits]: number } = {};
   for (const name of [
     'requestsPerMinute',

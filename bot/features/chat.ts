@@ -14,6 +14,7 @@ import {
 } from '../reply';
 import { type ChatReply, type ExchangeOptions, isStaleAnswer, type Turn } from '../services/chat';
 import { answerMarkup, parseAnswerButton, stopMarkup } from './answer-buttons';
+import { imageRecaller } from './media-download';
 
 type TextContext = Filter<BotContext, 'message:text'>;
 
@@ -128,7 +129,8 @@ async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []
   const { services, config } = ctx.deps;
   const prefer = services.settings.preferenceFor(ctx.settings);
   const options: ExchangeOptions = {
-    ...(turn.type === 'message' ? exchangeOf(ctx) : {}),
+    // A text turn right after a photo is sent with that photo again (a question about "the picture").
+    ...(turn.type === 'message' ? { ...exchangeOf(ctx), recall: imageRecaller(ctx) } : {}),
     systemPrompt: services.settings.systemPromptFor(ctx.settings),
     ...(prefer === undefined ? {} : { prefer }),
     ...(avoid.length === 0 ? {} : { avoid }),

@@ -1,6 +1,7 @@
 import { GrammyError } from 'grammy';
-import { transportFetch } from '../../providers';
+import { type MediaPart, type MediaReference, transportFetch } from '../../providers';
 import type { BotContext } from '../context';
+import { sendPlain } from '../reply';
 
 /** Telegram lets bots download files of at most 20 MB (getFile refuses larger ones). */
 export const MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024;
@@ -69,4 +70,59 @@ export async function downloadFile(ctx: BotContext, fileId: string, knownSize?: 
 function describe(error: unknown): string {
   if (error instanceof GrammyError) return `${error.error_code} ${error.description}`;
   return error instanceof Error ? error.name : 'error';
+}
+
+/**
+ * A file's bytes through `downloadFile`, or `undefined` once the user was told, in their language,
+ * why it could not be fetched (too large, or the download failed).
+ */
+export async function downloadOrTell(
+  ctx: BotContext,
+  fileId: string,
+  knownSize?: number,
+): Promise<Uint8Array | undefined> {
+  try {
+    return await downloadFile(ctx, fileId, knownSize);
+  } catch (error) {
+    if (!(error instanceof DownloadError)) throw error;
+    ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
+    await sendPlain(
+      ctx,
+      error.reason === 'too_large'
+        ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
+        : ctx.t.media.downloadFailed,
+    );
+    return undefined;
+  }
+}
+
+/** The type of an image from its first bytes (history keeps a photo's file id, not its type). */
+export function imageTypeOf(data: Uint8Array): string | undefined {
+  if (data[0] === 0xff && data[1] === 0xd8) return 'image/jpeg';
+  if (data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47) return 'image/png';
+  const tag = (from: number): string => String.fromCharCode(...data.subarray(from, from + 4));
+  if (tag(0) === 'RIFF' && tag(8) === 'WEBP') return 'image/webp';
+  return undefined;
+}
+
+/**
+ * Fetches again the image of a photo kept in history (for a follow-up question about it), or
+ * `undefined`, logged, when Telegram no longer gives it or it is not an image a model takes.
+ */
+export function imageRecaller(ctx: BotContext): (reference: MediaReference) => Promise<MediaPart | undefined> {
+  return async (reference) => {
+    try {
+      const data = await downloadFile(ctx, reference.fileId);
+      const mimeType = imageTypeOf(data);
+      if (mimeType === undefined) {
+        ctx.log.warn('the recalled photo is not an image a model takes; answering from its stand-in');
+        return undefined;
+      }
+      return { kind: 'image', mimeType, data };
+    } catch (error) {
+      if (!(error instanceof DownloadError)) throw error;
+      ctx.log.warn({ reason: error.reason, err: error.message }, 'photo of the conversation not fetched again');
+      return undefined;
+    }
+  };
 }

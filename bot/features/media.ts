@@ -5,7 +5,7 @@ import { type BotContext, conversationIdOf } from '../context';
 import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
 import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
 import { isRouterError } from '../../providers';
-import { DownloadError, downloadFile, MAX_DOWNLOAD_BYTES } from './media-download';
+import { downloadOrTell, imageTypeOf, MAX_DOWNLOAD_BYTES } from './media-download';
 
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
@@ -43,6 +43,16 @@ const PDF_MAX_BYTES = 14 * 1024 * 1024;
 /** The most PDF pages sent (each is 258 tokens as an image; docs/providers.md). */
 const PDF_MAX_PAGES = 100;
 
+/**
+ * Video containers the transcription endpoints of the pool take, so a video's sound is transcribed
+ * like a voice note (docs/providers.md, video notes). Video notes are always MP4.
+ */
+const SOUND_CONTAINERS = new Map([
+  ['video/mp4', 'mp4'],
+  ['video/mpeg', 'mpeg'],
+  ['video/webm', 'webm'],
+]);
+
 /** The longest transcript quoted back to the user above the answer (the rest is cut with an ellipsis). */
 const QUOTED_TRANSCRIPT_CHARS = 400;
 
@@ -64,7 +74,8 @@ type MediaIncoming = Incoming & { readonly kind: MediaKind };
 
 /**
  * Media: photos and image documents, with or without a caption, answered by a vision model with
- * the conversation's history; voice notes and audio files, transcribed through the pool and then
+ * the conversation's history; voice notes, audio files, video notes and videos (their sound),
+ * transcribed through the pool and then
  * answered as a chat turn, with a short quote of what was heard. In private chats every such message is a turn; in groups only one
  * whose caption mentions the bot or that replies to the bot. A file the bot cannot read gets one
  * short message; nothing is stored then. Limits apply as to text (the cost gate).
@@ -79,6 +90,10 @@ export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotCo
     if (ctx.chat.type !== 'private' && !isAddressedToBot(ctx, message)) return next();
     if (incoming === 'unsupported') {
       await sendPlain(ctx, ctx.t.media.unsupported);
+      return;
+    }
+    if (incoming === 'unsupported_video') {
+      await sendPlain(ctx, ctx.t.media.videoFormat);
       return;
     }
     await costGate(ctx, () => {
@@ -105,12 +120,17 @@ export function hasMedia(ctx: BotContext): boolean {
     (message.photo !== undefined ||
       message.document !== undefined ||
       message.voice !== undefined ||
-      message.audio !== undefined)
+      message.audio !== undefined ||
+      message.video_note !== undefined ||
+      message.video !== undefined)
   );
 }
 
-/** The readable media of a message, `unsupported` for a file the bot cannot read, else undefined. */
-function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
+/**
+ * The readable media of a message, `unsupported` for a file the bot cannot read (and
+ * `unsupported_video` for a video in a container no transcription endpoint takes), else undefined.
+ */
+function incomingOf(message: Message): Incoming | 'unsupported' | 'unsupported_video' | undefined {
   const caption = message.caption ?? '';
   const largest = message.photo?.at(-1);
   if (largest !== undefined) {
@@ -135,6 +155,34 @@ function incomingOf(message: Message): Incoming | 'unsupported' | undefined {
       fileName: message.audio?.file_name,
       caption,
       durationSeconds: audio.duration,
+    };
+  }
+  // A video note or a video: its sound, transcribed like a voice note (the container goes as it is).
+  const videoNote = message.video_note;
+  if (videoNote !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: videoNote.file_id,
+      fileSize: videoNote.file_size,
+      mimeType: 'video/mp4',
+      fileName: 'video-note.mp4',
+      caption,
+      durationSeconds: videoNote.duration,
+    };
+  }
+  const video = message.video;
+  if (video !== undefined) {
+    const mimeType = video.mime_type ?? 'video/mp4';
+    const extension = SOUND_CONTAINERS.get(mimeType);
+    if (extension === undefined) return 'unsupported_video';
+    return {
+      kind: 'audio',
+      fileId: video.file_id,
+      fileSize: video.file_size,
+      mimeType,
+      fileName: video.file_name ?? `video.${extension}`,
+      caption,
+      durationSeconds: video.duration,
     };
   }
   const document = message.document;
@@ -401,7 +449,8 @@ async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<Medi
   if (data === undefined) return undefined;
   return {
     kind: incoming.kind,
-    mimeType: incoming.mimeType,
+    // An image's own bytes say its type better than the message does.
+    mimeType: incoming.kind === 'image' ? (imageTypeOf(data) ?? incoming.mimeType) : incoming.mimeType,
     data,
     ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
     ...(incoming.durationSeconds === undefined ? {} : { durationSeconds: incoming.durationSeconds }),
@@ -409,20 +458,8 @@ async function fetchPart(ctx: BotContext, incoming: MediaIncoming): Promise<Medi
 }
 
 /** The file's bytes, or `undefined` once the user was told why they could not be fetched. */
-async function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
-  try {
-    return await downloadFile(ctx, incoming.fileId, incoming.fileSize);
-  } catch (error) {
-    if (!(error instanceof DownloadError)) throw error;
-    ctx.log.warn({ reason: error.reason, err: error.message, bytes: error.sizeBytes }, 'file not downloaded');
-    await sendPlain(
-      ctx,
-      error.reason === 'too_large'
-        ? ctx.t.media.tooLarge(Math.ceil((error.sizeBytes ?? 0) / (1024 * 1024)) || 21)
-        : ctx.t.media.downloadFailed,
-    );
-    return undefined;
-  }
+function fetchBytes(ctx: BotContext, incoming: Incoming): Promise<Uint8Array | undefined> {
+  return downloadOrTell(ctx, incoming.fileId, incoming.fileSize);
 }
 
 /** In groups: a caption that mentions the bot, or a reply to one of its messages. */

@@ -71,6 +71,10 @@ function formatCounters(counters: CounterSummary, t: Messages): string {
   }
   if (counters.fallbacks > 0) parts.push(`${counters.fallbacks} ${escapeHtml(t.stats.fallbacks)}`);
   if (counters.hedges > 0) parts.push(`${counters.hedges} ${escapeHtml(t.stats.hedges)}`);
+  if (counters.transcriptions > 0) {
+    parts.push(escapeHtml(t.stats.transcriptions(counters.transcriptions, counters.audioSeconds)));
+  }
+  if (counters.mediaRequests > 0) parts.push(escapeHtml(t.stats.mediaRequests(counters.mediaRequests)));
   const failures = Object.entries(counters.failures)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([kind, count]) => `${kind} ${count}`);

@@ -1,12 +1,18 @@
 import { type CommandContext, Composer, type MiddlewareFn } from 'grammy';
+import type { Message } from 'grammy/types';
+import type { MediaPart } from '../../providers';
 import type { BotContext } from '../context';
 import { describeFailure, keepTyping, sendPlain } from '../reply';
+import { downloadOrTell, imageTypeOf } from './media-download';
 
 /**
  * `/translate <language>`: the texts are the lines under the command, or the lines of the message
  * it replies to. The language is the first word after the command (a name or a code, passed to
  * the model exactly as typed), or TRANSLATE_DEFAULT_LANG. Output keeps the input's order, one line
  * per text; a text that could not be translated is shown as it was, marked, in its own place.
+ * A reply to a voice note or audio file translates its transcript (transcribed through the pool);
+ * a reply to a photo or image file translates its caption, or without one the text in the image
+ * (read by a vision model). Both then go through the same translation wire format.
  */
 export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<BotContext> {
   const feature = new Composer<BotContext>();
@@ -14,6 +20,15 @@ export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<B
   command.use(async (ctx, next) => {
     const request = requestOf(ctx);
     const defaultLanguage = ctx.deps.config.translateDefaultLang;
+    if (request.media !== undefined) {
+      // The texts are in the replied-to voice note or image: read after the limits.
+      if (!(request.media.kind === 'audio' ? ctx.deps.services.media.hearsAudio : ctx.deps.services.media.seesImages)) {
+        await sendPlain(ctx, ctx.t.errors.noCapability);
+        return;
+      }
+      await next();
+      return;
+    }
     if (request.texts.length === 0) {
       await ctx.reply(
         request.language === undefined
@@ -22,20 +37,26 @@ export function translateFeature(costGate: MiddlewareFn<BotContext>): Composer<B
       );
       return;
     }
-    const max = ctx.deps.config.translateMaxTexts;
-    if (request.texts.length > max) {
-      await ctx.reply(ctx.t.translate.tooMany(request.texts.length, max));
-      return;
-    }
-    const tooLong = request.texts.find((text) => text.length > ctx.deps.config.maxMessageChars);
-    if (tooLong !== undefined) {
-      await ctx.reply(ctx.t.tooLong(tooLong.length, ctx.deps.config.maxMessageChars));
-      return;
-    }
+    if (!(await fitsLimits(ctx, request.texts))) return;
     await next();
   });
   command.use(costGate, translate);
   return feature;
+}
+
+/** Whether the texts are few and short enough; when not, the user was told. */
+async function fitsLimits(ctx: CommandContext<BotContext>, texts: readonly string[]): Promise<boolean> {
+  const max = ctx.deps.config.translateMaxTexts;
+  if (texts.length > max) {
+    await ctx.reply(ctx.t.translate.tooMany(texts.length, max));
+    return false;
+  }
+  const tooLong = texts.find((text) => text.length > ctx.deps.config.maxMessageChars);
+  if (tooLong !== undefined) {
+    await ctx.reply(ctx.t.tooLong(tooLong.length, ctx.deps.config.maxMessageChars));
+    return false;
+  }
+  return true;
 }
 
 /** The command parsed once per update: checked before the limits, then translated after them. */
@@ -44,10 +65,13 @@ const parsed = new WeakMap<BotContext, TranslateRequest>();
 function requestOf(ctx: CommandContext<BotContext>): TranslateRequest {
   let request = parsed.get(ctx);
   if (request === undefined) {
-    request = parseTranslateCommand(
-      ctx.msg.text ?? ctx.msg.caption ?? '',
-      ctx.msg.reply_to_message?.text ?? ctx.msg.reply_to_message?.caption,
-    );
+    const replied = ctx.msg.reply_to_message;
+    request = parseTranslateCommand(ctx.msg.text ?? ctx.msg.caption ?? '', replied?.text ?? replied?.caption);
+    const media = repliedMedia(replied);
+    // A voice note is translated by its transcript; an image by its caption, else the text in it.
+    if (request.fromReply && media !== undefined && (media.kind === 'audio' || request.texts.length === 0)) {
+      request = { ...request, texts: [], media };
+    }
     parsed.set(ctx, request);
   }
   return request;
@@ -58,7 +82,13 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
   const language = request.language ?? ctx.deps.config.translateDefaultLang;
   const stopTyping = keepTyping(ctx);
   try {
-    const results = await ctx.deps.services.translator.translateMultipleTexts(request.texts, language);
+    let texts = request.texts;
+    if (request.media !== undefined) {
+      const read = await textsOf(ctx, request.media);
+      if (read === undefined || !(await fitsLimits(ctx, read))) return;
+      texts = read;
+    }
+    const results = await ctx.deps.services.translator.translateMultipleTexts(texts, language);
     stopTyping();
     const failed = results.filter((result) => !result.ok);
     const poolError = failed.find((result) => result.error !== undefined)?.error;
@@ -78,10 +108,103 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
   }
 }
 
+/**
+ * The lines of a replied-to voice note (its transcript, through the pool) or image (the text in
+ * it, through a vision model), or `undefined` once the user was told why there are none.
+ */
+async function textsOf(ctx: CommandContext<BotContext>, media: RepliedMedia): Promise<string[] | undefined> {
+  const data = await downloadOrTell(ctx, media.fileId, media.fileSize);
+  if (data === undefined) return undefined;
+  const part: MediaPart = {
+    kind: media.kind,
+    mimeType: media.kind === 'image' ? (imageTypeOf(data) ?? media.mimeType) : media.mimeType,
+    data,
+    ...(media.fileName === undefined ? {} : { fileName: media.fileName }),
+    ...(media.durationSeconds === undefined ? {} : { durationSeconds: media.durationSeconds }),
+  };
+  try {
+    const read =
+      media.kind === 'audio'
+        ? await ctx.deps.services.media.transcribe(part)
+        : await ctx.deps.services.media.readText(part);
+    ctx.log.info(
+      { provider: read.provider, model: read.model, key: read.maskedKey, media: media.kind },
+      media.kind === 'audio' ? 'transcribed' : 'read image text',
+    );
+    const lines = splitLines(read.text);
+    if (lines.length === 0) {
+      await sendPlain(ctx, media.kind === 'audio' ? ctx.t.media.nothingHeard : ctx.t.translate.noTextInImage);
+      return undefined;
+    }
+    return lines;
+  } catch (error) {
+    ctx.log.warn({ err: error, media: media.kind }, 'replied-to media not read');
+    await sendPlain(ctx, describeFailure(ctx.t, error));
+    return undefined;
+  }
+}
+
+/** A replied-to voice note, audio file or image, to read the texts from. */
+interface RepliedMedia {
+  readonly kind: 'audio' | 'image';
+  readonly fileId: string;
+  readonly fileSize: number | undefined;
+  readonly mimeType: string;
+  readonly fileName?: string;
+  readonly durationSeconds?: number;
+}
+
+function repliedMedia(message: Message | undefined): RepliedMedia | undefined {
+  if (message === undefined) return undefined;
+  const audio = message.voice ?? message.audio;
+  if (audio !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: audio.file_id,
+      fileSize: audio.file_size,
+      mimeType: audio.mime_type ?? 'audio/ogg',
+      ...(message.audio?.file_name === undefined ? {} : { fileName: message.audio.file_name }),
+      durationSeconds: audio.duration,
+    };
+  }
+  // The sound of a video note or an MP4 video, transcribed like a voice note.
+  const video = message.video_note ?? (message.video?.mime_type === 'video/mp4' ? message.video : undefined);
+  if (video !== undefined) {
+    return {
+      kind: 'audio',
+      fileId: video.file_id,
+      fileSize: video.file_size,
+      mimeType: 'video/mp4',
+      fileName: 'video.mp4',
+      durationSeconds: video.duration,
+    };
+  }
+  const photo = message.photo?.at(-1);
+  if (photo !== undefined) {
+    return { kind: 'image', fileId: photo.file_id, fileSize: photo.file_size, mimeType: 'image/jpeg' };
+  }
+  const document = message.document;
+  if (document !== undefined && /^image\/(jpeg|png|webp)$/.test(document.mime_type ?? '')) {
+    return { kind: 'image', fileId: document.file_id, fileSize: document.file_size, mimeType: document.mime_type! };
+  }
+  return undefined;
+}
+
+function splitLines(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
 interface TranslateRequest {
   /** As the user typed it; `undefined` when none was given. */
   readonly language: string | undefined;
   readonly texts: readonly string[];
+  /** Whether the texts (if any) come from the replied-to message, not the command. */
+  readonly fromReply: boolean;
+  /** The replied-to voice note or image whose texts are read after the limits. */
+  readonly media?: RepliedMedia;
 }
 
 /**
@@ -94,12 +217,10 @@ function parseTranslateCommand(text: string, repliedText: string | undefined): T
   const [, ...words] = firstLine.trim().split(/\s+/); // drops "/translate" or "/translate@bot"
   const [language, ...restOfLine] = words;
   const lines = [restOfLine.join(' '), ...otherLines].map((line) => line.trim()).filter((line) => line !== '');
-  const texts =
-    lines.length > 0
-      ? lines
-      : (repliedText ?? '')
-          .split(/\r?\n/)
-          .map((line) => line.trim())
-          .filter((line) => line !== '');
-  return { language: language === undefined || language === '' ? undefined : language, texts };
+  const texts = lines.length > 0 ? lines : splitLines(repliedText ?? '');
+  return {
+    language: language === undefined || language === '' ? undefined : language,
+    texts,
+    fromReply: lines.length === 0,
+  };
 }

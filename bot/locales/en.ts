@@ -160,6 +160,7 @@ export const en = {
       `That's ${count} lines; I translate at most ${max} at once. Please split them up.`,
     failedLine: (original: string) => `⚠️ (not translated) ${original}`,
     someFailed: (count: number) => `⚠️ ${count} line(s) could not be translated and are shown as they were.`,
+    noTextInImage: "I couldn't find any text in that image to translate.",
   },
   stats: {
     refused: "Sorry, /stats is for the bot's admins only.",
@@ -173,6 +174,8 @@ export const en = {
     success: 'ok',
     fallbacks: 'fallbacks',
     hedges: 'hedged',
+    transcriptions: (count: number, seconds: number) => `🎤 ${count} transcribed (${seconds} s of audio)`,
+    mediaRequests: (count: number) => `🖼 ${count} with media`,
     left: 'left',
     thisMonth: 'this month',
     errors: 'errors',
@@ -181,6 +184,8 @@ export const en = {
     until: (time: string) => `until ${time}`,
   },
   media: {
+    videoFormat:
+      'I can listen to videos in MP4, MPEG or WebM only, and this one is in another format. Please send it as MP4, or as a voice note.',
     tooLarge: (megabytes: number) =>
       `That file is too large for me: Telegram lets bots download at most 20 MB, and this one is ${megabytes} MB.`,
     unsupported: 'I can read photos, images, voice notes, audio, PDFs and text files, but not this kind of file.',

@@ -160,6 +160,7 @@ export const fa: Messages = {
       `این ${toPersianDigits(count)} خط است؛ من هر بار حداکثر ${toPersianDigits(max)} خط ترجمه می‌کنم. لطفاً تقسیمش کن.`,
     failedLine: (original: string) => `⚠️ (ترجمه نشد) ${original}`,
     someFailed: (count: number) => `⚠️ ${toPersianDigits(count)} خط ترجمه نشد و همان‌طور که بود نمایش داده شد.`,
+    noTextInImage: 'در این تصویر متنی برای ترجمه پیدا نکردم.',
   },
   stats: {
     refused: 'متأسفم، /stats فقط برای مدیران ربات است.',
@@ -174,6 +175,9 @@ export const fa: Messages = {
     success: 'موفق',
     fallbacks: 'جایگزینی',
     hedges: 'پشتیبان',
+    transcriptions: (count: number, seconds: number) =>
+      `🎤 ${toPersianDigits(count)} رونویسی (${toPersianDigits(seconds)} ثانیه صدا)`,
+    mediaRequests: (count: number) => `🖼 ${toPersianDigits(count)} با رسانه`,
     left: 'باقی',
     thisMonth: 'این ماه',
     errors: 'خطاها',
@@ -182,6 +186,8 @@ export const fa: Messages = {
     until: (time: string) => `تا ${time}`,
   },
   media: {
+    videoFormat:
+      'من فقط صدای ویدیوهای MP4، MPEG یا WebM را می‌شنوم و این ویدیو قالب دیگری دارد. لطفاً آن را به صورت MP4 یا پیام صوتی بفرست.',
     tooLarge: (megabytes: number) =>
       `این فایل برایم خیلی بزرگ است: تلگرام به ربات‌ها اجازهٔ دریافت حداکثر ۲۰ مگابایت را می‌دهد و این فایل ${toPersianDigits(megabytes)} مگابایت است.`,
     unsupported: 'من عکس، تصویر، پیام صوتی، فایل صوتی، PDF و فایل متنی را می‌خوانم، اما این نوع فایل را نه.',

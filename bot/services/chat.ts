@@ -4,6 +4,8 @@ import {
   type ChatMessage,
   type FinishEvent,
   type FinishReason,
+  type MediaPart,
+  type MediaReference,
   messageTokens,
   type RoutedStreamEvent,
   type RoutePreference,
@@ -66,6 +68,23 @@ export interface ExchangeOptions {
    * stored marked as cut off, and reported as the reply (`cutOff`).
    */
   readonly stop?: AbortSignal;
+  /**
+   * Fetches again the image of a photo reference kept in history (Telegram `getFile`), or
+   * `undefined` when it can no longer be fetched. Given, a text message that follows a photo
+   * (`RECALL_WINDOW`) is sent with that image to a vision model; without it, or when the image is
+   * gone, the message goes with the photo's text stand-in only.
+   */
+  readonly recall?: (reference: MediaReference) => Promise<MediaPart | undefined>;
+}
+
+/** How many stored messages back a text turn still counts as a follow-up about a photo (two exchanges). */
+export const RECALL_WINDOW = 4;
+
+/** The latest image reference among the last `RECALL_WINDOW` stored messages, if any. */
+export function recentImage(history: readonly ChatMessage[]): MediaReference | undefined {
+  return history
+    .slice(-RECALL_WINDOW)
+    .findLast((message) => message.role === 'user' && message.reference?.kind === 'image')?.reference;
 }
 
 /** What to answer: a new message, or the last answer again (`regenerate`) or further (`continue`). */
@@ -133,7 +152,7 @@ export class ChatService {
    * the conversation's last answer, before any provider is asked.
    */
   async send(conversationId: string, turn: Turn, options: ExchangeOptions = {}): Promise<ChatReply> {
-    const plan = await this.plan(conversationId, turn, options.exchangeId);
+    const plan = await this.plan(conversationId, turn, options);
     const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
     const result = await this.options.router.complete({
       messages: this.conversation(systemPrompt, plan.history, plan.userTurn, Number.POSITIVE_INFINITY),
@@ -175,7 +194,7 @@ export class ChatService {
 
   /** `send`, streamed (see `streamMessageWithHistory`). */
   async *stream(conversationId: string, turn: Turn, options: ExchangeOptions = {}): AsyncGenerator<ChatStreamEvent> {
-    const plan = await this.plan(conversationId, turn, options.exchangeId);
+    const plan = await this.plan(conversationId, turn, options);
     const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
     const { stop } = options;
     const signals = [options.signal, stop].filter((signal): signal is AbortSignal => signal !== undefined);
@@ -238,11 +257,13 @@ export class ChatService {
   }
 
   /** The request a turn makes and how its answer is stored. */
-  private async plan(conversationId: string, turn: Turn, exchangeId: string | undefined): Promise<Plan> {
+  private async plan(conversationId: string, turn: Turn, options: ExchangeOptions): Promise<Plan> {
+    const { exchangeId } = options;
     if (turn.type === 'message' || turn.type === 'media') {
       const { history, historyAvailable } = await this.loadHistory(conversationId);
-      const userTurn: ChatMessage = turn.type === 'media' ? turn.sent : { role: 'user', content: turn.text };
-      const storedTurn = turn.type === 'media' ? turn.stored : userTurn;
+      const storedTurn: ChatMessage = turn.type === 'media' ? turn.stored : { role: 'user', content: turn.text };
+      const userTurn: ChatMessage =
+        turn.type === 'media' ? turn.sent : await this.withRecalledImage(storedTurn, history, options.recall);
       return {
         history,
         userTurn,
@@ -291,6 +312,23 @@ export class ChatService {
         };
       },
     };
+  }
+
+  /**
+   * A text turn that follows a photo, with that photo's image fetched again, when a model of the
+   * pool takes images and the image can still be fetched; else the turn as it is (history's
+   * stand-in still tells a text-only model about the photo).
+   */
+  private async withRecalledImage(
+    turn: ChatMessage,
+    history: readonly ChatMessage[],
+    recall: ExchangeOptions['recall'],
+  ): Promise<ChatMessage> {
+    if (recall === undefined) return turn;
+    const reference = recentImage(history);
+    if (reference === undefined || !this.options.router.offers('chat', ['text', 'image'])) return turn;
+    const image = await recall(reference);
+    return image === undefined ? turn : { ...turn, media: [image] };
   }
 
   /**

@@ -96,6 +96,20 @@ export interface Transcript extends RouteInfo {
   readonly text: string;
 }
 
+/** What a vision model is asked for the text in an image (/translate on a photo without a caption). */
+export const READ_IMAGE_TEXT_PROMPT = [
+  'Transcribe all text visible in this image exactly as written, in its original language and script,',
+  'one line per line of text. Do not translate, describe or explain anything.',
+  'If the image has no text, reply with nothing.',
+].join(' ');
+
+/** The most text read from an image (output tokens). */
+const READ_IMAGE_TEXT_MAX_TOKENS = 1024;
+
+export interface ImageText extends RouteInfo {
+  readonly text: string;
+}
+
 export class MediaService {
   constructor(private readonly router: Router) {}
 
@@ -112,6 +126,24 @@ export class MediaService {
   /** Whether the pool has a model that transcribes audio (checked before downloading a voice note). */
   get hearsAudio(): boolean {
     return this.router.offers('transcription', ['audio']);
+  }
+
+  /** The text written in `image`, read by the first vision model of the pool that answers ('' when none). */
+  async readText(image: MediaPart, options: { readonly signal?: AbortSignal } = {}): Promise<ImageText> {
+    const result = await this.router.complete({
+      messages: [{ role: 'user', content: READ_IMAGE_TEXT_PROMPT, media: [image] }],
+      maxOutputTokens: READ_IMAGE_TEXT_MAX_TOKENS,
+      temperature: 0,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    return {
+      text: result.text.trim(),
+      provider: result.provider,
+      model: result.model,
+      keyId: result.keyId,
+      maskedKey: result.maskedKey,
+      failedAttempts: result.failedAttempts,
+    };
   }
 
   /** What is said in `audio`, from the first model of the pool that transcribes and answers. */

@@ -36,6 +36,10 @@ export interface CounterSummary {
   readonly latencyP95Ms: number | undefined;
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Transcriptions answered and the seconds of audio they held; chat answers to requests with media. */
+  readonly transcriptions: number;
+  readonly audioSeconds: number;
+  readonly mediaRequests: number;
 }
 
 export interface ProviderStats {
@@ -105,7 +109,8 @@ export async function collectPoolStats(
         requestsThisMonth: usage.requestsThisMonth,
         monthlyLimit: usage.learnedLimits.requestsPerMonth ?? provider.limits.requestsPerMonth,
         blocked: usage.block,
-        counters: summarize(snapshot.keys[key.keyId]),
+        // The key's attempts in every model of the provider (its transcription model's too).
+        counters: summarize(merged([key.keyId, ...(key.laneKeyIds ?? [])].map((keyId) => snapshot.keys[keyId]))),
       };
     });
     const known = keys.filter((key) => key.dailyLimit !== undefined && key.blocked?.reason !== 'bad');
@@ -132,6 +137,34 @@ export async function collectPoolStats(
   };
 }
 
+/** The sum of several counter sets (one key's in several models), latencies most recent first. */
+function merged(sets: readonly (CounterSet | undefined)[]): CounterSet | undefined {
+  const present = sets.filter((set): set is CounterSet => set !== undefined);
+  if (present.length <= 1) return present[0];
+  const sum = (field: 'requests' | 'successes' | 'fallbacks' | 'inputTokens' | 'outputTokens' | 'hedges') =>
+    present.reduce((total, set) => total + set[field], 0);
+  const media = (field: 'transcriptions' | 'audioSeconds' | 'mediaRequests') =>
+    present.reduce((total, set) => total + (set[field] ?? 0), 0);
+  const failures: Partial<Record<string, number>> = {};
+  for (const set of present) {
+    for (const [kind, count] of Object.entries(set.failures)) failures[kind] = (failures[kind] ?? 0) + (count ?? 0);
+  }
+  return {
+    requests: sum('requests'),
+    successes: sum('successes'),
+    fallbacks: sum('fallbacks'),
+    inputTokens: sum('inputTokens'),
+    outputTokens: sum('outputTokens'),
+    hedges: sum('hedges'),
+    transcriptions: media('transcriptions'),
+    audioSeconds: media('audioSeconds'),
+    mediaRequests: media('mediaRequests'),
+    failures: failures as CounterSet['failures'],
+    // Each set's samples are most recent first; together they are a sample of the key's latencies.
+    latencies: present.flatMap((set) => set.latencies),
+  };
+}
+
 function summarize(counters: CounterSet | undefined): CounterSummary {
   const latencies = counters?.latencies ?? [];
   return {
@@ -145,5 +178,8 @@ function summarize(counters: CounterSet | undefined): CounterSummary {
     latencyP95Ms: percentile(latencies, 0.95),
     inputTokens: counters?.inputTokens ?? 0,
     outputTokens: counters?.outputTokens ?? 0,
+    transcriptions: counters?.transcriptions ?? 0,
+    audioSeconds: counters?.audioSeconds ?? 0,
+    mediaRequests: counters?.mediaRequests ?? 0,
   };
 }

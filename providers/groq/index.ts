@@ -89,8 +89,8 @@ export const groqProvider: ProviderDescriptor = {
       defaultModel: 'whisper-large-v3-turbo',
       operations: ['transcription'],
       inputs: ['audio'],
-      // Tokens of a transcription model are seconds of audio: 28,800 a day (the hourly 7,200 has no window here).
-      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000, tokensPerDay: 28_800 },
+      // Tokens of a transcription model are seconds of audio: 7,200 an hour and 28,800 a day (docs/providers.md).
+      defaultLimits: { requestsPerMinute: 20, requestsPerDay: 2_000, tokensPerHour: 7_200, tokensPerDay: 28_800 },
     },
   },
   create: createGroqAdapter,

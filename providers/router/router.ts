@@ -139,7 +139,15 @@ export interface ProviderSnapshot {
   readonly model: string;
   readonly dailyResetZone: DailyResetZone;
   readonly limits: KeyLimits;
-  readonly keys: readonly { readonly keyId: string; readonly maskedKey: string }[];
+  /**
+   * The chat model's keys; `laneKeyIds`: the same key's ids in the provider's other models that
+   * count a quota of their own (a transcription model), whose attempts the key's stats include.
+   */
+  readonly keys: readonly {
+    readonly keyId: string;
+    readonly maskedKey: string;
+    readonly laneKeyIds: readonly string[];
+  }[];
   readonly breaker: BreakerState;
   /** While the breaker is open: when it lets a probe through (epoch ms). */
   readonly breakerOpenUntil?: number;
@@ -318,6 +326,8 @@ interface Plan {
   readonly reservedTokens: number;
   /** The reservation counts seconds of audio, not tokens: reported token usage does not settle it. */
   readonly audioSeconds: boolean;
+  /** What the attempt is, for the stats: a transcription (with its seconds of audio) or a chat with media. */
+  readonly work: { readonly transcription: boolean; readonly media: boolean; readonly audioSeconds: number };
   readonly day: string;
   readonly fallback: boolean;
   readonly startedAt: number;
@@ -451,7 +461,14 @@ export class Router {
         model: provider.adapter.model,
         dailyResetZone: provider.config.descriptor.dailyResetZone,
         limits: provider.limits,
-        keys: provider.keys.map(({ keyId, masked }) => ({ keyId, maskedKey: masked })),
+        keys: provider.keys.map(({ keyId, secret, masked }) => ({
+          keyId,
+          maskedKey: masked,
+          laneKeyIds: this.providers
+            .filter((lane) => lane.name === provider.name && !lane.main)
+            .flatMap((lane) => lane.keys.filter((key) => key.secret === secret && key.keyId !== keyId))
+            .map((key) => key.keyId),
+        })),
         breaker: provider.breaker.state(at),
         breakerOpenUntil: provider.breaker.openUntilAt(at),
         health: provider.health.summary(at),
@@ -912,6 +929,11 @@ export class Router {
       reservationId,
       reservedTokens,
       audioSeconds: countsSeconds,
+      work: {
+        transcription: run.needs.operation === 'transcription',
+        media: run.media,
+        audioSeconds: run.needs.operation === 'transcription' ? audioSeconds(messages) : 0,
+      },
       day,
       fallback: run.failures.length > 0,
       startedAt: performance.now(),
@@ -1170,6 +1192,12 @@ export class Router {
     };
     if (usage?.inputTokens !== undefined) record.inputTokens = usage.inputTokens;
     if (usage?.outputTokens !== undefined) record.outputTokens = usage.outputTokens;
+    if (plan.work.transcription) {
+      record.transcription = true;
+      record.audioSeconds = plan.work.audioSeconds;
+    } else if (plan.work.media) {
+      record.media = true;
+    }
     for (const observer of this.observers) observer.attempt?.(record);
     const stats = this.options.statsStore;
     if (stats !== undefined) this.background('stats', () => stats.recordAttempt(record, quotaDay(now, 'UTC')));

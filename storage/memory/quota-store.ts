@@ -1,5 +1,14 @@
 import type { KeyLimits } from '../../providers/types';
-import { compareScores, effectiveLimits, judge, MINUTE_MS, quotaMonth, SLOT_MARGIN_MS } from '../quota-rules';
+import {
+  compareScores,
+  effectiveLimits,
+  HOUR_BUCKETS,
+  hourBucketOf,
+  judge,
+  MINUTE_MS,
+  quotaMonth,
+  SLOT_MARGIN_MS,
+} from '../quota-rules';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -31,6 +40,8 @@ interface KeyState {
   /** The quota month (`2026-11`) and the requests counted in it. */
   month: string;
   requestsThisMonth: number;
+  /** Tokens per minute bucket of the last hour (for `tokensPerHour`), oldest first. */
+  hour: { bucket: number; tokens: number }[];
   learned: KeyLimits;
   block: { reason: BlockReason; until: number } | undefined;
 }
@@ -82,6 +93,7 @@ export class MemoryQuotaStore implements QuotaStore {
           requestsToday: state.requestsToday,
           tokensToday: state.tokensToday,
           requestsThisMonth: state.requestsThisMonth,
+          hour: state.hour,
         },
         request.tokens,
         request.now,
@@ -101,6 +113,7 @@ export class MemoryQuotaStore implements QuotaStore {
     state.requestsToday += 1;
     state.tokensToday += request.tokens;
     state.requestsThisMonth += 1;
+    addToHour(state, hourBucketOf(request.now), request.tokens);
     return { ok: true, keyId: best.keyId };
   }
 
@@ -113,6 +126,7 @@ export class MemoryQuotaStore implements QuotaStore {
         state.minute.splice(index, 1);
         state.requestsLastMinute -= entry.requests;
         state.tokensLastMinute -= entry.tokens;
+        addToHour(state, hourBucketOf(entry.at), -entry.tokens);
       }
       state.requestsToday = Math.max(0, state.requestsToday - 1);
       state.tokensToday = Math.max(0, state.tokensToday - settlement.reservedTokens);
@@ -124,6 +138,7 @@ export class MemoryQuotaStore implements QuotaStore {
     if (entry !== undefined) {
       const corrected = Math.max(0, entry.tokens + difference);
       state.tokensLastMinute += corrected - entry.tokens;
+      addToHour(state, hourBucketOf(entry.at), corrected - entry.tokens);
       entry.tokens = corrected;
     }
     state.tokensToday = Math.max(0, state.tokensToday + difference);
@@ -210,6 +225,7 @@ export class MemoryQuotaStore implements QuotaStore {
         tokensToday: 0,
         month: day === undefined ? '' : quotaMonth(day),
         requestsThisMonth: 0,
+        hour: [],
         learned: {},
         block: undefined,
       };
@@ -224,6 +240,8 @@ export class MemoryQuotaStore implements QuotaStore {
       expired++;
     }
     if (expired > 0) state.minute.splice(0, expired);
+    const firstLive = hourBucketOf(now) - HOUR_BUCKETS + 1;
+    while (state.hour.length > 0 && state.hour[0]!.bucket < firstLive) state.hour.shift();
     if (day !== undefined && state.day !== day) {
       state.day = day;
       state.requestsToday = 0;
@@ -251,6 +269,20 @@ function addEntry(state: KeyState, entry: MinuteEntry): void {
   entries.splice(index, 0, entry);
   state.requestsLastMinute += entry.requests;
   state.tokensLastMinute += entry.tokens;
+}
+
+/** Adds (or with a negative count removes) tokens in an hour bucket, never below zero. */
+function addToHour(state: KeyState, bucket: number, tokens: number): void {
+  if (tokens === 0) return;
+  const entry = state.hour.find((candidate) => candidate.bucket === bucket);
+  if (entry !== undefined) {
+    entry.tokens = Math.max(0, entry.tokens + tokens);
+    return;
+  }
+  if (tokens < 0) return;
+  let index = state.hour.length;
+  while (index > 0 && state.hour[index - 1]!.bucket > bucket) index--;
+  state.hour.splice(index, 0, { bucket, tokens });
 }
 
 /** Reservations are settled soon after they are made: look from the newest end. */

@@ -9,14 +9,17 @@
  *   K:learned  HASH  rpm / rpd / tpm / tpd limits the provider announced in headers
  *   K:block    HASH  reason, until (expires at `until`)
  *   K:month:M  HASH  r = requests in quota month M (`2026-11`, the quota day's month; expires after 62 days)
+ *   K:hour     HASH  minute bucket (ms / 60000) → tokens, kept only for keys with a tokens-per-hour
+ *                    limit (a transcription model's audio seconds); a bucket counts for an hour
  */
 
-import { SLOT_WINDOW_MS } from '../quota-rules';
+import { HOUR_BUCKETS, SLOT_WINDOW_MS } from '../quota-rules';
 
 const COMMON = `
 local MINUTE = 60000
 -- A minute plus the slot margin (storage/quota-rules.ts): how long a request stays in a window.
 local WINDOW = ${SLOT_WINDOW_MS}
+local HOUR_BUCKETS = ${HOUR_BUCKETS}
 local function limit(configured, learned)
   local l = tonumber(learned)
   if l ~= nil and l > 0 then return l end
@@ -31,8 +34,8 @@ end
 `;
 
 /**
- * KEYS: for each candidate i: min, day, learned, block, month.
- * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, rpmonth, keyId.
+ * KEYS: for each candidate i: min, day, learned, block, month, hour.
+ * ARGV: now, tokens, reservationId, count, then for each candidate: rpm, rpd, tpm, tpd, rpmonth, tph, keyId.
  * Returns {1, keyId} or {0, keyId1, reason1, until1, keyId2, …} (until '' when it depends on the day).
  */
 export const ACQUIRE_SCRIPT = `${COMMON}
@@ -52,11 +55,12 @@ local function better(a, b)
   return false
 end
 
+local currentBucket = math.floor(now / MINUTE)
 for i = 1, count do
-  local k = (i - 1) * 5
-  local kmin, kday, klearned, kblock, kmonth = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
-  local a = 4 + (i - 1) * 6
-  local keyId = ARGV[a + 6]
+  local k = (i - 1) * 6
+  local kmin, kday, klearned, kblock, kmonth, khour = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4], KEYS[k + 5], KEYS[k + 6]
+  local a = 4 + (i - 1) * 7
+  local keyId = ARGV[a + 7]
   local block = redis.call('HMGET', kblock, 'reason', 'until')
   local blockedUntil = tonumber(block[2])
   if blockedUntil ~= nil and blockedUntil > now then
@@ -69,6 +73,23 @@ for i = 1, count do
     local tpd = limit(ARGV[a + 4], learned[4])
     local rpmonth = limit(ARGV[a + 5], nil)
     local requestsThisMonth = tonumber(redis.call('HGET', kmonth, 'r')) or 0
+    local tph = limit(ARGV[a + 6], nil)
+    -- The hour's buckets, oldest first, read only under a tokens-per-hour limit.
+    local buckets = {}
+    local tokensLastHour = 0
+    if tph ~= nil then
+      local raw = redis.call('HGETALL', khour)
+      for j = 1, #raw, 2 do
+        local bucket, bucketTokens = tonumber(raw[j]), tonumber(raw[j + 1]) or 0
+        if bucket <= currentBucket - HOUR_BUCKETS then
+          redis.call('HDEL', khour, raw[j])
+        else
+          table.insert(buckets, { bucket = bucket, tokens = bucketTokens })
+          tokensLastHour = tokensLastHour + bucketTokens
+        end
+      end
+      table.sort(buckets, function(x, y) return x.bucket < y.bucket end)
+    end
     local day = redis.call('HMGET', kday, 'r', 't')
     local requestsToday = tonumber(day[1]) or 0
     local tokensToday = tonumber(day[2]) or 0
@@ -91,7 +112,7 @@ for i = 1, count do
 
     local reason = nil
     local untilAt = ''
-    if tpm ~= nil and tokens > tpm then
+    if (tpm ~= nil and tokens > tpm) or (tph ~= nil and tokens > tph) then
       reason = 'too_large'
     elseif rpmonth ~= nil and requestsThisMonth + 1 > rpmonth then
       reason = 'monthly'
@@ -99,6 +120,14 @@ for i = 1, count do
       reason = 'rpd'
     elseif tpd ~= nil and tokensToday + tokens > tpd then
       reason = 'tpd'
+    elseif tph ~= nil and tokensLastHour + tokens > tph then
+      reason = 'tph'
+      local remaining = tokensLastHour
+      untilAt = tostring((currentBucket + 1) * MINUTE)
+      for _, entry in ipairs(buckets) do
+        remaining = remaining - entry.tokens
+        if remaining + tokens <= tph then untilAt = tostring((entry.bucket + HOUR_BUCKETS) * MINUTE); break end
+      end
     elseif rpm ~= nil and requestsLastMinute + 1 > rpm then
       reason = 'rpm'
       local remaining = requestsLastMinute
@@ -139,7 +168,7 @@ if best == nil then
   for _, value in ipairs(blocks) do table.insert(result, value) end
   return result
 end
-local kmin, kday, kmonth = KEYS[(best - 1) * 5 + 1], KEYS[(best - 1) * 5 + 2], KEYS[(best - 1) * 5 + 5]
+local kmin, kday, kmonth, khour = KEYS[(best - 1) * 6 + 1], KEYS[(best - 1) * 6 + 2], KEYS[(best - 1) * 6 + 5], KEYS[(best - 1) * 6 + 6]
 redis.call('ZADD', kmin, now, reservation .. '|' .. tostring(tokens) .. '|1')
 redis.call('PEXPIRE', kmin, MINUTE * 2)
 redis.call('HINCRBY', kday, 'r', 1)
@@ -147,17 +176,30 @@ redis.call('HINCRBY', kday, 't', tokens)
 redis.call('PEXPIRE', kday, 2 * 24 * 3600 * 1000)
 redis.call('HINCRBY', kmonth, 'r', 1)
 redis.call('PEXPIRE', kmonth, 62 * 24 * 3600 * 1000)
-return { 1, ARGV[4 + (best - 1) * 6 + 6] }
+if limit(ARGV[4 + (best - 1) * 7 + 6], nil) ~= nil then
+  redis.call('HINCRBY', khour, tostring(currentBucket), tokens)
+  redis.call('PEXPIRE', khour, MINUTE * (HOUR_BUCKETS + 1))
+end
+return { 1, ARGV[4 + (best - 1) * 7 + 7] }
 `;
 
 /**
- * Settles a batch of reservations. KEYS: per settlement its key's min, day and month. ARGV: per
+ * Settles a batch of reservations. KEYS: per settlement its key's min, day, month and hour. ARGV: per
  * settlement its reservationId, reservedTokens, actualTokens and uncount (1: the provider did not
  * count the request, which then leaves the minute window and the day and month counts).
  */
 export const SETTLE_SCRIPT = `${COMMON}
-for i = 0, #KEYS / 3 - 1 do
-  local kmin, kday, kmonth = KEYS[i * 3 + 1], KEYS[i * 3 + 2], KEYS[i * 3 + 3]
+local function correctHour(khour, at, change)
+  if change == 0 or redis.call('EXISTS', khour) == 0 then return end
+  local field = tostring(math.floor(tonumber(at) / MINUTE))
+  local current = tonumber(redis.call('HGET', khour, field))
+  if current == nil then return end
+  local corrected = current + change
+  if corrected < 0 then corrected = 0 end
+  redis.call('HSET', khour, field, corrected)
+end
+for i = 0, #KEYS / 4 - 1 do
+  local kmin, kday, kmonth, khour = KEYS[i * 4 + 1], KEYS[i * 4 + 2], KEYS[i * 4 + 3], KEYS[i * 4 + 4]
   local id, reserved, actual = ARGV[i * 4 + 1], tonumber(ARGV[i * 4 + 2]), tonumber(ARGV[i * 4 + 3])
   local uncount = ARGV[i * 4 + 4] == '1'
   local old = id .. '|' .. ARGV[i * 4 + 2] .. '|1'
@@ -168,6 +210,9 @@ for i = 0, #KEYS / 3 - 1 do
       local corrected = actual
       if corrected < 0 then corrected = 0 end
       redis.call('ZADD', kmin, at, id .. '|' .. tostring(corrected) .. '|1')
+      correctHour(khour, at, corrected - reserved)
+    else
+      correctHour(khour, at, -reserved)
     end
   end
   if redis.call('EXISTS', kday) == 1 then

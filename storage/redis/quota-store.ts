@@ -23,6 +23,7 @@ const BLOCK_REASONS: readonly BlockReason[] = [
   'rpd',
   'tpm',
   'tpd',
+  'tph',
   'monthly',
   'too_large',
 ];
@@ -61,7 +62,7 @@ export class RedisQuotaStore implements QuotaStore {
   private keys(
     keyId: string,
     day: string,
-  ): { min: string; day: string; learned: string; block: string; month: string } {
+  ): { min: string; day: string; learned: string; block: string; month: string; hour: string } {
     // One hash tag for all quota keys: a script touches several keys, which must share a Cluster slot.
     const base = `${this.prefix}{quota}:${keyId}`;
     return {
@@ -70,6 +71,7 @@ export class RedisQuotaStore implements QuotaStore {
       learned: `${base}:learned`,
       block: `${base}:block`,
       month: `${base}:month:${quotaMonth(day)}`,
+      hour: `${base}:hour`,
     };
   }
 
@@ -78,7 +80,7 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [request.now, request.tokens, request.reservationId, request.candidates.length];
     for (const candidate of request.candidates) {
       const names = this.keys(candidate.keyId, request.day);
-      keys.push(names.min, names.day, names.learned, names.block, names.month);
+      keys.push(names.min, names.day, names.learned, names.block, names.month, names.hour);
       const { limits } = candidate;
       args.push(
         limits.requestsPerMinute ?? 0,
@@ -86,6 +88,7 @@ export class RedisQuotaStore implements QuotaStore {
         limits.tokensPerMinute ?? 0,
         limits.tokensPerDay ?? 0,
         limits.requestsPerMonth ?? 0,
+        limits.tokensPerHour ?? 0,
         candidate.keyId,
       );
     }
@@ -122,7 +125,7 @@ export class RedisQuotaStore implements QuotaStore {
     const args: (string | number)[] = [];
     for (const settlement of settlements) {
       const names = this.keys(settlement.keyId, settlement.day);
-      keys.push(names.min, names.day, names.month);
+      keys.push(names.min, names.day, names.month, names.hour);
       args.push(
         settlement.reservationId,
         settlement.reservedTokens,

@@ -21,6 +21,7 @@ const RETENTION_SECONDS = 8 * 24 * 3600;
  * KEYS: per group (a provider or a key) its counters hash, its latency list and the day's set of
  * names; then the day's users sorted set. ARGV: retention in seconds, latency samples kept, the
  * number of groups; per group its name, requests, successes, fallbacks, input and output tokens, hedges,
+ * transcriptions, audio seconds, media requests,
  * the number of failure kinds then (kind, count) pairs, the number of latencies then the latencies
  * oldest first; then the number of users and (user id, requests) pairs.
  */
@@ -30,12 +31,12 @@ local at = 4
 for g = 0, groups - 1 do
   local counters, latencies, names = KEYS[g * 3 + 1], KEYS[g * 3 + 2], KEYS[g * 3 + 3]
   local name = ARGV[at]
-  local fields = { 'requests', 'successes', 'fallbacks', 'in', 'out', 'hedges' }
-  for i = 1, 6 do
+  local fields = { 'requests', 'successes', 'fallbacks', 'in', 'out', 'hedges', 'stt', 'audio_s', 'media' }
+  for i = 1, 9 do
     local value = tonumber(ARGV[at + i])
     if value ~= 0 then redis.call('HINCRBY', counters, fields[i], value) end
   end
-  at = at + 7
+  at = at + 10
   local failureKinds = tonumber(ARGV[at])
   for i = 1, failureKinds do
     redis.call('HINCRBY', counters, 'fail:' .. ARGV[at + i * 2 - 1], ARGV[at + i * 2])
@@ -219,6 +220,9 @@ function groupArguments(name: string, counters: MutableCounters): (string | numb
     counters.inputTokens,
     counters.outputTokens,
     counters.hedges,
+    counters.transcriptions,
+    counters.audioSeconds,
+    counters.mediaRequests,
     failures.length,
     ...failures.flatMap(([kind, count]) => [kind, count ?? 0]),
     latencies.length,
@@ -240,6 +244,9 @@ function toCounters(hash: Record<string, string>, latencies: string[]): CounterS
     inputTokens: number('in'),
     outputTokens: number('out'),
     hedges: number('hedges'),
+    transcriptions: number('stt'),
+    audioSeconds: number('audio_s'),
+    mediaRequests: number('media'),
     failures,
     latencies: latencies.map(Number),
   };

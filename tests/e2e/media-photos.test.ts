@@ -68,17 +68,55 @@ describe('photos', () => {
     expect(telegram.downloads).toHaveLength(1);
   });
 
-  it('keeps a stand-in of the photo in history, so the next text turn (on a text-only model) knows of it', async () => {
-    providers.setHandler((request) => ({ type: 'reply', text: `echo: ${request.messages.at(-1)?.content}` }));
-    const reply = await ask(telegram, user, 'and what colour was it?');
-    expect(reply.text).toBe('echo: and what colour was it?');
-    const [request] = providers.requestsFor(TEXT_ONLY.name);
-    expect(request?.media).toEqual([]);
+  it('sends a follow-up about the picture to a vision model with the photo fetched again; history keeps text', async () => {
+    providers.setHandler((request) => ({
+      type: 'reply',
+      text: `${request.media.length > 0 ? 'seen' : 'echo'}: ${request.messages.at(-1)?.content}`,
+    }));
+    const downloads = telegram.downloads.length;
+    const reply = await ask(telegram, user, 'what colour is the car in it?');
+    expect(reply.text).toBe('seen: what colour is the car in it?');
+    expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
+    const request = providers.requestsFor(VISION.name).at(-1);
+    expect(request?.media).toMatchObject([{ kind: 'image', mimeType: 'image/jpeg', head: JPEG_HEAD, valid: true }]);
     expect(turnsOf(request)).toEqual([
       'user: [photo] what is this?',
       'assistant: I see image: what is this?',
-      'user: and what colour was it?',
+      'user: what colour is the car in it?',
     ]);
+    // The photo's own file id, fetched again through getFile.
+    const photoFile = telegram.callsTo('getFile')[0]?.params.file_id;
+    expect(telegram.callsTo('getFile').at(-1)?.params.file_id).toBe(photoFile);
+    expect(telegram.downloads.length).toBe(downloads + 1);
+  });
+
+  it('answers the follow-up from the stand-in, on any model, when the photo can no longer be fetched', async () => {
+    providers.reset();
+    providers.setHandler((request) => ({
+      type: 'reply',
+      text: `${request.media.length > 0 ? 'seen' : 'echo'}: ${request.messages.at(-1)?.content}`,
+    }));
+    const persian = { id: 9103, first_name: 'عکس', language_code: 'fa' };
+    await ask(telegram, persian, '', { send: () => telegram.sendPhoto(persian, { caption: 'این ماشین چیست؟' }) });
+    telegram.failNext('getFile', {
+      error_code: 400,
+      description: 'Bad Request: wrong file_id or the file is temporarily unavailable',
+    });
+    const reply = await ask(telegram, persian, 'رنگ ماشین چیست؟');
+    expect(reply.text).toBe('echo: رنگ ماشین چیست؟');
+    const [request] = providers.requestsFor(TEXT_ONLY.name);
+    expect(request?.media).toEqual([]);
+    expect(turnsOf(request)).toEqual([
+      'user: [photo] این ماشین چیست؟',
+      'assistant: seen: این ماشین چیست؟',
+      'user: رنگ ماشین چیست؟',
+    ]);
+    // Two exchanges later the photo is no longer "the picture": a text turn stays text.
+    await ask(telegram, persian, 'سلام');
+    const before = telegram.callsTo('getFile').length;
+    const later = await ask(telegram, persian, 'خداحافظ');
+    expect(later.text).toBe('echo: خداحافظ');
+    expect(telegram.callsTo('getFile').length).toBe(before);
   });
 
   it('answers a photo without a caption, and an image sent as a file', async () => {

@@ -27,6 +27,8 @@ describe('npm run demo', () => {
         'show me some code',
         '/translate fa hello | good morning \\',
         'thank you',
+        '/voice',
+        '/photo what is in this picture?',
         '/stats',
         '/quit',
         'this line is never sent',
@@ -55,6 +57,11 @@ describe('npm run demo', () => {
 
       // /translate with three texts (a `|` list continued on a second line), one line each, in order.
       expect(stdout).toMatch(/bot › سلام\n\s+صبح بخیر\n\s+متشکرم\n/);
+
+      // The bundled voice note, heard through the pool and answered; the bundled picture, seen.
+      expect(stdout).toContain('you › /voice\nbot › 🎤 Hello Switchboard, what can you do with a voice note?');
+      expect(stdout).toMatch(/you › \/photo what is in this picture\?\nbot › I see a yellow sun over a blue sea/);
+      expect(stdout).toContain('(image/png, 174 bytes)');
 
       // /stats for the admin demo user: every provider, keys masked, the failure counted.
       expect(stdout).toContain('📊 Switchboard');

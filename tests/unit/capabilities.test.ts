@@ -268,6 +268,47 @@ describe('the router keeps only the models that can take the request', () => {
     expect(sent.map((call) => call.model)).toEqual(['ears-1', 'ears-1', 'omni-chat']);
   });
 
+  it("enforces a speech-to-text model's audio seconds per hour per key, on a fake clock", async () => {
+    const sent: Sent[] = [];
+    const ears = descriptor('ears', sent, {
+      roles: {
+        transcription: {
+          defaultModel: 'ears-1',
+          operations: ['transcription'],
+          inputs: ['audio'],
+          defaultLimits: { tokensPerHour: 10, tokensPerDay: 100 },
+        },
+      },
+    });
+    const clock = new FakeClock();
+    const pool = new Router({
+      ...DEFAULT_ROUTER_SETTINGS,
+      providers: [
+        { ...configured(ears), keys: ['ears-key-a-0123456789', 'ears-key-b-0123456789'] },
+        configured(descriptor('omni', sent, { chatCapabilities: ALL_INPUTS })),
+      ],
+      hedgeMaxShare: 0,
+      maxWaitMs: 0,
+      quotaStore: new MemoryQuotaStore(),
+      clock,
+    });
+    const heard = async (): Promise<string> => {
+      const result = await pool.transcribe(voice);
+      return result.provider === 'ears' ? result.keyId : result.provider;
+    };
+    // 4 s each: two fit each key's 10 s an hour; then the chat model that transcribes takes over.
+    const first = [await heard(), await heard(), await heard(), await heard(), await heard()];
+    expect(first.filter((who) => who === 'omni')).toHaveLength(1);
+    expect(first.at(-1)).toBe('omni');
+    expect(new Set(first.slice(0, 4)).size).toBe(2);
+    clock.advance(59 * 60_000);
+    expect(await heard()).toBe('omni');
+    // An hour after the first, its seconds have left the key's hour.
+    clock.advance(60_000);
+    expect(await heard()).not.toBe('omni');
+    expect(sent.filter((call) => call.model === 'ears-1')).toHaveLength(5);
+  });
+
   it('gives a typed no_capability error, sending nothing, when no configured model takes the request', async () => {
     const sent: Sent[] = [];
     const pool = router([

@@ -123,6 +123,9 @@ describe('collectDashboardData', () => {
     latencyP95Ms: 400,
     inputTokens: 0,
     outputTokens: 0,
+    transcriptions: 0,
+    audioSeconds: 0,
+    mediaRequests: 0,
   };
   const health = {
     samples: 0,

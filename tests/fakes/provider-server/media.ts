@@ -6,9 +6,15 @@ import type { RecordedMedia } from './types';
  * the registry takes, so that a fake provider refuses a part its model could not take.
  */
 
+/**
+ * Video containers whose sound the transcription endpoints take (docs/providers.md, video notes):
+ * audio, as far as a fake model is concerned. Other videos are not.
+ */
+const SOUND_CONTAINERS = new Set(['video/mp4', 'video/mpeg', 'video/webm']);
+
 export function kindOfMime(mimeType: string): RecordedMedia['kind'] {
   if (mimeType.startsWith('image/')) return 'image';
-  if (mimeType.startsWith('audio/')) return 'audio';
+  if (mimeType.startsWith('audio/') || SOUND_CONTAINERS.has(mimeType)) return 'audio';
   if (mimeType === 'application/pdf') return 'pdf';
   return 'other';
 }

@@ -136,6 +136,54 @@ export function voiceMedia(
   };
 }
 
+/** The start of an MP4 file (an `ftyp` box): what a video note holds unless the test gives bytes. */
+export const SAMPLE_MP4 = Buffer.concat([
+  Buffer.from('0000001866747970', 'hex'),
+  Buffer.from('isom', 'latin1'),
+  Buffer.alloc(2_000, 2),
+]);
+
+/** A round video note (always MP4: Telegram gives it no type), `duration` seconds long. */
+export function videoNoteMedia(duration: number, content: Buffer = SAMPLE_MP4, fileSize?: number): IncomingMedia {
+  const file = fileRecord('video_note', 'video_notes', content, fileSize);
+  return {
+    media: {
+      video_note: {
+        file_id: file.file_id,
+        file_unique_id: file.file_unique_id,
+        length: 240,
+        duration,
+        file_size: file.file_size,
+      },
+    },
+    files: [file],
+  };
+}
+
+/** A video, `duration` seconds long, of `mimeType` (MP4 unless said). */
+export function videoMedia(
+  duration: number,
+  content: Buffer = SAMPLE_MP4,
+  fileSize?: number,
+  mimeType = 'video/mp4',
+): IncomingMedia {
+  const file = fileRecord('video', 'videos', content, fileSize);
+  return {
+    media: {
+      video: {
+        file_id: file.file_id,
+        file_unique_id: file.file_unique_id,
+        width: 640,
+        height: 360,
+        duration,
+        mime_type: mimeType,
+        file_size: file.file_size,
+      },
+    },
+    files: [file],
+  };
+}
+
 export function documentMedia(
   fileName: string,
   mimeType: string,

@@ -13,6 +13,8 @@ import {
   privateChatOf,
   stickerMedia,
   toUser,
+  videoMedia,
+  videoNoteMedia,
   voiceMedia,
 } from './incoming';
 import { commandsKey, Described, METHODS } from './methods';
@@ -294,6 +296,37 @@ export class FakeTelegramServer {
       entities: [],
       media,
     });
+  }
+
+  /** A user's round video note (MP4), `duration` seconds long. */
+  sendVideoNote(
+    from: UserInput,
+    options: IncomingOptions & {
+      readonly duration?: number;
+      readonly content?: Buffer;
+      readonly fileSize?: number;
+    } = {},
+  ): Update {
+    const { media, files } = videoNoteMedia(options.duration ?? 3, options.content, options.fileSize);
+    this.world.addFiles(files);
+    return this.userMessage(from, options, { kind: 'video_note', text: '', entities: [], media });
+  }
+
+  /** A user's video (MP4 unless `mimeType` says otherwise), with an optional caption. */
+  sendVideo(
+    from: UserInput,
+    options: IncomingOptions & {
+      readonly duration?: number;
+      readonly caption?: string;
+      readonly content?: Buffer;
+      readonly fileSize?: number;
+      readonly mimeType?: string;
+    } = {},
+  ): Update {
+    const caption = options.caption ?? '';
+    const { media, files } = videoMedia(options.duration ?? 5, options.content, options.fileSize, options.mimeType);
+    this.world.addFiles(files);
+    return this.userMessage(from, options, { kind: 'video', text: caption, entities: detectEntities(caption), media });
   }
 
   sendDocument(

@@ -74,7 +74,7 @@ export interface IncomingOptions {
   readonly reply_to_message?: MessageRef;
 }
 
-export type MessageKind = 'text' | 'sticker' | 'photo' | 'voice' | 'document';
+export type MessageKind = 'text' | 'sticker' | 'photo' | 'voice' | 'video_note' | 'video' | 'document';
 
 /** A message as the chat shows it now. Snapshots: later edits do not change an object already returned. */
 export interface StoredMessage {

@@ -205,6 +205,66 @@ describe.each(implementations)('QuotaStore contract: %s', (_name, create) => {
     });
   });
 
+  it('counts tokens per sliding hour per key (audio seconds), in minute buckets, and says when the next fits', async () => {
+    const HOUR = 3_600_000;
+    const candidates = [{ keyId: 'p:a', limits: { tokensPerHour: 100 } }];
+    expect((await acquire(candidates, T0, 60)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 10 * 60_000, 30)).ok).toBe(true);
+    // 20 more would make 110 within the hour: room again when the first minute's 60 leave it.
+    expect(await acquire(candidates, T0 + 20 * 60_000, 20)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'tph', until: T0 + HOUR }],
+    });
+    expect((await acquire(candidates, T0 + 20 * 60_000, 10)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + HOUR - 1, 20)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'tph', until: T0 + HOUR }],
+    });
+    expect((await acquire(candidates, T0 + HOUR, 60)).ok).toBe(true);
+    expect(await acquire(candidates, T0 + HOUR + 1, 101)).toEqual({
+      ok: false,
+      blocks: [{ keyId: 'p:a', reason: 'too_large', until: undefined }],
+    });
+    // Each key has its own hour: a second key takes what the first cannot.
+    const both = [...candidates, { keyId: 'p:b', limits: { tokensPerHour: 100 } }];
+    expect(await acquire(both, T0 + HOUR + 2, 80)).toEqual({ ok: true, keyId: 'p:b' });
+    expect(await acquire(both, T0 + HOUR + 3, 40)).toEqual({
+      ok: false,
+      blocks: [
+        // 100 + 40: room once the buckets of minutes 10 (30) and 20 (10) have left the hour.
+        { keyId: 'p:a', reason: 'tph', until: T0 + HOUR + 20 * 60_000 },
+        { keyId: 'p:b', reason: 'tph', until: T0 + 2 * HOUR },
+      ],
+    });
+  });
+
+  it('gives back the hour of a request the provider did not count, and corrects it with reported usage', async () => {
+    const candidates = [{ keyId: 'p:a', limits: { tokensPerHour: 100 } }];
+    await store.acquire({ candidates, tokens: 80, reservationId: 'refused', now: T0, day: DAY });
+    expect((await acquire(candidates, T0 + 1, 30)).ok).toBe(false);
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'refused',
+      reservedTokens: 80,
+      actualTokens: 0,
+      uncount: true,
+      now: T0 + 2,
+      day: DAY,
+    });
+    await store.acquire({ candidates, tokens: 70, reservationId: 'estimated', now: T0 + 3, day: DAY });
+    expect((await acquire(candidates, T0 + 4, 40)).ok).toBe(false);
+    await store.settle({
+      keyId: 'p:a',
+      reservationId: 'estimated',
+      reservedTokens: 70,
+      actualTokens: 50,
+      now: T0 + 5,
+      day: DAY,
+    });
+    expect((await acquire(candidates, T0 + 6, 50)).ok).toBe(true);
+    expect((await acquire(candidates, T0 + 7, 1)).ok).toBe(false);
+  });
+
   it('settles a reservation with the reported usage', async () => {
     const candidates = [{ keyId: 'p:a', limits: { tokensPerMinute: 100 } }];
     await store.acquire({ candidates, tokens: 90, reservationId: 'big', now: T0, day: DAY });

@@ -56,6 +56,9 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
       inputTokens: 10,
       outputTokens: 5,
       hedges: 0,
+      transcriptions: 0,
+      audioSeconds: 0,
+      mediaRequests: 0,
       failures: { transient: 1, rate_limited: 1 },
       latencies: [120],
     });
@@ -71,6 +74,30 @@ describe.each(implementations)('StatsStore contract: %s', (_name, create) => {
     expect(snapshot.keys['alpha:k2']).toMatchObject({ requests: 1, successes: 0, failures: { rate_limited: 1 } });
     expect((await store.read('d2')).providers.alpha?.requests).toBe(1);
     expect((await store.read('d3')).providers).toEqual({});
+  });
+
+  it('counts transcriptions with their audio seconds, and media requests, per provider and key, for answers', async () => {
+    const store = create();
+    await store.recordAttempt(attempt({ keyId: 'alpha:stt', transcription: true, audioSeconds: 12 }), 'd1');
+    await store.recordAttempt(attempt({ keyId: 'alpha:stt', transcription: true, audioSeconds: 3.2 }), 'd1');
+    // A failed transcription cost a request, not seconds transcribed.
+    await store.recordAttempt(
+      attempt({ keyId: 'alpha:stt', transcription: true, audioSeconds: 30, outcome: 'bad_request' }),
+      'd1',
+    );
+    await store.recordAttempt(attempt({ media: true }), 'd1');
+    await store.recordAttempt(attempt({ provider: 'beta', keyId: 'beta:k1', media: true }), 'd1');
+    await store.recordAttempt(attempt({ provider: 'beta', keyId: 'beta:k1' }), 'd1');
+    const snapshot = await store.read('d1');
+    expect(snapshot.providers.alpha).toMatchObject({
+      requests: 4,
+      transcriptions: 2,
+      audioSeconds: 16,
+      mediaRequests: 1,
+    });
+    expect(snapshot.keys['alpha:stt']).toMatchObject({ requests: 3, transcriptions: 2, audioSeconds: 16 });
+    expect(snapshot.keys['alpha:k1']).toMatchObject({ transcriptions: 0, audioSeconds: 0, mediaRequests: 1 });
+    expect(snapshot.providers.beta).toMatchObject({ requests: 2, transcriptions: 0, mediaRequests: 1 });
   });
 
   it('keeps the most recent latencies, newest first, up to the cap', async () => {
