@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer, type UserInput } from '../fakes/telegram-server';
 import { botEnv, FIRST_PROVIDER, SECOND_PROVIDER, SHORT_TIMEOUTS, startPollingBot } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
-import { failoverLoad, turnLines } from '../helpers/failover-load';
+import { describeFailover, failoverLoad, turnLines } from '../helpers/failover-load';
 import { ask, startClusterSet, type TestClusterSet, waitForReplicas } from '../helpers/redis-topologies';
 
 const users: UserInput[] = Array.from({ length: 6 }, (_, index) => ({
@@ -25,14 +25,6 @@ const QUOTA_KEY = 'sb:{quota}:any';
  * FAILOVER on its replica, which catches up first). The bot follows both: every message is
  * answered once and the conversations go on, on whichever shard holds them now.
  */
-/**
- * Off by default for now (run them with SWITCHBOARD_FAILOVER_TESTS=1): since updates go through the
- * durable queue in Redis (issue 10), a few messages sent while a master is failed over are not
- * answered in time, or at all, and these suites fail; they passed before the queue. The cause is
- * being worked on (the session note of issue 14 has what was found so far).
- */
-const describeFailover = process.env.SWITCHBOARD_FAILOVER_TESTS === '1' ? describe : describe.skip;
-
 describeFailover('the bot on a Redis Cluster, failed over under load', () => {
   let cluster: TestClusterSet;
   let telegram: FakeTelegramServer;
