@@ -59,7 +59,7 @@ describe('documents', () => {
     const reply = await ask(telegram, user, '', {
       send: () =>
         telegram.sendDocument(user, {
-          fileName: 'list.md',
+          fileName: 'list.markdown',
           mimeType: 'text/markdown',
           content: Buffer.from('# Shopping\n- نان\n- milk\n- eggs\n'),
           caption: 'how many items?',
@@ -69,11 +69,11 @@ describe('documents', () => {
     const [request] = providers.requests;
     expect(request?.dialect).toBe(TEXT_ONLY.name);
     expect(request?.messages.at(-1)?.content).toBe(
-      'how many items?\n\nFile list.md:\n```\n# Shopping\n- نان\n- milk\n- eggs\n```',
+      'how many items?\n\nFile list.markdown:\n```\n# Shopping\n- نان\n- milk\n- eggs\n```',
     );
     providers.setHandler((next) => ({ type: 'reply', text: `echo: ${next.messages.at(-1)?.content}` }));
     await ask(telegram, user, 'and the first one?');
-    expect(turnsOf(providers.requests.at(-1))[0]).toMatch(/^user: how many items\?\n\nFile list\.md:/);
+    expect(turnsOf(providers.requests.at(-1))[0]).toMatch(/^user: how many items\?\n\nFile list\.markdown:/);
   });
 
   it('reads code sent as a file whose type Telegram does not know, by its name', async () => {

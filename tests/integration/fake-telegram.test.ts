@@ -68,9 +68,9 @@ describe('fake Telegram Bot API, driven by a real grammY Bot', () => {
     it('keeps the bytes of each document sent, Persian text intact, and refuses a call without one', async () => {
       server.sendText(alice, 'hi');
       const text = '# گفت‌وگو\n\nسلام — hello ‏(RTL) 👋\n';
-      await bot.api.sendDocument(alice.id, new InputFile(Buffer.from(text, 'utf8'), 'chat.md'));
+      await bot.api.sendDocument(alice.id, new InputFile(Buffer.from(text, 'utf8'), 'chat.markdown'));
       const [document] = server.documentsIn(alice.id).slice(-1);
-      expect(document).toMatchObject({ fileName: 'chat.md', caption: '' });
+      expect(document).toMatchObject({ fileName: 'chat.markdown', caption: '' });
       expect(document?.content.toString('utf8')).toBe(text);
       expect(server.transcript(alice.id).at(-1)).toMatchObject({ kind: 'document', fromBot: true });
 

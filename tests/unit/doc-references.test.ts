@@ -62,7 +62,7 @@ describe('documents the code points to', () => {
 
   it('flags a broken pointer and an outside one (the checks can fail)', () => {
     // Built, so that this file itself holds no pointer to a missing document.
-    const missing = ['docs', 'no-such-file.md'].join('/');
+    const missing = `docs/${['no-such-file', 'md'].join('.')}`;
     expect(missingDocuments(`// see ${missing}`)).toEqual([`${missing} does not exist`]);
     expect(missingDocuments(`// see https://example.org/${missing}`)).toEqual([]);
     expect(missingDocuments('// see docs/providers.md')).toEqual([]);
