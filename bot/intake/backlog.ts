@@ -1,5 +1,6 @@
 import type { UpdateQueue } from '../../storage';
 import type { Logger } from '../logger';
+import { warnEvery } from './warn-every';
 
 /**
  * Watches how many updates wait in the shared intake queue (read once a second, so the poller, the
@@ -9,14 +10,16 @@ import type { Logger } from '../logger';
 export class BacklogMonitor {
   private last: number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private warnedAt = 0;
+  private readonly warn: ReturnType<typeof warnEvery>;
 
   constructor(
     private readonly queue: UpdateQueue,
     readonly limit: number,
-    private readonly logger: Logger,
+    logger: Logger,
     private readonly intervalMs = 1000,
-  ) {}
+  ) {
+    this.warn = warnEvery(logger);
+  }
 
   /** Updates queued and not yet handled, as last read (undefined before the first reading, or while Redis is away). */
   get backlog(): number | undefined {
@@ -44,9 +47,7 @@ export class BacklogMonitor {
       this.last = undefined;
       return;
     }
-    if (this.full && Date.now() - this.warnedAt > 60_000) {
-      this.warnedAt = Date.now();
-      this.logger.warn({ backlog: this.last, limit: this.limit }, 'intake backlog over its limit: intake slows down');
-    }
+    if (this.full)
+      this.warn({ backlog: this.last, limit: this.limit }, 'intake backlog over its limit: intake slows down');
   }
 }

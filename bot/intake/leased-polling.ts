@@ -4,6 +4,8 @@ import type { Lease, UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
 import { isStopPress } from '../features/answer-buttons';
 import type { Logger } from '../logger';
+import { pause } from './pause';
+import { warnEvery } from './warn-every';
 
 type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
 type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];
@@ -88,8 +90,7 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
   const stopping = new AbortController();
   let polling = false;
   let offset: number | undefined;
-  let lastBacklogWarning = 0;
-  let lastLocalWarning = 0;
+  const warn = warnEvery(logger);
   const localConcurrency = options.localConcurrency ?? 500;
   const local = new Set<Promise<void>>();
   let localSlotFreed: (() => void) | undefined;
@@ -110,18 +111,6 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
       });
     local.add(task);
   };
-
-  const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-    new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
 
   const setPolling = (value: boolean): void => {
     if (polling === value) return;
@@ -153,11 +142,8 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
     try {
       while (!term.signal.aborted) {
         if (options.backlogFull()) {
-          if (Date.now() - lastBacklogWarning > 60_000) {
-            lastBacklogWarning = Date.now();
-            logger.warn('the intake queue is over its backlog limit; polling waits for the workers to catch up');
-          }
-          await sleep(500, term.signal);
+          warn({}, 'the intake queue is over its backlog limit; polling waits for the workers to catch up');
+          await pause(500, term.signal);
           continue;
         }
         let updates: Update[];
@@ -177,7 +163,7 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
           // 409: another getUpdates (a process that took over) ended this one.
           const conflict = error instanceof GrammyError && error.error_code === 409;
           if (!conflict) logger.warn({ err: error, retryMs }, 'getUpdates failed; retrying');
-          await sleep(conflict ? 1000 : retryMs, term.signal);
+          await pause(conflict ? 1000 : retryMs, term.signal);
           retryMs = Math.min(retryMs * 2, 30_000);
           continue;
         }
@@ -189,23 +175,20 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         // again for about a second, where an update already queued counts as queued, before
         // handling here what still cannot be queued.
         for (let retryMs = 100; failed.length > 0 && retryMs <= 400 && !term.signal.aborted; retryMs *= 2) {
-          await sleep(retryMs, term.signal);
+          await pause(retryMs, term.signal);
           ({ failed, error } = await appendUpdates(bot, queue, failed));
         }
         // On a replica before Telegram forgets them (a failover loses what only the master had):
         // when no replica took them, the offset stays and they are fetched and appended again.
         if (failed.length < updates.length && !(await queue.confirmDurable())) {
-          await sleep(200, term.signal);
+          await pause(200, term.signal);
           continue;
         }
         if (failed.length > 0) {
-          if (Date.now() - lastLocalWarning > 60_000) {
-            lastLocalWarning = Date.now();
-            logger.warn(
-              { err: error, count: failed.length },
-              'could not queue updates (Redis away): handling them in this process until it is back',
-            );
-          }
+          warn(
+            { err: error, count: failed.length },
+            'could not queue updates (Redis away): handling them in this process until it is back',
+          );
           for (const update of failed) await handleLocally(update);
         }
         offset = updates[updates.length - 1]!.update_id + 1;
@@ -223,7 +206,7 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
       // (below); were the others to poll too, each would handle the same updates.
       const held = await lease.acquire(holder, ttlMs).catch(() => false);
       if (held) await pollWhileLeader();
-      else await sleep(1000, stopping.signal);
+      else await pause(1000, stopping.signal);
     }
   })();
 

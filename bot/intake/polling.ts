@@ -3,6 +3,7 @@ import type { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { BotContext } from '../context';
 import type { Logger } from '../logger';
+import { pause } from './pause';
 
 type GetUpdatesParameters = NonNullable<Parameters<Bot<BotContext>['api']['getUpdates']>[0]>;
 type GetUpdatesSignal = Parameters<Bot<BotContext>['api']['getUpdates']>[1];
@@ -39,17 +40,6 @@ export function startPolling(bot: Bot<BotContext>, options: PollingOptions): Pol
   const logger = options.logger;
   const inFlight = new Set<Promise<unknown>>();
   let newest = 0;
-
-  const pause = (ms: number, signal: AbortSignal): Promise<void> =>
-    new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
 
   const supplier: UpdateSupplier<Update> = {
     async supply(_batchSize, runnerSignal) {

@@ -3,6 +3,8 @@ import type { Update } from 'grammy/types';
 import type { ChatTicket, QueuedUpdate, UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
 import type { Logger } from '../logger';
+import { pause } from './pause';
+import { warnEvery } from './warn-every';
 import type { UpdateHooks } from './update-hooks';
 
 export interface QueueWorkerOptions {
@@ -59,27 +61,8 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   let stopping = false;
   let slotFreed: (() => void) | undefined;
   const stopSignal = new AbortController();
-  const warnings = new Map<string, number>();
-
-  /** Logs a recurring problem once a minute, not once per try. */
-  const warnEvery = (what: string, error: unknown): void => {
-    const now = Date.now();
-    if ((warnings.get(what) ?? 0) > now - 60_000) return;
-    warnings.set(what, now);
-    logger.warn({ err: error }, what);
-  };
-
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      if (stopSignal.signal.aborted) return resolve();
-      const timer = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(timer);
-        stopSignal.signal.removeEventListener('abort', done);
-        resolve();
-      }
-      stopSignal.signal.addEventListener('abort', done, { once: true });
-    });
+  const throttledWarn = warnEvery(logger);
+  const warnOnce = (what: string, error: unknown): void => throttledWarn({ err: error }, what);
 
   /** Entries this process finished lately (oldest first, bounded), to tell a lost acknowledgement from a lost delivery. */
   const recentlyDone = new Set<string>();
@@ -98,7 +81,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
     } catch (error) {
       redisWasAway = true;
       for (const entryId of entryIds) unacknowledged.add(entryId);
-      warnEvery('could not acknowledge handled updates; trying again', error);
+      warnOnce('could not acknowledge handled updates; trying again', error);
     }
   };
 
@@ -108,13 +91,13 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
     try {
       await queue.deadLetter(entry, reason);
     } catch (error) {
-      warnEvery('could not set an update aside; it will be tried again', error);
+      warnOnce('could not set an update aside; it will be tried again', error);
       return;
     }
     if (update !== undefined) {
       await options
         .tellSetAside(update)
-        .catch((error: unknown) => warnEvery('could not tell a user about a set-aside update', error));
+        .catch((error: unknown) => warnOnce('could not tell a user about a set-aside update', error));
     }
   };
 
@@ -143,7 +126,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       turnDone = true;
       void queue.ordering
         .done(ticket)
-        .catch((error: unknown) => warnEvery('could not mark an update done in its chat order', error));
+        .catch((error: unknown) => warnOnce('could not mark an update done in its chat order', error));
     };
     try {
       if (update === undefined) {
@@ -170,7 +153,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         failure = hooks.finish(update.update_id);
         if (failure === undefined || attempt >= maxAttempts || stopping) break;
         logger.warn({ err: failure, update_id: update.update_id, attempt }, 'update failed; trying it again');
-        await sleep(retryDelayMs * 2 ** (attempt - 1));
+        await pause(retryDelayMs * 2 ** (attempt - 1), stopSignal.signal);
       }
       if (failure === undefined) {
         // Acknowledged and its turn passed on in one step (the turn may have gone already: a paste).
@@ -182,7 +165,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         } catch (error) {
           redisWasAway = true;
           unacknowledged.add(entry.entryId);
-          warnEvery('could not acknowledge handled updates; trying again', error);
+          warnOnce('could not acknowledge handled updates; trying again', error);
         }
       } else if (!stopping) {
         const name = failure instanceof Error ? failure.name : typeof failure;
@@ -221,8 +204,8 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         retryMs = 100;
       } catch (error) {
         redisWasAway = true;
-        warnEvery('could not read the intake queue; retrying', error);
-        await sleep(retryMs);
+        warnOnce('could not read the intake queue; retrying', error);
+        await pause(retryMs, stopSignal.signal);
         retryMs = Math.min(retryMs * 2, 5000);
         continue;
       }
@@ -261,7 +244,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       }
     } catch (error) {
       redisWasAway = true;
-      warnEvery('intake heartbeat failed; retrying', error);
+      warnOnce('intake heartbeat failed; retrying', error);
     }
   };
   let beating = false;

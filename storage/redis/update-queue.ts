@@ -161,7 +161,12 @@ export class RedisUpdateQueue implements UpdateQueue {
     if (master === undefined) return false;
     const now = Date.now();
     if (this.replicas === undefined || now - this.replicas.at > REPLICA_COUNT_FOR_MS) {
-      const info = String(await master.info('replication').catch(() => ''));
+      let info: string;
+      try {
+        info = String(await master.info('replication'));
+      } catch {
+        return false; // not known, not "no replicas": nothing is confirmed on it
+      }
       this.replicas = { count: Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0), at: now };
     }
     if (this.replicas.count === 0) return true; // a Redis without replicas: WAIT would only time out
