@@ -59,6 +59,9 @@ interface KeyAccount {
   day: string;
   requestsToday: number;
   tokensToday: number;
+  /** The quota month (`2026-11`, from the quota day) and the requests admitted in it. */
+  month: string;
+  requestsThisMonth: number;
 }
 
 type Verdict = { readonly ok: true } | ({ readonly ok: false } & LimitRefusal);
@@ -89,7 +92,7 @@ export class LimitEnforcer {
   private upstreamRequests = 0;
   private served = 0;
   private tokensServed = 0;
-  private readonly refusedByKind: Record<LimitKind, number> = { rpm: 0, tpm: 0, rpd: 0, tpd: 0 };
+  private readonly refusedByKind: Record<LimitKind, number> = { rpm: 0, tpm: 0, rpd: 0, tpd: 0, rpmo: 0 };
   private readonly servedByProvider: Record<string, number> = {};
   private readonly refusedByProvider: Record<string, number> = {};
 
@@ -117,6 +120,7 @@ export class LimitEnforcer {
     const tokens = weight.inputTokens + weight.outputTokens;
     account.spends.push({ at: now, tokens });
     account.requestsToday += 1;
+    account.requestsThisMonth += 1;
     account.tokensToday += tokens;
     this.served += 1;
     this.tokensServed += tokens;
@@ -178,6 +182,8 @@ export class LimitEnforcer {
         day: quotaDay(now, provider.dailyResetZone),
         requestsToday: 0,
         tokensToday: 0,
+        month: quotaDay(now, provider.dailyResetZone).slice(0, 7),
+        requestsThisMonth: 0,
       };
       this.accounts.set(id, account);
     }
@@ -199,6 +205,10 @@ function refresh(account: KeyAccount, now: number): void {
     account.day = day;
     account.requestsToday = 0;
     account.tokensToday = 0;
+    if (account.month !== day.slice(0, 7)) {
+      account.month = day.slice(0, 7);
+      account.requestsThisMonth = 0;
+    }
   }
 }
 
@@ -234,6 +244,17 @@ function judge(account: KeyAccount, weight: RequestWeight, now: number): Verdict
       ? weight.inputTokens + weight.maxOutputTokens
       : tokens;
   const untilTomorrow = nextQuotaDayStart(now, account.provider.dailyResetZone) - now;
+  if (limits.requestsPerMonth !== undefined && account.requestsThisMonth + 1 > limits.requestsPerMonth) {
+    return {
+      ok: false,
+      kind: 'rpmo',
+      limit: limits.requestsPerMonth,
+      used: account.requestsThisMonth,
+      requested: 1,
+      // At least until tomorrow; the month's end is further still.
+      retryAfterMs: untilTomorrow,
+    };
+  }
   if (limits.requestsPerDay !== undefined && account.requestsToday + 1 > limits.requestsPerDay) {
     return {
       ok: false,

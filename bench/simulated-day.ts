@@ -32,7 +32,7 @@ export interface SimulatedDayOptions {
   readonly hours: number;
   /** Keys per provider (by name); providers left out get none. */
   readonly keysPerProvider: Readonly<Record<string, number>>;
-  /** Demand at its peak, as a multiple of the pool's capacity rate (Σ RPD spread evenly over a day). */
+  /** Demand at its peak, as a multiple of the pool's capacity rate (Σ daily quota spread evenly over a day). */
   readonly peakFactor: number;
   /** Demand on average over a day (before the floor), as the same multiple. */
   readonly meanFactor: number;
@@ -90,7 +90,7 @@ export interface DayRunResult {
   readonly failedWithRoom: number;
   readonly failedWithRoomExamples: readonly string[];
   readonly upstream: EnforcerTotals;
-  /** served ÷ Σ RPD of all keys. */
+  /** served ÷ Σ daily quota of all keys (`dayQuota`). */
   readonly shareOfCapacity: number;
   /** served ÷ the capacity the window offers (a key whose quota day turns inside it counts twice). */
   readonly shareOfWindowCapacity: number;
@@ -110,7 +110,7 @@ export interface DayRunResult {
 export interface SimulatedDayResult {
   readonly options: SimulatedDayOptions;
   readonly keys: number;
-  /** Σ RPD of all keys. */
+  /** Σ daily quota of all keys (`dayQuota`: RPD, or a monthly quota whole). */
   readonly capacity: number;
   /** Σ over keys and the quota days the window overlaps (a key whose day resets mid-window counts twice), capped by RPM. */
   readonly windowCapacity: number;
@@ -136,10 +136,7 @@ export async function runSimulatedDay(options: SimulatedDayOptions = DEFAULT_DAY
     const keys = Array.from({ length: count }, (_, index) => `bench-${descriptor.name}-key-${index + 1}-000000000000`);
     return [{ descriptor, keys }];
   });
-  const capacity = pool.reduce(
-    (sum, { descriptor, keys }) => sum + keys.length * (descriptor.defaultLimits.requestsPerDay ?? 0),
-    0,
-  );
+  const capacity = pool.reduce((sum, { descriptor, keys }) => sum + keys.length * dayQuota(descriptor), 0);
   const end = options.start + options.hours * 3_600_000;
   const windowCapacity = pool.reduce(
     (sum, provider) => sum + provider.keys.length * keyWindowCapacity(provider.descriptor, options.start, end),
@@ -384,9 +381,20 @@ function buildDemand(options: SimulatedDayOptions, capacityRatePerMinute: number
   return items;
 }
 
-/** Requests one key can serve between `start` and `end`: RPD per quota day it overlaps, capped by RPM. */
+/**
+ * A key's requests in one quota day: its RPD, or, for a quota counted by the month (Cohere's trial
+ * keys), the whole month's, since the simulated day is the only one of its month that spends it.
+ */
+function dayQuota(descriptor: ProviderDescriptor): number {
+  return descriptor.defaultLimits.requestsPerDay ?? descriptor.defaultLimits.requestsPerMonth ?? 0;
+}
+
+/**
+ * Requests one key can serve between `start` and `end`: RPD per quota day it overlaps, capped by
+ * RPM, and by the monthly quota (the window is shorter than a month and starts with it unspent).
+ */
 function keyWindowCapacity(descriptor: ProviderDescriptor, start: number, end: number): number {
-  const { requestsPerDay, requestsPerMinute } = descriptor.defaultLimits;
+  const { requestsPerDay, requestsPerMinute, requestsPerMonth } = descriptor.defaultLimits;
   let total = 0;
   for (let from = start; from < end; ) {
     const to = Math.min(end, nextQuotaDayStart(from, descriptor.dailyResetZone));
@@ -395,5 +403,5 @@ function keyWindowCapacity(descriptor: ProviderDescriptor, start: number, end: n
     total += Math.min(requestsPerDay ?? Number.POSITIVE_INFINITY, byMinute);
     from = to;
   }
-  return total;
+  return Math.min(total, requestsPerMonth ?? Number.POSITIVE_INFINITY);
 }

@@ -110,6 +110,26 @@ describe('bench smoke', () => {
     expect(enforcer.totals()).toMatchObject({ upstreamRequests: rpm + 1, served: rpm, refused: 1 });
   });
 
+  it('limit enforcer: counts a monthly quota across days and refuses past it until the month turns', () => {
+    let now = Date.UTC(2026, 10, 29, 23, 59, 0);
+    const enforcer = new LimitEnforcer({
+      providers: [{ name: 'cohere', limits: { requestsPerMonth: 3 }, dailyResetZone: 'UTC' }],
+      now: () => now,
+      answer: () => ({ text: 'ok', outputTokens: 1 }),
+    });
+    const request = { dialect: 'cohere', apiKey: 'key-one', messages: [{ role: 'user', content: 'hi' }], body: {} };
+    const ask = () => enforcer.handle(request as unknown as RecordedRequest);
+    expect(ask().type).toBe('reply');
+    now += 120_000; // the next day of the same month: the month's count goes on
+    expect(ask().type).toBe('reply');
+    expect(ask().type).toBe('reply');
+    expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeUndefined();
+    expect(ask()).toMatchObject({ type: 'error', status: 429 });
+    now = Date.UTC(2026, 11, 1, 0, 0, 1); // December
+    expect(ask().type).toBe('reply');
+    expect(enforcer.totals().refusedByKind).toMatchObject({ rpmo: 1 });
+  });
+
   it('simulated day: runs the same demand through both routers; ours draws no more 429s than the naive one', async () => {
     // One key per provider, two for the one with the smallest daily quota.
     const smallest = [...PROVIDERS].sort(
@@ -130,11 +150,13 @@ describe('bench smoke', () => {
       floorFactor: 6,
     });
     expect(result.demand).toBeGreaterThan(100);
-    // Σ keys × RPD over the registry.
+    // Σ keys × daily quota over the registry (a monthly quota counts whole: the run is in one month).
     expect(result.capacity).toBe(
       PROVIDERS.reduce(
         (sum, descriptor) =>
-          sum + (keysPerProvider[descriptor.name] ?? 0) * (descriptor.defaultLimits.requestsPerDay ?? 0),
+          sum +
+          (keysPerProvider[descriptor.name] ?? 0) *
+            (descriptor.defaultLimits.requestsPerDay ?? descriptor.defaultLimits.requestsPerMonth ?? 0),
         0,
       ),
     );

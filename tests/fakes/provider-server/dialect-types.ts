@@ -45,7 +45,8 @@ export interface DialectErrors {
   modelNotFound(): Behaviour;
 }
 
-export type LimitKind = 'rpm' | 'tpm' | 'rpd' | 'tpd';
+/** Requests or tokens per minute or day, or requests per month (`rpmo`, Cohere's trial keys). */
+export type LimitKind = 'rpm' | 'tpm' | 'rpd' | 'tpd' | 'rpmo';
 
 /** Whether a minute window counts the last 60 s, or the clock minute. */
 export type MinuteWindow = 'sliding' | 'fixed';

@@ -65,4 +65,6 @@ export const secondsText = (ms: number): string => String(Math.max(0, ms) / 1000
 export const retryAfterSeconds = (ms: number): string => String(Math.max(1, Math.ceil(ms / 1000)));
 
 /** Whether a refusal is for a daily window (requests or tokens per day). */
-export const isDailyRefusal = (refusal: LimitRefusal): boolean => refusal.kind === 'rpd' || refusal.kind === 'tpd';
+/** A refusal that lasts until the quota day (or month) turns, not a minute. */
+export const isDailyRefusal = (refusal: LimitRefusal): boolean =>
+  refusal.kind === 'rpd' || refusal.kind === 'tpd' || refusal.kind === 'rpmo';

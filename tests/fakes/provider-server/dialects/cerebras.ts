@@ -32,6 +32,8 @@ const CEREBRAS_REFUSALS: Record<LimitKind, () => Extract<Behaviour, { type: 'err
   tpm: () => cerebrasErrors.tokensPerMinute(),
   rpd: () => cerebrasErrors.requestsPerDay(),
   tpd: () => cerebrasErrors.tokensPerDay(),
+  // No monthly quota here: one configured anyway is refused with the daily words.
+  rpmo: () => cerebrasErrors.requestsPerDay(),
 };
 
 const limits: RateLimitDialect = {

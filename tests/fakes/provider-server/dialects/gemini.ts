@@ -16,7 +16,8 @@ const GEMINI_QUOTAS: Record<LimitKind, { quotaId: string; metric: string }> = {
   tpd: {
     quotaId: 'GenerateContentInputTokensPerModelPerDay-FreeTier',
     metric: 'generate_content_free_tier_input_token_count',
-  },
+  }, // No monthly quota here: one configured anyway is refused as the day's requests.
+  rpmo: { quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier', metric: 'generate_content_free_tier_requests' },
 };
 
 const limits: RateLimitDialect = {

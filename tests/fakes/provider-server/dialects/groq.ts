@@ -41,6 +41,8 @@ const GROQ_WINDOWS: Record<LimitKind, { type: string; words: string }> = {
   rpd: { type: 'requests', words: 'requests per day (RPD)' },
   tpm: { type: 'tokens', words: 'tokens per minute (TPM)' },
   tpd: { type: 'tokens', words: 'tokens per day (TPD)' },
+  // No monthly quota here: one configured anyway is refused with the daily words.
+  rpmo: { type: 'requests', words: 'requests per day (RPD)' },
 };
 
 const limits: RateLimitDialect = {
