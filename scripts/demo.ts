@@ -172,6 +172,10 @@ function botEnvironment(telegram: FakeTelegramServer, providers: FakeProviderSer
         [`${provider.envPrefix}_BASE_URL`, providers.baseUrlFor(provider.name)],
       ]),
     ),
+    // The demo shows the configured order and a fallback in it, whatever the hour: spending first
+    // the quota that resets soonest would put a provider whose day is about to turn (Gemini's at
+    // midnight Pacific) first for an hour each day.
+    RESET_AWARE_SPENDING: 'false',
     LOG_LEVEL: 'debug',
   };
 }
