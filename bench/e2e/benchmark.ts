@@ -35,7 +35,14 @@ import {
  * (`node dist/bot/main.js` with the node arguments `npm start` and PM2 give it), answering whole
  * or streamed.
  */
-export type ArmName = 'echo' | 'floor' | 'switchboard' | 'switchboard-streamed' | 'switchboard-memory';
+export type ArmName =
+  | 'echo'
+  | 'floor'
+  | 'switchboard'
+  | 'switchboard-streamed'
+  | 'switchboard-memory'
+  /** Two Switchboard processes on one Redis (one polls, both handle): the scale-out of issue 10. */
+  | 'switchboard-x2';
 
 export interface E2eOptions {
   /** Simulated users of the throughput and latency phases. */
@@ -112,7 +119,7 @@ export const DEFAULT_E2E_OPTIONS: E2eOptions = {
 
 /** One arm's intake phases. */
 export interface IntakeRun {
-  readonly arm: 'floor' | 'switchboard' | 'switchboard-memory';
+  readonly arm: 'floor' | 'switchboard' | 'switchboard-memory' | 'switchboard-x2';
   /** Closed loop against a slow provider; its bound is users ÷ the provider's latency. */
   readonly closedLoop: PhaseResult;
   /** The other chats while one answer takes `longAnswerMs`. */
@@ -233,7 +240,7 @@ export async function runE2eBenchmark(
     }
     const intake: IntakeRun[] = [];
     if (options.intake !== undefined) {
-      for (const arm of ['switchboard', 'switchboard-memory', 'floor'] as const) {
+      for (const arm of ['switchboard', 'switchboard-x2', 'switchboard-memory', 'floor'] as const) {
         log(`intake: ${arm} …`);
         intake.push(await runIntake(fixtures, arm, options.intake, options));
       }
@@ -325,6 +332,8 @@ function armScript(arm: ArmName): string {
 interface Running {
   readonly telegram: FakeTelegramServer;
   readonly bot: BenchProcess;
+  /** The arm's other processes (switchboard-x2's second), which handle but do not poll. */
+  readonly others: readonly BenchProcess[];
   readonly tracker: ReplyTracker;
   readonly peak: PeakMemory;
 }
@@ -358,9 +367,22 @@ async function startArm(
     await telegram.stop();
     throw error;
   }
+  const others: BenchProcess[] = [];
+  if (arm === 'switchboard-x2') {
+    // The second process finds the poller's lease taken: it only handles updates from the queue.
+    const second = startBenchProcess(armScript(arm), { ...armEnv(arm, telegram, fixtures), ...extraEnv }, nodeArgs);
+    others.push(second);
+    try {
+      await second.waitForRecord((record) => record.msg === 'long polling started', 30_000);
+    } catch (error) {
+      await Promise.all([bot, second].map((process) => process.stop({ killAfterMs: 2000 })));
+      await telegram.stop();
+      throw error;
+    }
+  }
   const tracker = new ReplyTracker(telegram);
   fixtures.tracker = tracker;
-  return { telegram, bot, tracker, peak: new PeakMemory(bot.pid) };
+  return { telegram, bot, others, tracker, peak: new PeakMemory(bot.pid) };
 }
 
 /**
@@ -377,7 +399,10 @@ export function deployedNodeArgs(): string[] {
 async function stopArm(running: Running): Promise<number> {
   const peak = running.peak.peakBytes(true);
   running.tracker.close();
-  const code = await running.bot.stop({ killAfterMs: STOP_GRACE_MS });
+  const codes = await Promise.all(
+    [running.bot, ...running.others].map((process) => process.stop({ killAfterMs: STOP_GRACE_MS })),
+  );
+  const code = codes.find((exit) => exit !== 0) ?? 0;
   await running.telegram.stop();
   if (code !== 0) throw new Error(`the bot exited with ${code}:\n${running.bot.lines.join('\n')}`);
   return peak;
@@ -501,14 +526,16 @@ async function runIntake(
 /** Runs one phase and sums up its answers and the CPU each process spent on them. */
 async function measure(fixtures: Fixtures, running: Running, phase: () => Promise<LoadOutcome>): Promise<PhaseResult> {
   const redisPid = await redisServerPid(fixtures);
-  const botBefore = cpuTimeMs(running.bot.pid);
+  // CPU of every process of the arm (switchboard-x2 has two).
+  const botCpu = (): number => [running.bot, ...running.others].reduce((sum, bot) => sum + cpuTimeMs(bot.pid), 0);
+  const botBefore = botCpu();
   const redisBefore = redisPid === undefined ? Number.NaN : cpuTimeMs(redisPid);
   const commandsBefore = await redisCommands(fixtures);
   const pollsBefore = running.tracker.polls;
   const driverBefore = process.cpuUsage();
   const outcome = await phase();
   const driver = process.cpuUsage(driverBefore);
-  const bot = cpuTimeMs(running.bot.pid) - botBefore;
+  const bot = botCpu() - botBefore;
   const redis = redisPid === undefined ? Number.NaN : cpuTimeMs(redisPid) - redisBefore;
   // Less the first INFO of this measurement (each INFO counts the commands before itself).
   const commands = (await redisCommands(fixtures)) - commandsBefore - 1;

@@ -187,6 +187,7 @@ const ARM_LABEL: Readonly<Record<ArmName, string>> = {
   switchboard: 'switchboard',
   'switchboard-streamed': 'switchboard, streamed',
   'switchboard-memory': 'switchboard without Redis',
+  'switchboard-x2': 'switchboard, two processes on one Redis',
 };
 
 function phaseRow(run: ArmRun, phase: PhaseResult, extra: readonly string[]): string[] {

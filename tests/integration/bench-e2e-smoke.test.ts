@@ -79,7 +79,12 @@ describe('bench:e2e smoke', () => {
       else if (run.arm !== 'echo') expect(run.latency.redisCommandsPerUpdate).toBeGreaterThan(0);
     }
 
-    expect(report.intake.map((run) => run.arm)).toEqual(['switchboard', 'switchboard-memory', 'floor']);
+    expect(report.intake.map((run) => run.arm)).toEqual([
+      'switchboard',
+      'switchboard-x2',
+      'switchboard-memory',
+      'floor',
+    ]);
     for (const run of report.intake) {
       expectSane(run.closedLoop, 5 * 2);
       expectSane(run.headOfLine, 5);
@@ -108,10 +113,12 @@ describe('bench:e2e smoke', () => {
       expect.stringContaining('RSS after 10 distinct users'),
       expect.stringContaining('live heap growth'),
       expect.stringContaining('RSS growth'),
-      ...['switchboard', 'switchboard without Redis', 'floor'].flatMap((arm) => [
-        expect.stringMatching(new RegExp(`^closed loop, .*: ${arm}`)),
-        expect.stringMatching(new RegExp(`^other chats' p95 .*: ${arm}`)),
-      ]),
+      ...['switchboard', 'switchboard, two processes on one Redis', 'switchboard without Redis', 'floor'].flatMap(
+        (arm) => [
+          expect.stringMatching(new RegExp(`^closed loop, .*: ${arm}`)),
+          expect.stringMatching(new RegExp(`^other chats' p95 .*: ${arm}`)),
+        ],
+      ),
     ]);
     const text = formatE2eReport(report);
     expect(text).toContain('Targets');
