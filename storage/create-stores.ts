@@ -6,6 +6,7 @@ import {
   GuardedHistoryStore,
   GuardedSettingsStore,
 } from './fallback';
+import { CachedSettingsStore } from './cached-settings-store';
 import { MemoryBroadcast } from './memory/broadcast';
 import { MemoryCounterStore } from './memory/counter-store';
 import { MemoryHistoryStore } from './memory/history-store';
@@ -64,6 +65,12 @@ export interface StoreOptions {
 }
 
 /**
+ * Each process keeps the settings of users it saw in the last minute (changes reach every process
+ * at once through the broadcast; the minute bounds a missed one), 10,000 users at most.
+ */
+const SETTINGS_CACHE = { ttlMs: 60_000, maxEntries: 10_000 };
+
+/**
  * Builds the stores: in memory without `REDIS_URL`; with it, Redis stores that several processes
  * share, each wrapped so that quotas, stats and per-user limits fall back to local state while
  * Redis is away. An unreachable Redis at start-up is not fatal: the client keeps reconnecting.
@@ -102,6 +109,7 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
   blocking.on('error', (error: Error) => onEvent?.({ type: 'connection-error', error }));
   await connectRedis(blocking).catch(() => undefined);
   const prefix = options.prefix ?? 'sb:';
+  const broadcast = new RedisBroadcast(redis, subscriber, `${prefix}broadcast`);
   const redisStats = new RedisStatsStore(redis, prefix);
   const redisQuota = new RedisQuotaStore(redis, prefix);
   const failover = (what: string): Failover =>
@@ -118,8 +126,12 @@ export async function createStores(options: StoreOptions): Promise<Stores> {
       failover('user limits'),
     ),
     history: new GuardedHistoryStore(new RedisHistoryStore(redis, prefix), failover('history')),
-    settings: new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
-    broadcast: new RedisBroadcast(redis, subscriber, `${prefix}broadcast`),
+    settings: new CachedSettingsStore(
+      new GuardedSettingsStore(new RedisSettingsStore(redis, prefix), failover('settings')),
+      broadcast,
+      SETTINGS_CACHE,
+    ),
+    broadcast,
     processes: new RedisProcessRegistry(redis, prefix),
     intake: {
       queue: new RedisUpdateQueue({ redis, blocking, subscriber, prefix }),

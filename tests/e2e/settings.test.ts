@@ -257,16 +257,19 @@ describe('/settings with Redis', () => {
           ?.content,
       ).toBe('Reply in haiku.');
 
-      // Redis away (only with a redis-server of the suite's own to kill): answers go on with the
-      // bot's defaults, and a press says settings cannot be saved.
+      // Redis away (only with a redis-server of the suite's own to kill): answers go on, with the
+      // settings this process read lately (its cache) or else the bot's defaults, and a press says
+      // settings cannot be saved.
       if (process.env.TEST_REDIS_URL) return;
       await world.redis.kill();
+      const systemPromptOf = (question: string): string | undefined =>
+        requestsEndingWith(world.providers, question)[0]?.messages.find((message) => message.role === 'system')
+          ?.content;
       expect((await ask(world.telegram, user, 'during the outage')).text).toBe('echo: during the outage');
-      expect(
-        requestsEndingWith(world.providers, 'during the outage')[0]?.messages.find(
-          (message) => message.role === 'system',
-        )?.content,
-      ).not.toBe('Reply in haiku.');
+      expect(systemPromptOf('during the outage')).toBe('Reply in haiku.');
+      const newcomer = { id: 8191, first_name: 'Newcomer', language_code: 'en' };
+      expect((await ask(world.telegram, newcomer, 'new here, Redis away')).text).toBe('echo: new here, Redis away');
+      expect(systemPromptOf('new here, Redis away')).not.toBe('Reply in haiku.');
       const pressed = world.telegram.mark();
       const press = world.telegram.sendCallbackQuery(user, teacher.callback_data, { message: menu });
       const notice = await world.telegram.waitForCall(
