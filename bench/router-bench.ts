@@ -276,7 +276,7 @@ function reportDay(result: SimulatedDayResult): void {
     `  ${options.hours} h from ${new Date(options.start).toISOString()}, keys ${Object.entries(options.keysPerProvider)
       .map(([name, count]) => `${name}×${count}`)
       .join(' ')} (${result.keys} keys), seed ${options.seed}\n` +
-      `  capacity Σ daily quota (RPD; Cohere's monthly quota whole) = ${formatNumber(result.capacity, 0)} requests (${formatNumber(result.capacityRatePerMinute, 1)}/min spread over the day); ` +
+      `  capacity Σ daily quota (RPD; a monthly quota whole) = ${formatNumber(result.capacity, 0)} requests (${formatNumber(result.capacityRatePerMinute, 1)}/min spread over the day); ` +
       `within the window ${formatNumber(result.windowCapacity, 0)}${dayTurns(options.start)}\n` +
       `  demand ${formatNumber(result.demand, 0)} requests = ${formatNumber(result.demand / result.capacity, 2)}× capacity, ` +
       `peak ${formatNumber(result.demandPeakPerMinute, 1)}/min (${options.peakFactor}× the capacity rate) at ${options.peakAtHour}:00, ` +

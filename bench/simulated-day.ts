@@ -382,8 +382,8 @@ function buildDemand(options: SimulatedDayOptions, capacityRatePerMinute: number
 }
 
 /**
- * A key's requests in one quota day: its RPD, or, for a quota counted by the month (Cohere's trial
- * keys), the whole month's, since the simulated day is the only one of its month that spends it.
+ * A key's requests in one quota day: its RPD, or, for a quota counted by the month (trial
+ * keys of one provider), the whole month's, since the simulated day is the only one of its month that spends it.
  */
 function dayQuota(descriptor: ProviderDescriptor): number {
   return descriptor.defaultLimits.requestsPerDay ?? descriptor.defaultLimits.requestsPerMonth ?? 0;

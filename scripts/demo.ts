@@ -173,8 +173,8 @@ function botEnvironment(telegram: FakeTelegramServer, providers: FakeProviderSer
       ]),
     ),
     // The demo shows the configured order and a fallback in it, whatever the hour: spending first
-    // the quota that resets soonest would put a provider whose day is about to turn (Gemini's at
-    // midnight Pacific) first for an hour each day.
+    // the quota that resets soonest would put a provider whose quota day turns at midnight Pacific
+    // first for an hour each day.
     RESET_AWARE_SPENDING: 'false',
     LOG_LEVEL: 'debug',
   };

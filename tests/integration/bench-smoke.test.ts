@@ -111,13 +111,21 @@ describe('bench smoke', () => {
   });
 
   it('limit enforcer: counts a monthly quota across days and refuses past it until the month turns', () => {
+    // A provider whose free tier counts requests by the month.
+    const provider = PROVIDERS.find((descriptor) => descriptor.defaultLimits.requestsPerMonth !== undefined);
+    if (provider === undefined) throw new Error('no provider in the registry has a monthly quota');
     let now = Date.UTC(2026, 10, 29, 23, 59, 0);
     const enforcer = new LimitEnforcer({
-      providers: [{ name: 'cohere', limits: { requestsPerMonth: 3 }, dailyResetZone: 'UTC' }],
+      providers: [{ name: provider.name, limits: { requestsPerMonth: 3 }, dailyResetZone: 'UTC' }],
       now: () => now,
       answer: () => ({ text: 'ok', outputTokens: 1 }),
     });
-    const request = { dialect: 'cohere', apiKey: 'key-one', messages: [{ role: 'user', content: 'hi' }], body: {} };
+    const request = {
+      dialect: provider.name,
+      apiKey: 'key-one',
+      messages: [{ role: 'user', content: 'hi' }],
+      body: {},
+    };
     const ask = () => enforcer.handle(request as unknown as RecordedRequest);
     expect(ask().type).toBe('reply');
     now += 120_000; // the next day of the same month: the month's count goes on

@@ -45,7 +45,7 @@ export interface DialectErrors {
   modelNotFound(): Behaviour;
 }
 
-/** Requests or tokens per minute or day, or requests per month (`rpmo`, Cohere's trial keys). */
+/** Requests or tokens per minute or day, or requests per month (`rpmo`, a trial key's monthly cap). */
 export type LimitKind = 'rpm' | 'tpm' | 'rpd' | 'tpd' | 'rpmo';
 
 /** Whether a minute window counts the last 60 s, or the clock minute. */
