@@ -70,10 +70,11 @@ export const groqProvider: ProviderDescriptor = {
   envPrefix: 'GROQ',
   defaultBaseUrl: 'https://api.groq.com',
   wireFormat: 'openai-chat',
-  defaultModel: 'llama-3.3-70b-versatile',
+  // llama-3.3-70b-versatile, the default until 2026-12, was shut down on 2026-08-16 (docs/providers.md).
+  defaultModel: 'openai/gpt-oss-120b',
   contextWindowTokens: 131_072,
-  // Free tier of llama-3.3-70b-versatile (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM.
-  defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 12_000, tokensPerDay: 100_000 },
+  // Free tier of openai/gpt-oss-120b (docs/providers.md); override with GROQ_RPM / GROQ_RPD / GROQ_TPM / GROQ_TPD.
+  defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 8_000, tokensPerDay: 200_000 },
   dailyResetZone: 'UTC',
   // Free-tier models of their own, each with its own limits (docs/providers.md, "Media models");
   // override with GROQ_VISION_MODEL / GROQ_TRANSCRIPTION_MODEL (`none` switches one off).
