@@ -101,20 +101,23 @@ export const openRouterProvider: ProviderDescriptor = {
   envPrefix: 'OPENROUTER',
   defaultBaseUrl: 'https://openrouter.ai/api/v1',
   wireFormat: 'openai-chat',
-  defaultModel: 'meta-llama/llama-3.3-70b-instruct:free',
-  // Llama 3.3 70B takes 131,072 tokens; the upstream endpoints behind `:free` vary and may serve
-  // less, so trim history for half that.
+  // OpenRouter's free models router: it picks, per request, one of the free models that can take
+  // it, so the default outlives the `:free` line-up's churn (docs/providers.md).
+  defaultModel: 'openrouter/free',
+  // The router names 200,000 tokens, but the free models behind it vary and some take far less,
+  // so trim history for a third of that.
   contextWindowTokens: 65_536,
   // `:free` models (docs/providers.md): 20 RPM, 50 RPD per account (1,000 after buying credits), UTC day.
   defaultLimits: { requestsPerMinute: 20, requestsPerDay: 50 },
   dailyResetZone: 'UTC',
   // Its help centre says failed attempts count toward the daily quota (docs/providers.md).
   refusalsCounted: true,
-  // A free vision model (docs/providers.md, "Media models": not verified, the `:free` line-up
-  // churns); free models share the account's limits. Override with OPENROUTER_VISION_MODEL.
+  // The free models router again: for a request with an image it picks a free model that takes
+  // images (docs/providers.md, "Media models"); free models share the account's limits. Override
+  // with OPENROUTER_VISION_MODEL.
   roles: {
     vision: {
-      defaultModel: 'google/gemma-3-27b-it:free',
+      defaultModel: 'openrouter/free',
       operations: ['chat'],
       inputs: ['text', 'image'],
       contextWindowTokens: 65_536,
