@@ -18,6 +18,7 @@ import { checkReadiness, createOpsHandler, Metrics, type MetricsSources } from '
 import { BacklogMonitor } from './intake/backlog';
 import { appendUpdates, startLeasedPolling } from './intake/leased-polling';
 import { startPolling } from './intake/polling';
+import { HandledUpdates } from './intake/handled-updates';
 import { startQueueWorker } from './intake/queue-worker';
 import { UpdateHooks } from './intake/update-hooks';
 import { startWebhookServer, type WebhookServer } from './intake/webhook';
@@ -88,6 +89,7 @@ async function main(): Promise<void> {
       queue: intake.stores.queue,
       consumer: intake.name,
       hooks: intake.hooks,
+      handled: intake.handled,
       logger,
       orderWaitMs: config.providers.requestDeadlineMs + ORDER_WAIT_MARGIN_MS,
       reclaimIdleMs: config.intakeReclaimIdleMs,
@@ -136,6 +138,8 @@ interface DurableIntake {
   readonly stores: IntakeStores;
   readonly name: string;
   readonly hooks: UpdateHooks;
+  /** What this process handled lately, from the queue or itself while Redis was away. */
+  readonly handled: HandledUpdates;
   readonly backlog: BacklogMonitor;
   polling: boolean;
   status(): { backlog: number | undefined; backlogLimit: number; polling: boolean };
@@ -147,6 +151,7 @@ function durableIntake(stores: IntakeStores, config: Config, logger: Logger, nam
     stores,
     name,
     hooks: new UpdateHooks(),
+    handled: new HandledUpdates(),
     backlog,
     polling: false,
     status: () => ({ backlog: backlog.backlog, backlogLimit: backlog.limit, polling: intake.polling }),
@@ -254,6 +259,7 @@ async function startLongPolling(
     allowedUpdates: [...ALLOWED_UPDATES],
     logger,
     backlogFull: () => intake.backlog.full,
+    handled: intake.handled,
     onPollerChange: (polls) => {
       intake.polling = polls;
     },

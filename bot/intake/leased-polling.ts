@@ -4,6 +4,7 @@ import type { Lease, UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
 import { isStopPress } from '../features/answer-buttons';
 import type { Logger } from '../logger';
+import type { HandledUpdates } from './handled-updates';
 import { pause } from './pause';
 import { warnEvery } from './warn-every';
 
@@ -28,6 +29,14 @@ export interface LeasedPollingOptions {
   readonly onPollerChange?: (polling: boolean) => void;
   /** Updates handled in this process at once while Redis is away (`sequentialize` keeps each chat in order). */
   readonly localConcurrency?: number;
+  /**
+   * How long an update that may be in the queue already (appended, not yet confirmed on a replica,
+   * when Redis went away) waits for Redis to come back before this process handles it itself: a
+   * failover's new master may hold it, and would hand it out again.
+   */
+  readonly maybeQueuedWaitMs?: number;
+  /** Where the updates handled in this process are noted, for the queue worker (`HandledUpdates`). */
+  readonly handled?: HandledUpdates;
 }
 
 export interface LeasedPolling {
@@ -94,6 +103,14 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
   const localConcurrency = options.localConcurrency ?? 500;
   const local = new Set<Promise<void>>();
   let localSlotFreed: (() => void) | undefined;
+  const maybeQueuedWaitMs = options.maybeQueuedWaitMs ?? 20_000;
+  /**
+   * Updates appended (Redis took them) but not confirmed on a replica, by update id, with when that
+   * was first so: until the offset moves past them they may be in the queue, or not.
+   */
+  const maybeQueued = new Map<number, number>();
+  /** Updates handled here since the offset last moved (it may wait on one that may be queued). */
+  const handledHere = new Set<number>();
 
   /** Handles an update in this process (Redis away), at most `localConcurrency` at once. */
   const handleLocally = async (update: Update): Promise<void> => {
@@ -102,6 +119,7 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         localSlotFreed = resolve;
       });
     }
+    options.handled?.add(update.update_id);
     const task = bot
       .handleUpdate(update)
       .catch((error: unknown) => logger.error({ err: error, update_id: update.update_id }, 'update failed'))
@@ -168,9 +186,12 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
           continue;
         }
         if (updates.length === 0) continue;
+        // Fetched again while the offset waits on an update that may be queued (below): those
+        // handled here meanwhile are done.
+        const fetched = updates.filter((update) => !handledHere.has(update.update_id));
         // Into the queue before the offset moves past them; what cannot be queued (Redis away) is
         // handled here.
-        let { failed, error } = await appendUpdates(bot, queue, updates);
+        let { failed, error } = await appendUpdates(bot, queue, fetched);
         // A failed append may have reached Redis before it went away (the answer was lost): try
         // again for about a second, where an update already queued counts as queued, before
         // handling here what still cannot be queued.
@@ -180,18 +201,51 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         }
         // On a replica before Telegram forgets them (a failover loses what only the master had):
         // when no replica took them, the offset stays and they are fetched and appended again.
-        if (failed.length < updates.length && !(await queue.confirmDurable())) {
+        if (failed.length < fetched.length && !(await queue.confirmDurable())) {
+          const now = Date.now();
+          for (const update of fetched) {
+            if (!failed.includes(update) && !maybeQueued.has(update.update_id)) maybeQueued.set(update.update_id, now);
+          }
           await pause(200, term.signal);
           continue;
         }
-        if (failed.length > 0) {
+        // An update Redis took without confirming it, and that cannot be appended again now, may
+        // be in the queue on the replica a failover promotes, which would hand it out once more:
+        // rather than answer it twice, it waits for Redis (the offset stays), `maybeQueuedWaitMs`
+        // at most, and so do its chat's later updates. Appended again on the new master, it is
+        // queued once (its id was seen there) or, if that master lost it, now.
+        const now = Date.now();
+        const waiting = failed.filter(
+          (update) => now - (maybeQueued.get(update.update_id) ?? Number.NEGATIVE_INFINITY) < maybeQueuedWaitMs,
+        );
+        const waitingChats = new Set(waiting.map((update) => chatIdOf(bot, update)));
+        waitingChats.delete(undefined);
+        const here = failed.filter((update) => {
+          if (waiting.includes(update)) return false;
+          const chat = chatIdOf(bot, update);
+          return chat === undefined || !waitingChats.has(chat);
+        });
+        if (here.length > 0) {
           warn(
-            { err: error, count: failed.length },
+            { err: error, count: here.length },
             'could not queue updates (Redis away): handling them in this process until it is back',
           );
-          for (const update of failed) await handleLocally(update);
+          for (const update of here) {
+            handledHere.add(update.update_id);
+            await handleLocally(update);
+          }
+        }
+        if (waiting.length > 0) {
+          warn(
+            { err: error, count: waiting.length },
+            'Redis went away before updates it took were on a replica: they wait for it (a failover)',
+          );
+          await pause(250, term.signal);
+          continue;
         }
         offset = updates[updates.length - 1]!.update_id + 1;
+        for (const updateId of maybeQueued.keys()) if (updateId < offset) maybeQueued.delete(updateId);
+        handledHere.clear();
       }
     } finally {
       clearInterval(renew);

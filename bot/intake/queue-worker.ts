@@ -3,6 +3,7 @@ import type { Update } from 'grammy/types';
 import type { ChatTicket, QueuedUpdate, UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
 import type { Logger } from '../logger';
+import { HandledUpdates } from './handled-updates';
 import { pause } from './pause';
 import { warnEvery } from './warn-every';
 import type { UpdateHooks } from './update-hooks';
@@ -30,6 +31,12 @@ export interface QueueWorkerOptions {
   readonly tellSetAside: (update: Update) => Promise<void>;
   readonly onSetAside?: () => void;
   readonly onReclaimed?: (count: number) => void;
+  /**
+   * The updates this process handled lately, shared with the poller (which handles some itself
+   * while Redis is away): one the queue hands out again after a failover is acknowledged again,
+   * not answered twice.
+   */
+  readonly handled?: HandledUpdates;
 }
 
 export interface QueueWorker {
@@ -56,33 +63,42 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   const retryDelayMs = options.retryDelayMs ?? 500;
   const reclaimIdleMs = options.reclaimIdleMs ?? 15_000;
   const inFlight = new Map<string, Promise<void>>();
-  /** Acknowledgements Redis did not take (it was away): written again with the next heartbeat. */
-  const unacknowledged = new Set<string>();
+  /** The same, by update id: an update appended again after a failover comes under a new entry id. */
+  const updatesInFlight = new Map<number, Promise<void>>();
+  /**
+   * Entries handled here whose acknowledgement Redis did not take (it was away): completed again,
+   * their turns marked too, with the next heartbeat.
+   */
+  const unacknowledged = new Map<string, QueuedUpdate>();
+  const handled = options.handled ?? new HandledUpdates();
   let stopping = false;
   let slotFreed: (() => void) | undefined;
   const stopSignal = new AbortController();
   const throttledWarn = warnEvery(logger);
   const warnOnce = (what: string, error: unknown): void => throttledWarn({ err: error }, what);
 
-  /** Entries this process finished lately (oldest first, bounded), to tell a lost acknowledgement from a lost delivery. */
-  const recentlyDone = new Set<string>();
-  const rememberDone = (entryId: string): void => {
-    recentlyDone.add(entryId);
-    if (recentlyDone.size > 10_000) recentlyDone.delete(recentlyDone.values().next().value as string);
-  };
   /** Redis failed a call since the last heartbeat that reached it. */
   let redisWasAway = false;
   let reclaimPausedUntil = 0;
 
-  const acknowledge = async (entryIds: readonly string[]): Promise<void> => {
-    try {
-      await queue.ack(entryIds);
-      for (const entryId of entryIds) unacknowledged.delete(entryId);
-    } catch (error) {
-      redisWasAway = true;
-      for (const entryId of entryIds) unacknowledged.add(entryId);
-      warnOnce('could not acknowledge handled updates; trying again', error);
-    }
+  /**
+   * Completes entries whose updates were handled here: out of the queue, and their turns marked
+   * done (a chat's next update waits for that mark, and a failover may have lost it with the
+   * acknowledgement). Those Redis does not take are tried again with the next heartbeat.
+   */
+  const completeAgain = async (entries: readonly QueuedUpdate[]): Promise<void> => {
+    await Promise.all(
+      entries.map(async (entry) => {
+        try {
+          await queue.complete(entry, entry.ticket !== undefined);
+          unacknowledged.delete(entry.entryId);
+        } catch (error) {
+          redisWasAway = true;
+          unacknowledged.set(entry.entryId, entry);
+          warnOnce('could not acknowledge handled updates; trying again', error);
+        }
+      }),
+    );
   };
 
   const setAside = async (entry: QueuedUpdate, update: Update | undefined, reason: string): Promise<void> => {
@@ -157,14 +173,14 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       }
       if (failure === undefined) {
         // Acknowledged and its turn passed on in one step (the turn may have gone already: a paste).
-        rememberDone(entry.entryId);
+        handled.add(entry.updateId);
         const markTurn = ticket !== undefined && !turnDone;
         try {
           await queue.complete(entry, markTurn);
           if (markTurn) turnDone = true;
         } catch (error) {
           redisWasAway = true;
-          unacknowledged.add(entry.entryId);
+          unacknowledged.set(entry.entryId, entry);
           warnOnce('could not acknowledge handled updates; trying again', error);
         }
       } else if (!stopping) {
@@ -177,15 +193,33 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
     }
   };
 
+  /**
+   * Handles an entry taken, reclaimed or handed again. One this process holds already is left
+   * alone (reclaimed back from itself while Redis was away). One whose update is being handled
+   * under another entry (appended again on a new master) is completed once that handling ends;
+   * one whose update was handled here already is completed at once: a failover handed it out
+   * again (see `HandledUpdates`).
+   */
   const start = (entry: QueuedUpdate): void => {
-    if (inFlight.has(entry.entryId)) return; // reclaimed back from ourselves while Redis was away
+    if (inFlight.has(entry.entryId)) return;
+    const running = updatesInFlight.get(entry.updateId);
+    if (running !== undefined || handled.has(entry.updateId)) {
+      logger.warn(
+        { update_id: entry.updateId, deliveries: entry.deliveries },
+        'an update handled here was handed out again (a Redis failover lost its acknowledgement); acknowledging it again',
+      );
+      void (running ?? Promise.resolve()).then(() => completeAgain([entry]));
+      return;
+    }
     const task = handle(entry)
       .catch((error: unknown) => logger.error({ err: error, update_id: entry.updateId }, 'update failed'))
       .finally(() => {
         inFlight.delete(entry.entryId);
+        updatesInFlight.delete(entry.updateId);
         slotFreed?.();
       });
     inFlight.set(entry.entryId, task);
+    updatesInFlight.set(entry.updateId, task);
   };
 
   const takeLoop = async (): Promise<void> => {
@@ -216,17 +250,15 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   /** Touches this process's entries (it is alive), writes acknowledgements that failed, takes over those of dead processes. */
   const heartbeat = async (): Promise<void> => {
     try {
-      const lost = await queue.touch(consumer, [...inFlight.keys(), ...unacknowledged]);
+      const lost = await queue.touch(consumer, [...inFlight.keys(), ...unacknowledged.keys()]);
       // Entries still pending for this process that it does not hold: handed to it by a take
       // whose reply never arrived (a failover), or done here with an acknowledgement a failover
-      // threw away. The first are handled now, the second acknowledged again.
-      const again = lost.filter((entry) => recentlyDone.has(entry.entryId));
-      if (again.length > 0) await acknowledge(again.map((entry) => entry.entryId));
-      const undelivered = lost.filter((entry) => !recentlyDone.has(entry.entryId));
+      // threw away. The first are handled now, the second completed again (`start` tells them apart).
+      const undelivered = lost.filter((entry) => !handled.has(entry.updateId));
       if (undelivered.length > 0) {
         logger.warn({ count: undelivered.length }, 'took up updates handed to this process whose delivery was lost');
-        for (const entry of undelivered) start(entry);
       }
+      for (const entry of lost) start(entry);
       if (redisWasAway) {
         // Every process's entries look idle after an outage (nobody could touch them): taking
         // over now would handle again what their living owners have answered. Wait one idle time,
@@ -234,7 +266,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         redisWasAway = false;
         reclaimPausedUntil = Date.now() + reclaimIdleMs;
       }
-      if (unacknowledged.size > 0) await acknowledge([...unacknowledged]);
+      if (unacknowledged.size > 0) await completeAgain([...unacknowledged.values()]);
       if (stopping || inFlight.size >= concurrency || Date.now() < reclaimPausedUntil) return;
       const reclaimed = await queue.reclaim(consumer, reclaimIdleMs, Math.min(TAKE_BATCH, concurrency - inFlight.size));
       if (reclaimed.length > 0) {
@@ -276,7 +308,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       });
       const outcome = await Promise.race([Promise.allSettled([loop, ...inFlight.values()]), deadline]);
       clearTimeout(graceTimer);
-      if (unacknowledged.size > 0) await acknowledge([...unacknowledged]);
+      if (unacknowledged.size > 0) await completeAgain([...unacknowledged.values()]);
       if (outcome === 'timeout') {
         logger.warn(
           { inFlight: inFlight.size },

@@ -78,7 +78,10 @@ export interface RedisChatOrderingOptions {
  * costs at most that delay, never a stuck chat.
  *
  * Done marks that fail while Redis is away are remembered (the highest ticket per chat) and
- * written when it is back, so a chat does not wait for tickets that were in fact done.
+ * written when it is back, so a chat does not wait for tickets that were in fact done: on the
+ * connection's next 'ready', and as soon as a read of a line succeeds again (a Cluster whose shard
+ * failed over, or a Sentinel master that was replaced without this connection dropping, gives no
+ * 'ready'; a waiter reads its line every `recheckMs`).
  */
 export class RedisChatOrdering implements ChatOrdering {
   private readonly redis: RedisClient & OrderingCommands;
@@ -89,6 +92,7 @@ export class RedisChatOrdering implements ChatOrdering {
   /** Tickets whose predecessors were all done when they were taken. */
   private readonly clearAtTake = new WeakSet<ChatTicket>();
   private readonly unsent = new Map<string, number>();
+  private writingUnsent = false;
   private readonly lineKey: ((chatId: string) => string) | undefined;
 
   constructor(
@@ -115,7 +119,7 @@ export class RedisChatOrdering implements ChatOrdering {
     // After a reconnect: subscribe again, write the marks that failed meanwhile, read what was missed.
     subscriber.on('ready', () => void this.subscribe());
     if (subscriber.status === 'ready') void this.subscribe();
-    redis.on('ready', () => void this.writeUnsent());
+    redis.on('ready', () => void this.writeUnsent().then(() => this.waiters.recheckAll()));
     // Connection lost: re-read at once, so waiters fail over now rather than at the next re-read.
     redis.on('close', () => this.waiters.recheckAll());
   }
@@ -175,6 +179,7 @@ export class RedisChatOrdering implements ChatOrdering {
 
   private async readServed(chatId: string): Promise<number> {
     const served = await callRedis(() => this.redis.hget(this.key(chatId), 'served'));
+    if (this.unsent.size > 0) void this.writeUnsent(); // Redis answers again
     return served === null ? 0 : Number(served);
   }
 
@@ -188,10 +193,21 @@ export class RedisChatOrdering implements ChatOrdering {
   }
 
   private async writeUnsent(): Promise<void> {
-    for (const [chatId, number] of [...this.unsent]) {
-      this.unsent.delete(chatId);
-      await this.serve(chatId, number).catch(() => undefined);
+    if (this.writingUnsent) return;
+    this.writingUnsent = true;
+    let written = 0;
+    try {
+      for (const [chatId, number] of [...this.unsent]) {
+        this.unsent.delete(chatId);
+        await this.serve(chatId, number).then(
+          () => written++,
+          () => undefined,
+        );
+      }
+    } finally {
+      this.writingUnsent = false;
     }
-    this.waiters.recheckAll();
+    // What was written wakes waiters by itself (`serve` learns it); a re-read catches the rest.
+    if (written > 0) this.waiters.recheckAll();
   }
 }

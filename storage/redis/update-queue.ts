@@ -117,7 +117,9 @@ export class RedisUpdateQueue implements UpdateQueue {
   private readonly seen: string;
   private readonly dead: string;
   private groupReady: Promise<void> | undefined;
-  private replicas: { count: number; at: number } | undefined;
+  /** The stream master's replicas as last counted, under its replication id (new after a promotion). */
+  private replicas: { replicationId: string; count: number; at: number } | undefined;
+  private recount = false;
 
   constructor(clients: RedisUpdateQueueClients) {
     clients.redis.defineCommand('switchboardAppendUpdate', { lua: APPEND_SCRIPT });
@@ -160,20 +162,30 @@ export class RedisUpdateQueue implements UpdateQueue {
     const master = this.streamMaster();
     if (master === undefined) return false;
     const now = Date.now();
-    if (this.replicas === undefined || now - this.replicas.at > REPLICA_COUNT_FOR_MS) {
+    if (this.replicas === undefined || this.recount || now - this.replicas.at > REPLICA_COUNT_FOR_MS) {
       let info: string;
       try {
         info = String(await master.info('replication'));
       } catch {
         return false; // not known, not "no replicas": nothing is confirmed on it
       }
-      this.replicas = { count: Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0), at: now };
+      const replicationId = /master_replid:(\w+)/.exec(info)?.[1] ?? '';
+      const count = Number(/connected_slaves:(\d+)/.exec(info)?.[1] ?? 0);
+      const known = this.replicas;
+      // The same master keeps, for a while, the count it had: a replica it lost may be the one
+      // a failover just promoted while this master still takes writes (SENTINEL FAILOVER), and an
+      // update only it and the other replicas hold would be thrown away when it is demoted. A
+      // replica that really left stops counting after REPLICA_COUNT_FOR_MS.
+      const keep =
+        known?.replicationId === replicationId && count < known.count && now - known.at <= REPLICA_COUNT_FOR_MS;
+      this.replicas = keep ? known : { replicationId, count, at: now };
+      this.recount = false;
     }
     if (this.replicas.count === 0) return true; // a Redis without replicas: WAIT would only time out
     // Every replica, so that whichever a failover promotes has it (one that is down costs the wait).
     const acknowledged = Number(await master.call('WAIT', this.replicas.count, REPLICA_WAIT_MS).catch(() => 0));
-    if (acknowledged === 0) this.replicas = undefined; // count them again next time
-    return acknowledged > 0;
+    if (acknowledged < this.replicas.count) this.recount = true; // count them again next time
+    return acknowledged >= this.replicas.count;
   }
 
   /** The connection to the master holding the stream's slot (the client itself, off a Cluster). */

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer, type UserInput } from '../fakes/telegram-server';
 import { botEnv, FIRST_PROVIDER, SECOND_PROVIDER, SHORT_TIMEOUTS, startPollingBot } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
-import { describeFailover, failoverLoad, turnLines } from '../helpers/failover-load';
+import { failoverLoad, turnLines } from '../helpers/failover-load';
 import { ask, startClusterSet, type TestClusterSet, waitForReplicas } from '../helpers/redis-topologies';
 
 const users: UserInput[] = Array.from({ length: 6 }, (_, index) => ({
@@ -25,7 +25,7 @@ const QUOTA_KEY = 'sb:{quota}:any';
  * FAILOVER on its replica, which catches up first). The bot follows both: every message is
  * answered once and the conversations go on, on whichever shard holds them now.
  */
-describeFailover('the bot on a Redis Cluster, failed over under load', () => {
+describe('the bot on a Redis Cluster, failed over under load', () => {
   let cluster: TestClusterSet;
   let telegram: FakeTelegramServer;
   let providers: FakeProviderServer;

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer, type UserInput } from '../fakes/telegram-server';
 import { botEnv, FIRST_PROVIDER, SECOND_PROVIDER, SHORT_TIMEOUTS, startPollingBot } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
-import { describeFailover, failoverLoad, turnLines } from '../helpers/failover-load';
+import { failoverLoad, turnLines } from '../helpers/failover-load';
 import {
   ask,
   askWithoutPassword,
@@ -32,7 +32,7 @@ const warmUp = (user: UserInput): string[] => [`warm ${user.id} m1`, `warm ${use
  * conversations go on on the new master. What a killed master had not yet replicated may be lost
  * (Redis replicates asynchronously); what the replicas had acknowledged is kept.
  */
-describeFailover('the bot on Redis Sentinel, failed over under load', () => {
+describe('the bot on Redis Sentinel, failed over under load', () => {
   let set: TestSentinelSet;
   let telegram: FakeTelegramServer;
   let providers: FakeProviderServer;

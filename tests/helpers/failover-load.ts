@@ -1,4 +1,4 @@
-import { describe, expect } from '@jest/globals';
+import { expect } from '@jest/globals';
 import { en } from '../../bot/locales/en';
 import type { FakeProviderServer } from '../fakes/provider-server';
 import type { FakeTelegramServer, UserInput } from '../fakes/telegram-server';
@@ -33,13 +33,6 @@ export interface FailoverLoad {
   /** The bot never crashed, leaked nothing odd to users, and every store ended back on Redis. */
   expectBackOnRedis(secrets: readonly string[]): void;
 }
-
-/**
- * The failover suites are off by default for now (SWITCHBOARD_FAILOVER_TESTS=1 runs them): since
- * updates go through the durable queue in Redis (issue 10), a few messages sent while a master is
- * failed over are not answered in time, or at all, and they fail; they passed before the queue.
- */
-export const describeFailover = process.env.SWITCHBOARD_FAILOVER_TESTS === '1' ? describe : describe.skip;
 
 export function failoverLoad(options: {
   readonly bot: () => BotProcess;
