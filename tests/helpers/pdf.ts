@@ -39,9 +39,12 @@ export function pdfOf(pages: readonly PdfPage[]): Buffer {
     font,
     `<< /Type /Font /Subtype /Type0 /BaseFont /TestSans /Encoding /Identity-H /DescendantFonts [${cidFont} 0 R] /ToUnicode ${toUnicode} 0 R >>`,
   );
+  // Combining marks (the Persian ezafe ٔ, vowel signs) take no room of their own, as in a real font.
+  const marks = characters.filter((character) => /[\p{Mn}\p{Cf}]/u.test(character));
+  const widths = marks.map((mark) => `${characters.indexOf(mark) + 1} [0]`).join(' ');
   set(
     cidFont,
-    `<< /Type /Font /Subtype /CIDFontType2 /BaseFont /TestSans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor ${descriptor} 0 R /DW 500 /CIDToGIDMap /Identity >>`,
+    `<< /Type /Font /Subtype /CIDFontType2 /BaseFont /TestSans /CIDSystemInfo << /Registry (Adobe) /Ordering (Identity) /Supplement 0 >> /FontDescriptor ${descriptor} 0 R /DW 500 /W [${widths}] /CIDToGIDMap /Identity >>`,
   );
   set(
     descriptor,

@@ -14,6 +14,7 @@ describe('cleanPdfText', () => {
     expect(cleanPdfText('ﺳﻼﻡ ﺩﻧﯿﺎ')).toBe('سلام دنیا');
     expect(cleanPdfText('ﬁnd the ﬂow')).toBe('find the flow');
     expect(cleanPdfText('می‌خواهم')).toBe('می‌خواهم');
+    expect(cleanPdfText('صفحه ٔ دوم')).toBe('صفحهٔ دوم');
   });
 
   it('drops control characters and tidies spaces and blank lines', () => {
