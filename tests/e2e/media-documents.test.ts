@@ -4,7 +4,15 @@ import { PROVIDERS } from '../../providers/registry';
 import type { ProviderDescriptor } from '../../providers/types';
 import { dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { ask, botEnv, crashRecords, startPollingBot, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
+import {
+  ask,
+  botEnv,
+  crashRecords,
+  pressButton,
+  startPollingBot,
+  suspiciousTexts,
+  turnsOf,
+} from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 import { pdfOf } from '../helpers/pdf';
 
@@ -135,6 +143,29 @@ describe('documents', () => {
     expect(turnsOf(providers.requests.at(-1))).toContain('user: [PDF report.pdf] summarise it');
   });
 
+  it('regenerates an answer to a PDF with the PDF again, inline, on the model that takes PDFs', async () => {
+    providers.reset();
+    const owner = { id: 9502, first_name: 'Again', language_code: 'en' };
+    const first = await ask(telegram, owner, '', {
+      send: () =>
+        telegram.sendDocument(owner, {
+          fileName: 'memo.pdf',
+          mimeType: 'application/pdf',
+          content: pdf(2),
+          caption: 'gist?',
+        }),
+    });
+    expect(first.text).toBe('echo: gist?');
+    const again = await pressButton(telegram, owner, first, '🔄 Regenerate');
+    expect(again.text).toBe('echo: gist?');
+    const [, regenerated] = providers.requestsFor(PDF_READER.name);
+    expect(regenerated?.media).toMatchObject([
+      { kind: 'pdf', mimeType: 'application/pdf', head: '25504446', valid: true },
+    ]);
+    expect(turnsOf(regenerated)).toEqual(['user: gist?']);
+    expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
+  });
+
   it('reads the text of a PDF with more pages than go inline, up to the page cap, and says so', async () => {
     providers.reset();
     const since = telegram.mark();
@@ -239,11 +270,16 @@ describe('documents with no model that takes PDFs', () => {
     expect(providers.requests[0]?.messages.at(-1)?.content).toBe(
       'خلاصه کن\n\nText of the PDF گزارش.pdf (2 pages):\n```\nگزارش سالانه\nفروش بیشتر شد\n\nصفحهٔ دوم\n```',
     );
+    // Regenerate reads the PDF again and sends its text again.
+    const again = await pressButton(telegram, persian, reply, '🔄 پاسخ دوباره');
+    expect(again.text).toMatch(/^echo: خلاصه کن/);
+    expect(providers.requests[1]?.messages.at(-1)?.content).toBe(providers.requests[0]?.messages.at(-1)?.content);
+    expect(turnsOf(providers.requests[1])).toHaveLength(1);
     const read = await ask(telegram, user, '', {
       send: () => telegram.sendDocument(user, { fileName: 'a.txt', content: Buffer.from('hello') }),
     });
     expect(read.text).toMatch(/^echo: The user sent this file/);
-    expect(providers.requests).toHaveLength(2);
+    expect(providers.requests).toHaveLength(3);
   });
 
   it('cuts a long PDF at the token cap, says so, and sends whole pages then the start of the next', async () => {
