@@ -30,8 +30,8 @@ export interface PdfTextLimits {
 
 export const PDF_TEXT_LIMITS: PdfTextLimits = {
   maxPages: 100,
-  // Groq's free chat model admits 12,000 tokens a minute with the answer's 2,048 reserved: 6,000
-  // leaves room for the system prompt, the caption and some history.
+  // The smallest free chat model admits 12,000 tokens a minute, of which the answer reserves 2,048:
+  // 6,000 leaves room for the system prompt, the caption and some history (docs/providers.md).
   maxTokens: 6_000,
   timeoutMs: 20_000,
   maxMemoryMb: 384,
