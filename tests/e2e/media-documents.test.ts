@@ -226,6 +226,13 @@ describe('documents', () => {
     expect(text?.messages.at(-1)?.content).toBe(
       'این نامه چه می‌گوید؟\n\nText of the PDF نامه.pdf (one page):\n```\nسلام دنیا\nاین یک آزمایش است\n```',
     );
+    // Regenerate (streamed) meets the same: the PDF model's key is cooling down, so the text goes.
+    const sentBefore = providers.requests.length;
+    const again = await pressButton(telegram, user, reply, '🔄 Regenerate');
+    expect(again.text).toBe(`read by ${TEXT_ONLY.name}`);
+    const regenerated = providers.requests.slice(sentBefore);
+    expect(regenerated.map((request) => [request.dialect, request.stream])).toEqual([[TEXT_ONLY.name, true]]);
+    expect(regenerated[0]?.messages.at(-1)?.content).toBe(text?.messages.at(-1)?.content);
     // History keeps the stand-in, not the text.
     await ask(telegram, user, 'thanks');
     expect(turnsOf(providers.requests.at(-1))).toContain('user: [PDF نامه.pdf] این نامه چه می‌گوید؟');
