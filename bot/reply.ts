@@ -5,6 +5,7 @@ import type { BotContext } from './context';
 import { floodWaitMs } from './delivery';
 import type { Messages } from './locales';
 import { renderForTelegram, splitPlainText, TELEGRAM_MESSAGE_LIMIT } from './render';
+import { isPdfTextError } from './services/pdf-text';
 
 /**
  * Sending answers: Markdown rendered to Telegram HTML and split under 4096 characters, each part
@@ -143,6 +144,18 @@ export async function finishEditedMessage(
 
 /** The short message a user sees when the pool could not answer: what happened and what to do. */
 export function describeFailure(t: Messages, error: unknown): string {
+  if (isPdfTextError(error)) {
+    switch (error.reason) {
+      case 'no_text':
+        return t.media.pdfNoText;
+      case 'encrypted':
+        return t.media.pdfEncrypted;
+      case 'unreadable':
+        return t.media.pdfUnreadable;
+      case 'too_complex':
+        return t.media.pdfTooComplex;
+    }
+  }
   if (!isRouterError(error)) return t.errors.generic;
   switch (error.kind) {
     case 'no_capacity':

@@ -38,6 +38,8 @@ export interface MediaReference {
   readonly kind: MediaKind;
   readonly fileId: string;
   readonly caption?: string;
+  /** The file's name, for a document (a PDF's is shown to the model with its text). */
+  readonly fileName?: string;
 }
 
 export interface ChatMessage {

@@ -237,4 +237,18 @@ export class FallbackCounterStore implements CounterStore {
       () => this.local.peek(...args),
     );
   }
+
+  reserve(...args: Parameters<CounterStore['reserve']>): ReturnType<CounterStore['reserve']> {
+    return this.failover.run(
+      () => this.primary.reserve(...args),
+      () => this.local.reserve(...args),
+    );
+  }
+
+  release(...args: Parameters<CounterStore['release']>): Promise<void> {
+    return this.failover.run(
+      () => this.primary.release(...args),
+      () => this.local.release(...args),
+    );
+  }
 }

@@ -29,11 +29,19 @@ const MEDIA_KINDS = new Set(['image', 'audio', 'pdf']);
 /** A stored media reference, or `undefined` for anything that is not one. */
 function parseReference(value: unknown): MediaReference | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
-  const { kind, fileId, caption } = value as { kind?: unknown; fileId?: unknown; caption?: unknown };
+  const { kind, fileId, caption, fileName } = value as {
+    kind?: unknown;
+    fileId?: unknown;
+    caption?: unknown;
+    fileName?: unknown;
+  };
   if (typeof kind !== 'string' || !MEDIA_KINDS.has(kind) || typeof fileId !== 'string') return undefined;
-  return typeof caption === 'string'
-    ? { kind: kind as MediaReference['kind'], fileId, caption }
-    : { kind: kind as MediaReference['kind'], fileId };
+  return {
+    kind: kind as MediaReference['kind'],
+    fileId,
+    ...(typeof caption === 'string' ? { caption } : {}),
+    ...(typeof fileName === 'string' ? { fileName } : {}),
+  };
 }
 
 function isTokenCount(value: unknown): value is number {

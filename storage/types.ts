@@ -82,6 +82,25 @@ export interface CounterStore {
   increment(key: string, windowMs: number, now: number): Promise<{ count: number; resetAt: number }>;
   /** Reads without incrementing (0 when absent or expired). */
   peek(key: string, now: number): Promise<number>;
+  /**
+   * Adds `amount` (≥ 1) to `key`, in a fixed window of `windowMs` that starts with the first
+   * addition as `increment` does, only when the total stays within `limit`: a reservation against
+   * a budget (a user's media requests or seconds of audio today). Atomic: two reservations at once
+   * never pass the limit together. `reserved` says whether it was added; `total` is the count after
+   * (unchanged when refused), `resetAt` when the window ends (`now + windowMs` for a new one).
+   */
+  reserve(
+    key: string,
+    amount: number,
+    limit: number,
+    windowMs: number,
+    now: number,
+  ): Promise<{ reserved: boolean; total: number; resetAt: number }>;
+  /**
+   * Gives back `amount` of a reservation that was not used (nothing was sent), never going below 0;
+   * the window keeps its end. Nothing happens when the window has ended meanwhile.
+   */
+  release(key: string, amount: number, now: number): Promise<void>;
 }
 
 // ─── Chat order (several processes) ────────────────────────────────────────────────────────────

@@ -118,6 +118,8 @@ export function botFields() {
     redisUrl: ['REDIS_URL', redisUrl().optional()],
     rateLimitPerMinute: ['RATE_LIMIT_PER_MINUTE', wholeNumber(0).default(10)],
     userDailyLimit: ['USER_DAILY_LIMIT', wholeNumber(0).default(0)],
+    userDailyMediaLimit: ['USER_DAILY_MEDIA_LIMIT', wholeNumber(0).default(30)],
+    userDailyAudioSeconds: ['USER_DAILY_AUDIO_SECONDS', wholeNumber(0).default(1_800)],
     historyMaxMessages: ['HISTORY_MAX_MESSAGES', wholeNumber(2, 1_000).default(20)],
     historyTtlSeconds: ['HISTORY_TTL_SECONDS', wholeNumber(1).default(7 * 24 * 60 * 60)],
     systemPrompt: ['SYSTEM_PROMPT', text(20_000).default(DEFAULT_SYSTEM_PROMPT)],

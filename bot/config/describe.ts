@@ -57,6 +57,8 @@ export function describeConfig(config: Config) {
     allowedUsers: config.allowedUserIds.length === 0 ? 'everyone' : config.allowedUserIds.length,
     rateLimitPerMinute: config.rateLimitPerMinute,
     userDailyLimit: config.userDailyLimit,
+    userDailyMediaLimit: config.userDailyMediaLimit,
+    userDailyAudioSeconds: config.userDailyAudioSeconds,
     historyMaxMessages: config.historyMaxMessages,
     historyTtlSeconds: config.historyTtlSeconds,
     systemPromptChars: config.systemPrompt.length,

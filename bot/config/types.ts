@@ -49,6 +49,13 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   /** 0 means unlimited. */
   readonly userDailyLimit: number;
+  /**
+   * Media requests a user may make per UTC day (photos, image files, voice and video notes, audio,
+   * PDFs, /translate on a voice note or photo); 0 means unlimited.
+   */
+  readonly userDailyMediaLimit: number;
+  /** Seconds of audio a user may have transcribed per UTC day; 0 means unlimited. */
+  readonly userDailyAudioSeconds: number;
   readonly historyMaxMessages: number;
   readonly historyTtlSeconds: number;
   readonly systemPrompt: string;

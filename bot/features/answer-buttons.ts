@@ -1,5 +1,7 @@
 import type { InlineKeyboardMarkup, Update } from 'grammy/types';
+import type { BotContext } from '../context';
 import type { Messages } from '../locales';
+import type { ChatReply } from '../services/chat';
 
 /**
  * The buttons under an answer, as callback data (at most 64 bytes):
@@ -60,4 +62,19 @@ export function answerMarkup(
 
 export function stopMarkup(t: Messages, userId: number, streamId: string): InlineKeyboardMarkup {
   return { inline_keyboard: [[{ text: t.answerButtons.stop, callback_data: `ans:s:${userId}:${streamId}` }]] };
+}
+
+/**
+ * The buttons under an answer (text or media): Regenerate, and Continue after an answer cut at the
+ * length limit; none when history could not keep the answer (there would be nothing to redo).
+ */
+export function answerButtonsFor(ctx: BotContext, reply: ChatReply): InlineKeyboardMarkup | undefined {
+  if (!reply.historyAvailable || ctx.from === undefined) return undefined;
+  return answerMarkup(
+    ctx.t,
+    ctx.from.id,
+    reply.answerTag,
+    reply.finishReason === 'length' && !reply.cutOff,
+    ctx.deps.config.providers.order.indexOf(reply.provider),
+  );
 }

@@ -13,7 +13,8 @@ import {
   sendPlain,
 } from '../reply';
 import { type ChatReply, type ExchangeOptions, isStaleAnswer, type Turn } from '../services/chat';
-import { answerMarkup, parseAnswerButton, stopMarkup } from './answer-buttons';
+import { answerButtonsFor, parseAnswerButton, stopMarkup } from './answer-buttons';
+import { mediaResender } from './media';
 import { imageRecaller } from './media-download';
 
 type TextContext = Filter<BotContext, 'message:text'>;
@@ -131,6 +132,8 @@ async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []
   const options: ExchangeOptions = {
     // A text turn right after a photo is sent with that photo again (a question about "the picture").
     ...(turn.type === 'message' ? { ...exchangeOf(ctx), recall: imageRecaller(ctx) } : {}),
+    // A regenerated answer is asked as the question was: with its photo or PDF fetched again.
+    ...(turn.type === 'regenerate' ? { recall: imageRecaller(ctx), resend: mediaResender(ctx) } : {}),
     systemPrompt: services.settings.systemPromptFor(ctx.settings),
     ...(prefer === undefined ? {} : { prefer }),
     ...(avoid.length === 0 ? {} : { avoid }),
@@ -152,7 +155,7 @@ async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []
     } else {
       reply = await services.chat.send(conversationId, turn, options);
       stopTyping();
-      await sendMarkdown(ctx, reply.text, buttonsFor(ctx, reply));
+      await sendMarkdown(ctx, reply.text, answerButtonsFor(ctx, reply));
     }
     await noteHistory(ctx, conversationId, reply);
     ctx.log.info(
@@ -244,25 +247,13 @@ async function streamAnswer(
   }
   if (reply === undefined) throw new Error('the stream ended without an answer');
   const shown = reply.cutOff ? `${reply.text.trimEnd()}\n\n${ctx.t.answerButtons.stoppedNote}`.trimStart() : reply.text;
-  const markup = buttonsFor(ctx, reply);
+  const markup = answerButtonsFor(ctx, reply);
   if (preview instanceof EditPreview && preview.messageId !== undefined) {
     await finishEditedMessage(ctx, preview.messageId, shown, markup);
   } else {
     await sendMarkdown(ctx, shown, markup);
   }
   return reply;
-}
-
-/** Regenerate (and Continue, after an answer cut at the length limit), when history holds the answer. */
-function buttonsFor(ctx: BotContext, reply: ChatReply): InlineKeyboardMarkup | undefined {
-  if (!reply.historyAvailable || ctx.from === undefined) return undefined;
-  return answerMarkup(
-    ctx.t,
-    ctx.from.id,
-    reply.answerTag,
-    reply.finishReason === 'length' && !reply.cutOff,
-    ctx.deps.config.providers.order.indexOf(reply.provider),
-  );
 }
 
 /** Sends the failure notice, or puts it in place of the message `replacing` when there is one. */

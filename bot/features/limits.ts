@@ -3,12 +3,12 @@ import { Composer, type MiddlewareFn } from 'grammy';
 import type { CounterStore } from '../../storage';
 import { type BotContext, isAdmin } from '../context';
 import { nextQuotaDayStart, quotaDay } from '../../providers';
-import { dailyCounterKey, minuteCounterKey } from '../services/usage';
+import { audioCounterKey, dailyCounterKey, mediaCounterKey, minuteCounterKey } from '../services/usage';
 
 /**
  * Per-user limits on what costs a provider call (chat messages and /translate), never on /help or
  * /start. Admins are exempt. A user over a limit is told once per window when to come back, and
- * the message costs nothing.
+ * the message costs nothing. Media have daily budgets of their own besides (`reserveMedia`).
  */
 
 const MINUTE_MS = 60_000;
@@ -114,4 +114,75 @@ export function costGate(counters: CounterStore, options: CostGateOptions): Midd
     await next();
   });
   return gate.middleware();
+}
+
+/**
+ * A media request's hold on the user's daily media budgets (`USER_DAILY_MEDIA_LIMIT`,
+ * `USER_DAILY_AUDIO_SECONDS`): reserved before anything is sent, given back when nothing was.
+ */
+export interface MediaReservation {
+  /**
+   * Reserves `seconds` of audio to transcribe as well; `false` once the user was told the recording
+   * is longer than what is left today (the whole reservation is then given back).
+   */
+  audio(seconds: number): Promise<boolean>;
+  /** Gives back all that was reserved: nothing was sent to a provider (a file not fetched, refused). */
+  release(): Promise<void>;
+}
+
+const UNLIMITED: MediaReservation = { audio: async () => true, release: async () => undefined };
+
+/**
+ * Reserves one media request (a photo, a voice note, a PDF, /translate on media) against the
+ * user's daily budget, and with `audioSeconds` that many seconds of listening, or tells the user
+ * in their language that today's budget is spent and resolves `undefined`. Admins are exempt. A
+ * refusal costs nothing: what a refused request had reserved is given back at once. Counted in
+ * the counter store (Redis, shared by every process, or memory), per UTC day.
+ */
+export async function reserveMedia(
+  ctx: BotContext,
+  cost: { readonly audioSeconds?: number } = {},
+): Promise<MediaReservation | undefined> {
+  if (ctx.from === undefined || isAdmin(ctx)) return UNLIMITED;
+  const { config, services } = ctx.deps;
+  const counters = services.stores.counters;
+  const user = String(ctx.from.id);
+  const now = ctx.deps.now();
+  const day = quotaDay(now, 'UTC');
+  const windowMs = nextQuotaDayStart(now, 'UTC') - now;
+  const hours = Math.max(1, Math.ceil(windowMs / 3_600_000));
+  const held: { key: string; amount: number }[] = [];
+  const release = async (): Promise<void> => {
+    const giving = held.splice(0);
+    await Promise.all(giving.map(({ key, amount }) => counters.release(key, amount, ctx.deps.now())));
+  };
+
+  const reserveAudio = async (seconds: number): Promise<boolean> => {
+    const limit = config.userDailyAudioSeconds;
+    const amount = Math.max(1, Math.ceil(seconds));
+    if (limit === 0) return true;
+    const key = audioCounterKey(day, user);
+    const { reserved, total } = await counters.reserve(key, amount, limit, windowMs, now);
+    if (reserved) {
+      held.push({ key, amount });
+      return true;
+    }
+    await release();
+    ctx.log.info({ seconds: amount, used: total, limit }, 'user over the daily audio budget');
+    await ctx.reply(ctx.t.media.audioBudget(amount, Math.max(0, limit - total), limit, hours));
+    return false;
+  };
+
+  if (config.userDailyMediaLimit > 0) {
+    const key = mediaCounterKey(day, user);
+    const { reserved, total } = await counters.reserve(key, 1, config.userDailyMediaLimit, windowMs, now);
+    if (!reserved) {
+      ctx.log.info({ used: total, limit: config.userDailyMediaLimit }, 'user over the daily media budget');
+      await ctx.reply(ctx.t.media.mediaBudget(config.userDailyMediaLimit, hours));
+      return undefined;
+    }
+    held.push({ key, amount: 1 });
+  }
+  if (cost.audioSeconds !== undefined && !(await reserveAudio(cost.audioSeconds))) return undefined;
+  return { audio: reserveAudio, release };
 }

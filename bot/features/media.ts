@@ -1,11 +1,30 @@
 import { Composer, type MiddlewareFn } from 'grammy';
 import type { Message } from 'grammy/types';
-import type { MediaKind, MediaPart } from '../../providers';
+import type { ChatMessage, MediaKind, MediaPart, MediaReference } from '../../providers';
 import { type BotContext, conversationIdOf } from '../context';
 import { describeFailure, keepTyping, sendMarkdown, sendPlain } from '../reply';
-import { decodeText, imageTurn, pdfPageCount, pdfTurn, textFileTurn } from '../services/media';
+import type { ChatReply, SentTurn } from '../services/chat';
+import {
+  decodeText,
+  imageTurn,
+  type MediaTurn,
+  pdfPageCount,
+  pdfTextTurn,
+  pdfTurn,
+  textFileTurn,
+} from '../services/media';
+import { extractPdfText, isPdfTextError } from '../services/pdf-text';
 import { isRouterError } from '../../providers';
-import { downloadOrTell, imageTypeOf, MAX_DOWNLOAD_BYTES } from './media-download';
+import { answerButtonsFor } from './answer-buttons';
+import { type MediaReservation, reserveMedia } from './limits';
+import {
+  DownloadError,
+  downloadFile,
+  downloadOrTell,
+  imageRecaller,
+  imageTypeOf,
+  MAX_DOWNLOAD_BYTES,
+} from './media-download';
 
 /** Image types the vision models take (PNG, JPEG, WebP; docs/providers.md). */
 const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/webp']);
@@ -37,10 +56,11 @@ const TEXT_FILE_MAX_BYTES = 512 * 1024;
 const TEXT_FILE_MAX_CHARS = 40_000;
 /**
  * The largest PDF sent inline: a request is capped at 20 MB and base64 adds a third
- * (docs/providers.md), so 14 MB of PDF leaves room for the conversation.
+ * (docs/providers.md), so 14 MB of PDF leaves room for the conversation. A larger one is read as
+ * text (its text layer, extracted), like a PDF for a pool without a model that takes PDFs.
  */
 const PDF_MAX_BYTES = 14 * 1024 * 1024;
-/** The most PDF pages sent (each is 258 tokens as an image; docs/providers.md). */
+/** The most PDF pages sent inline (each is 258 tokens as an image; docs/providers.md); more: read as text. */
 const PDF_MAX_PAGES = 100;
 
 /**
@@ -78,7 +98,9 @@ type MediaIncoming = Incoming & { readonly kind: MediaKind };
  * transcribed through the pool and then
  * answered as a chat turn, with a short quote of what was heard. In private chats every such message is a turn; in groups only one
  * whose caption mentions the bot or that replies to the bot. A file the bot cannot read gets one
- * short message; nothing is stored then. Limits apply as to text (the cost gate).
+ * short message; nothing is stored then. Limits apply as to text (the cost gate), and each file
+ * reserves one media request (and a recording its seconds of audio) from the user's daily media
+ * budgets (`reserveMedia`), given back when nothing was sent to a provider.
  */
 export function mediaFeature(costGate: MiddlewareFn<BotContext>): Composer<BotContext> {
   const feature = new Composer<BotContext>();
@@ -230,8 +252,7 @@ async function answerImage(ctx: BotContext, incoming: MediaIncoming): Promise<vo
     await sendPlain(ctx, ctx.t.errors.noCapability);
     return;
   }
-  const stopTyping = keepTyping(ctx);
-  try {
+  await withMediaBudget(ctx, incoming, {}, async (asking) => {
     const part = await fetchPart(ctx, incoming);
     if (part === undefined) return;
     const turn = imageTurn(part, {
@@ -239,28 +260,59 @@ async function answerImage(ctx: BotContext, incoming: MediaIncoming): Promise<vo
       fileId: incoming.fileId,
       ...(incoming.caption === '' ? {} : { caption: withoutMention(ctx, incoming.caption) }),
     });
+    asking();
     const reply = await services.chat.sendTurnWithHistory(conversationId, turn, {
       exchangeId: `update:${ctx.update.update_id}`,
     });
+    return reply;
+  });
+}
+
+/**
+ * Answers a file within the user's media budgets: reserves one media request (and `cost`'s seconds
+ * of audio) before anything is fetched, runs `answer` with typing shown, sends its reply with the
+ * buttons under an answer, and tells the user when it fails. `answer` calls `asking` right before
+ * it sends anything to a provider; when it never did (a file not fetched, refused, with no text),
+ * the reservation is given back. It resolves `undefined` when it has told the user why not.
+ */
+async function withMediaBudget(
+  ctx: BotContext,
+  incoming: Incoming,
+  cost: { readonly audioSeconds?: number },
+  answer: (asking: () => void, budget: MediaReservation) => Promise<ChatReply | AnsweredWith | undefined>,
+): Promise<void> {
+  const budget = await reserveMedia(ctx, cost);
+  if (budget === undefined) return;
+  let asked = false;
+  const stopTyping = keepTyping(ctx);
+  try {
+    const result = await answer(() => {
+      asked = true;
+    }, budget);
+    if (result === undefined) return;
+    const { reply, above } = 'reply' in result ? result : { reply: result, above: undefined };
     stopTyping();
-    await sendMarkdown(ctx, reply.text);
-    ctx.log.info(
-      {
-        provider: reply.provider,
-        model: reply.model,
-        key: reply.maskedKey,
-        latencyMs: Math.round(reply.latencyMs),
-        fallbacks: reply.failedAttempts.length,
-        media: incoming.kind,
-      },
-      'answered',
+    await sendMarkdown(
+      ctx,
+      above === undefined ? reply.text : `${above}\n\n${reply.text}`,
+      answerButtonsFor(ctx, reply),
     );
+    logAnswer(ctx, reply, incoming);
   } catch (error) {
     ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
     await sendPlain(ctx, describeMediaFailure(ctx, error));
   } finally {
     stopTyping();
+    if (!asked) {
+      await budget.release().catch((error: unknown) => ctx.log.warn({ err: error }, 'media budget not given back'));
+    }
   }
+}
+
+/** An answer with Markdown shown above it (what was heard in a voice note). */
+interface AnsweredWith {
+  readonly reply: ChatReply;
+  readonly above: string;
 }
 
 /**
@@ -280,47 +332,127 @@ function describeMediaFailure(ctx: BotContext, error: unknown): string {
   return describeFailure(ctx.t, error);
 }
 
-/** A PDF: inline to a model that takes PDFs, with the history; capped in size and pages. */
+/**
+ * A PDF: inline, with the history, to a model that takes PDFs when the pool has one and the file
+ * is within the inline caps (size, pages); its extracted text, through the whole pool, when not,
+ * or when no model that takes PDFs answered (out of quota, failing, refusing the file).
+ */
 async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void> {
   const conversationId = conversationIdOf(ctx);
   if (conversationId === undefined) return;
-  const services = ctx.deps.services;
-  if (!services.media.readsPdfs) {
-    await sendPlain(ctx, ctx.t.errors.noCapability);
-    return;
-  }
-  const maxMegabytes = PDF_MAX_BYTES / (1024 * 1024);
-  if (incoming.fileSize !== undefined && incoming.fileSize > PDF_MAX_BYTES && incoming.fileSize <= MAX_DOWNLOAD_BYTES) {
-    await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(incoming.fileSize / (1024 * 1024)), maxMegabytes));
-    return;
-  }
-  const stopTyping = keepTyping(ctx);
-  try {
-    const part = await fetchPart(ctx, incoming);
-    if (part === undefined) return;
-    if (part.data.byteLength > PDF_MAX_BYTES) {
-      await sendPlain(ctx, ctx.t.media.pdfTooLarge(Math.ceil(part.data.byteLength / (1024 * 1024)), maxMegabytes));
-      return;
-    }
-    const pages = pdfPageCount(part.data);
-    if (pages !== undefined && pages > PDF_MAX_PAGES) {
-      await sendPlain(ctx, ctx.t.media.tooManyPages(pages, PDF_MAX_PAGES));
-      return;
-    }
+  await withMediaBudget(ctx, incoming, {}, async (asking) => {
+    const data = await fetchBytes(ctx, incoming);
+    if (data === undefined) return undefined;
     const caption = withoutMention(ctx, incoming.caption);
-    const turn = pdfTurn(part, { kind: 'pdf', fileId: incoming.fileId, ...(caption === '' ? {} : { caption }) });
-    const reply = await services.chat.sendTurnWithHistory(conversationId, turn, {
+    const turn = await pdfTurnFor(ctx, data, {
+      kind: 'pdf',
+      fileId: incoming.fileId,
+      ...(caption === '' ? {} : { caption }),
+      ...(incoming.fileName === undefined ? {} : { fileName: incoming.fileName }),
+    });
+    asking();
+    return ctx.deps.services.chat.sendTurnWithHistory(conversationId, turn, {
       exchangeId: `update:${ctx.update.update_id}`,
     });
-    stopTyping();
-    await sendMarkdown(ctx, reply.text);
-    logAnswer(ctx, reply, incoming);
-  } catch (error) {
-    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
-    await sendPlain(ctx, describeMediaFailure(ctx, error));
-  } finally {
-    stopTyping();
+  });
+}
+
+/**
+ * The turn of a PDF: inline (with its text as the fallback when no model that takes PDFs
+ * answers) when the pool has a model that takes PDFs and the file is within the inline caps; else
+ * its text, read now. Throws `PdfTextError` when the text is needed and there is none to read.
+ */
+async function pdfTurnFor(ctx: BotContext, data: Uint8Array, reference: MediaReference): Promise<MediaTurn & SentTurn> {
+  const part: MediaPart = {
+    kind: 'pdf',
+    mimeType: 'application/pdf',
+    data,
+    ...(reference.fileName === undefined ? {} : { fileName: reference.fileName }),
+  };
+  const pages = pdfPageCount(data);
+  const inline =
+    ctx.deps.services.media.readsPdfs &&
+    data.byteLength <= PDF_MAX_BYTES &&
+    (pages === undefined || pages <= PDF_MAX_PAGES);
+  if (inline) {
+    return { ...pdfTurn(part, reference), fallback: (failure) => pdfTextOf(ctx, data, reference, failure) };
   }
+  ctx.log.info(
+    { bytes: data.byteLength, pages, readsPdfs: ctx.deps.services.media.readsPdfs },
+    'PDF not sent inline: reading its text',
+  );
+  return { ...pdfTextTurn(reference.fileName, await readPdfText(ctx, data), reference) };
+}
+
+/**
+ * The extracted-text turn of a PDF that went inline and found no model to answer it: `failure`
+ * again when the PDF has no text either (the reason it was not read is the pool's).
+ */
+async function pdfTextOf(
+  ctx: BotContext,
+  data: Uint8Array,
+  reference: MediaReference,
+  failure: unknown,
+): Promise<ChatMessage> {
+  ctx.log.info({ err: failure }, 'no model that takes PDFs answered: reading the text of the PDF');
+  try {
+    return pdfTextTurn(reference.fileName, await readPdfText(ctx, data), reference).sent;
+  } catch (error) {
+    if (isPdfTextError(error) && error.reason === 'no_text') throw failure;
+    throw error;
+  }
+}
+
+/** The text of a PDF; the user is told first when it was cut (at the token or page cap). */
+async function readPdfText(ctx: BotContext, data: Uint8Array) {
+  const started = performance.now();
+  const text = await extractPdfText(data);
+  ctx.log.info(
+    {
+      pages: text.pages,
+      lastPage: text.lastPage,
+      tokens: text.tokens,
+      cut: text.cut,
+      ms: Math.round(performance.now() - started),
+    },
+    'read the text of a PDF',
+  );
+  if (text.cut) await sendPlain(ctx, ctx.t.media.pdfTextCut(text.lastPage, text.pages));
+  return text;
+}
+
+/**
+ * For a regenerated answer: the turn a stored media turn was sent as, its file fetched again (a
+ * photo to a vision model, a PDF inline or as its text), or `undefined` when it cannot be (a file
+ * Telegram no longer gives, a pool without a vision model): the stored stand-in is sent then.
+ * A voice note is stored as its transcript, which is asked again as it is.
+ */
+export function mediaResender(ctx: BotContext): (stored: ChatMessage) => Promise<SentTurn | undefined> {
+  const recall = imageRecaller(ctx);
+  return async (stored) => {
+    const reference = stored.reference;
+    if (reference === undefined) return undefined;
+    switch (reference.kind) {
+      case 'image': {
+        if (!ctx.deps.services.media.seesImages) return undefined;
+        const image = await recall(reference);
+        return image === undefined ? undefined : imageTurn(image, reference);
+      }
+      case 'pdf': {
+        let data: Uint8Array;
+        try {
+          data = await downloadFile(ctx, reference.fileId);
+        } catch (error) {
+          if (!(error instanceof DownloadError)) throw error;
+          ctx.log.warn({ reason: error.reason, err: error.message }, 'PDF of the conversation not fetched again');
+          return undefined;
+        }
+        return pdfTurnFor(ctx, data, reference);
+      }
+      case 'audio':
+        return undefined;
+    }
+  };
 }
 
 /** A text-like file: its text, with the caption, as one chat turn to any chat model (kept in history). */
@@ -335,32 +467,24 @@ async function answerTextFile(ctx: BotContext, incoming: Incoming): Promise<void
     await sendPlain(ctx, ctx.t.media.documentTooLong(incoming.fileSize, TEXT_FILE_MAX_CHARS));
     return;
   }
-  const stopTyping = keepTyping(ctx);
-  try {
+  await withMediaBudget(ctx, incoming, {}, async (asking) => {
     const data = await fetchBytes(ctx, incoming);
-    if (data === undefined) return;
+    if (data === undefined) return undefined;
     const text = decodeText(data);
     if (text === undefined) {
       await sendPlain(ctx, ctx.t.media.notText);
-      return;
+      return undefined;
     }
     if (text.length > TEXT_FILE_MAX_CHARS) {
       await sendPlain(ctx, ctx.t.media.documentTooLong(text.length, TEXT_FILE_MAX_CHARS));
-      return;
+      return undefined;
     }
     const question = textFileTurn(incoming.fileName ?? 'file.txt', text, withoutMention(ctx, incoming.caption));
-    const reply = await ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, {
+    asking();
+    return ctx.deps.services.chat.sendMessageWithHistory(conversationId, question, {
       exchangeId: `update:${ctx.update.update_id}`,
     });
-    stopTyping();
-    await sendMarkdown(ctx, reply.text);
-    logAnswer(ctx, reply, incoming);
-  } catch (error) {
-    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
-    await sendPlain(ctx, describeFailure(ctx.t, error));
-  } finally {
-    stopTyping();
-  }
+  });
 }
 
 function logAnswer(
@@ -394,10 +518,15 @@ async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<vo
     await sendPlain(ctx, ctx.t.errors.noCapability);
     return;
   }
-  const stopTyping = keepTyping(ctx);
-  try {
+  // Its seconds, as the router counts them: the length Telegram gives, else a second a kilobyte.
+  const knownSeconds =
+    incoming.durationSeconds ?? (incoming.fileSize === undefined ? undefined : incoming.fileSize / 1000);
+  const cost = knownSeconds === undefined ? {} : { audioSeconds: knownSeconds };
+  await withMediaBudget(ctx, incoming, cost, async (asking, budget) => {
     const part = await fetchPart(ctx, incoming);
-    if (part === undefined) return;
+    if (part === undefined) return undefined;
+    if (knownSeconds === undefined && !(await budget.audio(part.data.byteLength / 1000))) return undefined;
+    asking();
     const heard = await services.media.transcribe(part);
     ctx.log.info(
       { provider: heard.provider, model: heard.model, key: heard.maskedKey, fallbacks: heard.failedAttempts.length },
@@ -407,32 +536,15 @@ async function answerVoice(ctx: BotContext, incoming: MediaIncoming): Promise<vo
     const transcript = caption === '' ? heard.text : `${caption}\n\n${heard.text}`;
     if (heard.text === '') {
       await sendPlain(ctx, ctx.t.media.nothingHeard);
-      return;
+      return undefined;
     }
     const max = ctx.deps.config.maxMessageChars;
     const question = transcript.length > max ? transcript.slice(0, max) : transcript;
     const reply = await services.chat.sendMessageWithHistory(conversationId, question, {
       exchangeId: `update:${ctx.update.update_id}`,
     });
-    stopTyping();
-    await sendMarkdown(ctx, `${quoted(heard.text)}\n\n${reply.text}`);
-    ctx.log.info(
-      {
-        provider: reply.provider,
-        model: reply.model,
-        key: reply.maskedKey,
-        latencyMs: Math.round(reply.latencyMs),
-        fallbacks: reply.failedAttempts.length,
-        media: incoming.kind,
-      },
-      'answered',
-    );
-  } catch (error) {
-    ctx.log.warn({ err: error, media: incoming.kind }, 'no answer');
-    await sendPlain(ctx, describeMediaFailure(ctx, error));
-  } finally {
-    stopTyping();
-  }
+    return { reply, above: quoted(heard.text) };
+  });
 }
 
 /** What was heard, short, as a Markdown quote with a microphone, its Markdown characters escaped. */

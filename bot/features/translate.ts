@@ -3,6 +3,7 @@ import type { Message } from 'grammy/types';
 import type { MediaPart } from '../../providers';
 import type { BotContext } from '../context';
 import { describeFailure, keepTyping, sendPlain } from '../reply';
+import { reserveMedia } from './limits';
 import { downloadOrTell, imageTypeOf } from './media-download';
 
 /**
@@ -113,8 +114,19 @@ async function translate(ctx: CommandContext<BotContext>): Promise<void> {
  * it, through a vision model), or `undefined` once the user was told why there are none.
  */
 async function textsOf(ctx: CommandContext<BotContext>, media: RepliedMedia): Promise<string[] | undefined> {
+  // A media request of the user's daily budgets, with its seconds of audio as the router counts them.
+  const seconds =
+    media.kind !== 'audio' ? undefined : (media.durationSeconds ?? (media.fileSize ?? 0) / 1000) || undefined;
+  const budget = await reserveMedia(ctx, seconds === undefined ? {} : { audioSeconds: seconds });
+  if (budget === undefined) return undefined;
   const data = await downloadOrTell(ctx, media.fileId, media.fileSize);
-  if (data === undefined) return undefined;
+  if (data === undefined) {
+    await budget.release();
+    return undefined;
+  }
+  if (media.kind === 'audio' && seconds === undefined && !(await budget.audio(data.byteLength / 1000))) {
+    return undefined;
+  }
   const part: MediaPart = {
     kind: media.kind,
     mimeType: media.kind === 'image' ? (imageTypeOf(data) ?? media.mimeType) : media.mimeType,

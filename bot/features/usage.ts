@@ -15,7 +15,12 @@ export function usageFeature(): Composer<BotContext> {
     const usage = await readUserUsage(
       services.stores,
       String(ctx.from.id),
-      { perMinute: config.rateLimitPerMinute, perDay: config.userDailyLimit },
+      {
+        perMinute: config.rateLimitPerMinute,
+        perDay: config.userDailyLimit,
+        mediaPerDay: config.userDailyMediaLimit,
+        audioSecondsPerDay: config.userDailyAudioSeconds,
+      },
       now(),
     );
     await ctx.reply(ctx.t.usage.report(usage));

@@ -11,6 +11,14 @@ function formatDuration(minutes: number): string {
   return hours === 0 ? `${minutes} min` : `${hours} h ${minutes % 60} min`;
 }
 
+/** `45 s`, `3 min 20 s`, or `30 min`. */
+function formatSeconds(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (minutes === 0) return `${rest} s`;
+  return rest === 0 ? `${minutes} min` : `${minutes} min ${rest} s`;
+}
+
 export const en = {
   start: (name: string) =>
     `Hi ${name}! I'm an AI assistant. Send me a message and I'll answer, remembering our conversation.\n\n` +
@@ -118,6 +126,10 @@ export const en = {
         usage.perMinute > 0
           ? `This minute: ${usage.requestsThisMinute} of ${usage.perMinute}.`
           : 'No per-minute limit.',
+        `Photos, voice notes and files today: ${usage.mediaToday}` +
+          (usage.mediaLimit > 0 ? ` of ${usage.mediaLimit}.` : ' (no daily limit).'),
+        `Listening today: ${formatSeconds(usage.audioSecondsToday)}` +
+          (usage.audioSecondsLimit > 0 ? ` of ${formatSeconds(usage.audioSecondsLimit)}.` : ' (no daily limit).'),
         `The day's count starts again at 00:00 UTC, in ${formatDuration(usage.minutesToReset)}.`,
         'Over a limit, I tell you once when you can write again.',
       ].join('\n'),
@@ -196,10 +208,21 @@ export const en = {
       "That file doesn't look like text I can read. I read text files (txt, md, csv, json, code), PDFs, photos and voice notes.",
     documentTooLong: (chars: number, max: number) =>
       `That file is too long for me (${chars} characters; the most I take is ${max}). Please send a part of it.`,
-    pdfTooLarge: (megabytes: number, max: number) =>
-      `That PDF is too large for the AI models (${megabytes} MB; the most I send is ${max} MB).`,
-    tooManyPages: (pages: number, max: number) =>
-      `That PDF has ${pages} pages; the most I send is ${max}. Please send the pages you need.`,
+    pdfNoText:
+      'That PDF has no text I can read: it looks like scanned pages. Please send the pages as photos, or the text itself.',
+    pdfEncrypted: "That PDF is protected by a password, so I can't read it. Please send a copy without the password.",
+    pdfUnreadable: "I couldn't open that PDF: it may be damaged. Please check that it opens, and send it again.",
+    pdfTooComplex: 'That PDF is too large or complex for me to read in time. Please send only the pages you need.',
+    pdfTextCut: (lastPage: number, pages: number) =>
+      `📄 That PDF is longer than I can read at once, so I read it only up to page ${lastPage} of ${pages}. To ask about the rest, send those pages as a separate PDF.`,
+    mediaBudget: (limit: number, hours: number) =>
+      `You've sent today's ${limit} photos, voice notes and files, the most I take in a day. I still answer text; send media again in about ${hours} h.`,
+    audioBudget: (seconds: number, left: number, limit: number, hours: number) =>
+      `That recording is ${formatSeconds(seconds)} long, and ` +
+      (left === 0
+        ? `you've used all of today's ${formatSeconds(limit)} of listening.`
+        : `only ${formatSeconds(left)} of today's ${formatSeconds(limit)} of listening is left.`) +
+      ` Send a shorter one or write your question; the allowance starts again in about ${hours} h.`,
   },
 };
 

@@ -9,6 +9,16 @@ function formatDurationFa(minutes: number): string {
   return hours === 0 ? `${toPersianDigits(minutes)} دقیقه` : `${toPersianDigits(hours)} ساعت و ${rest} دقیقه`;
 }
 
+/** `۴۵ ثانیه`, `۳ دقیقه و ۲۰ ثانیه`, or `۳۰ دقیقه`. */
+function formatSecondsFa(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  const rest = seconds % 60;
+  if (minutes === 0) return `${toPersianDigits(rest)} ثانیه`;
+  return rest === 0
+    ? `${toPersianDigits(minutes)} دقیقه`
+    : `${toPersianDigits(minutes)} دقیقه و ${toPersianDigits(rest)} ثانیه`;
+}
+
 /** Persian interface texts (right-to-left; digits are written in Persian). */
 export const fa: Messages = {
   start: (name: string) =>
@@ -117,6 +127,10 @@ export const fa: Messages = {
         usage.perMinute > 0
           ? `این دقیقه: ${toPersianDigits(usage.requestsThisMinute)} از ${toPersianDigits(usage.perMinute)}.`
           : 'سقف دقیقه‌ای ندارد.',
+        `عکس، پیام صوتی و فایل امروز: ${toPersianDigits(usage.mediaToday)}` +
+          (usage.mediaLimit > 0 ? ` از ${toPersianDigits(usage.mediaLimit)}.` : ' (بدون سقف روزانه).'),
+        `شنیدن امروز: ${formatSecondsFa(usage.audioSecondsToday)}` +
+          (usage.audioSecondsLimit > 0 ? ` از ${formatSecondsFa(usage.audioSecondsLimit)}.` : ' (بدون سقف روزانه).'),
         `شمارش روز ساعت ۰۰:۰۰ به وقت جهانی (UTC) از نو شروع می‌شود؛ ${formatDurationFa(usage.minutesToReset)} دیگر.`,
         'اگر به سقف برسی، یک بار می‌گویم کی می‌توانی دوباره بنویسی.',
       ].join('\n'),
@@ -197,10 +211,22 @@ export const fa: Messages = {
     notText: 'این فایل متنی به نظر نمی‌رسد. من فایل متنی (txt، md، csv، json، کد)، PDF، عکس و پیام صوتی را می‌خوانم.',
     documentTooLong: (chars: number, max: number) =>
       `این فایل برایم خیلی طولانی است (${toPersianDigits(chars)} نویسه؛ حداکثر ${toPersianDigits(max)}). لطفاً بخشی از آن را بفرست.`,
-    pdfTooLarge: (megabytes: number, max: number) =>
-      `این PDF برای مدل‌های هوش مصنوعی خیلی بزرگ است (${toPersianDigits(megabytes)} مگابایت؛ حداکثر ${toPersianDigits(max)} مگابایت).`,
-    tooManyPages: (pages: number, max: number) =>
-      `این PDF ${toPersianDigits(pages)} صفحه دارد؛ حداکثر ${toPersianDigits(max)} صفحه می‌فرستم. لطفاً صفحه‌های لازم را بفرست.`,
+    pdfNoText:
+      'این PDF متنی ندارد که بتوانم بخوانم: به نظر صفحه‌های اسکن‌شده است. لطفاً صفحه‌ها را به صورت عکس یا خود متن را بفرست.',
+    pdfEncrypted: 'این PDF با گذرواژه قفل شده و نمی‌توانم بخوانمش. لطفاً نسخه‌ای بدون گذرواژه بفرست.',
+    pdfUnreadable: 'نتوانستم این PDF را باز کنم: شاید خراب باشد. لطفاً بررسی کن که باز می‌شود و دوباره بفرست.',
+    pdfTooComplex:
+      'این PDF برای این‌که به‌موقع بخوانمش خیلی بزرگ یا پیچیده است. لطفاً فقط صفحه‌هایی را که لازم داری بفرست.',
+    pdfTextCut: (lastPage: number, pages: number) =>
+      `📄 این PDF طولانی‌تر از آن است که یک‌جا بخوانم، پس فقط تا صفحهٔ ${toPersianDigits(lastPage)} از ${toPersianDigits(pages)} را خواندم. برای بقیه، آن صفحه‌ها را در یک PDF جدا بفرست.`,
+    mediaBudget: (limit: number, hours: number) =>
+      `امروز ${toPersianDigits(limit)} عکس، پیام صوتی و فایل فرستاده‌ای؛ این بیشترین مقداری است که در یک روز می‌پذیرم. هنوز به پیام متنی جواب می‌دهم؛ حدود ${toPersianDigits(hours)} ساعت دیگر دوباره می‌توانی عکس و فایل بفرستی.`,
+    audioBudget: (seconds: number, left: number, limit: number, hours: number) =>
+      `این صدا ${formatSecondsFa(seconds)} است و ` +
+      (left === 0
+        ? `همهٔ ${formatSecondsFa(limit)} شنیدن امروزت را مصرف کرده‌ای.`
+        : `از ${formatSecondsFa(limit)} شنیدن امروزت فقط ${formatSecondsFa(left)} مانده است.`) +
+      ` صدای کوتاه‌تری بفرست یا سؤالت را بنویس؛ سهمیه حدود ${toPersianDigits(hours)} ساعت دیگر از نو شروع می‌شود.`,
   },
 };
 

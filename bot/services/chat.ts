@@ -8,11 +8,14 @@ import {
   type MediaReference,
   messageTokens,
   type RoutedStreamEvent,
+  type RoutedResult,
   type RoutePreference,
+  type RouteRequest,
   type Router,
   type RouteInfo,
   type Usage,
   withTokens,
+  isRouterError,
 } from '../../providers';
 
 /**
@@ -75,6 +78,36 @@ export interface ExchangeOptions {
    * gone, the message goes with the photo's text stand-in only.
    */
   readonly recall?: (reference: MediaReference) => Promise<MediaPart | undefined>;
+  /**
+   * Rebuilds, for a regenerated answer, the turn that was sent for a stored media turn (a photo, a
+   * PDF: its file fetched again), or `undefined` when it cannot (then the stored stand-in is sent).
+   * Without it a regenerated media turn goes as its stand-in.
+   */
+  readonly resend?: (stored: ChatMessage) => Promise<SentTurn | undefined>;
+}
+
+/**
+ * A turn as it is sent, and what to send instead when no model that takes its media answered
+ * (`fallback`: a PDF's extracted text, for every chat model of the pool).
+ */
+export interface SentTurn {
+  readonly sent: ChatMessage;
+  /** Given the failure of `sent`: the turn to send instead, or a throw (that failure, or a better reason). */
+  readonly fallback?: (failure: unknown) => Promise<ChatMessage>;
+}
+
+/**
+ * Whether a failure of a turn with media is worth its text-only fallback: every model that takes
+ * the media was out of quota, failing, too small or refused the file. Not when a provider declined
+ * the content, nor when the request was cancelled or stopped.
+ */
+export function fallsBackToText(error: unknown): boolean {
+  return (
+    isRouterError(error) &&
+    error.kind !== 'content_filtered' &&
+    error.kind !== 'cancelled' &&
+    error.kind !== 'interrupted'
+  );
 }
 
 /** How many stored messages back a text turn still counts as a follow-up about a photo (two exchanges). */
@@ -90,8 +123,11 @@ export function recentImage(history: readonly ChatMessage[]): MediaReference | u
 /** What to answer: a new message, or the last answer again (`regenerate`) or further (`continue`). */
 export type Turn =
   | { readonly type: 'message'; readonly text: string }
-  /** A message sent in one form and stored in another (a photo: its bytes sent, a stand-in stored). */
-  | { readonly type: 'media'; readonly sent: ChatMessage; readonly stored: ChatMessage }
+  /**
+   * A message sent in one form and stored in another (a photo: its bytes sent, a stand-in stored),
+   * with what to send instead when no model that takes its media answers (`SentTurn.fallback`).
+   */
+  | ({ readonly type: 'media'; readonly stored: ChatMessage } & SentTurn)
   | { readonly type: 'regenerate' | 'continue'; readonly answerTag: string };
 
 /** A regenerate or continue of an answer that is no longer the conversation's last one. */
@@ -119,6 +155,8 @@ export function answerTagOf(answer: string): string {
 interface Plan {
   readonly history: readonly ChatMessage[];
   readonly userTurn: ChatMessage;
+  /** The turn to send instead when `userTurn`, with media, found no model to answer it. */
+  readonly fallback?: (failure: unknown) => Promise<ChatMessage>;
   readonly historyAvailable: boolean;
   /** Stores the answer; resolves with whether it was stored and the stored answer's text. */
   store(answer: string): Promise<{ stored: boolean; storedAnswer: string }>;
@@ -154,14 +192,14 @@ export class ChatService {
   async send(conversationId: string, turn: Turn, options: ExchangeOptions = {}): Promise<ChatReply> {
     const plan = await this.plan(conversationId, turn, options);
     const systemPrompt = options.systemPrompt ?? this.options.systemPrompt;
-    const result = await this.options.router.complete({
-      messages: this.conversation(systemPrompt, plan.history, plan.userTurn, Number.POSITIVE_INFINITY),
-      fit: (budget) => this.conversation(systemPrompt, plan.history, plan.userTurn, budget),
-      maxOutputTokens: this.options.maxOutputTokens,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
-      ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
-    });
+    let result: RoutedResult;
+    try {
+      result = await this.options.router.complete(this.request(systemPrompt, plan, plan.userTurn, options));
+    } catch (error) {
+      if (plan.fallback === undefined || !fallsBackToText(error)) throw error;
+      const fallback = await plan.fallback(error);
+      result = await this.options.router.complete(this.request(systemPrompt, plan, fallback, options));
+    }
     const { stored, storedAnswer } = await plan.store(result.text);
     return {
       text: result.text,
@@ -186,7 +224,7 @@ export class ChatService {
    */
   sendTurnWithHistory(
     conversationId: string,
-    turn: { readonly sent: ChatMessage; readonly stored: ChatMessage },
+    turn: SentTurn & { readonly stored: ChatMessage },
     options: ExchangeOptions = {},
   ): Promise<ChatReply> {
     return this.send(conversationId, { type: 'media', ...turn }, options);
@@ -222,29 +260,43 @@ export class ChatService {
         answerTag: answerTagOf(storedAnswer),
       };
     };
-    try {
-      for await (const event of this.options.router.stream({
-        messages: this.conversation(systemPrompt, plan.history, plan.userTurn, Number.POSITIVE_INFINITY),
-        fit: (budget) => this.conversation(systemPrompt, plan.history, plan.userTurn, budget),
-        maxOutputTokens: this.options.maxOutputTokens,
-        ...(signal === undefined ? {} : { signal }),
-        ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
-        ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
-      })) {
-        if (stop?.aborted) break;
-        if (event.type === 'start') route = event;
-        if (event.type === 'text-delta') answer += event.text;
-        yield event;
-        if (event.type === 'finish' && route !== undefined) {
-          yield { type: 'stored', reply: await reply(event) };
-          return;
+    let userTurn = plan.userTurn;
+    // At most twice: the turn, then its text-only fallback when nothing had started.
+    for (let tries = 0; tries < 2; tries += 1) {
+      try {
+        for await (const event of this.options.router.stream(
+          this.request(systemPrompt, plan, userTurn, { ...options, ...(signal === undefined ? {} : { signal }) }),
+        )) {
+          if (stop?.aborted) break;
+          if (event.type === 'start') route = event;
+          if (event.type === 'text-delta') answer += event.text;
+          yield event;
+          if (event.type === 'finish' && route !== undefined) {
+            yield { type: 'stored', reply: await reply(event) };
+            return;
+          }
         }
+        break;
+      } catch (error) {
+        if (stop?.aborted) break;
+        if (tries > 0 || route !== undefined || plan.fallback === undefined || !fallsBackToText(error)) throw error;
+        userTurn = await plan.fallback(error);
       }
-    } catch (error) {
-      if (!stop?.aborted) throw error;
     }
     // Only a stop ends the loop without a finish.
     if (stop?.aborted) yield { type: 'stored', reply: await reply(undefined) };
+  }
+
+  /** The router request of a turn: system prompt, history fitted to each model, the turn. */
+  private request(systemPrompt: string, plan: Plan, userTurn: ChatMessage, options: ExchangeOptions): RouteRequest {
+    return {
+      messages: this.conversation(systemPrompt, plan.history, userTurn, Number.POSITIVE_INFINITY),
+      fit: (budget) => this.conversation(systemPrompt, plan.history, userTurn, budget),
+      maxOutputTokens: this.options.maxOutputTokens,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(options.prefer === undefined ? {} : { prefer: options.prefer }),
+      ...(options.avoid === undefined ? {} : { avoid: options.avoid }),
+    };
   }
 
   /** Messages stored in the conversation (a question and its answer are two). */
@@ -267,6 +319,7 @@ export class ChatService {
       return {
         history,
         userTurn,
+        ...(turn.type === 'media' && turn.fallback !== undefined ? { fallback: turn.fallback } : {}),
         historyAvailable,
         store: async (answer) => ({
           stored: historyAvailable && (await this.storeExchange(conversationId, storedTurn, answer, exchangeId)),
@@ -286,9 +339,12 @@ export class ChatService {
       throw new StaleAnswerError('that answer is no longer the last one of the conversation');
     }
     if (turn.type === 'regenerate') {
+      const earlier = history.slice(0, -2);
+      const again = await this.sentAgain(question, earlier, options);
       return {
-        history: history.slice(0, -2),
-        userTurn: question,
+        history: earlier,
+        userTurn: again.sent,
+        ...(again.fallback === undefined ? {} : { fallback: again.fallback }),
         historyAvailable: true,
         store: async (answer) => ({
           stored: await this.replace(
@@ -312,6 +368,22 @@ export class ChatService {
         };
       },
     };
+  }
+
+  /**
+   * A stored question as it was sent, for a regenerated answer: a media turn rebuilt with its file
+   * fetched again (`resend`), a text turn that followed a photo with that photo again (`recall`),
+   * else the question as stored.
+   */
+  private async sentAgain(
+    question: ChatMessage,
+    earlier: readonly ChatMessage[],
+    options: ExchangeOptions,
+  ): Promise<SentTurn> {
+    if (question.reference !== undefined) {
+      return (options.resend === undefined ? undefined : await options.resend(question)) ?? { sent: question };
+    }
+    return { sent: await this.withRecalledImage(question, earlier, options.recall) };
   }
 
   /**

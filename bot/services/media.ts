@@ -1,5 +1,6 @@
 import type { MediaPart, MediaReference, RouteInfo, Router } from '../../providers';
 import type { ChatMessage } from '../../providers';
+import type { PdfText } from './pdf-text';
 
 /**
  * Media as turns of a conversation: what is sent to a model with a photo, what history keeps of it
@@ -46,15 +47,52 @@ export const UNCAPTIONED_PDF = '(The user sent this PDF without a caption.)';
  */
 export function pdfTurn(pdf: MediaPart, reference: MediaReference): MediaTurn {
   const caption = reference.caption?.trim() ?? '';
-  const name = pdf.fileName === undefined ? '' : ` ${pdf.fileName}`;
+  return {
+    sent: { role: 'user', content: caption === '' ? UNCAPTIONED_PDF : caption, media: [pdf] },
+    stored: pdfStandIn(pdf.fileName, reference),
+  };
+}
+
+/**
+ * The turn of a PDF whose text was extracted (for models that take text only): the caption, then
+ * the file's name, the pages read and the text in a fenced block. History keeps what it keeps of
+ * an inline PDF: `[PDF <name>] <caption>` and the file id.
+ */
+export function pdfTextTurn(fileName: string | undefined, text: PdfText, reference: MediaReference): MediaTurn {
+  const caption = reference.caption?.trim() ?? '';
+  const question = caption === '' ? UNCAPTIONED_PDF : caption;
+  const pages =
+    text.cut && text.lastPage < text.pages
+      ? `pages 1-${text.lastPage} of ${text.pages}; the rest was not read`
+      : text.cut
+        ? `${text.pages === 1 ? 'one page' : `${text.pages} pages`}; cut off after ${text.tokens} tokens`
+        : text.pages === 1
+          ? 'one page'
+          : `${text.pages} pages`;
+  const fence = text.text.includes('```') ? '~~~~' : '```';
+  return {
+    sent: {
+      role: 'user',
+      content: `${question}\n\nText of the PDF${fileName === undefined ? '' : ` ${fileName}`} (${pages}):\n${fence}\n${text.text}\n${fence}`,
+    },
+    stored: pdfStandIn(fileName, reference),
+  };
+}
+
+/** What history keeps of a PDF: `[PDF <name>] <caption>` and its reference, never its bytes or text. */
+function pdfStandIn(fileName: string | undefined, reference: MediaReference): ChatMessage {
+  const caption = reference.caption?.trim() ?? '';
+  const name = fileName === undefined ? '' : ` ${fileName}`;
   const shortCaption =
     caption.length > STAND_IN_CAPTION_CHARS ? `${caption.slice(0, STAND_IN_CAPTION_CHARS)}…` : caption;
   return {
-    sent: { role: 'user', content: caption === '' ? UNCAPTIONED_PDF : caption, media: [pdf] },
-    stored: {
-      role: 'user',
-      content: `[PDF${name}]${shortCaption === '' ? '' : ` ${shortCaption}`}`,
-      reference: caption === '' ? { kind: reference.kind, fileId: reference.fileId } : reference,
+    role: 'user',
+    content: `[PDF${name}]${shortCaption === '' ? '' : ` ${shortCaption}`}`,
+    reference: {
+      kind: reference.kind,
+      fileId: reference.fileId,
+      ...(caption === '' ? {} : { caption }),
+      ...(fileName === undefined ? {} : { fileName }),
     },
   };
 }

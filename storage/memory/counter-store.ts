@@ -14,6 +14,28 @@ export class MemoryCounterStore implements CounterStore {
     return { ...counter };
   }
 
+  async reserve(
+    key: string,
+    amount: number,
+    limit: number,
+    windowMs: number,
+    now: number,
+  ): Promise<{ reserved: boolean; total: number; resetAt: number }> {
+    this.sweep(now);
+    const current = this.counters.get(key);
+    const counter = current === undefined || current.resetAt <= now ? { count: 0, resetAt: now + windowMs } : current;
+    if (counter.count + amount > limit) return { reserved: false, total: counter.count, resetAt: counter.resetAt };
+    counter.count += amount;
+    this.counters.set(key, counter);
+    return { reserved: true, total: counter.count, resetAt: counter.resetAt };
+  }
+
+  async release(key: string, amount: number, now: number): Promise<void> {
+    const current = this.counters.get(key);
+    if (current === undefined || current.resetAt <= now) return;
+    current.count = Math.max(0, current.count - amount);
+  }
+
   async peek(key: string, now: number): Promise<number> {
     const current = this.counters.get(key);
     return current === undefined || current.resetAt <= now ? 0 : current.count;

@@ -2,16 +2,27 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { resolveModels } from '../../providers/router/capabilities';
 import { PROVIDERS } from '../../providers/registry';
 import type { ProviderDescriptor } from '../../providers/types';
-import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
+import { dialectFor, type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { ask, botEnv, crashRecords, startPollingBot, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
+import {
+  ask,
+  botEnv,
+  crashRecords,
+  pressButton,
+  startPollingBot,
+  suspiciousTexts,
+  turnsOf,
+} from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
+import { pdfOf } from '../helpers/pdf';
 
 /**
  * Documents through the built bot: text-like files are read as text and answered by any chat
  * model (their text stays in history like a long message); a PDF goes inline to a model that takes
- * PDFs, past the others; files that are not what they say, too long, too many pages, or that every
- * model refuses each get one clear message. Providers are chosen by capability, never by name.
+ * PDFs, past the others, and its text layer, extracted, goes to any chat model when no model that
+ * takes PDFs answers, is configured, or may take it (too many pages); files that are not what they
+ * say, too long, a scan without text, or that every model refuses each get one clear message.
+ * Providers are chosen by capability, never by name.
  */
 
 const takes = (descriptor: ProviderDescriptor, kind: 'pdf' | 'audio'): boolean => {
@@ -27,11 +38,13 @@ if (TEXT_ONLY === undefined || PDF_READER === undefined) {
   throw new Error('the document suite needs a provider that takes neither PDFs nor audio, and one that takes PDFs');
 }
 
+/** A valid PDF of `pages` pages, one line each. */
 const pdf = (pages: number): Buffer =>
-  Buffer.from(
-    `%PDF-1.7\n${Array.from({ length: pages }, (_, index) => `${index + 3} 0 obj << /Type /Page /Parent 2 0 R >> endobj`).join('\n')}\n2 0 obj << /Type /Pages /Count ${pages} >> endobj\n%%EOF\n`,
-    'latin1',
-  );
+  pdfOf(Array.from({ length: pages }, (_, index) => [`Line on page ${index + 1}`]));
+
+/** What a text-only model was sent for an extracted PDF: the part after the caption. */
+const pdfTextOf = (content: string | undefined): string =>
+  (content ?? '').slice((content ?? '').indexOf('Text of the PDF'));
 
 describe('documents', () => {
   let telegram: FakeTelegramServer;
@@ -130,13 +143,50 @@ describe('documents', () => {
     expect(turnsOf(providers.requests.at(-1))).toContain('user: [PDF report.pdf] summarise it');
   });
 
-  it('refuses a PDF with too many pages before sending it', async () => {
+  it('regenerates an answer to a PDF with the PDF again, inline, on the model that takes PDFs', async () => {
     providers.reset();
-    const reply = await ask(telegram, user, '', {
-      send: () => telegram.sendDocument(user, { fileName: 'book.pdf', mimeType: 'application/pdf', content: pdf(150) }),
+    const owner = { id: 9502, first_name: 'Again', language_code: 'en' };
+    const first = await ask(telegram, owner, '', {
+      send: () =>
+        telegram.sendDocument(owner, {
+          fileName: 'memo.pdf',
+          mimeType: 'application/pdf',
+          content: pdf(2),
+          caption: 'gist?',
+        }),
     });
-    expect(reply.text).toBe('That PDF has 150 pages; the most I send is 100. Please send the pages you need.');
-    expect(providers.requests).toEqual([]);
+    expect(first.text).toBe('echo: gist?');
+    const again = await pressButton(telegram, owner, first, '🔄 Regenerate');
+    expect(again.text).toBe('echo: gist?');
+    const [, regenerated] = providers.requestsFor(PDF_READER.name);
+    expect(regenerated?.media).toMatchObject([
+      { kind: 'pdf', mimeType: 'application/pdf', head: '25504446', valid: true },
+    ]);
+    expect(turnsOf(regenerated)).toEqual(['user: gist?']);
+    expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
+  });
+
+  it('reads the text of a PDF with more pages than go inline, up to the page cap, and says so', async () => {
+    providers.reset();
+    const since = telegram.mark();
+    telegram.sendDocument(user, { fileName: 'book.pdf', mimeType: 'application/pdf', content: pdf(150) });
+    const note = await telegram.waitForMessage(user.id, (message) => message.fromBot, { since });
+    expect(note.text).toBe(
+      '📄 That PDF is longer than I can read at once, so I read it only up to page 100 of 150. To ask about the rest, send those pages as a separate PDF.',
+    );
+    const reply = await telegram.waitForMessage(user.id, (message) => message.text.startsWith('echo:'), { since });
+    expect(reply.text).toMatch(/^echo: \(The user sent this PDF without a caption\.\)/);
+    expect(providers.requestsFor(PDF_READER.name)).toEqual([]);
+    const [request] = providers.requestsFor(TEXT_ONLY.name);
+    expect(request?.media).toEqual([]);
+    const text = pdfTextOf(request?.messages.at(-1)?.content);
+    expect(
+      text.startsWith(
+        'Text of the PDF book.pdf (pages 1-100 of 150; the rest was not read):\n```\nLine on page 1\n\nLine on page 2\n',
+      ),
+    ).toBe(true);
+    expect(text).toContain('Line on page 100\n```');
+    expect(text).not.toContain('page 101');
   });
 
   it('says a file could not be read when every model that could take it refuses it', async () => {
@@ -150,6 +200,44 @@ describe('documents', () => {
     expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
   });
 
+  it('sends the extracted text through the whole pool when the model that takes PDFs is out of quota (last: its key stays cooled down)', async () => {
+    providers.reset();
+    const quota = dialectFor(PDF_READER.name).errors.quotaExhausted();
+    providers.setHandler((request) =>
+      request.dialect === PDF_READER.name && request.media.length > 0
+        ? quota
+        : { type: 'reply', text: `read by ${request.dialect}` },
+    );
+    const reply = await ask(telegram, user, '', {
+      send: () =>
+        telegram.sendDocument(user, {
+          fileName: 'نامه.pdf',
+          mimeType: 'application/pdf',
+          content: pdfOf([['سلام دنیا', 'این یک آزمایش است']]),
+          caption: 'این نامه چه می‌گوید؟',
+        }),
+    });
+    expect(reply.text).toBe(`read by ${TEXT_ONLY.name}`);
+    expect(providers.requestsFor(PDF_READER.name).map((request) => request.media.map((part) => part.kind))).toEqual([
+      ['pdf'],
+    ]);
+    const [text] = providers.requestsFor(TEXT_ONLY.name);
+    expect(text?.media).toEqual([]);
+    expect(text?.messages.at(-1)?.content).toBe(
+      'این نامه چه می‌گوید؟\n\nText of the PDF نامه.pdf (one page):\n```\nسلام دنیا\nاین یک آزمایش است\n```',
+    );
+    // Regenerate (streamed) meets the same: the PDF model's key is cooling down, so the text goes.
+    const sentBefore = providers.requests.length;
+    const again = await pressButton(telegram, user, reply, '🔄 Regenerate');
+    expect(again.text).toBe(`read by ${TEXT_ONLY.name}`);
+    const regenerated = providers.requests.slice(sentBefore);
+    expect(regenerated.map((request) => [request.dialect, request.stream])).toEqual([[TEXT_ONLY.name, true]]);
+    expect(regenerated[0]?.messages.at(-1)?.content).toBe(text?.messages.at(-1)?.content);
+    // History keeps the stand-in, not the text.
+    await ask(telegram, user, 'thanks');
+    expect(turnsOf(providers.requests.at(-1))).toContain('user: [PDF نامه.pdf] این نامه چه می‌گوید؟');
+  });
+
   it('crashed nowhere and leaked nothing', () => {
     expect(crashRecords(bot)).toEqual([]);
     expect(suspiciousTexts(telegram)).toEqual([]);
@@ -161,28 +249,89 @@ describe('documents with no model that takes PDFs', () => {
   let providers: FakeProviderServer;
   let bot: BotProcess;
   const user = { id: 9601, first_name: 'Doc', language_code: 'en' };
+  const persian = { id: 9602, first_name: 'سند', language_code: 'fa' };
 
   beforeAll(async () => {
     [telegram, providers] = await Promise.all([startFakeTelegramServer(), startFakeProviderServer()]);
-    bot = await startPollingBot(telegram, botEnv(telegram, providers, [TEXT_ONLY.name]));
+    bot = await startPollingBot(
+      telegram,
+      botEnv(telegram, providers, [TEXT_ONLY.name], { RATE_LIMIT_PER_MINUTE: '0' }),
+    );
   });
   afterAll(async () => {
     await bot?.stop();
     await Promise.all([telegram?.stop(), providers?.stop()]);
   });
 
-  it('says no model reads PDFs, without downloading it, and still reads text files', async () => {
-    const refused = await ask(telegram, user, '', {
-      send: () => telegram.sendDocument(user, { fileName: 'report.pdf', mimeType: 'application/pdf', content: pdf(1) }),
+  it('answers a PDF from its extracted text, Persian kept in reading order, and still reads text files', async () => {
+    const reply = await ask(telegram, persian, '', {
+      send: () =>
+        telegram.sendDocument(persian, {
+          fileName: 'گزارش.pdf',
+          mimeType: 'application/pdf',
+          content: pdfOf([['گزارش سالانه', 'فروش بیشتر شد'], ['صفحهٔ دوم']]),
+          caption: 'خلاصه کن',
+        }),
     });
-    expect(refused.text).toBe(
-      'None of the AI models set up here can read this kind of message yet. Please send it as text.',
+    expect(reply.text).toMatch(/^echo: خلاصه کن/);
+    expect(providers.requests[0]?.messages.at(-1)?.content).toBe(
+      'خلاصه کن\n\nText of the PDF گزارش.pdf (2 pages):\n```\nگزارش سالانه\nفروش بیشتر شد\n\nصفحهٔ دوم\n```',
     );
-    expect(telegram.callsTo('getFile')).toEqual([]);
+    // Regenerate reads the PDF again and sends its text again.
+    const again = await pressButton(telegram, persian, reply, '🔄 پاسخ دوباره');
+    expect(again.text).toMatch(/^echo: خلاصه کن/);
+    expect(providers.requests[1]?.messages.at(-1)?.content).toBe(providers.requests[0]?.messages.at(-1)?.content);
+    expect(turnsOf(providers.requests[1])).toHaveLength(1);
     const read = await ask(telegram, user, '', {
       send: () => telegram.sendDocument(user, { fileName: 'a.txt', content: Buffer.from('hello') }),
     });
     expect(read.text).toMatch(/^echo: The user sent this file/);
-    expect(providers.requests).toHaveLength(1);
+    expect(providers.requests).toHaveLength(3);
+  });
+
+  it('cuts a long PDF at the token cap, says so, and sends whole pages then the start of the next', async () => {
+    providers.reset();
+    providers.setHandler(() => ({ type: 'reply', text: 'summary' }));
+    const pages = Array.from({ length: 30 }, (_, index) => [
+      `Chapter ${index + 1}`,
+      ...Array.from({ length: 30 }, () => 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do'),
+    ]);
+    const since = telegram.mark();
+    telegram.sendDocument(user, { fileName: 'long.pdf', mimeType: 'application/pdf', content: pdfOf(pages) });
+    const note = await telegram.waitForMessage(user.id, (message) => message.fromBot, { since });
+    const [, lastPage] = /up to page (\d+) of 30\./.exec(note.text) ?? [];
+    expect(Number(lastPage)).toBeGreaterThan(1);
+    expect(Number(lastPage)).toBeLessThan(30);
+    await telegram.waitForMessage(user.id, (message) => message.text === 'summary', { since });
+    const text = pdfTextOf(providers.requests.at(-1)?.messages.at(-1)?.content);
+    expect(text.startsWith(`Text of the PDF long.pdf (pages 1-${lastPage} of 30; the rest was not read):`)).toBe(true);
+    expect(text).toContain(`Chapter ${lastPage}\n`);
+    expect(text).not.toContain(`Chapter ${Number(lastPage) + 1}\n`);
+  });
+
+  it("tells, in the user's language, that a scan has no text and a broken PDF cannot be opened, asking no provider", async () => {
+    providers.reset();
+    const scan = await ask(telegram, user, '', {
+      send: () =>
+        telegram.sendDocument(user, { fileName: 'scan.pdf', mimeType: 'application/pdf', content: pdfOf(['scan']) }),
+    });
+    expect(scan.text).toBe(
+      'That PDF has no text I can read: it looks like scanned pages. Please send the pages as photos, or the text itself.',
+    );
+    const broken = await ask(telegram, persian, '', {
+      send: () =>
+        telegram.sendDocument(persian, {
+          fileName: 'x.pdf',
+          mimeType: 'application/pdf',
+          content: Buffer.from('%PDF-1.7\nnothing here\n'),
+        }),
+    });
+    expect(broken.text).toBe('نتوانستم این PDF را باز کنم: شاید خراب باشد. لطفاً بررسی کن که باز می‌شود و دوباره بفرست.');
+    expect(providers.requests).toEqual([]);
+  });
+
+  it('crashed nowhere and leaked nothing', () => {
+    expect(crashRecords(bot)).toEqual([]);
+    expect(suspiciousTexts(telegram)).toEqual([]);
   });
 });

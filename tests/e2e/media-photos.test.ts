@@ -4,7 +4,16 @@ import { PROVIDERS } from '../../providers/registry';
 import type { ProviderDescriptor } from '../../providers/types';
 import { type FakeProviderServer, startFakeProviderServer } from '../fakes/provider-server';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
-import { answered, ask, botEnv, crashRecords, startPollingBot, suspiciousTexts, turnsOf } from '../helpers/bot-harness';
+import {
+  answered,
+  ask,
+  botEnv,
+  crashRecords,
+  pressButton,
+  startPollingBot,
+  suspiciousTexts,
+  turnsOf,
+} from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
 
 /**
@@ -88,6 +97,54 @@ describe('photos', () => {
     const photoFile = telegram.callsTo('getFile')[0]?.params.file_id;
     expect(telegram.callsTo('getFile').at(-1)?.params.file_id).toBe(photoFile);
     expect(telegram.downloads.length).toBe(downloads + 1);
+  });
+
+  it('regenerates an answer to a photo with the photo again, fetched anew, on a vision model', async () => {
+    providers.reset();
+    providers.setHandler((request) => ({
+      type: 'reply',
+      text: `${request.media.length > 0 ? 'seen' : 'blind'} #${request.index + 1}: ${request.messages.at(-1)?.content}`,
+    }));
+    const owner = { id: 9104, first_name: 'Again', language_code: 'en' };
+    const first = await ask(telegram, owner, '', { send: () => telegram.sendPhoto(owner, { caption: 'which bird?' }) });
+    expect(first.text).toBe('seen #1: which bird?');
+    const getFiles = telegram.callsTo('getFile').length;
+    const again = await pressButton(telegram, owner, first, '🔄 Regenerate');
+    expect(again.text).toBe('seen #2: which bird?');
+    // Asked with the image (not the stand-in), and past the text-only provider.
+    const regenerated = providers.requests.at(-1);
+    expect(regenerated?.dialect).toBe(VISION.name);
+    expect(regenerated?.media).toMatchObject([{ kind: 'image', mimeType: 'image/jpeg', head: JPEG_HEAD, valid: true }]);
+    expect(turnsOf(regenerated)).toEqual(['user: which bird?']);
+    expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
+    expect(telegram.callsTo('getFile').length).toBe(getFiles + 1);
+    // The regenerated answer took the first one's place in history, after the photo's stand-in.
+    await ask(telegram, owner, 'thanks');
+    expect(turnsOf(providers.requests.at(-1)).slice(0, 2)).toEqual([
+      'user: [photo] which bird?',
+      'assistant: seen #2: which bird?',
+    ]);
+  });
+
+  it('regenerates a follow-up about the picture with the photo again', async () => {
+    providers.reset();
+    providers.setHandler((request) => ({
+      type: 'reply',
+      text: `${request.media.length > 0 ? 'seen' : 'blind'} #${request.index + 1}: ${request.messages.at(-1)?.content}`,
+    }));
+    const owner = { id: 9105, first_name: 'Follow', language_code: 'fa' };
+    await ask(telegram, owner, '', { send: () => telegram.sendPhoto(owner, { caption: 'این چیست؟' }) });
+    const followUp = await ask(telegram, owner, 'رنگش چیست؟');
+    expect(followUp.text).toBe('seen #2: رنگش چیست؟');
+    const again = await pressButton(telegram, owner, followUp, '🔄 پاسخ دوباره');
+    expect(again.text).toBe('seen #3: رنگش چیست؟');
+    const regenerated = providers.requests.at(-1);
+    expect(regenerated?.media).toMatchObject([{ kind: 'image', head: JPEG_HEAD, valid: true }]);
+    expect(turnsOf(regenerated)).toEqual([
+      'user: [photo] این چیست؟',
+      'assistant: seen #1: این چیست؟',
+      'user: رنگش چیست؟',
+    ]);
   });
 
   it('answers the follow-up from the stand-in, on any model, when the photo can no longer be fetched', async () => {

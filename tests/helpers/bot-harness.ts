@@ -127,6 +127,26 @@ export async function ask(
   });
 }
 
+/**
+ * Presses the button labelled `label` under `message` as `from`, and resolves with the bot's next
+ * message in that chat (a streamed answer's final message; drafts are not messages).
+ */
+export async function pressButton(
+  telegram: FakeTelegramServer,
+  from: UserInput,
+  message: StoredMessage,
+  label: string,
+): Promise<StoredMessage> {
+  const keyboard = (
+    message.replyMarkup as { inline_keyboard?: { text: string; callback_data?: string }[][] } | undefined
+  )?.inline_keyboard;
+  const data = keyboard?.flat().find((button) => button.text === label)?.callback_data;
+  if (data === undefined) throw new Error(`no button ${label} under ${JSON.stringify(message.text)}`);
+  const since = telegram.mark();
+  telegram.sendCallbackQuery(from, data, { message });
+  return telegram.waitForMessage(message.chat.id, (candidate) => candidate.fromBot, { since, timeoutMs: 10_000 });
+}
+
 /** Log records that mean an update crashed or escaped the error boundaries. */
 export function crashRecords(bot: BotProcess): Record<string, unknown>[] {
   return bot

@@ -183,6 +183,58 @@ describe.each(counters)('CounterStore contract: %s', (_name, create) => {
     expect(await store.peek('user:1', now + 20)).toBe(2);
     expect(await store.peek('user:3', now + 20)).toBe(0);
   });
+
+  it('reserves amounts within a budget, refuses what would pass it, and gives back what was not used', async () => {
+    const store = create();
+    const now = Date.now();
+    const first = await store.reserve('audio:1', 40, 100, 60_000, now);
+    expect(first).toMatchObject({ reserved: true, total: 40 });
+    expect(first.resetAt).toBeGreaterThan(now + 59_000);
+    expect(first.resetAt).toBeLessThanOrEqual(now + 60_000);
+    expect(await store.reserve('audio:1', 60, 100, 60_000, now + 1)).toMatchObject({ reserved: true, total: 100 });
+    const refused = await store.reserve('audio:1', 1, 100, 60_000, now + 2);
+    expect(refused).toMatchObject({ reserved: false, total: 100 });
+    // The same window (Redis counts its remaining time on its own clock: a few ms either way).
+    expect(Math.abs(refused.resetAt - first.resetAt)).toBeLessThan(50);
+    await store.release('audio:1', 60, now + 3);
+    expect(await store.peek('audio:1', now + 4)).toBe(40);
+    expect(await store.reserve('audio:1', 50, 100, 60_000, now + 5)).toMatchObject({ reserved: true, total: 90 });
+    // Never below zero; a counter that is not there is left alone.
+    await store.release('audio:1', 500, now + 6);
+    expect(await store.peek('audio:1', now + 7)).toBe(0);
+    await store.release('audio:2', 5, now + 7);
+    expect(await store.peek('audio:2', now + 8)).toBe(0);
+    // More than the whole budget at once is refused and creates nothing.
+    const tooMuch = await store.reserve('audio:3', 101, 100, 60_000, now);
+    expect(tooMuch).toMatchObject({ reserved: false, total: 0 });
+    expect(tooMuch.resetAt).toBeGreaterThan(now + 59_000);
+    expect(await store.peek('audio:3', now + 1)).toBe(0);
+  });
+
+  it('never lets reservations made at once pass the budget together', async () => {
+    const store = create();
+    const now = Date.now();
+    const results = await Promise.all(Array.from({ length: 25 }, () => store.reserve('media:1', 1, 10, 60_000, now)));
+    expect(results.filter((result) => result.reserved)).toHaveLength(10);
+    expect(await store.peek('media:1', now + 1)).toBe(10);
+  });
+});
+
+describe('MemoryCounterStore', () => {
+  it('starts a new budget window once the old one ended', async () => {
+    const store = new MemoryCounterStore();
+    const now = Date.now();
+    await store.reserve('media:1', 10, 10, 1_000, now);
+    expect(await store.reserve('media:1', 1, 10, 1_000, now + 999)).toMatchObject({ reserved: false, total: 10 });
+    expect(await store.reserve('media:1', 1, 10, 1_000, now + 1_000)).toMatchObject({
+      reserved: true,
+      total: 1,
+      resetAt: now + 2_000,
+    });
+    // A release after the window ended gives nothing back to the new one.
+    await store.release('media:1', 1, now + 2_001);
+    expect(await store.peek('media:1', now + 2_001)).toBe(0);
+  });
 });
 
 describe('RedisCounterStore', () => {
