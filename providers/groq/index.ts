@@ -37,10 +37,20 @@ function usageFromChunk(chunk: CompatChunk): CompatUsage | undefined {
   return extra?.usage ?? undefined;
 }
 
+/**
+ * Qwen 3 models on Groq think aloud: by default their answer starts with the thinking between
+ * `<think>` tags. `hidden` keeps it out of the answer (docs/providers.md). Groq refuses the
+ * parameter for models that do not reason this way, so only these get it.
+ */
+function extraParams(model: string): { reasoning_format: 'hidden' } | undefined {
+  return model.startsWith('qwen/qwen3') ? { reasoning_format: 'hidden' } : undefined;
+}
+
 function createGroqAdapter(options: AdapterOptions): ProviderAdapter {
   return createOpenAiCompatibleAdapter({
     provider: PROVIDER,
     options,
+    extraParams,
     maxTokensParam: 'max_completion_tokens',
     askStreamUsage: false,
     usageFromChunk,
@@ -79,12 +89,13 @@ export const groqProvider: ProviderDescriptor = {
   // Free-tier models of their own, each with its own limits (docs/providers.md, "Media models");
   // override with GROQ_VISION_MODEL / GROQ_TRANSCRIPTION_MODEL (`none` switches one off).
   roles: {
+    // Qwen 3.6 27B, the replacement Groq names for Llama 4 Scout (shut down 2026-07-17), in preview.
     vision: {
-      defaultModel: 'meta-llama/llama-4-scout-17b-16e-instruct',
+      defaultModel: 'qwen/qwen3.6-27b',
       operations: ['chat'],
       inputs: ['text', 'image'],
       contextWindowTokens: 131_072,
-      defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 30_000, tokensPerDay: 500_000 },
+      defaultLimits: { requestsPerMinute: 30, requestsPerDay: 1_000, tokensPerMinute: 8_000, tokensPerDay: 200_000 },
     },
     transcription: {
       defaultModel: 'whisper-large-v3-turbo',

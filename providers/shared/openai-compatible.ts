@@ -69,6 +69,8 @@ export interface CompatParams {
   readonly max_completion_tokens?: number;
   readonly response_format?: { type: 'json_object' };
   readonly stream_options?: { include_usage: boolean };
+  /** Groq: where a reasoning model's thinking goes (`hidden`: not in the answer). */
+  readonly reasoning_format?: 'hidden' | 'raw' | 'parsed';
 }
 
 /**
@@ -137,6 +139,8 @@ export interface CompatSpec {
   readonly refineFailure?: (facts: FailureFacts, body: ErrorBody) => FailureFacts;
   /** The provider's speech-to-text endpoint, when its models offer transcription. */
   readonly transcriberFor?: (apiKey: string) => CompatTranscriber;
+  /** Parameters only this provider takes, for the model asked (e.g. how a reasoning model shows its thinking). */
+  readonly extraParams?: (model: string) => Pick<CompatParams, 'reasoning_format'> | undefined;
 }
 
 /** The error object of a failure, as far as OpenAI-compatible bodies go. */
@@ -172,6 +176,7 @@ export function createOpenAiCompatibleAdapter(spec: CompatSpec): ProviderAdapter
   };
 
   const buildParams = (request: ChatRequest, stream: boolean): CompatParams => ({
+    ...spec.extraParams?.(request.model ?? spec.options.model),
     model: request.model ?? spec.options.model,
     messages: request.messages.map(
       (message): CompatMessage =>

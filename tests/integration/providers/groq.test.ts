@@ -71,6 +71,21 @@ describe('groq adapter specifics', () => {
     expect(streamed?.body).not.toHaveProperty('stream_options');
   });
 
+  it('keeps a Qwen 3 model’s thinking out of the answer (reasoning_format hidden), and asks no other model so', async () => {
+    const vision = groqProvider.roles?.vision?.defaultModel ?? '';
+    expect(vision.startsWith('qwen/qwen3')).toBe(true);
+    server.enqueue({ type: 'reply', text: 'یک گربه' });
+    await adapter().complete({ model: vision, messages: [{ role: 'user', content: 'چه می‌بینی؟' }] }, 'gsk_fake');
+    server.enqueue({ type: 'reply', text: 'streamed' });
+    await collectStream(adapter().stream({ model: vision, messages: [{ role: 'user', content: 'hi' }] }, 'gsk_fake'));
+    server.enqueue({ type: 'reply', text: 'plain' });
+    await adapter().complete({ messages: [{ role: 'user', content: 'hi' }] }, 'gsk_fake');
+    const [qwen, qwenStreamed, other] = server.requests.slice(-3);
+    expect(qwen?.body).toMatchObject({ model: vision, reasoning_format: 'hidden' });
+    expect(qwenStreamed?.body).toMatchObject({ model: vision, reasoning_format: 'hidden', stream: true });
+    expect(other?.body).not.toHaveProperty('reasoning_format');
+  });
+
   it('finds streaming usage in x_groq.usage of the last chunk', async () => {
     server.enqueue({ type: 'reply', text: 'a b c', usage: { inputTokens: 3, outputTokens: 3 } });
     const { finish } = await collectStream(
