@@ -15,6 +15,12 @@ import { dialectFor, type RecordedRequest } from '../fakes/provider-server';
 
 const isFinitePositive = (value: number): boolean => Number.isFinite(value) && value > 0;
 
+/** One small request of key `key-one` to `dialect`, and a function that sends it to the enforcer. */
+function oneRequest(enforcer: LimitEnforcer, dialect: string) {
+  const request = { dialect, apiKey: 'key-one', messages: [{ role: 'user', content: 'hi' }], body: {} };
+  return { request, ask: () => enforcer.handle(request as unknown as RecordedRequest) };
+}
+
 describe('bench smoke', () => {
   it('overhead: measures both arms at each concurrency and reports finite ratios', async () => {
     const results = await runOverheadBenchmark({
@@ -94,13 +100,7 @@ describe('bench smoke', () => {
       answer: () => ({ text: 'ok', outputTokens: 1 }),
     });
     enforcer.register(provider.name, 'key-one');
-    const request = {
-      dialect: provider.name,
-      apiKey: 'key-one',
-      messages: [{ role: 'user', content: 'hi' }],
-      body: {},
-    };
-    const ask = () => enforcer.handle(request as unknown as RecordedRequest);
+    const { request, ask } = oneRequest(enforcer, provider.name);
     const rpm = provider.defaultLimits.requestsPerMinute ?? 0;
     for (let index = 0; index < rpm; index++) expect(ask().type).toBe('reply');
     expect(enforcer.keyWithRoom(request.messages, 1, undefined)).toBeUndefined();
@@ -120,13 +120,7 @@ describe('bench smoke', () => {
       now: () => now,
       answer: () => ({ text: 'ok', outputTokens: 1 }),
     });
-    const request = {
-      dialect: provider.name,
-      apiKey: 'key-one',
-      messages: [{ role: 'user', content: 'hi' }],
-      body: {},
-    };
-    const ask = () => enforcer.handle(request as unknown as RecordedRequest);
+    const { request, ask } = oneRequest(enforcer, provider.name);
     expect(ask().type).toBe('reply');
     now += 120_000; // the next day of the same month: the month's count goes on
     expect(ask().type).toBe('reply');
