@@ -34,7 +34,9 @@ export const PDF_TEXT_LIMITS: PdfTextLimits = {
   // 6,000 leaves room for the system prompt, the caption and some history (docs/providers.md).
   maxTokens: 6_000,
   timeoutMs: 20_000,
-  maxMemoryMb: 384,
+  // PM2 restarts the bot past 300 MB (ecosystem.config.cjs) and the bot itself lives at about
+  // 150 MB: a reader may add 128 MB (two at once are watched against the same process total).
+  maxMemoryMb: 128,
 };
 
 export interface PdfText {
