@@ -12,6 +12,16 @@ import type { ChatMessage } from '../providers/types';
 
 export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
+  /**
+   * The call certainly changed nothing: it never left this process (no connection) or the backend
+   * refused it. Otherwise it may have been applied and only its answer lost with the connection.
+   */
+  readonly notApplied: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { readonly notApplied?: boolean }) {
+    super(message, options);
+    this.notApplied = options?.notApplied ?? false;
+  }
 }
 
 export function isStorageUnavailable(error: unknown): error is StorageUnavailableError {

@@ -1,6 +1,6 @@
 import { type Bot, Context, GrammyError } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { Lease, UpdateQueue } from '../../storage';
+import { isStorageUnavailable, type Lease, type UpdateQueue } from '../../storage';
 import type { BotContext } from '../context';
 import { isStopPress } from '../features/answer-buttons';
 import type { Logger } from '../logger';
@@ -62,19 +62,28 @@ export function chatIdOf(bot: Bot<BotContext>, update: Update): string | undefin
 
 /**
  * Appends updates in the order Telegram sent them (one connection keeps the order of commands).
- * Resolves with the updates that could not be appended (none when all were).
+ * Resolves with the updates that could not be appended (none when all were), and among them
+ * those whose append may have reached Redis all the same (its answer lost with the connection).
  */
 export async function appendUpdates(
   bot: Bot<BotContext>,
   queue: UpdateQueue,
   updates: readonly Update[],
-): Promise<{ readonly failed: Update[]; readonly error: unknown }> {
+): Promise<{ readonly failed: Update[]; readonly maybeApplied: Update[]; readonly error: unknown }> {
   const outcomes = await Promise.allSettled(
     updates.map((update) => queue.append(update.update_id, JSON.stringify(update), chatIdOf(bot, update))),
   );
-  const failed = updates.filter((_, index) => outcomes[index]!.status === 'rejected');
-  const rejection = outcomes.find((outcome) => outcome.status === 'rejected');
-  return { failed, error: rejection?.status === 'rejected' ? rejection.reason : undefined };
+  const failed: Update[] = [];
+  const maybeApplied: Update[] = [];
+  let error: unknown;
+  updates.forEach((update, index) => {
+    const outcome = outcomes[index]!;
+    if (outcome.status === 'fulfilled') return;
+    failed.push(update);
+    error ??= outcome.reason;
+    if (!(isStorageUnavailable(outcome.reason) && outcome.reason.notApplied)) maybeApplied.push(update);
+  });
+  return { failed, maybeApplied, error };
 }
 
 /**
@@ -105,8 +114,9 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
   let localSlotFreed: (() => void) | undefined;
   const maybeQueuedWaitMs = options.maybeQueuedWaitMs ?? 20_000;
   /**
-   * Updates appended (Redis took them) but not confirmed on a replica, by update id, with when that
-   * was first so: until the offset moves past them they may be in the queue, or not.
+   * Updates appended (Redis took them) but not confirmed on a replica, or whose append failed in a
+   * way that may have reached Redis, by update id, with when that was first so: until the offset
+   * moves past them they may be in the queue, or not.
    */
   const maybeQueued = new Map<number, number>();
   /** Updates handled here since the offset last moved (it may wait on one that may be queued). */
@@ -191,13 +201,20 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         const fetched = updates.filter((update) => !handledHere.has(update.update_id));
         // Into the queue before the offset moves past them; what cannot be queued (Redis away) is
         // handled here.
-        let { failed, error } = await appendUpdates(bot, queue, fetched);
+        let { failed, maybeApplied, error } = await appendUpdates(bot, queue, fetched);
         // A failed append may have reached Redis before it went away (the answer was lost): try
-        // again for about a second, where an update already queued counts as queued, before
-        // handling here what still cannot be queued.
+        // again for about a second, where an update already queued counts as queued. One that may
+        // have reached it waits for Redis below like one taken unconfirmed: answered here, it would
+        // be answered again from the queue once Redis is back.
+        const noteMaybeQueued = (updates: readonly Update[]): void => {
+          const now = Date.now();
+          for (const update of updates) if (!maybeQueued.has(update.update_id)) maybeQueued.set(update.update_id, now);
+        };
+        noteMaybeQueued(maybeApplied);
         for (let retryMs = 100; failed.length > 0 && retryMs <= 400 && !term.signal.aborted; retryMs *= 2) {
           await pause(retryMs, term.signal);
-          ({ failed, error } = await appendUpdates(bot, queue, failed));
+          ({ failed, maybeApplied, error } = await appendUpdates(bot, queue, failed));
+          noteMaybeQueued(maybeApplied);
         }
         // On a replica before Telegram forgets them (a failover loses what only the master had):
         // when no replica took them, the offset stays and they are fetched and appended again.

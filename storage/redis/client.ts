@@ -152,6 +152,9 @@ export async function connectRedis(client: RedisClient): Promise<void> {
  */
 const IN_TRANSITION = /^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|MOVED|ASK)\b/;
 
+/** How ioredis (without an offline queue) rejects a command it could not write: it never left. */
+const NOT_WRITTEN = "Stream isn't writeable";
+
 /**
  * Runs a Redis call and turns connection trouble (refused, closed, timed out, no offline queue)
  * and the replies of a failover under way into `StorageUnavailableError`. Other errors Redis
@@ -162,7 +165,10 @@ export async function callRedis<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (error) {
     if (error instanceof Error && error.name === 'ReplyError' && !IN_TRANSITION.test(error.message)) throw error;
-    throw new StorageUnavailableError(`Redis is unavailable: ${describe(error)}`, { cause: error });
+    // A failover's refusal, or a command never written (no connection and no offline queue):
+    // Redis did nothing. A connection lost or a timeout with the command under way: it may have.
+    const notApplied = error instanceof Error && (error.name === 'ReplyError' || error.message.startsWith(NOT_WRITTEN));
+    throw new StorageUnavailableError(`Redis is unavailable: ${describe(error)}`, { cause: error, notApplied });
   }
 }
 

@@ -134,7 +134,8 @@ describe('the poller when Redis goes away with an update it took unconfirmed', (
     const appends: number[] = [];
     const queue = queueOver(memory, {
       append: async (updateId, payload, chatId) => {
-        if (away) throw new StorageUnavailableError('Redis is unavailable: a failover');
+        // The client knows the connection is gone: the append is not sent.
+        if (away) throw new StorageUnavailableError('Redis is unavailable: a failover', { notApplied: true });
         appends.push(updateId);
         return memory.append(updateId, payload, chatId);
       },
@@ -186,6 +187,40 @@ describe('the poller when Redis goes away with an update it took unconfirmed', (
     expect(handled).toEqual([other.update_id]); // the first is the queue's to hand out
     expect(await queue.backlog()).toBe(1);
     expect(appends.filter((id) => id === taken.update_id).length).toBeGreaterThan(1); // appended again, queued once
+  });
+
+  it('waits for Redis, too, when an append’s answer was lost with the connection (Redis may have it), and queues it once', async () => {
+    const handled: number[] = [];
+    const memory = new MemoryUpdateQueue();
+    let away = false;
+    const appends: number[] = [];
+    const queue = queueOver(memory, {
+      append: async (updateId, payload, chatId) => {
+        if (away) throw new StorageUnavailableError('Redis is unavailable: a failover', { notApplied: true });
+        appends.push(updateId);
+        const appended = await memory.append(updateId, payload, chatId);
+        if (appends.length === 1) {
+          // Redis took the first one, and the connection went before its answer came.
+          away = true;
+          throw new StorageUnavailableError('Redis is unavailable: Connection is closed.');
+        }
+        return appended;
+      },
+      confirmDurable: async () => true,
+    });
+    poll(queue, handled);
+    await telegram.waitForPolling();
+    const lost = telegram.sendText(user(5), 'its answer was lost');
+    await until(() => appends.includes(lost.update_id), 'the first append');
+    const other = telegram.sendText(user(6), 'another chat, while Redis is away');
+    await until(() => handled.includes(other.update_id), 'the other chat to be answered here', 5000);
+    expect(handled).toEqual([other.update_id]);
+    expect(telegram.updatesConfirmed()).toBeLessThanOrEqual(lost.update_id);
+
+    away = false;
+    await until(() => telegram.updatesConfirmed() > other.update_id, 'the updates to be confirmed', 5000);
+    expect(handled).toEqual([other.update_id]); // the first is the queue's to hand out, once
+    expect(await queue.backlog()).toBe(1);
   });
 
   it('answers it here once Redis has been away for longer than the wait', async () => {

@@ -26,6 +26,16 @@ describe('callRedis', () => {
     expect(isStorageUnavailable(await outcome(new Error('Connection is closed.')))).toBe(true);
   });
 
+  it('tells a call Redis cannot have applied (refused, or never written) from one it may have', async () => {
+    const notApplied = async (error: Error): Promise<unknown> =>
+      ((await outcome(error)) as { notApplied?: unknown }).notApplied;
+    expect(await notApplied(reply("READONLY You can't write against a read only replica."))).toBe(true);
+    expect(await notApplied(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe(true);
+    // Under way when the connection went, or timed out: Redis may have run it.
+    expect(await notApplied(new Error('Connection is closed.'))).toBe(false);
+    expect(await notApplied(new Error('Command timed out'))).toBe(false);
+  });
+
   it('lets any other reply through as it is: a bug to see, not an outage to hide', async () => {
     const bug = reply('ERR user_script:1: Script attempted to access nonexistent global variable');
     expect(await outcome(bug)).toBe(bug);
