@@ -12,7 +12,8 @@
  *   process died between Telegram taking the reply and Redis taking the acknowledgement, the one
  *   window the intake cannot close; such answers are counted apart), or a turn stored twice;
  * - a secret (a key, the bot token) in any output of the bots or in any message they sent;
- * - memory of a process that ran through the second half grew over it.
+ * - memory of a process that ran through the second half grew over it (the first process is not
+ *   killed in the second half, so that one does).
  *
  * Options: `--minutes` (default 30), `--users` (1000), `--seed` (1), `--keep-logs`. Exit 2: it
  * could not run.
@@ -309,7 +310,12 @@ class Soak {
         this.telegram.failNext('sendMessage', { drop: true }, 2);
         break;
       case 'bot-kill': {
-        const index = Math.floor(this.faultRng() * PROCESSES);
+        // In the second half the first process is spared, so that one process runs through it and
+        // its memory over the half can be judged (kills come every minute or so: none would).
+        const secondHalf = performance.now() - this.started >= (this.options.minutes * 60_000) / 2;
+        const index = secondHalf
+          ? 1 + Math.floor(this.faultRng() * (PROCESSES - 1))
+          : Math.floor(this.faultRng() * PROCESSES);
         const bot = this.bots[index]!;
         bot.killed = true;
         this.kills.push(performance.now());
