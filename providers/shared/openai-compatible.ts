@@ -69,7 +69,7 @@ export interface CompatParams {
   readonly max_completion_tokens?: number;
   readonly response_format?: { type: 'json_object' };
   readonly stream_options?: { include_usage: boolean };
-  /** Groq: where a reasoning model's thinking goes (`hidden`: not in the answer). */
+  /** Where a reasoning model's thinking goes, for providers that take it (`hidden`: not in the answer). */
   readonly reasoning_format?: 'hidden' | 'raw' | 'parsed';
 }
 
