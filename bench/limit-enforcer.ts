@@ -244,36 +244,17 @@ function judge(account: KeyAccount, weight: RequestWeight, now: number): Verdict
       ? weight.inputTokens + weight.maxOutputTokens
       : tokens;
   const untilTomorrow = nextQuotaDayStart(now, account.provider.dailyResetZone) - now;
-  if (limits.requestsPerMonth !== undefined && account.requestsThisMonth + 1 > limits.requestsPerMonth) {
-    return {
-      ok: false,
-      kind: 'rpmo',
-      limit: limits.requestsPerMonth,
-      used: account.requestsThisMonth,
-      requested: 1,
-      // At least until tomorrow; the month's end is further still.
-      retryAfterMs: untilTomorrow,
-    };
-  }
-  if (limits.requestsPerDay !== undefined && account.requestsToday + 1 > limits.requestsPerDay) {
-    return {
-      ok: false,
-      kind: 'rpd',
-      limit: limits.requestsPerDay,
-      used: account.requestsToday,
-      requested: 1,
-      retryAfterMs: untilTomorrow,
-    };
-  }
-  if (limits.tokensPerDay !== undefined && account.tokensToday + admissionTokens > limits.tokensPerDay) {
-    return {
-      ok: false,
-      kind: 'tpd',
-      limit: limits.tokensPerDay,
-      used: account.tokensToday,
-      requested: admissionTokens,
-      retryAfterMs: untilTomorrow,
-    };
+  // The month's and the day's windows: a refusal lasts at least until the provider's day turns
+  // (a monthly one longer still).
+  const longWindows = [
+    { kind: 'rpmo', limit: limits.requestsPerMonth, used: account.requestsThisMonth, requested: 1 },
+    { kind: 'rpd', limit: limits.requestsPerDay, used: account.requestsToday, requested: 1 },
+    { kind: 'tpd', limit: limits.tokensPerDay, used: account.tokensToday, requested: admissionTokens },
+  ] as const;
+  for (const { kind, limit, used, requested } of longWindows) {
+    if (limit !== undefined && used + requested > limit) {
+      return { ok: false, kind, limit, used, requested, retryAfterMs: untilTomorrow };
+    }
   }
   const requestsThisMinute = account.spends.length;
   if (limits.requestsPerMinute !== undefined && requestsThisMinute + 1 > limits.requestsPerMinute) {

@@ -354,7 +354,8 @@ async function startArm(
     ...extraNodeArgs,
     ...(process.env.BENCH_BOT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== ''),
   ];
-  const bot = startBenchProcess(armScript(arm), { ...armEnv(arm, telegram, fixtures), ...extraEnv }, nodeArgs);
+  const env = { ...armEnv(arm, telegram, fixtures), ...extraEnv };
+  const bot = startBenchProcess(armScript(arm), env, nodeArgs);
   try {
     await Promise.race([
       telegram.waitForPolling({ timeoutMs: 30_000, description: `${arm} to start polling` }),
@@ -370,7 +371,7 @@ async function startArm(
   const others: BenchProcess[] = [];
   if (arm === 'switchboard-x2') {
     // The second process finds the poller's lease taken: it only handles updates from the queue.
-    const second = startBenchProcess(armScript(arm), { ...armEnv(arm, telegram, fixtures), ...extraEnv }, nodeArgs);
+    const second = startBenchProcess(armScript(arm), env, nodeArgs);
     others.push(second);
     try {
       await second.waitForRecord((record) => record.msg === 'long polling started', 30_000);

@@ -119,6 +119,11 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
    * moves past them they may be in the queue, or not.
    */
   const maybeQueued = new Map<number, number>();
+  /** Notes updates as maybe queued, from now (an update already noted keeps its first moment). */
+  const noteMaybeQueued = (updates: readonly Update[]): void => {
+    const now = Date.now();
+    for (const update of updates) if (!maybeQueued.has(update.update_id)) maybeQueued.set(update.update_id, now);
+  };
   /** Updates handled here since the offset last moved (it may wait on one that may be queued). */
   const handledHere = new Set<number>();
 
@@ -206,10 +211,6 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         // again for about a second, where an update already queued counts as queued. One that may
         // have reached it waits for Redis below like one taken unconfirmed: answered here, it would
         // be answered again from the queue once Redis is back.
-        const noteMaybeQueued = (updates: readonly Update[]): void => {
-          const now = Date.now();
-          for (const update of updates) if (!maybeQueued.has(update.update_id)) maybeQueued.set(update.update_id, now);
-        };
         noteMaybeQueued(maybeApplied);
         for (let retryMs = 100; failed.length > 0 && retryMs <= 400 && !term.signal.aborted; retryMs *= 2) {
           await pause(retryMs, term.signal);
@@ -219,10 +220,7 @@ export function startLeasedPolling(bot: Bot<BotContext>, options: LeasedPollingO
         // On a replica before Telegram forgets them (a failover loses what only the master had):
         // when no replica took them, the offset stays and they are fetched and appended again.
         if (failed.length < fetched.length && !(await queue.confirmDurable())) {
-          const now = Date.now();
-          for (const update of fetched) {
-            if (!failed.includes(update) && !maybeQueued.has(update.update_id)) maybeQueued.set(update.update_id, now);
-          }
+          noteMaybeQueued(fetched.filter((update) => !failed.includes(update)));
           await pause(200, term.signal);
           continue;
         }

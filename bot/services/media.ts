@@ -174,14 +174,7 @@ export class MediaService {
       temperature: 0,
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    return {
-      text: result.text.trim(),
-      provider: result.provider,
-      model: result.model,
-      keyId: result.keyId,
-      maskedKey: result.maskedKey,
-      failedAttempts: result.failedAttempts,
-    };
+    return trimmedWithRoute(result);
   }
 
   /** What is said in `audio`, from the first model of the pool that transcribes and answers. */
@@ -190,13 +183,18 @@ export class MediaService {
       messages: [{ role: 'user', content: '', media: [audio] }],
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    return {
-      text: result.text.trim(),
-      provider: result.provider,
-      model: result.model,
-      keyId: result.keyId,
-      maskedKey: result.maskedKey,
-      failedAttempts: result.failedAttempts,
-    };
+    return trimmedWithRoute(result);
   }
+}
+
+/** A routed answer's text, trimmed, with who answered it (and nothing else of the result). */
+function trimmedWithRoute(result: RouteInfo & { readonly text: string }): RouteInfo & { readonly text: string } {
+  return {
+    text: result.text.trim(),
+    provider: result.provider,
+    model: result.model,
+    keyId: result.keyId,
+    maskedKey: result.maskedKey,
+    failedAttempts: result.failedAttempts,
+  };
 }
