@@ -78,6 +78,9 @@ export interface E2eOptions {
   readonly intake: IntakeOptions | undefined;
 }
 
+/** The arms of the intake phases, all by default; fewer when profiling. */
+export const INTAKE_ARMS = ['switchboard', 'switchboard-x2', 'switchboard-memory', 'floor'] as const;
+
 export interface IntakeOptions {
   /** Closed loop: users, each sending the next message when the last is answered, to a provider answering in `providerDelayMs`. */
   readonly closedLoopUsers: number;
@@ -89,6 +92,7 @@ export interface IntakeOptions {
   readonly headOfLineRatePerSecond: number;
   readonly headOfLineSeconds: number;
   readonly headOfLineProviderDelayMs: number;
+  readonly arms?: readonly (typeof INTAKE_ARMS)[number][];
 }
 
 export const DEFAULT_E2E_OPTIONS: E2eOptions = {
@@ -240,7 +244,7 @@ export async function runE2eBenchmark(
     }
     const intake: IntakeRun[] = [];
     if (options.intake !== undefined) {
-      for (const arm of ['switchboard', 'switchboard-x2', 'switchboard-memory', 'floor'] as const) {
+      for (const arm of options.intake.arms ?? INTAKE_ARMS) {
         log(`intake: ${arm} …`);
         intake.push(await runIntake(fixtures, arm, options.intake, options));
       }

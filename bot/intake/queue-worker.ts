@@ -62,9 +62,11 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   const maxAttempts = options.maxAttempts ?? 3;
   const retryDelayMs = options.retryDelayMs ?? 500;
   const reclaimIdleMs = options.reclaimIdleMs ?? 15_000;
-  const inFlight = new Map<string, Promise<void>>();
-  /** The same, by update id: an update appended again after a failover comes under a new entry id. */
-  const updatesInFlight = new Map<number, Promise<void>>();
+  /**
+   * The updates being handled here, by update id, with the entry each came under: an update
+   * appended again after a failover comes under a new entry id, and is not handled twice at once.
+   */
+  const inFlight = new Map<number, { readonly entryId: string; readonly task: Promise<void> }>();
   /**
    * Entries handled here whose acknowledgement Redis did not take (it was away): completed again,
    * their turns marked too, with the next heartbeat.
@@ -86,19 +88,20 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
    * done (a chat's next update waits for that mark, and a failover may have lost it with the
    * acknowledgement). Those Redis does not take are tried again with the next heartbeat.
    */
+  const complete = async (entry: QueuedUpdate, markTurn: boolean): Promise<boolean> => {
+    try {
+      await queue.complete(entry, markTurn);
+      unacknowledged.delete(entry.entryId);
+      return true;
+    } catch (error) {
+      redisWasAway = true;
+      unacknowledged.set(entry.entryId, entry);
+      warnOnce('could not acknowledge handled updates; trying again', error);
+      return false;
+    }
+  };
   const completeAgain = async (entries: readonly QueuedUpdate[]): Promise<void> => {
-    await Promise.all(
-      entries.map(async (entry) => {
-        try {
-          await queue.complete(entry, entry.ticket !== undefined);
-          unacknowledged.delete(entry.entryId);
-        } catch (error) {
-          redisWasAway = true;
-          unacknowledged.set(entry.entryId, entry);
-          warnOnce('could not acknowledge handled updates; trying again', error);
-        }
-      }),
-    );
+    await Promise.all(entries.map((entry) => complete(entry, entry.ticket !== undefined)));
   };
 
   const setAside = async (entry: QueuedUpdate, update: Update | undefined, reason: string): Promise<void> => {
@@ -175,14 +178,7 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
         // Acknowledged and its turn passed on in one step (the turn may have gone already: a paste).
         handled.add(entry.updateId);
         const markTurn = ticket !== undefined && !turnDone;
-        try {
-          await queue.complete(entry, markTurn);
-          if (markTurn) turnDone = true;
-        } catch (error) {
-          redisWasAway = true;
-          unacknowledged.set(entry.entryId, entry);
-          warnOnce('could not acknowledge handled updates; trying again', error);
-        }
+        if ((await complete(entry, markTurn)) && markTurn) turnDone = true;
       } else if (!stopping) {
         const name = failure instanceof Error ? failure.name : typeof failure;
         await setAside(entry, update, `handling failed ${maxAttempts} times: ${name}`);
@@ -201,25 +197,23 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
    * again (see `HandledUpdates`).
    */
   const start = (entry: QueuedUpdate): void => {
-    if (inFlight.has(entry.entryId)) return;
-    const running = updatesInFlight.get(entry.updateId);
+    const running = inFlight.get(entry.updateId);
+    if (running?.entryId === entry.entryId) return;
     if (running !== undefined || handled.has(entry.updateId)) {
       logger.warn(
         { update_id: entry.updateId, deliveries: entry.deliveries },
         'an update handled here was handed out again (a Redis failover lost its acknowledgement); acknowledging it again',
       );
-      void (running ?? Promise.resolve()).then(() => completeAgain([entry]));
+      void (running?.task ?? Promise.resolve()).then(() => completeAgain([entry]));
       return;
     }
     const task = handle(entry)
       .catch((error: unknown) => logger.error({ err: error, update_id: entry.updateId }, 'update failed'))
       .finally(() => {
-        inFlight.delete(entry.entryId);
-        updatesInFlight.delete(entry.updateId);
+        inFlight.delete(entry.updateId);
         slotFreed?.();
       });
-    inFlight.set(entry.entryId, task);
-    updatesInFlight.set(entry.updateId, task);
+    inFlight.set(entry.updateId, { entryId: entry.entryId, task });
   };
 
   const takeLoop = async (): Promise<void> => {
@@ -250,7 +244,10 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   /** Touches this process's entries (it is alive), writes acknowledgements that failed, takes over those of dead processes. */
   const heartbeat = async (): Promise<void> => {
     try {
-      const lost = await queue.touch(consumer, [...inFlight.keys(), ...unacknowledged.keys()]);
+      const lost = await queue.touch(consumer, [
+        ...[...inFlight.values()].map((running) => running.entryId),
+        ...unacknowledged.keys(),
+      ]);
       // Entries still pending for this process that it does not hold: handed to it by a take
       // whose reply never arrived (a failover), or done here with an acknowledgement a failover
       // threw away. The first are handled now, the second completed again (`start` tells them apart).
@@ -306,7 +303,10 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       const deadline = new Promise<'timeout'>((resolve) => {
         graceTimer = setTimeout(() => resolve('timeout'), graceMs);
       });
-      const outcome = await Promise.race([Promise.allSettled([loop, ...inFlight.values()]), deadline]);
+      const outcome = await Promise.race([
+        Promise.allSettled([loop, ...[...inFlight.values()].map((running) => running.task)]),
+        deadline,
+      ]);
       clearTimeout(graceTimer);
       if (unacknowledged.size > 0) await completeAgain([...unacknowledged.values()]);
       if (outcome === 'timeout') {
