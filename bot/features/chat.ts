@@ -14,8 +14,7 @@ import {
 } from '../reply';
 import { type ChatReply, type ExchangeOptions, isStaleAnswer, type Turn } from '../services/chat';
 import { answerButtonsFor, parseAnswerButton, stopMarkup } from './answer-buttons';
-import { mediaResender } from './media';
-import { imageRecaller } from './media-download';
+import { mediaRecaller, mediaResender } from './media';
 
 type TextContext = Filter<BotContext, 'message:text'>;
 
@@ -130,10 +129,10 @@ async function answer(ctx: BotContext, turn: Turn, avoid: readonly string[] = []
   const { services, config } = ctx.deps;
   const prefer = services.settings.preferenceFor(ctx.settings);
   const options: ExchangeOptions = {
-    // A text turn right after a photo is sent with that photo again (a question about "the picture").
-    ...(turn.type === 'message' ? { ...exchangeOf(ctx), recall: imageRecaller(ctx) } : {}),
+    // A text turn right after a photo or PDF is sent with that file again (a question about "the picture").
+    ...(turn.type === 'message' ? { ...exchangeOf(ctx), recall: mediaRecaller(ctx) } : {}),
     // A regenerated answer is asked as the question was: with its photo or PDF fetched again.
-    ...(turn.type === 'regenerate' ? { recall: imageRecaller(ctx), resend: mediaResender(ctx) } : {}),
+    ...(turn.type === 'regenerate' ? { recall: mediaRecaller(ctx), resend: mediaResender(ctx) } : {}),
     systemPrompt: services.settings.systemPromptFor(ctx.settings),
     ...(prefer === undefined ? {} : { prefer }),
     ...(avoid.length === 0 ? {} : { avoid }),

@@ -362,7 +362,12 @@ async function answerPdf(ctx: BotContext, incoming: MediaIncoming): Promise<void
  * answers) when the pool has a model that takes PDFs and the file is within the inline caps; else
  * its text, read now. Throws `PdfTextError` when the text is needed and there is none to read.
  */
-async function pdfTurnFor(ctx: BotContext, data: Uint8Array, reference: MediaReference): Promise<MediaTurn & SentTurn> {
+async function pdfTurnFor(
+  ctx: BotContext,
+  data: Uint8Array,
+  reference: MediaReference,
+  telling: Telling = TELL_CUT,
+): Promise<MediaTurn & SentTurn> {
   const part: MediaPart = {
     kind: 'pdf',
     mimeType: 'application/pdf',
@@ -375,14 +380,20 @@ async function pdfTurnFor(ctx: BotContext, data: Uint8Array, reference: MediaRef
     data.byteLength <= PDF_MAX_BYTES &&
     (pages === undefined || pages <= PDF_MAX_PAGES);
   if (inline) {
-    return { ...pdfTurn(part, reference), fallback: (failure) => pdfTextOf(ctx, data, reference, failure) };
+    return { ...pdfTurn(part, reference), fallback: (failure) => pdfTextOf(ctx, data, reference, failure, telling) };
   }
   ctx.log.info(
     { bytes: data.byteLength, pages, readsPdfs: ctx.deps.services.media.readsPdfs },
     'PDF not sent inline: reading its text',
   );
-  return { ...pdfTextTurn(reference.fileName, await readPdfText(ctx, data), reference) };
+  return { ...pdfTextTurn(reference.fileName, await readPdfText(ctx, data, telling), reference) };
 }
+
+/** Whether the user is told that a PDF's text was cut (not again when a follow-up reads it again). */
+interface Telling {
+  readonly tellCut: boolean;
+}
+const TELL_CUT: Telling = { tellCut: true };
 
 /**
  * The extracted-text turn of a PDF that went inline and found no model to answer it: `failure`
@@ -393,10 +404,11 @@ async function pdfTextOf(
   data: Uint8Array,
   reference: MediaReference,
   failure: unknown,
+  telling: Telling,
 ): Promise<ChatMessage> {
   ctx.log.info({ err: failure }, 'no model that takes PDFs answered: reading the text of the PDF');
   try {
-    return pdfTextTurn(reference.fileName, await readPdfText(ctx, data), reference).sent;
+    return pdfTextTurn(reference.fileName, await readPdfText(ctx, data, telling), reference).sent;
   } catch (error) {
     if (isPdfTextError(error) && error.reason === 'no_text') throw failure;
     throw error;
@@ -404,7 +416,7 @@ async function pdfTextOf(
 }
 
 /** The text of a PDF; the user is told first when it was cut (at the token or page cap). */
-async function readPdfText(ctx: BotContext, data: Uint8Array) {
+async function readPdfText(ctx: BotContext, data: Uint8Array, telling: Telling) {
   const started = performance.now();
   const text = await extractPdfText(data);
   ctx.log.info(
@@ -417,7 +429,7 @@ async function readPdfText(ctx: BotContext, data: Uint8Array) {
     },
     'read the text of a PDF',
   );
-  if (text.cut) await sendPlain(ctx, ctx.t.media.pdfTextCut(text.lastPage, text.pages));
+  if (text.cut && telling.tellCut) await sendPlain(ctx, ctx.t.media.pdfTextCut(text.lastPage, text.pages));
   return text;
 }
 
@@ -427,7 +439,10 @@ async function readPdfText(ctx: BotContext, data: Uint8Array) {
  * Telegram no longer gives, a pool without a vision model): the stored stand-in is sent then.
  * A voice note is stored as its transcript, which is asked again as it is.
  */
-export function mediaResender(ctx: BotContext): (stored: ChatMessage) => Promise<SentTurn | undefined> {
+export function mediaResender(
+  ctx: BotContext,
+  telling: Telling = TELL_CUT,
+): (stored: ChatMessage) => Promise<SentTurn | undefined> {
   const recall = imageRecaller(ctx);
   return async (stored) => {
     const reference = stored.reference;
@@ -447,10 +462,37 @@ export function mediaResender(ctx: BotContext): (stored: ChatMessage) => Promise
           ctx.log.warn({ reason: error.reason, err: error.message }, 'PDF of the conversation not fetched again');
           return undefined;
         }
-        return pdfTurnFor(ctx, data, reference);
+        return pdfTurnFor(ctx, data, reference, telling);
       }
       case 'audio':
         return undefined;
+    }
+  };
+}
+
+/**
+ * For a text question that follows a photo or PDF (`RECALL_WINDOW`): the question asked with that
+ * file again, as `mediaResender` sends a media turn again with the question in its caption's
+ * place: the photo to a vision model; the PDF inline to a model that takes PDFs (its text as the
+ * fallback) or as its text. `undefined` when it cannot be (the stand-in in history is all the
+ * model gets then). A long PDF's cut is not told again.
+ */
+export function mediaRecaller(
+  ctx: BotContext,
+): (reference: MediaReference, question: ChatMessage) => Promise<SentTurn | undefined> {
+  const resend = mediaResender(ctx, { tellCut: false });
+  return async (reference, question) => {
+    try {
+      return await resend({ ...question, reference: { ...reference, caption: question.content } });
+    } catch (error) {
+      // A PDF whose text cannot be read again (a scan, a file that times out): the question is
+      // still answered, from the stand-in.
+      if (!isPdfTextError(error)) throw error;
+      ctx.log.warn(
+        { reason: error.reason },
+        'the PDF of the conversation could not be read again: answering without it',
+      );
+      return undefined;
     }
   };
 }

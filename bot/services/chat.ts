@@ -4,7 +4,6 @@ import {
   type ChatMessage,
   type FinishEvent,
   type FinishReason,
-  type MediaPart,
   type MediaReference,
   messageTokens,
   type RoutedStreamEvent,
@@ -72,12 +71,14 @@ export interface ExchangeOptions {
    */
   readonly stop?: AbortSignal;
   /**
-   * Fetches again the image of a photo reference kept in history (Telegram `getFile`), or
-   * `undefined` when it can no longer be fetched. Given, a text message that follows a photo
-   * (`RECALL_WINDOW`) is sent with that image to a vision model; without it, or when the image is
-   * gone, the message goes with the photo's text stand-in only.
+   * A text question asked again with the file of a photo or PDF kept in history (fetched again
+   * from Telegram): the photo's image for a vision model, the PDF inline for a model that takes
+   * PDFs (its text as the fallback) or its text; `undefined` when the file can no longer be
+   * fetched or no model of the pool could take it. Given, a text message that follows a photo or
+   * PDF (`RECALL_WINDOW`) is asked with that file; without it, or when the file is gone, the
+   * message goes with history's text stand-in only.
    */
-  readonly recall?: (reference: MediaReference) => Promise<MediaPart | undefined>;
+  readonly recall?: (reference: MediaReference, question: ChatMessage) => Promise<SentTurn | undefined>;
   /**
    * Rebuilds, for a regenerated answer, the turn that was sent for a stored media turn (a photo, a
    * PDF: its file fetched again), or `undefined` when it cannot (then the stored stand-in is sent).
@@ -110,14 +111,20 @@ export function fallsBackToText(error: unknown): boolean {
   );
 }
 
-/** How many stored messages back a text turn still counts as a follow-up about a photo (two exchanges). */
+/** How many stored messages back a text turn still counts as a follow-up about a photo or PDF (two exchanges). */
 export const RECALL_WINDOW = 4;
 
-/** The latest image reference among the last `RECALL_WINDOW` stored messages, if any. */
-export function recentImage(history: readonly ChatMessage[]): MediaReference | undefined {
+/**
+ * The reference of the latest photo or PDF among the last `RECALL_WINDOW` stored messages, if any
+ * (a voice note is kept as its transcript: there is nothing to fetch again).
+ */
+export function recentMedia(history: readonly ChatMessage[]): MediaReference | undefined {
   return history
     .slice(-RECALL_WINDOW)
-    .findLast((message) => message.role === 'user' && message.reference?.kind === 'image')?.reference;
+    .findLast(
+      (message) =>
+        message.role === 'user' && (message.reference?.kind === 'image' || message.reference?.kind === 'pdf'),
+    )?.reference;
 }
 
 /** What to answer: a new message, or the last answer again (`regenerate`) or further (`continue`). */
@@ -314,12 +321,12 @@ export class ChatService {
     if (turn.type === 'message' || turn.type === 'media') {
       const { history, historyAvailable } = await this.loadHistory(conversationId);
       const storedTurn: ChatMessage = turn.type === 'media' ? turn.stored : { role: 'user', content: turn.text };
-      const userTurn: ChatMessage =
-        turn.type === 'media' ? turn.sent : await this.withRecalledImage(storedTurn, history, options.recall);
+      const sent: SentTurn =
+        turn.type === 'media' ? turn : await this.withRecalledMedia(storedTurn, history, options.recall);
       return {
         history,
-        userTurn,
-        ...(turn.type === 'media' && turn.fallback !== undefined ? { fallback: turn.fallback } : {}),
+        userTurn: sent.sent,
+        ...(sent.fallback === undefined ? {} : { fallback: sent.fallback }),
         historyAvailable,
         store: async (answer) => ({
           stored: historyAvailable && (await this.storeExchange(conversationId, storedTurn, answer, exchangeId)),
@@ -372,7 +379,7 @@ export class ChatService {
 
   /**
    * A stored question as it was sent, for a regenerated answer: a media turn rebuilt with its file
-   * fetched again (`resend`), a text turn that followed a photo with that photo again (`recall`),
+   * fetched again (`resend`), a text turn that followed a photo or PDF with that file again (`recall`),
    * else the question as stored.
    */
   private async sentAgain(
@@ -383,24 +390,22 @@ export class ChatService {
     if (question.reference !== undefined) {
       return (options.resend === undefined ? undefined : await options.resend(question)) ?? { sent: question };
     }
-    return { sent: await this.withRecalledImage(question, earlier, options.recall) };
+    return this.withRecalledMedia(question, earlier, options.recall);
   }
 
   /**
-   * A text turn that follows a photo, with that photo's image fetched again, when a model of the
-   * pool takes images and the image can still be fetched; else the turn as it is (history's
-   * stand-in still tells a text-only model about the photo).
+   * A text turn that follows a photo or PDF, asked with that file fetched again when it can be and
+   * a model of the pool can take it (`recall`); else the turn as it is (history's stand-in still
+   * tells a text-only model about the file).
    */
-  private async withRecalledImage(
+  private async withRecalledMedia(
     turn: ChatMessage,
     history: readonly ChatMessage[],
     recall: ExchangeOptions['recall'],
-  ): Promise<ChatMessage> {
-    if (recall === undefined) return turn;
-    const reference = recentImage(history);
-    if (reference === undefined || !this.options.router.offers('chat', ['text', 'image'])) return turn;
-    const image = await recall(reference);
-    return image === undefined ? turn : { ...turn, media: [image] };
+  ): Promise<SentTurn> {
+    const reference = recall === undefined ? undefined : recentMedia(history);
+    if (recall === undefined || reference === undefined) return { sent: turn };
+    return (await recall(reference, turn)) ?? { sent: turn };
   }
 
   /**

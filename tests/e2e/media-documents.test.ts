@@ -166,6 +166,43 @@ describe('documents', () => {
     expect(providers.requestsFor(TEXT_ONLY.name)).toEqual([]);
   });
 
+  it('asks a follow-up about a PDF with the PDF again, inline, for two exchanges; history keeps the question', async () => {
+    providers.reset();
+    const reader = { id: 9503, first_name: 'پیگیر', language_code: 'fa' };
+    await ask(telegram, reader, '', {
+      send: () =>
+        telegram.sendDocument(reader, {
+          fileName: 'plan.pdf',
+          mimeType: 'application/pdf',
+          content: pdf(2),
+          caption: 'خلاصه؟',
+        }),
+    });
+    const followUp = await ask(telegram, reader, 'بخش ۲ چه می‌گوید؟');
+    expect(followUp.text).toBe('echo: بخش ۲ چه می‌گوید؟');
+    const asked = providers.requestsFor(PDF_READER.name)[1];
+    expect(asked?.media).toMatchObject([{ kind: 'pdf', mimeType: 'application/pdf', head: '25504446', valid: true }]);
+    expect(turnsOf(asked)).toEqual([
+      'user: [PDF plan.pdf] خلاصه؟',
+      'assistant: echo: خلاصه؟',
+      'user: بخش ۲ چه می‌گوید؟',
+    ]);
+    await ask(telegram, reader, 'و بخش ۱؟');
+    expect(providers.requestsFor(PDF_READER.name)).toHaveLength(3);
+    // Two exchanges on, the PDF is no longer sent: the question goes to the first chat model.
+    await ask(telegram, reader, 'ممنون');
+    expect(providers.requestsFor(PDF_READER.name)).toHaveLength(3);
+    expect(turnsOf(providers.requestsFor(TEXT_ONLY.name)[0])).toEqual([
+      'user: [PDF plan.pdf] خلاصه؟',
+      'assistant: echo: خلاصه؟',
+      'user: بخش ۲ چه می‌گوید؟',
+      'assistant: echo: بخش ۲ چه می‌گوید؟',
+      'user: و بخش ۱؟',
+      'assistant: echo: و بخش ۱؟',
+      'user: ممنون',
+    ]);
+  });
+
   it('reads the text of a PDF with more pages than go inline, up to the page cap, and says so', async () => {
     providers.reset();
     const since = telegram.mark();
@@ -306,7 +343,36 @@ describe('documents with no model that takes PDFs', () => {
     const text = pdfTextOf(providers.requests.at(-1)?.messages.at(-1)?.content);
     expect(text.startsWith(`Text of the PDF long.pdf (pages 1-${lastPage} of 30; the rest was not read):`)).toBe(true);
     expect(text).toContain(`Chapter ${lastPage}\n`);
-    expect(text).not.toContain(`Chapter ${Number(lastPage) + 1}\n`);
+    expect(text).not.toContain(`Chapter ${Number(lastPage) + 1}\n`); // A follow-up reads the text again, without telling the cut again: the next message is the answer.
+    const followUp = await ask(telegram, user, 'and chapter 2?');
+    expect(followUp.text).toBe('summary');
+    const again = providers.requests.at(-1)?.messages.at(-1)?.content ?? '';
+    expect(again.startsWith('and chapter 2?\n\nText of the PDF long.pdf')).toBe(true);
+    expect(pdfTextOf(again)).toBe(text);
+  });
+
+  it('asks a follow-up about a PDF with its text read again; history keeps the question only', async () => {
+    providers.reset();
+    const reader = { id: 9603, first_name: 'Reader', language_code: 'en' };
+    await ask(telegram, reader, '', {
+      send: () =>
+        telegram.sendDocument(reader, {
+          fileName: 'notes.pdf',
+          mimeType: 'application/pdf',
+          content: pdfOf([['Budget: ۱۲۰ units']]),
+          caption: 'read it',
+        }),
+    });
+    const followUp = await ask(telegram, reader, 'what is the budget?');
+    expect(followUp.text).toMatch(/^echo: what is the budget\?/);
+    expect(providers.requests[1]?.messages.at(-1)?.content).toBe(
+      'what is the budget?\n\nText of the PDF notes.pdf (one page):\n```\nBudget: ۱۲۰ units\n```',
+    );
+    await ask(telegram, reader, 'thanks');
+    expect(turnsOf(providers.requests[2]).slice(2, 4)).toEqual([
+      'user: what is the budget?',
+      expect.stringMatching(/^assistant: echo: what is the budget\?/),
+    ]);
   });
 
   it("tells, in the user's language, that a scan has no text and a broken PDF cannot be opened, asking no provider", async () => {

@@ -4,7 +4,8 @@
  * whose ToUnicode map names each glyph's character, as PDF writers do for non-Latin text; no font
  * program is embedded, which text extraction does not need. A line in a right-to-left script is
  * drawn in visual order (its last character first, leftmost), as a real PDF of Persian text is,
- * so a reader must put it back in logical order.
+ * so a reader must put it back in logical order. A line's direction is that of its first letter
+ * (digits, Persian ones too, have none of their own): "Budget: ۱۲۰" is a left-to-right line.
  */
 
 /** One page: its lines of text, or `scan` for a page with only a picture-like fill and no text. */
@@ -73,7 +74,8 @@ export function pdfOf(pages: readonly PdfPage[]): Buffer {
         : `BT /F1 10 Tf 40 780 Td 12 TL ${page
             .map((line) => {
               const glyphs = [...line];
-              const drawn = RTL.test(line) ? glyphs.reverse() : glyphs;
+              const firstLetter = glyphs.find((character) => /\p{L}/u.test(character)) ?? '';
+              const drawn = RTL.test(firstLetter) ? glyphs.reverse() : glyphs;
               return `<${drawn.map(glyph).join('')}> '`;
             })
             .join(' ')} ET`;

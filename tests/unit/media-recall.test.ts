@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { imageTypeOf } from '../../bot/features/media-download';
-import { RECALL_WINDOW, recentImage } from '../../bot/services/chat';
+import { RECALL_WINDOW, recentMedia } from '../../bot/services/chat';
 import type { ChatMessage } from '../../providers/types';
 
-/** Which photo a text turn is a follow-up about, and an image's type from its bytes. */
-describe('recentImage', () => {
+/** Which photo or PDF a text turn is a follow-up about, and an image's type from its bytes. */
+describe('recentMedia', () => {
   const photo = (fileId: string): ChatMessage => ({
     role: 'user',
     content: '[photo] عکس',
@@ -12,23 +12,28 @@ describe('recentImage', () => {
   });
   const text = (role: 'user' | 'assistant', content: string): ChatMessage => ({ role, content });
 
-  it('finds the latest photo among the last two exchanges, and nothing older or of another kind', () => {
+  it('finds the latest photo or PDF among the last two exchanges, and nothing older or of another kind', () => {
     expect(RECALL_WINDOW).toBe(4);
-    expect(recentImage([photo('a'), text('assistant', 'a cat')])).toEqual({
+    expect(recentMedia([photo('a'), text('assistant', 'a cat')])).toEqual({
       kind: 'image',
       fileId: 'a',
       caption: 'عکس',
     });
-    expect(recentImage([photo('a'), text('assistant', '1'), photo('b'), text('assistant', '2')])?.fileId).toBe('b');
-    expect(recentImage([photo('a'), text('assistant', '1'), text('user', 'q'), text('assistant', '2')])?.fileId).toBe(
+    expect(recentMedia([photo('a'), text('assistant', '1'), photo('b'), text('assistant', '2')])?.fileId).toBe('b');
+    expect(recentMedia([photo('a'), text('assistant', '1'), text('user', 'q'), text('assistant', '2')])?.fileId).toBe(
       'a',
     );
     expect(
-      recentImage([photo('a'), text('assistant', '1'), text('user', 'q'), text('assistant', '2'), text('user', 'r')]),
+      recentMedia([photo('a'), text('assistant', '1'), text('user', 'q'), text('assistant', '2'), text('user', 'r')]),
     ).toBeUndefined();
     const pdf: ChatMessage = { role: 'user', content: '[PDF a.pdf]', reference: { kind: 'pdf', fileId: 'p' } };
-    expect(recentImage([pdf, text('assistant', 'a report')])).toBeUndefined();
-    expect(recentImage([])).toBeUndefined();
+    expect(recentMedia([pdf, text('assistant', 'a report')])?.fileId).toBe('p');
+    expect(recentMedia([photo('a'), text('assistant', '1'), pdf, text('assistant', '2')])?.fileId).toBe('p');
+    expect(recentMedia([pdf, text('assistant', '1'), photo('a'), text('assistant', '2')])?.fileId).toBe('a');
+    // A voice note is kept as its transcript: nothing to fetch again.
+    const voice: ChatMessage = { role: 'user', content: 'سلام', reference: { kind: 'audio', fileId: 'v' } };
+    expect(recentMedia([voice, text('assistant', 'hi')])).toBeUndefined();
+    expect(recentMedia([])).toBeUndefined();
   });
 });
 
