@@ -77,7 +77,7 @@ const SOUND_CONTAINERS = new Map([
 const QUOTED_TRANSCRIPT_CHARS = 400;
 
 /** What a message carries that the bot can read, found before anything is downloaded. */
-interface Incoming {
+export interface Incoming {
   /** `text`: a text-like file, read as text and sent to any chat model. */
   readonly kind: MediaKind | 'text';
   readonly fileId: string;
@@ -151,8 +151,9 @@ export function hasMedia(ctx: BotContext): boolean {
 /**
  * The readable media of a message, `unsupported` for a file the bot cannot read (and
  * `unsupported_video` for a video in a container no transcription endpoint takes), else undefined.
+ * What chat answers, `/translate` reads in a replied-to message (its sound or image).
  */
-function incomingOf(message: Message): Incoming | 'unsupported' | 'unsupported_video' | undefined {
+export function incomingOf(message: Message): Incoming | 'unsupported' | 'unsupported_video' | undefined {
   const caption = message.caption ?? '';
   const largest = message.photo?.at(-1);
   if (largest !== undefined) {

@@ -4,6 +4,7 @@ import type { MediaPart } from '../../providers';
 import type { BotContext } from '../context';
 import { describeFailure, keepTyping, sendPlain } from '../reply';
 import { reserveMedia } from './limits';
+import { type Incoming, incomingOf } from './media';
 import { downloadOrTell, imageTypeOf } from './media-download';
 
 /**
@@ -156,50 +157,14 @@ async function textsOf(ctx: CommandContext<BotContext>, media: RepliedMedia): Pr
   }
 }
 
-/** A replied-to voice note, audio file or image, to read the texts from. */
-interface RepliedMedia {
-  readonly kind: 'audio' | 'image';
-  readonly fileId: string;
-  readonly fileSize: number | undefined;
-  readonly mimeType: string;
-  readonly fileName?: string;
-  readonly durationSeconds?: number;
-}
+/** A replied-to voice note, audio file, video or image, to read the texts from. */
+type RepliedMedia = Incoming & { readonly kind: 'audio' | 'image' };
 
+/** The sound or image of a replied-to message, as chat reads media (`incomingOf`). */
 function repliedMedia(message: Message | undefined): RepliedMedia | undefined {
-  if (message === undefined) return undefined;
-  const audio = message.voice ?? message.audio;
-  if (audio !== undefined) {
-    return {
-      kind: 'audio',
-      fileId: audio.file_id,
-      fileSize: audio.file_size,
-      mimeType: audio.mime_type ?? 'audio/ogg',
-      ...(message.audio?.file_name === undefined ? {} : { fileName: message.audio.file_name }),
-      durationSeconds: audio.duration,
-    };
-  }
-  // The sound of a video note or an MP4 video, transcribed like a voice note.
-  const video = message.video_note ?? (message.video?.mime_type === 'video/mp4' ? message.video : undefined);
-  if (video !== undefined) {
-    return {
-      kind: 'audio',
-      fileId: video.file_id,
-      fileSize: video.file_size,
-      mimeType: 'video/mp4',
-      fileName: 'video.mp4',
-      durationSeconds: video.duration,
-    };
-  }
-  const photo = message.photo?.at(-1);
-  if (photo !== undefined) {
-    return { kind: 'image', fileId: photo.file_id, fileSize: photo.file_size, mimeType: 'image/jpeg' };
-  }
-  const document = message.document;
-  if (document !== undefined && /^image\/(jpeg|png|webp)$/.test(document.mime_type ?? '')) {
-    return { kind: 'image', fileId: document.file_id, fileSize: document.file_size, mimeType: document.mime_type! };
-  }
-  return undefined;
+  const incoming = message === undefined ? undefined : incomingOf(message);
+  if (typeof incoming !== 'object') return undefined;
+  return incoming.kind === 'audio' || incoming.kind === 'image' ? (incoming as RepliedMedia) : undefined;
 }
 
 function splitLines(text: string): string[] {

@@ -5,6 +5,7 @@ import type { ModelCapabilities, ProviderDescriptor } from '../../providers/type
 import { type FakeProviderServer, type RecordedRequest, startFakeProviderServer } from '../fakes/provider-server';
 import { fakeTranslator, translationRequest } from '../fakes/provider-server/translator';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
+import { SAMPLE_OGG } from '../fakes/telegram-server/incoming';
 import type { Update } from 'grammy/types';
 import { ask, botEnv, crashRecords, PROVIDER_NAMES, startPollingBot, suspiciousTexts } from '../helpers/bot-harness';
 import type { BotProcess } from '../helpers/bot-process';
@@ -103,6 +104,20 @@ describe('/translate on a voice note or a photo', () => {
     });
     expect(reply.text).toBe('fa:See you soon');
     expect(providers.requests[0]?.media).toMatchObject([{ kind: 'audio', mimeType: 'video/mp4', valid: true }]);
+  });
+
+  it('translates the transcript of a replied-to audio file sent as a document, as chat reads one', async () => {
+    answering('Meeting at ۵ pm', 'unused');
+    const memo = await sent(() =>
+      telegram.sendDocument(user, { fileName: 'memo.ogg', mimeType: 'audio/ogg', content: SAMPLE_OGG }),
+    );
+    answering('Meeting at ۵ pm', 'unused');
+    const reply = await ask(telegram, user, '', {
+      send: () => telegram.sendText(user, '/translate fa', { reply_to_message: refOf(memo) }),
+    });
+    expect(reply.text).toBe('fa:Meeting at ۵ pm');
+    expect(providers.requests[0]?.operation).toBe('transcription');
+    expect(providers.requests[0]?.media).toMatchObject([{ kind: 'audio', mimeType: 'audio/ogg', valid: true }]);
   });
 
   it('translates the caption of a replied-to photo, without reading the image', async () => {
