@@ -314,8 +314,18 @@ export function formatE2eReport(report: E2eReport): string {
         `(bound ${format(intake.closedLoopUsers / (intake.closedLoopProviderDelayMs / 1000), 0)} answers/s); then one answer taking ` +
         `${intake.longAnswerMs / 1000} s while ${intake.headOfLineChats} other chats write ${intake.headOfLineRatePerSecond}/s for ` +
         `${intake.headOfLineSeconds} s, provider ${intake.headOfLineProviderDelayMs} ms. Switchboard with Redis queues every update ` +
-        '(Redis Stream, one poller, workers); without Redis it confirms updates on receipt.',
+        '(Redis Stream, one poller, workers); without Redis it confirms updates on receipt. "cores at target" = the CPU the ' +
+        `closed loop would take at ${TARGETS.minClosedLoopShare} of the bound, at the CPU per answer measured (bot processes, Redis and ` +
+        `this driver with its fakes, which share the machine's ${report.environment.cores} cores).`,
     );
+    const targetRate =
+      TARGETS.minClosedLoopShare * (intake.closedLoopUsers / (intake.closedLoopProviderDelayMs / 1000));
+    const coresAtTarget = (phase: PhaseResult): number =>
+      ((phase.botCpuMsPerUpdate +
+        (Number.isFinite(phase.redisCpuMsPerUpdate) ? phase.redisCpuMsPerUpdate : 0) +
+        phase.driverCpuMsPerUpdate) *
+        targetRate) /
+      1000;
     out.push(
       ...table(
         [
@@ -325,6 +335,7 @@ export function formatE2eReport(report: E2eReport): string {
           'p95 ms',
           'bot CPU ms/upd',
           'redis cmds/upd',
+          'cores at target',
           'errors',
           'others while long: p50 ms',
           'p95 ms',
@@ -338,6 +349,7 @@ export function formatE2eReport(report: E2eReport): string {
           format(run.closedLoop.p95Ms, 0),
           format(run.closedLoop.botCpuMsPerUpdate, 2),
           format(run.closedLoop.redisCommandsPerUpdate, 1),
+          format(coresAtTarget(run.closedLoop), 2),
           String(run.closedLoop.errors),
           format(run.headOfLine.p50Ms, 0),
           format(run.headOfLine.p95Ms, 0),
