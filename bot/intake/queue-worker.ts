@@ -84,9 +84,9 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
   let reclaimPausedUntil = 0;
 
   /**
-   * Completes entries whose updates were handled here: out of the queue, and their turns marked
-   * done (a chat's next update waits for that mark, and a failover may have lost it with the
-   * acknowledgement). Those Redis does not take are tried again with the next heartbeat.
+   * Completes an entry whose update was handled here: out of the queue, and its turn marked done
+   * when `markTurn` (a chat's next update waits for that mark). One Redis does not take is kept
+   * and tried again with the next heartbeat; whether Redis took it is returned.
    */
   const complete = async (entry: QueuedUpdate, markTurn: boolean): Promise<boolean> => {
     try {
@@ -100,6 +100,10 @@ export function startQueueWorker(bot: Bot<BotContext>, options: QueueWorkerOptio
       return false;
     }
   };
+  /**
+   * Completes entries again, their turns marked too: a failover may have lost an acknowledgement
+   * and its done mark together.
+   */
   const completeAgain = async (entries: readonly QueuedUpdate[]): Promise<void> => {
     await Promise.all(entries.map((entry) => complete(entry, entry.ticket !== undefined)));
   };
