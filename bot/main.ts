@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       logger,
       orderWaitMs: config.providers.requestDeadlineMs + ORDER_WAIT_MARGIN_MS,
       reclaimIdleMs: config.intakeReclaimIdleMs,
+      concurrency: config.intakeConcurrency,
       tellSetAside: (update) => tellSetAside(bot, update),
       onSetAside: () => metrics.recordSetAside(),
       onReclaimed: (count) => metrics.recordReclaimed(count),

@@ -132,6 +132,7 @@ export function botFields() {
     pasteJoinMs: ['PASTE_JOIN_MS', wholeNumber(0, 10_000).default(1_500)],
     intakeBacklogLimit: ['INTAKE_BACKLOG_LIMIT', wholeNumber(10, 10_000_000).default(10_000)],
     intakeReclaimIdleMs: ['INTAKE_RECLAIM_IDLE_MS', wholeNumber(300, 3_600_000).default(15_000)],
+    intakeConcurrency: ['INTAKE_CONCURRENCY', wholeNumber(1, 10_000).default(500)],
     metricsPort: ['METRICS_PORT', port().optional()],
     dashboardToken: ['DASHBOARD_TOKEN', dashboardToken().optional()],
     logLevel: ['LOG_LEVEL', oneOf(LOG_LEVELS).default('info')],

@@ -77,6 +77,11 @@ export interface Config {
   readonly intakeBacklogLimit: number;
   /** With Redis: how long a process may go without touching its queued updates before another takes them over. */
   readonly intakeReclaimIdleMs: number;
+  /**
+   * With Redis: updates one process handles at once (different chats); the rest wait in the
+   * queue, for this process or another.
+   */
+  readonly intakeConcurrency: number;
   /** Set in webhook mode (`WEBHOOK_URL` given); long polling otherwise. */
   readonly webhook: WebhookConfig | undefined;
   readonly metricsPort: number | undefined;

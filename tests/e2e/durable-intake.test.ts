@@ -19,6 +19,9 @@ import { connectInspector, storedTurns } from '../helpers/stored-history';
 const describeRedis = process.env.TEST_REDIS_URL ? describe.skip : describe;
 const POLLS = 'this process now polls Telegram for updates';
 const STOPS_POLLING = 'this process no longer polls Telegram';
+/** The intake queue's stream and consumer group (storage/redis/update-queue.ts). */
+const STREAM = 'sb:{intake}:updates';
+const GROUP = 'workers';
 
 function unlimitedEnv(telegram: FakeTelegramServer, providers: FakeProviderServer, redis: TestRedis) {
   return botEnv(telegram, providers, [FIRST_PROVIDER], {
@@ -281,4 +284,72 @@ describeRedis('durable intake: Redis restarted while updates are queued', () => 
       await second.stop();
     }
   }, 60_000);
+});
+
+describeRedis('durable intake: INTAKE_CONCURRENCY', () => {
+  let redis: TestRedis;
+  let inspector: Redis;
+  let telegram: FakeTelegramServer;
+  let providers: FakeProviderServer;
+  let bot: BotProcess;
+
+  beforeAll(async () => {
+    [redis, telegram, providers] = await Promise.all([
+      startTestRedis(),
+      startFakeTelegramServer(),
+      startFakeProviderServer(),
+    ]);
+    inspector = await connectInspector(redis.url);
+    bot = await startProcess({ ...unlimitedEnv(telegram, providers, redis), INTAKE_CONCURRENCY: '2' });
+  }, 30_000);
+  afterAll(async () => {
+    await bot?.stop();
+    inspector?.disconnect();
+    await Promise.all([telegram?.stop(), providers?.stop(), redis?.stop()]);
+  });
+
+  it('handles at most that many updates at once; the rest wait in the queue and are all answered', async () => {
+    const chats = users(30_000, 7);
+    // The provider holds every request until the gate opens.
+    const held: (() => void)[] = [];
+    let open = false;
+    let inProvider = 0;
+    let most = 0;
+    providers.setHandler(async (request) => {
+      inProvider++;
+      most = Math.max(most, inProvider);
+      if (!open) await new Promise<void>((release) => held.push(release));
+      inProvider--;
+      return { type: 'reply', text: `echo: ${request.messages.at(-1)?.content ?? ''}` };
+    });
+    for (const user of chats) telegram.sendText(user, `slots ${user.id}`);
+    // Every update is queued, and every one handed to the process has reached the provider (an
+    // update of a chat with nothing before it goes straight there): two, with two slots.
+    let queued = 0;
+    let handedOut = -1;
+    await until(
+      () => {
+        void Promise.all([inspector.xlen(STREAM), inspector.xpending(STREAM, GROUP)])
+          .then(([length, pending]) => {
+            queued = length;
+            handedOut = Number((pending as [number])[0]);
+          })
+          .catch(() => undefined); // read again on the next turn
+        return queued === chats.length && handedOut === held.length;
+      },
+      'every update queued and those handed out at the provider',
+      10_000,
+    );
+    expect(held).toHaveLength(2);
+    open = true;
+    for (const release of held.splice(0)) release();
+    await until(
+      () => chats.every((user) => botTexts(telegram, user.id).length === 1),
+      `${chats.length} answers`,
+      20_000,
+    );
+    for (const user of chats) expect(botTexts(telegram, user.id)).toEqual([`echo: slots ${user.id}`]);
+    expect(most).toBe(2);
+    expect(crashRecords(bot)).toEqual([]);
+  }, 30_000);
 });

@@ -240,6 +240,7 @@ describe('bot settings', () => {
       translateDefaultLang: 'en',
       translateMaxTexts: 200,
       maxMessageChars: 8000,
+      intakeConcurrency: 500,
       webhook: undefined,
       metricsPort: undefined,
       logLevel: 'info',
@@ -278,6 +279,7 @@ describe('bot settings', () => {
       LOG_LEVEL: 'DEBUG',
       METRICS_PORT: '9464',
       SYSTEM_PROMPT: 'Be brief.',
+      INTAKE_CONCURRENCY: '64',
     });
     expect(config).toMatchObject({
       telegramApiRoot: 'http://127.0.0.1:8081',
@@ -290,6 +292,7 @@ describe('bot settings', () => {
       logLevel: 'debug',
       metricsPort: 9464,
       systemPrompt: 'Be brief.',
+      intakeConcurrency: 64,
     });
     const error = configError(() =>
       createConfig({
@@ -302,6 +305,7 @@ describe('bot settings', () => {
         LOG_LEVEL: 'verbose',
         REDIS_URL: 'http://localhost:6379',
         METRICS_PORT: '70000',
+        INTAKE_CONCURRENCY: '0',
       }),
     );
     expect(problemLines(error)).toEqual([
@@ -311,6 +315,7 @@ describe('bot settings', () => {
       'USER_DAILY_AUDIO_SECONDS: must be a whole number ≥ 0, got "30 min"',
       'HISTORY_MAX_MESSAGES: must be a whole number ≥ 2, got "1"',
       'STREAM_REPLIES: must be true or false (or yes/no, 1/0), got "maybe"',
+      'INTAKE_CONCURRENCY: must be a whole number ≥ 1, got "0"',
       'METRICS_PORT: must be at most 65535, got "70000"',
       'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
     ]);
