@@ -47,6 +47,21 @@ async function startProcess(env: Record<string, string>): Promise<BotProcess> {
   return bot;
 }
 
+/** A Redis on a free port (with a connection to look into it), the fake Telegram and the fake providers. */
+async function startFakes(): Promise<{
+  redis: TestRedis;
+  telegram: FakeTelegramServer;
+  providers: FakeProviderServer;
+  inspector: Redis;
+}> {
+  const [redis, telegram, providers] = await Promise.all([
+    startTestRedis(),
+    startFakeTelegramServer(),
+    startFakeProviderServer(),
+  ]);
+  return { redis, telegram, providers, inspector: await connectInspector(redis.url) };
+}
+
 /** Whether the process polls now (it said so last). */
 function polls(bot: BotProcess): boolean {
   const changes = bot.records().filter((record) => record.msg === POLLS || record.msg === STOPS_POLLING);
@@ -81,12 +96,7 @@ describeRedis('durable intake: three polling processes on one Redis', () => {
   const bots: BotProcess[] = [];
 
   beforeAll(async () => {
-    [redis, telegram, providers] = await Promise.all([
-      startTestRedis(),
-      startFakeTelegramServer(),
-      startFakeProviderServer(),
-    ]);
-    inspector = await connectInspector(redis.url);
+    ({ redis, telegram, providers, inspector } = await startFakes());
     providers.setHandler((request) => ({
       type: 'reply',
       text: `echo: ${request.messages.at(-1)?.content ?? ''}`,
@@ -294,12 +304,7 @@ describeRedis('durable intake: INTAKE_CONCURRENCY', () => {
   let bot: BotProcess;
 
   beforeAll(async () => {
-    [redis, telegram, providers] = await Promise.all([
-      startTestRedis(),
-      startFakeTelegramServer(),
-      startFakeProviderServer(),
-    ]);
-    inspector = await connectInspector(redis.url);
+    ({ redis, telegram, providers, inspector } = await startFakes());
     bot = await startProcess({ ...unlimitedEnv(telegram, providers, redis), INTAKE_CONCURRENCY: '2' });
   }, 30_000);
   afterAll(async () => {
