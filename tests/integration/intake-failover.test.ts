@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Bot } from 'grammy';
-import type { Redis } from 'ioredis';
 import type { BotContext } from '../../bot/context';
 import { HandledUpdates } from '../../bot/intake/handled-updates';
 import { type LeasedPolling, startLeasedPolling } from '../../bot/intake/leased-polling';
@@ -11,11 +10,10 @@ import { createLogger } from '../../bot/logger';
 import { MemoryLease } from '../../storage/memory/lease';
 import { MemoryUpdateQueue } from '../../storage/memory/update-queue';
 import { RedisChatOrdering } from '../../storage/redis/chat-ordering';
-import { connectRedis, createRedisClient } from '../../storage/redis/client';
 import { type QueuedUpdate, StorageUnavailableError, type UpdateQueue } from '../../storage/types';
 import { type FakeTelegramServer, startFakeTelegramServer } from '../fakes/telegram-server';
 import { until } from '../helpers/bot-harness';
-import { startTestRedis, type TestRedis } from '../helpers/redis-server';
+import { redisForSuite } from '../helpers/redis-suite';
 
 /**
  * What the durable intake does about a Redis failover, with the failover played by a queue that
@@ -237,20 +235,10 @@ describe('the poller when Redis goes away with an update it took unconfirmed', (
 });
 
 describe('a done mark that failed', () => {
-  let redis: TestRedis;
-  const own: Redis[] = [];
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    for (const created of own) created.disconnect();
-    await redis.stop();
-  });
+  const redis = redisForSuite();
 
   it('is written as soon as a read of the line answers, without a reconnect (a Cluster shard failed over)', async () => {
-    const [main, subscriber] = [createRedisClient(redis.url), createRedisClient(redis.url)];
-    own.push(main, subscriber);
-    await Promise.all([connectRedis(main), connectRedis(subscriber)]);
+    const { main, subscriber } = await redis.processClients();
     const ordering = new RedisChatOrdering(main, subscriber, { prefix: `test:${randomUUID()}:`, recheckMs: 100 });
     const first = await ordering.take('k');
     const second = await ordering.take('k');

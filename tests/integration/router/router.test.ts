@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
 import { isRouterError, type RouterError } from '../../../providers/router/errors';
 import { collectPoolStats } from '../../../bot/services/pool-stats';
 import { keyIdFor, PROVIDERS, quotaDay } from '../../../providers';
 import { nextQuotaMonthStart } from '../../../providers/router/quota-day';
 import type { RouteRequest, RouterOptions, RoutedStreamEvent } from '../../../providers/router/router';
 import { MemoryQuotaStore } from '../../../storage/memory/quota-store';
-import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisQuotaStore } from '../../../storage/redis/quota-store';
 import type { QuotaStore } from '../../../providers/ports';
 import {
@@ -19,7 +17,7 @@ import {
 import { FakeClock } from '../../helpers/fake-clock';
 import { buildRouter, type ProviderSetup, TEST_ATTEMPT_TIMEOUT_MS } from '../../helpers/pool';
 import { descriptorOf, FIRST_PROVIDER, SECOND_PROVIDER } from '../../helpers/providers';
-import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+import { redisForSuite } from '../../helpers/redis-suite';
 
 /**
  * The router against real adapters (through their SDKs) on the fake provider server. "A" is the
@@ -451,21 +449,10 @@ describe('streaming', () => {
 });
 
 describe('shared state through Redis', () => {
-  let redis: TestRedis;
-  const clients: Redis[] = [];
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    for (const client of clients) client.disconnect();
-    await redis.stop();
-  });
+  const redis = redisForSuite();
 
   async function redisQuota(prefix: string): Promise<QuotaStore> {
-    const client = createRedisClient(redis.url);
-    clients.push(client);
-    await connectRedis(client);
-    return new RedisQuotaStore(client, prefix);
+    return new RedisQuotaStore(await redis.client(), prefix);
   }
 
   it('lets two routers sharing one Redis send at most 10 requests a minute to a 10-RPM key', async () => {

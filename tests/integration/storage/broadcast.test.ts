@@ -1,22 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from '@jest/globals';
 import { StopRelay } from '../../../bot/services/stop-relay';
 import { MemoryBroadcast } from '../../../storage/memory/broadcast';
 import { RedisBroadcast } from '../../../storage/redis/broadcast';
-import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import type { Broadcast } from '../../../storage/types';
-import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+import { redisForSuite } from '../../helpers/redis-suite';
 
-let redis: TestRedis;
-const clients: Redis[] = [];
-beforeAll(async () => {
-  redis = await startTestRedis();
-});
-afterAll(async () => {
-  for (const client of clients) client.disconnect();
-  await redis.stop();
-});
+const redis = redisForSuite();
 
 /** Two processes' views of one broadcast: each with its own connections on Redis, one object in memory. */
 async function pair(kind: 'memory' | 'redis'): Promise<[Broadcast, Broadcast]> {
@@ -27,9 +17,7 @@ async function pair(kind: 'memory' | 'redis'): Promise<[Broadcast, Broadcast]> {
   const channel = `test:${randomUUID()}:broadcast`;
   const made: Broadcast[] = [];
   for (let index = 0; index < 2; index++) {
-    const [main, subscriber] = [createRedisClient(redis.url), createRedisClient(redis.url)];
-    clients.push(main, subscriber);
-    await Promise.all([connectRedis(main), connectRedis(subscriber)]);
+    const { main, subscriber } = await redis.processClients();
     made.push(new RedisBroadcast(main, subscriber, channel));
   }
   // Subscribed once each has said so: a message published now reaches both.

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { MemoryChatOrdering } from '../../../storage/memory/chat-ordering';
 import { RedisChatOrdering } from '../../../storage/redis/chat-ordering';
-import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { type ChatOrdering, isStorageUnavailable, type TurnOutcome } from '../../../storage/types';
-import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+import { redisForSuite } from '../../helpers/redis-suite';
 
 /** A promise whose outcome can be looked at without awaiting it. */
 function watch<T>(promise: Promise<T>): { readonly settled: () => boolean; readonly promise: Promise<T> } {
@@ -22,15 +21,8 @@ async function flush(ordering: ChatOrdering): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-let redisServer: TestRedis;
-const clients: Redis[] = [];
-
-async function client(options: { connect?: boolean } = {}): Promise<Redis> {
-  const created = createRedisClient(redisServer.url);
-  clients.push(created);
-  if (options.connect !== false) await connectRedis(created);
-  return created;
-}
+const redis = redisForSuite();
+const client = (options?: { connect?: boolean }): Promise<Redis> => redis.client(options);
 
 /** A Redis ordering as one bot process has it: its own connection and its own subscriber. */
 async function redisOrdering(prefix: string, recheckMs?: number): Promise<RedisChatOrdering> {
@@ -43,14 +35,6 @@ async function redisOrdering(prefix: string, recheckMs?: number): Promise<RedisC
   await subscriber.ping();
   return ordering;
 }
-
-beforeAll(async () => {
-  redisServer = await startTestRedis();
-});
-afterAll(async () => {
-  for (const created of clients) created.disconnect();
-  await redisServer.stop();
-});
 
 const orderings: [string, () => Promise<ChatOrdering>][] = [
   ['memory', async () => new MemoryChatOrdering()],
@@ -174,21 +158,10 @@ describe('RedisChatOrdering across processes', () => {
 });
 
 describe('chat order while Redis goes away and comes back', () => {
-  let redis: TestRedis;
-  const own: Redis[] = [];
-
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
-  afterAll(async () => {
-    for (const created of own) created.disconnect();
-    await redis.stop();
-  });
+  const outage = redisForSuite();
 
   it('fails the waiters of a chat at once, in ticket order, when Redis goes away, and resumes without a restart', async () => {
-    const [main, subscriber] = [createRedisClient(redis.url), createRedisClient(redis.url)];
-    own.push(main, subscriber);
-    await Promise.all([connectRedis(main), connectRedis(subscriber)]);
+    const { main, subscriber } = await outage.processClients();
     const ordering = new RedisChatOrdering(main, subscriber, { prefix: `test:${randomUUID()}:` });
 
     const first = await ordering.take('j'); // handled by a process that is now stuck
@@ -203,14 +176,14 @@ describe('chat order while Redis goes away and comes back', () => {
     await new Promise((resolve) => setImmediate(resolve));
 
     const started = performance.now();
-    await redis.kill();
+    await outage.server.kill();
     expect(await Promise.all(turns)).toEqual(['unavailable', 'unavailable']);
     expect(failed).toEqual([2, 3]);
     // A done mark that cannot be written now is remembered, and written when Redis is back.
     expect(isStorageUnavailable(await ordering.done(first).catch((error: unknown) => error))).toBe(true);
     expect(performance.now() - started).toBeLessThan(3000);
 
-    await redis.start();
+    await outage.server.start();
     if (main.status !== 'ready') await new Promise<void>((resolve) => main.once('ready', () => resolve()));
     const after = await ordering.take('l');
     expect(after.number).toBe(1);

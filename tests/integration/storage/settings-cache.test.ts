@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
+import { describe, expect, it } from '@jest/globals';
 import { CachedSettingsStore } from '../../../storage/cached-settings-store';
 import { MemoryBroadcast } from '../../../storage/memory/broadcast';
 import { MemorySettingsStore } from '../../../storage/memory/settings-store';
 import { RedisBroadcast } from '../../../storage/redis/broadcast';
-import { connectRedis, createRedisClient } from '../../../storage/redis/client';
 import { RedisSettingsStore } from '../../../storage/redis/settings-store';
 import type { Broadcast, SettingsFields, SettingsStore } from '../../../storage/types';
-import { startTestRedis, type TestRedis } from '../../helpers/redis-server';
+import { redisForSuite } from '../../helpers/redis-suite';
 
 /** A settings store that counts its reads and can hold the next one, or fail. */
 class ProbeStore implements SettingsStore {
@@ -144,21 +142,11 @@ describe('CachedSettingsStore (two processes)', () => {
   });
 
   describe('on a real Redis', () => {
-    let redis: TestRedis;
-    const clients: Redis[] = [];
-    beforeAll(async () => {
-      redis = await startTestRedis();
-    });
-    afterAll(async () => {
-      for (const client of clients) client.disconnect();
-      await redis.stop();
-    });
+    const redis = redisForSuite();
 
     /** One process's settings: its own connections, the store and the broadcast on one channel. */
     async function processOn(channel: string): Promise<{ cache: CachedSettingsStore; broadcast: Broadcast }> {
-      const [main, subscriber] = [createRedisClient(redis.url), createRedisClient(redis.url)];
-      clients.push(main, subscriber);
-      await Promise.all([connectRedis(main), connectRedis(subscriber)]);
+      const { main, subscriber } = await redis.processClients();
       const broadcast = new RedisBroadcast(main, subscriber, channel);
       const cache = new CachedSettingsStore(new RedisSettingsStore(main, 'test:'), broadcast, {
         ttlMs: 60_000,
@@ -172,9 +160,7 @@ describe('CachedSettingsStore (two processes)', () => {
       const here = await processOn(channel);
       const there = await processOn(channel);
       // Both subscribed: Redis counts two subscribers on the channel.
-      const admin = createRedisClient(redis.url);
-      clients.push(admin);
-      await connectRedis(admin);
+      const admin = await redis.client();
       for (let tries = 0; ; tries++) {
         const [, count] = (await admin.pubsub('NUMSUB', channel)) as [string, number];
         if (Number(count) === 2) break;
